@@ -1,0 +1,34 @@
+{
+  "variables": {
+    "have_openblas%": "<!(node scripts/detect-blas.mjs)"
+  },
+  "targets": [
+    {
+      "target_name": "mmctr_native",
+      "sources": [
+        "native/addon.cc",
+        "native/parallel.cc",
+        "native/gemm.cc",
+        "native/elementwise.cc",
+        "native/reduce.cc",
+        "native/embedding.cc",
+        "native/optim.cc",
+        "native/random.cc",
+        "native/fused.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-O3", "-march=native", "-fopenmp", "-std=c++17", "-fno-math-errno"],
+      "cflags": ["-O3", "-march=native", "-fopenmp"],
+      "ldflags": ["-fopenmp"],
+      "conditions": [
+        ["have_openblas==1", {
+          "defines": ["MMCTR_HAVE_OPENBLAS=1"],
+          "libraries": ["-lopenblas"]
+        }]
+      ]
+    }
+  ]
+}

@@ -1,0 +1,161 @@
+// Matrix multiply: OpenBLAS sgemm where the build found it, else a cache-blocked built-in
+// kernel that is always compiled (tests compare the two; MMCTR_BLAS=builtin selects it).
+#include "common.h"
+#include <omp.h>
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+#ifdef MMCTR_HAVE_OPENBLAS
+#include <cblas.h>
+extern "C" char* openblas_get_config(void);
+extern "C" void openblas_set_num_threads(int);
+#endif
+
+namespace mm {
+
+static bool g_use_openblas = false;
+static bool g_backend_init = false;
+
+static void init_backend() {
+  if (g_backend_init) return;
+  g_backend_init = true;
+#ifdef MMCTR_HAVE_OPENBLAS
+  const char* env = std::getenv("MMCTR_BLAS");
+  g_use_openblas = !(env && std::string(env) == "builtin");
+  openblas_set_num_threads(threads());
+#endif
+}
+
+// C[M,N] = alpha * op(A) op(B) + beta * C, row-major, lda/ldb/ldc in elements.
+static void builtin_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
+                          const float* B, int ldb, float beta, float* C, int ldc) {
+  const int KC = 256, NC = 1024;
+  for (int i = 0; i < M; i++) {
+    float* c = C + (size_t)i * ldc;
+    if (beta == 0.f) std::memset(c, 0, sizeof(float) * N);
+    else if (beta != 1.f) for (int j = 0; j < N; j++) c[j] *= beta;
+  }
+  std::vector<float> packed((size_t)KC * NC);
+  for (int n0 = 0; n0 < N; n0 += NC) {
+    const int nb = std::min(NC, N - n0);
+    for (int k0 = 0; k0 < K; k0 += KC) {
+      const int kb = std::min(KC, K - k0);
+      float* bp = packed.data();
+      for (int k = 0; k < kb; k++)
+        for (int j = 0; j < nb; j++)
+          bp[(size_t)k * nb + j] = tb ? B[(size_t)(n0 + j) * ldb + k0 + k] : B[(size_t)(k0 + k) * ldb + n0 + j];
+#pragma omp parallel for schedule(static) if (par((int64_t)M * nb * kb))
+      for (int i = 0; i < M; i++) {
+        float* __restrict c = C + (size_t)i * ldc + n0;
+        for (int k = 0; k < kb; k++) {
+          const float a = alpha * (ta ? A[(size_t)(k0 + k) * lda + i] : A[(size_t)i * lda + k0 + k]);
+          if (a == 0.f) continue;
+          const float* __restrict b = bp + (size_t)k * nb;
+          for (int j = 0; j < nb; j++) c[j] += a * b[j];
+        }
+      }
+    }
+  }
+}
+
+void sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
+           float beta, float* C, int ldc) {
+  init_backend();
+  if (M == 0 || N == 0) return;
+#ifdef MMCTR_HAVE_OPENBLAS
+  if (g_use_openblas) {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A,
+                lda, B, ldb, beta, C, ldc);
+    return;
+  }
+#endif
+  builtin_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+// gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)
+static Napi::Value gemm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bool ta = boolean(info, 0), tb = boolean(info, 1);
+  int M = (int)int64(info, 2), N = (int)int64(info, 3), K = (int)int64(info, 4);
+  float alpha = (float)num(info, 5);
+  F32 A, B, C;
+  if (!f32(info, 6, A, "A") || !f32(info, 8, B, "B") || !f32(info, 11, C, "C")) return env.Undefined();
+  int lda = (int)int64(info, 7), ldb = (int)int64(info, 9), ldc = (int)int64(info, 12);
+  float beta = (float)num(info, 10);
+  size_t needA = ta ? (size_t)(K - 1) * lda + M : (size_t)(M - 1) * lda + K;
+  size_t needB = tb ? (size_t)(N - 1) * ldb + K : (size_t)(K - 1) * ldb + N;
+  if (M > 0 && K > 0 && !need(env, A.n, needA, "A")) return env.Undefined();
+  if (N > 0 && K > 0 && !need(env, B.n, needB, "B")) return env.Undefined();
+  if (M > 0 && N > 0 && !need(env, C.n, (size_t)(M - 1) * ldc + N, "C")) return env.Undefined();
+  sgemm(ta, tb, M, N, K, alpha, A.p, lda, B.p, ldb, beta, C.p, ldc);
+  return env.Undefined();
+}
+
+// gemmBatched(transA, transB, batch, M, N, K, alpha, A, strideA, B, strideB, beta, C, strideC):
+// independent row-major products, each operand packed (lda = its row length).
+static Napi::Value gemmBatched(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bool ta = boolean(info, 0), tb = boolean(info, 1);
+  int batch = (int)int64(info, 2), M = (int)int64(info, 3), N = (int)int64(info, 4), K = (int)int64(info, 5);
+  float alpha = (float)num(info, 6);
+  F32 A, B, C;
+  if (!f32(info, 7, A, "A") || !f32(info, 9, B, "B") || !f32(info, 12, C, "C")) return env.Undefined();
+  int64_t sA = int64(info, 8), sB = int64(info, 10), sC = int64(info, 13);
+  float beta = (float)num(info, 11);
+  if (batch == 0) return env.Undefined();
+  if (!need(env, A.n, (size_t)(sA * (batch - 1) + (int64_t)M * K), "A") ||
+      !need(env, B.n, (size_t)(sB * (batch - 1) + (int64_t)K * N), "B") ||
+      !need(env, C.n, (size_t)(sC * (batch - 1) + (int64_t)M * N), "C"))
+    return env.Undefined();
+  init_backend();
+  int lda = ta ? M : K, ldb = tb ? K : N;
+  if (batch < threads() || !par((int64_t)batch * M * N * K)) {
+    for (int b = 0; b < batch; b++)
+      sgemm(ta, tb, M, N, K, alpha, A.p + sA * b, lda, B.p + sB * b, ldb, beta, C.p + sC * b, N);
+  } else {
+    // One product per thread; BLAS calls inside an OpenMP region run single-threaded.
+#pragma omp parallel for schedule(static)
+    for (int b = 0; b < batch; b++)
+      sgemm(ta, tb, M, N, K, alpha, A.p + sA * b, lda, B.p + sB * b, ldb, beta, C.p + sC * b, N);
+  }
+  return env.Undefined();
+}
+
+static Napi::Value blasInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  init_backend();
+  Napi::Object o = Napi::Object::New(env);
+#ifdef MMCTR_HAVE_OPENBLAS
+  o.Set("compiled", Napi::String::New(env, "openblas"));
+  o.Set("config", Napi::String::New(env, openblas_get_config()));
+#else
+  o.Set("compiled", Napi::String::New(env, "builtin"));
+  o.Set("config", Napi::String::New(env, "built-in blocked sgemm (OpenBLAS not found at build time)"));
+#endif
+  o.Set("active", Napi::String::New(env, g_use_openblas ? "openblas" : "builtin"));
+  o.Set("threads", Napi::Number::New(env, threads()));
+  return o;
+}
+
+// setBlasBackend('openblas' | 'builtin'): returns false when OpenBLAS was not compiled in.
+static Napi::Value setBlasBackend(const Napi::CallbackInfo& info) {
+  init_backend();
+  std::string which = info[0].As<Napi::String>().Utf8Value();
+#ifdef MMCTR_HAVE_OPENBLAS
+  g_use_openblas = which == "openblas";
+  return Napi::Boolean::New(info.Env(), true);
+#else
+  return Napi::Boolean::New(info.Env(), which == "builtin");
+#endif
+}
+
+void init_gemm(Napi::Env env, Napi::Object exports) {
+  MM_EXPORT(gemm);
+  MM_EXPORT(gemmBatched);
+  MM_EXPORT(blasInfo);
+  MM_EXPORT(setBlasBackend);
+}
+
+}  // namespace mm

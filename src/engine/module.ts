@@ -1,0 +1,100 @@
+/**
+ * Module: a named composition of parameters, buffers (non-trained state such as running
+ * statistics), sparse embedding tables and child modules. Names are dotted paths
+ * ("interest.attention.w0"), which are the keys in parameter files and optimiser state.
+ */
+import { EngineError } from './errors.js';
+import { Initializer } from './init.js';
+import { RandomStream } from './random.js';
+import { Parameter, Shape } from './tensor.js';
+import type { SparseEmbedding } from './sparse-embedding.js';
+
+export abstract class Module {
+  private readonly ownParams = new Map<string, Parameter>();
+  private readonly ownBuffers = new Map<string, Float32Array>();
+  private readonly ownTables = new Map<string, SparseEmbedding>();
+  private readonly children = new Map<string, Module>();
+  /** Training mode (dropout, Dice batch statistics); switch with train() / eval(). */
+  training = true;
+
+  protected param(name: string, shape: Shape, init: Initializer, rng: RandomStream): Parameter {
+    this.claim(name);
+    const p = new Parameter(name, init(shape, rng.fork(name)), shape);
+    this.ownParams.set(name, p);
+    return p;
+  }
+
+  protected buffer(name: string, size: number, fill = 0): Float32Array {
+    this.claim(name);
+    const b = new Float32Array(size).fill(fill);
+    this.ownBuffers.set(name, b);
+    return b;
+  }
+
+  protected table(name: string, table: SparseEmbedding): SparseEmbedding {
+    this.claim(name);
+    this.ownTables.set(name, table);
+    return table;
+  }
+
+  protected child<M extends Module>(name: string, module: M): M {
+    this.claim(name);
+    this.children.set(name, module);
+    return module;
+  }
+
+  private claim(name: string): void {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new EngineError(`module part name '${name}' must be an identifier`);
+    if (this.ownParams.has(name) || this.ownBuffers.has(name) || this.ownTables.has(name) || this.children.has(name))
+      throw new EngineError(`module part name '${name}' is used twice`);
+  }
+
+  /** Dense parameters by dotted name. */
+  namedParameters(prefix = ''): Map<string, Parameter> {
+    const out = new Map<string, Parameter>();
+    for (const [n, p] of this.ownParams) out.set(prefix + n, p);
+    for (const [n, c] of this.children) for (const [k, v] of c.namedParameters(`${prefix}${n}.`)) out.set(k, v);
+    return out;
+  }
+
+  namedBuffers(prefix = ''): Map<string, Float32Array> {
+    const out = new Map<string, Float32Array>();
+    for (const [n, b] of this.ownBuffers) out.set(prefix + n, b);
+    for (const [n, c] of this.children) for (const [k, v] of c.namedBuffers(`${prefix}${n}.`)) out.set(k, v);
+    return out;
+  }
+
+  namedTables(prefix = ''): Map<string, SparseEmbedding> {
+    const out = new Map<string, SparseEmbedding>();
+    for (const [n, t] of this.ownTables) out.set(prefix + n, t);
+    for (const [n, c] of this.children) for (const [k, v] of c.namedTables(`${prefix}${n}.`)) out.set(k, v);
+    return out;
+  }
+
+  parameters(): Parameter[] {
+    return [...this.namedParameters().values()];
+  }
+
+  /** Number of trainable scalars, dense and sparse. */
+  parameterCount(): number {
+    let n = 0;
+    for (const p of this.namedParameters().values()) n += p.size;
+    for (const t of this.namedTables().values()) n += t.rows * t.dim;
+    return n;
+  }
+
+  train(on = true): this {
+    this.training = on;
+    for (const c of this.children.values()) c.train(on);
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  zeroGrad(): void {
+    for (const p of this.namedParameters().values()) p.zeroGrad();
+    for (const t of this.namedTables().values()) t.zeroGrad();
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The native kernels (native/*.cc, built by node-gyp at install). Typed arrays are passed by
+ * reference: the addon reads and writes the same memory, no copies per call.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { EngineError } from './errors.js';
+
+export interface BlasInfo {
+  compiled: 'openblas' | 'builtin';
+  active: 'openblas' | 'builtin';
+  config: string;
+  threads: number;
+}
+
+type F32 = Float32Array;
+type I32 = Int32Array;
+
+export interface NativeKernels {
+  gemm(ta: boolean, tb: boolean, m: number, n: number, k: number, alpha: number, a: F32, lda: number, b: F32, ldb: number, beta: number, c: F32, ldc: number): void;
+  gemmBatched(ta: boolean, tb: boolean, batch: number, m: number, n: number, k: number, alpha: number, a: F32, strideA: number, b: F32, strideB: number, beta: number, c: F32, strideC: number): void;
+  blasInfo(): BlasInfo;
+  setBlasBackend(which: 'openblas' | 'builtin'): boolean;
+
+  unary(op: number, x: F32, y: F32): void;
+  unaryBackward(op: number, x: F32, y: F32, gy: F32, gx: F32): void;
+  binary(op: number, a: F32, b: F32, out: F32, shape: I32, aStrides: I32, bStrides: I32): void;
+  binaryBackward(op: number, a: F32, b: F32, gy: F32, ga: F32 | null, gb: F32 | null, shape: I32, aStrides: I32, bStrides: I32): void;
+  stridedCopy(src: F32, srcOffset: number, srcStrides: I32, dst: F32, dstOffset: number, dstStrides: I32, shape: I32, accumulate: boolean): void;
+  axpy(alpha: number, x: F32, y: F32): void;
+  scaleShift(x: F32, alpha: number, beta: number, y: F32): void;
+  biasActivation(y: F32, bias: F32 | null, rows: number, cols: number, act: number): void;
+  activationBackward(y: F32, gy: F32, gz: F32, rows: number, cols: number, act: number, gbias: F32 | null): void;
+  columnSums(x: F32, rows: number, cols: number, out: F32): void;
+  prelu(x: F32, alpha: F32, rows: number, cols: number, y: F32): void;
+  preluBackward(x: F32, alpha: F32, gy: F32, rows: number, cols: number, gx: F32 | null, galpha: F32 | null): void;
+  dice(x: F32, rows: number, cols: number, alpha: F32, eps: number, training: boolean, runMean: F32, runVar: F32, momentum: number, y: F32, saveMean: F32, saveRstd: F32, saveP: F32): void;
+  diceBackward(x: F32, rows: number, cols: number, alpha: F32, saveMean: F32, saveRstd: F32, saveP: F32, gy: F32, gx: F32 | null, galpha: F32 | null, training: boolean): void;
+
+  sumAxis(x: F32, outer: number, n: number, inner: number, out: F32, accumulate: boolean): void;
+  expandAxis(g: F32, outer: number, n: number, inner: number, gx: F32, scale: number): void;
+  softmax(x: F32, rows: number, cols: number, mask: F32 | null, y: F32, log: boolean): void;
+  softmaxBackward(y: F32, gy: F32, rows: number, cols: number, mask: F32 | null, gx: F32, log: boolean): void;
+  layerNorm(x: F32, rows: number, cols: number, gamma: F32 | null, beta: F32 | null, eps: number, y: F32, mean: F32, rstd: F32): void;
+  layerNormBackward(x: F32, rows: number, cols: number, gamma: F32 | null, mean: F32, rstd: F32, gy: F32, gx: F32 | null, ggamma: F32 | null, gbeta: F32 | null): void;
+  l2Normalize(x: F32, rows: number, cols: number, eps: number, y: F32, norms: F32): void;
+  l2NormalizeBackward(y: F32, norms: F32, gy: F32, rows: number, cols: number, eps: number, gx: F32): void;
+  bceWithLogits(logits: F32, labels: F32, n: number, weights: F32 | null, grad: F32 | null): number;
+  softmaxCrossEntropy(logits: F32, rows: number, cols: number, targets: I32, grad: F32 | null): number;
+
+  gatherRows(table: F32, dim: number, ids: I32, out: F32): void;
+  scatterAddRows(src: F32, dim: number, index: I32, out: F32): void;
+  uniqueInverse(ids: I32, unique: I32, inverse: I32): number;
+
+  adam(param: F32, grad: F32, m: F32, v: F32, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean, step: number): void;
+  sgd(param: F32, grad: F32, momentumBuf: F32 | null, lr: number, momentum: number, weightDecay: number): void;
+  sparseAdam(table: F32, m: F32, v: F32, dim: number, rows: I32, grads: F32, lr: number, beta1: number, beta2: number, eps: number, l2: number, step: number): void;
+  sparseAdagrad(table: F32, acc: F32, dim: number, rows: I32, grads: F32, lr: number, eps: number, l2: number): void;
+
+  fillUniform(out: F32, seed: number, counter: number, lo: number, hi: number): void;
+  fillNormal(out: F32, seed: number, counter: number, mean: number, std: number): void;
+  fillDropoutMask(out: F32, seed: number, counter: number, keep: number): void;
+}
+
+function locateAddon(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  // Source layout (src/engine) and compiled layout (dist/src/engine) both reach the package root.
+  for (const up of ['../..', '../../..']) {
+    const candidate = path.resolve(here, up, 'build', 'Release', 'mmctr_native.node');
+    if (existsSync(candidate)) return candidate;
+  }
+  throw new EngineError(
+    'the native kernels are not built (build/Release/mmctr_native.node is missing). Run `npm ci` (or `npm run install`) in the mmctr folder; it needs g++, make and python3.',
+  );
+}
+
+export const native: NativeKernels = createRequire(import.meta.url)(locateAddon()) as NativeKernels;

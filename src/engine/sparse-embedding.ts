@@ -1,0 +1,97 @@
+/**
+ * Sparse embedding tables for ID features: millions of rows, of which a batch touches a few
+ * thousand. Backward never builds a dense table gradient: each lookup records its ids and its
+ * output gradient, and takeGradient() coalesces them (unique ids + scatter-add) into one
+ * gradient row per touched row, which the sparse optimisers apply.
+ */
+import { isGradEnabled, record } from './autograd.js';
+import { EngineError } from './errors.js';
+import { Initializer, normal } from './init.js';
+import { native } from './native.js';
+import { RandomStream } from './random.js';
+import { Tensor } from './tensor.js';
+
+export interface SparseEmbeddingOptions {
+  rows: number;
+  dim: number;
+  /** Default normal(0, 0.01): CTR models start ID embeddings small (PyTorch nn.Embedding draws N(0, 1)). */
+  init?: Initializer;
+}
+
+/** The rows a batch touched and their summed gradients ([rows.length, dim]). */
+export interface SparseGradient {
+  rows: Int32Array;
+  grads: Float32Array;
+}
+
+export class SparseEmbedding {
+  readonly rows: number;
+  readonly dim: number;
+  readonly weight: Float32Array;
+  private pending: { ids: Int32Array; grad: Tensor }[] = [];
+
+  constructor(options: SparseEmbeddingOptions, rng: RandomStream) {
+    const { rows, dim } = options;
+    if (!Number.isInteger(rows) || rows < 1 || !Number.isInteger(dim) || dim < 1)
+      throw new EngineError(`a sparse embedding needs positive integer rows and dim, got ${rows} x ${dim}`);
+    this.rows = rows;
+    this.dim = dim;
+    this.weight = (options.init ?? normal(0.01))([rows, dim], rng);
+  }
+
+  /** Rows at ids -> [...idsShape, dim]; ids must be in [0, rows). */
+  lookup(ids: Int32Array, idsShape: readonly number[] = [ids.length]): Tensor {
+    const track = isGradEnabled();
+    const out = new Tensor(new Float32Array(ids.length * this.dim), [...idsShape, this.dim], track);
+    native.gatherRows(this.weight, this.dim, ids, out.data);
+    if (track) record(() => {
+      if (out.grad) this.pending.push({ ids, grad: out });
+    });
+    return out;
+  }
+
+  /** Coalesces this step's lookups into one gradient row per touched row; clears them. */
+  takeGradient(): SparseGradient | null {
+    if (this.pending.length === 0) return null;
+    const total = this.pending.reduce((s, p) => s + p.ids.length, 0);
+    const allIds = new Int32Array(total);
+    let at = 0;
+    for (const p of this.pending) {
+      allIds.set(p.ids, at);
+      at += p.ids.length;
+    }
+    const unique = new Int32Array(total), inverse = new Int32Array(total);
+    const count = native.uniqueInverse(allIds, unique, inverse);
+    const grads = new Float32Array(count * this.dim);
+    at = 0;
+    for (const p of this.pending) {
+      native.scatterAddRows(p.grad.grad!, this.dim, inverse.subarray(at, at + p.ids.length), grads);
+      at += p.ids.length;
+    }
+    this.pending = [];
+    return { rows: unique.slice(0, count), grads };
+  }
+
+  zeroGrad(): void {
+    this.pending = [];
+  }
+}
+
+/**
+ * Maps unbounded keys (strings or large integers) into [1, buckets]; 0 is left for padding and
+ * out-of-vocabulary. MurmurHash3's 32-bit finaliser over FNV-1a: cheap and well spread.
+ */
+export function hashKey(key: string | number, buckets: number, salt = 0): number {
+  let h = (0x811c9dc5 ^ salt) >>> 0;
+  const s = typeof key === 'number' ? key.toString(36) : key;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return 1 + ((h >>> 0) % buckets);
+}

@@ -1,0 +1,10 @@
+/**
+ * The root of mmctr's typed errors. Every stage throws a subclass whose message names the file,
+ * line or field at fault and what was expected, so that the CLI prints it as it is (no stack).
+ */
+export class MmctrError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
