@@ -1,5 +1,5 @@
 /** Typed errors of the engine. */
-import { MmctrError } from '../errors.js';
+import { MmctrError } from '../util/errors.js';
 
 /** The engine was misused: a missing build, a bad argument. */
 export class EngineError extends MmctrError {}
