@@ -1,0 +1,37 @@
+/** `mmctr doctor`: what this installation runs on (BLAS backend, threads, optional tools). */
+import { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import os from 'node:os';
+import { engineInfo } from '../engine/info.js';
+import { sharedDataDir } from '../util/paths.js';
+
+export function registerDoctor(program: Command): void {
+  program
+    .command('doctor')
+    .description('report the compute backend and optional tools')
+    .option('--json', 'machine-readable output')
+    .action((opts: { json?: boolean }) => {
+      const engine = engineInfo();
+      const torch = spawnSync('/usr/bin/python3', ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
+      const report = {
+        node: process.version,
+        cpus: os.cpus().length,
+        memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+        blas: engine.blas,
+        blasConfig: engine.blasConfig,
+        threads: engine.threads,
+        torchReference: torch.status === 0 ? torch.stdout.trim() : null,
+        sharedData: existsSync(sharedDataDir()) ? sharedDataDir() : null,
+      };
+      if (opts.json) {
+        console.log(JSON.stringify(report));
+        return;
+      }
+      console.log(`node            ${report.node} on ${report.cpus} cores, ${report.memoryGiB} GiB`);
+      console.log(`GEMM backend    ${report.blas} (${report.blasConfig})`);
+      console.log(`kernel threads  ${report.threads} (MMCTR_THREADS to change)`);
+      console.log(`torch reference ${report.torchReference ?? 'absent (apt-get install python3-torch for bench:engine ratios)'}`);
+      console.log(`shared data     ${report.sharedData ?? 'absent (real-data benchmarks and tests will skip)'}`);
+    });
+}

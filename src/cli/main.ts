@@ -1,0 +1,26 @@
+/**
+ * cli/: the `mmctr` command. Thin: it parses arguments, calls the stages, and prints results for
+ * people (tables, progress) or machines (--json). Typed mmctr errors print as one clear line;
+ * anything else is a bug and prints its stack.
+ */
+import { Command } from 'commander';
+import { MmctrError } from '../util/errors.js';
+import { registerDoctor } from './doctor.js';
+
+const program = new Command();
+program
+  .name('mmctr')
+  .description('Multimodal item representations for CTR ranking (SCL, SimTier, MAKE) on a native-speed engine')
+  .showHelpAfterError();
+
+registerDoctor(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof MmctrError) {
+    console.error(`mmctr: ${err.message}`);
+    process.exit(1);
+  }
+  throw err;
+}
