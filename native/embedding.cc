@@ -19,6 +19,14 @@ static bool check_ids(Napi::Env env, const int32_t* ids, size_t n, int64_t rows,
   return true;
 }
 
+// Row width of a table; a non-positive one would divide by zero below (SIGFPE).
+static bool check_dim(Napi::Env env, int64_t dim) {
+  if (dim > 0) return true;
+  Napi::RangeError::New(env, "mmctr native: embedding dim must be positive, got " + std::to_string(dim))
+      .ThrowAsJavaScriptException();
+  return false;
+}
+
 // gatherRows(table, dim, ids, out): out[i, :] = table[ids[i], :].
 static Napi::Value gatherRows(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -26,7 +34,7 @@ static Napi::Value gatherRows(const Napi::CallbackInfo& info) {
   I32 ids;
   if (!f32(info, 0, table, "table") || !i32(info, 2, ids, "ids") || !f32(info, 3, out, "out")) return env.Undefined();
   const int64_t dim = int64(info, 1), n = (int64_t)ids.n;
-  if (!need(env, out.n, n * dim, "out") || !check_ids(env, ids.p, ids.n, (int64_t)table.n / dim, "ids"))
+  if (!check_dim(env, dim) || !need(env, out.n, n * dim, "out") || !check_ids(env, ids.p, ids.n, (int64_t)table.n / dim, "ids"))
     return env.Undefined();
 #pragma omp parallel for schedule(static) if (par(n * dim))
   for (int64_t i = 0; i < n; i++) std::memcpy(out.p + i * dim, table.p + (int64_t)ids.p[i] * dim, sizeof(float) * dim);
@@ -40,7 +48,7 @@ static Napi::Value scatterAddRows(const Napi::CallbackInfo& info) {
   I32 idx;
   if (!f32(info, 0, src, "src") || !i32(info, 2, idx, "index") || !f32(info, 3, out, "out")) return env.Undefined();
   const int64_t dim = int64(info, 1), n = (int64_t)idx.n;
-  if (!need(env, src.n, n * dim, "src") || !check_ids(env, idx.p, idx.n, (int64_t)out.n / dim, "index"))
+  if (!check_dim(env, dim) || !need(env, src.n, n * dim, "src") || !check_ids(env, idx.p, idx.n, (int64_t)out.n / dim, "index"))
     return env.Undefined();
   const int T = par(n * dim) ? threads() : 1;
   if (T == 1) {
@@ -81,7 +89,8 @@ static Napi::Value uniqueInverse(const Napi::CallbackInfo& info) {
   for (size_t i = 0; i < n; i++) {
     const int32_t id = ids.p[i];
     if (id < 0) {
-      fail(env, ("mmctr native: ids[" + std::to_string(i) + "] is negative").c_str());
+      Napi::RangeError::New(env, "mmctr native: ids[" + std::to_string(i) + "] = " + std::to_string(id) + " is negative")
+          .ThrowAsJavaScriptException();
       return env.Undefined();
     }
     size_t h = ((uint64_t)(uint32_t)id * 0x9E3779B97F4A7C15ull) >> 20;

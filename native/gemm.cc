@@ -3,6 +3,7 @@
 #include "common.h"
 #include <omp.h>
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -151,7 +152,39 @@ static Napi::Value setBlasBackend(const Napi::CallbackInfo& info) {
 #endif
 }
 
+// benchRawGemm(m, n, k, reps) -> seconds per call of the BLAS sgemm on row-major [m,k] x [k,n]
+// (after one warm-up call), timed in C with no JS in the loop: the baseline that the matmul
+// op's overhead is measured against.
+static Napi::Value benchRawGemm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t M = int64(info, 0), N = int64(info, 1), K = int64(info, 2), reps = int64(info, 3);
+  if (M < 1 || N < 1 || K < 1 || reps < 1 || M * K > (1 << 28) || K * N > (1 << 28) || M * N > (1 << 28)) {
+    fail(env, "mmctr native: benchRawGemm needs positive sizes (at most 2^28 elements per matrix) and reps");
+    return env.Undefined();
+  }
+  init_backend();
+  std::vector<float> A((size_t)(M * K)), B((size_t)(K * N)), C((size_t)(M * N));
+  for (size_t i = 0; i < A.size(); i++) A[i] = (float)((i * 7919) % 1000) * 1e-3f - 0.5f;
+  for (size_t i = 0; i < B.size(); i++) B[i] = (float)((i * 104729) % 1000) * 1e-3f - 0.5f;
+  auto call = [&]() {
+#ifdef MMCTR_HAVE_OPENBLAS
+    if (g_use_openblas) {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.f, A.data(), (int)K, B.data(),
+                  (int)N, 0.f, C.data(), (int)N);
+      return;
+    }
+#endif
+    builtin_sgemm(false, false, (int)M, (int)N, (int)K, 1.f, A.data(), (int)K, B.data(), (int)N, 0.f, C.data(), (int)N);
+  };
+  call();
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int64_t r = 0; r < reps; r++) call();
+  const std::chrono::duration<double> el = std::chrono::steady_clock::now() - t0;
+  return Napi::Number::New(env, el.count() / (double)reps);
+}
+
 void init_gemm(Napi::Env env, Napi::Object exports) {
+  MM_EXPORT(benchRawGemm);
   MM_EXPORT(gemm);
   MM_EXPORT(gemmBatched);
   MM_EXPORT(blasInfo);

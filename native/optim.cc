@@ -40,6 +40,7 @@ static Napi::Value sgd(const Napi::CallbackInfo& info) {
   if (!f32(info, 0, p, "param") || !f32(info, 1, g, "grad") || !f32(info, 2, b, "momentumBuf", true))
     return env.Undefined();
   const int64_t n = (int64_t)p.n;
+  if (!need(env, g.n, n, "grad") || (b.p && !need(env, b.n, n, "momentumBuf"))) return env.Undefined();
   const float lr = (float)num(info, 3), mu = (float)num(info, 4), wd = (float)num(info, 5);
 #pragma omp parallel for simd schedule(static) if (par(n * 2))
   for (int64_t i = 0; i < n; i++) {
@@ -50,7 +51,13 @@ static Napi::Value sgd(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-static bool check_rows(Napi::Env env, const I32& rows, int64_t nrows) {
+static bool check_rows(Napi::Env env, const I32& rows, int64_t tableSize, int64_t dim) {
+  if (dim <= 0) {
+    Napi::RangeError::New(env, "mmctr native: sparse update dim must be positive, got " + std::to_string(dim))
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+  const int64_t nrows = tableSize / dim;
   for (size_t i = 0; i < rows.n; i++)
     if (rows.p[i] < 0 || rows.p[i] >= nrows) {
       Napi::RangeError::New(env, "mmctr native: sparse update row " + std::to_string(rows.p[i]) + " is outside the table")
@@ -74,7 +81,7 @@ static Napi::Value sparseAdam(const Napi::CallbackInfo& info) {
   const float l2 = (float)num(info, 10);
   const double step = num(info, 11);
   if (!need(env, g.n, k * dim, "grads") || !need(env, m.n, t.n, "m") || !need(env, v.n, t.n, "v") ||
-      !check_rows(env, rows, (int64_t)t.n / dim))
+      !check_rows(env, rows, (int64_t)t.n, dim))
     return env.Undefined();
   const float c1 = (float)(1.0 / (1.0 - std::pow((double)b1, step)));
   const float c2 = (float)(1.0 / (1.0 - std::pow((double)b2, step)));
@@ -104,7 +111,7 @@ static Napi::Value sparseAdagrad(const Napi::CallbackInfo& info) {
     return env.Undefined();
   const int64_t dim = int64(info, 2), k = (int64_t)rows.n;
   const float lr = (float)num(info, 5), eps = (float)num(info, 6), l2 = (float)num(info, 7);
-  if (!need(env, g.n, k * dim, "grads") || !need(env, a.n, t.n, "acc") || !check_rows(env, rows, (int64_t)t.n / dim))
+  if (!need(env, g.n, k * dim, "grads") || !need(env, a.n, t.n, "acc") || !check_rows(env, rows, (int64_t)t.n, dim))
     return env.Undefined();
 #pragma omp parallel for schedule(static) if (par(k * dim * 4))
   for (int64_t r = 0; r < k; r++) {

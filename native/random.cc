@@ -12,9 +12,12 @@ static inline uint64_t mix(uint64_t z) {
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
   return z ^ (z >> 31);
 }
-// Uniform in (0, 1): 24 random bits, offset by half a step so log() never sees 0.
+// Uniform in (0, 1): 24 random bits, offset by half a step so log() never sees 0. Above 2^23
+// the float32 sum k + 0.5 rounds to even, so the largest k gave exactly 1.0: clamp it to the
+// largest float below 1 (every other value is unchanged).
 static inline float u01(uint64_t seed, uint64_t i) {
-  return ((float)(mix(seed ^ mix(i)) >> 40) + 0.5f) * (1.f / 16777216.f);
+  const float u = ((float)(mix(seed ^ mix(i)) >> 40) + 0.5f) * (1.f / 16777216.f);
+  return u < 1.f ? u : 0x1.fffffep-1f;
 }
 
 // fillUniform(out, seed, counter, lo, hi)

@@ -5,6 +5,9 @@
  */
 import { Command } from 'commander';
 import { MmctrError } from '../util/errors.js';
+import { registerCtr } from './ctr.js';
+import { registerData } from './data.js';
+import { registerDemo } from './demo.js';
 import { registerDoctor } from './doctor.js';
 
 const program = new Command();
@@ -14,6 +17,9 @@ program
   .showHelpAfterError();
 
 registerDoctor(program);
+registerData(program);
+registerCtr(program);
+registerDemo(program);
 
 try {
   await program.parseAsync(process.argv);

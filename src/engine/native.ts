@@ -23,6 +23,8 @@ export interface NativeKernels {
   gemmBatched(ta: boolean, tb: boolean, batch: number, m: number, n: number, k: number, alpha: number, a: F32, strideA: number, b: F32, strideB: number, beta: number, c: F32, strideC: number): void;
   blasInfo(): BlasInfo;
   setBlasBackend(which: 'openblas' | 'builtin'): boolean;
+  /** Seconds per call of the BLAS sgemm on [m,k] x [k,n], timed in C (benchmark baseline). */
+  benchRawGemm(m: number, n: number, k: number, reps: number): number;
 
   unary(op: number, x: F32, y: F32): void;
   unaryBackward(op: number, x: F32, y: F32, gy: F32, gx: F32): void;
@@ -58,6 +60,16 @@ export interface NativeKernels {
   sgd(param: F32, grad: F32, momentumBuf: F32 | null, lr: number, momentum: number, weightDecay: number): void;
   sparseAdam(table: F32, m: F32, v: F32, dim: number, rows: I32, grads: F32, lr: number, beta1: number, beta2: number, eps: number, l2: number, step: number): void;
   sparseAdagrad(table: F32, acc: F32, dim: number, rows: I32, grads: F32, lr: number, eps: number, l2: number): void;
+
+  dinCompact(mask: F32, batch: number, length: number, offsets: I32, pairs: I32): number;
+  dinPairs(q: F32, keys: F32, batch: number, length: number, dim: number, offsets: I32, pairs: I32, x: F32): void;
+  dinPairsBackward(q: F32, keys: F32, gx: F32, batch: number, length: number, dim: number, offsets: I32, pairs: I32, gq: F32 | null, gKeys: F32 | null): void;
+  biasActivationEx(z: F32, rows: number, cols: number, bias: F32 | null, groupBias: F32 | null, offsets: I32 | null, groups: number, act: number, alpha: F32 | null, y: F32): void;
+  activationBackwardEx(z: F32 | null, y: F32 | null, gy: F32, rows: number, cols: number, act: number, alpha: F32 | null, gz: F32, galpha: F32 | null, gbias: F32 | null): void;
+  groupSums(x: F32, rows: number, cols: number, offsets: I32, groups: number, out: F32): void;
+  dinScores(h: F32, hidden: number, wOut: F32, bOut: number, keys: F32, batch: number, length: number, dim: number, offsets: I32, pairs: I32, softmax: boolean, weights: F32, pooled: F32): void;
+  dinScoresBackward(h: F32, hidden: number, wOut: F32, weights: F32, keys: F32, batch: number, length: number, dim: number, offsets: I32, pairs: I32, softmax: boolean, gWeights: F32 | null, gPooled: F32 | null, gKeys: F32 | null, gh: F32, gwOut: F32 | null, gbOut: F32 | null): void;
+  symmetricInfoNCE(z1: F32, z2: F32, n: number, dim: number, queue: F32 | null, queueRows: number, invTau: number, g: F32, g2: F32 | null): number;
 
   fillUniform(out: F32, seed: number, counter: number, lo: number, hi: number): void;
   fillNormal(out: F32, seed: number, counter: number, mean: number, std: number): void;

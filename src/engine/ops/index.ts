@@ -8,3 +8,4 @@ export * from './norm.js';
 export * from './loss.js';
 export * from './activation.js';
 export * from './embedding.js';
+export * from './fused.js';

@@ -1,0 +1,92 @@
+/** `mmctr train | evaluate | predict`: experiments on sample stores, each run in its own folder. */
+import { Command } from 'commander';
+import { createWriteStream } from 'node:fs';
+import path from 'node:path';
+import { readCatalog } from '../data/samples.js';
+import { SPLITS, SplitName } from '../data/sample-config.js';
+import { readFileSync } from 'node:fs';
+import { BUCKETS, Evaluation } from '../ctr/metrics.js';
+import { openRun, readExperimentConfig, trainRun } from '../ctr/run.js';
+import { evaluateSplit, predictSplit } from '../ctr/trainer.js';
+import { MmctrError } from '../util/errors.js';
+import { progressBar } from './progress.js';
+import { resolveStore } from './stores.js';
+
+const fmt = (x: number) => (Number.isNaN(x) ? '   -  ' : x.toFixed(4));
+
+export function evaluationTable(e: Evaluation): string {
+  const rows = [['slice', 'count', 'clicks', 'AUC', 'GAUC', 'logloss'].join('\t')];
+  const line = (name: string, m: Evaluation['overall']) => [name, m.count, m.clicks, fmt(m.auc), fmt(m.gauc), fmt(m.logloss)].join('\t');
+  rows.push(line('all', e.overall));
+  for (const b of BUCKETS) rows.push(line(b, e.buckets[b]));
+  return rows.join('\n');
+}
+
+function splitOption(value: string): SplitName {
+  if (!SPLITS.includes(value as SplitName)) throw new MmctrError(`--split must be one of ${SPLITS.join(', ')}, got '${value}'`);
+  return value as SplitName;
+}
+
+export function registerCtr(program: Command): void {
+  program
+    .command('train')
+    .description('train the model an experiment config names; writes a run folder')
+    .argument('<config>', 'experiment config (JSON), e.g. configs/movielens-din.json')
+    .option('--runs <dir>', 'where run folders go', 'runs')
+    .option('--seed <n>', 'override the training seed', (v) => Number.parseInt(v, 10))
+    .option('--epochs <n>', 'override the number of epochs', (v) => Number.parseInt(v, 10))
+    .option('--json', 'print the result as one JSON object')
+    .action(async (file: string, opts: { runs: string; seed?: number; epochs?: number; json?: boolean }) => {
+      const config = readExperimentConfig(file);
+      if (opts.seed !== undefined) config.train.seed = opts.seed;
+      if (opts.epochs !== undefined) config.train.epochs = opts.epochs;
+      const storeDir = await resolveStore(config.data, path.dirname(path.resolve(file)), opts.runs);
+      const runDir = path.join(opts.runs, `${config.name}-seed${config.train.seed}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+      const bar = progressBar('train');
+      const result = trainRun(config, storeDir, runDir, {
+        onProgress: (p) => bar.update(p.done, p.total, p.phase === 'train' ? `epoch ${p.epoch} loss ${p.loss?.toFixed(4)}` : `epoch ${p.epoch} evaluating`),
+        log: opts.json ? undefined : (line) => console.error(line),
+      });
+      bar.stop();
+      if (opts.json) {
+        console.log(JSON.stringify({ run: result.dir, test: result.test, samplesPerSecond: result.fit.samplesPerSecond, loopSamplesPerSecond: result.fit.loopSamplesPerSecond, seconds: result.fit.seconds }));
+        return;
+      }
+      console.log(`run folder: ${result.dir}`);
+      console.log(evaluationTable(result.test));
+    });
+
+  program
+    .command('evaluate')
+    .description('evaluate a trained run on a split (AUC, GAUC, logloss; by item frequency bucket)')
+    .argument('<run>', 'run folder written by `mmctr train`')
+    .option('--split <name>', 'train, valid or test', 'test')
+    .option('--json', 'machine-readable output')
+    .action((runDir: string, opts: { split: string; json?: boolean }) => {
+      const { model, storeDir } = openRun(runDir);
+      const bar = progressBar('evaluate');
+      const e = evaluateSplit(model, storeDir, splitOption(opts.split), (d, t) => bar.update(d, t));
+      bar.stop();
+      console.log(opts.json ? JSON.stringify(e) : evaluationTable(e));
+    });
+
+  program
+    .command('predict')
+    .description('write pCTR for every sample of a split as CSV (user_id, item_id, label, pctr)')
+    .argument('<run>', 'run folder written by `mmctr train`')
+    .option('--split <name>', 'train, valid or test', 'test')
+    .requiredOption('--out <file>', 'CSV file to write')
+    .action(async (runDir: string, opts: { split: string; out: string }) => {
+      const { model, storeDir } = openRun(runDir);
+      const { probs, reader } = predictSplit(model, storeDir, splitOption(opts.split));
+      const all = reader.readRange(0, reader.count);
+      reader.close();
+      const catalog = readCatalog(storeDir);
+      const users = JSON.parse(readFileSync(path.join(storeDir, 'users.json'), 'utf8')) as string[];
+      const out = createWriteStream(opts.out);
+      out.write('user_id,item_id,label,pctr\n');
+      for (let i = 0; i < probs.length; i++) out.write(`${users[all.user[i] - 1]},${catalog.ids[all.item[i] - 1]},${all.label[i]},${probs[i].toFixed(6)}\n`);
+      await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+      console.error(`wrote ${probs.length} predictions to ${opts.out}`);
+    });
+}

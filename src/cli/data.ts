@@ -1,0 +1,168 @@
+/**
+ * `mmctr data check | build | prepare`: validate a dataset, build its sample store, or write a
+ * built-in dataset (MovieLens, Taobao samples) in canonical form.
+ */
+import { Command } from 'commander';
+import path from 'node:path';
+import { ADAPTER_LIST, findAdapter } from '../data/adapters/index.js';
+import { Duck } from '../data/duck.js';
+import { DataError } from '../data/errors.js';
+import { DatasetSummary, ingest, IngestReport, Problem, summarize, TableReport } from '../data/ingest.js';
+import { readSampleConfig, SampleConfig, SPLITS } from '../data/sample-config.js';
+import { buildSamples, StoreMeta } from '../data/samples.js';
+import { readDatasetSpec } from '../data/spec.js';
+import { progressBar } from './progress.js';
+
+const isoTime = (t: number | null) => (t === null ? '-' : Number.isFinite(t) && Math.abs(t) < 8.64e12 ? new Date(t * 1000).toISOString().replace('.000Z', 'Z') : String(t));
+const pct = (x: number | null) => (x === null ? '-' : x.toFixed(4));
+
+export function formatProblem(p: Problem): string {
+  const where = `${p.file}${p.line !== undefined ? `:${p.line}` : ''}${p.field ? ` field '${p.field}'` : ''}`;
+  return `${where}: ${p.message}${p.value !== undefined ? ` (value '${p.value}')` : ''}${p.severity === 'warning' ? ' [warning]' : ''}`;
+}
+
+function tableLines(name: string, t: TableReport): string[] {
+  const lines = [`  ${name.padEnd(9)}${t.file} (${t.format}): ${t.rows} rows read, ${t.rowsUsed} used, ${t.rowsDropped} dropped`];
+  for (const [kind, n] of Object.entries(t.problemCounts)) lines.push(`             ${String(n).padStart(7)} x ${kind}`);
+  return lines;
+}
+
+function reportLines(report: IngestReport, maxProblems: number): string[] {
+  const out: string[] = ['files'];
+  const tables = Object.entries(report.tables).filter((e): e is [string, TableReport] => e[1] !== undefined);
+  for (const [name, t] of tables) out.push(...tableLines(name, t));
+  const problems = tables.flatMap(([, t]) => t.examples);
+  if (problems.length) {
+    out.push(`first problems`);
+    for (const p of problems.slice(0, maxProblems)) out.push(`  ${formatProblem(p)}`);
+  }
+  if (report.notes.length) {
+    out.push('notes');
+    for (const n of report.notes) out.push(`  - ${n}`);
+  }
+  return out;
+}
+
+function summaryLines(s: DatasetSummary): string[] {
+  const types = Object.entries(s.events).map(([t, n]) => `${n} ${t}`).join(', ');
+  return [
+    'summary',
+    `  users        ${s.users}`,
+    `  items        ${s.items}`,
+    `  events       ${types || 'none'}`,
+    `  impressions  ${s.impressions}`,
+    `  clicks       ${s.clicks} (CTR ${pct(s.ctr)})`,
+    `  time         ${isoTime(s.tsMin)} .. ${isoTime(s.tsMax)}`,
+  ];
+}
+
+function storeLines(dir: string, meta: StoreMeta): string[] {
+  const c = meta.config;
+  const split = c.split.kind === 'fraction' ? `fraction ${c.split.train}/${c.split.valid}/${+(1 - c.split.train - c.split.valid).toFixed(6)}` : `time (valid from ${isoTime(c.split.validStart)}, test from ${isoTime(c.split.testStart)})`;
+  const out = [
+    `store ${dir}`,
+    `  ${meta.items} items, ${meta.users} users; history ${c.historyLength}, ties ${c.ties}, split ${split}`,
+    `  split   samples    clicks  CTR     users  time`,
+  ];
+  for (const s of SPLITS) {
+    const m = meta.splits[s];
+    out.push(`  ${s.padEnd(6)}${String(m.count).padStart(9)} ${String(m.clicks).padStart(9)}  ${pct(m.count ? m.clicks / m.count : null)}  ${String(m.users).padStart(5)}  ${isoTime(m.tsMin)} .. ${isoTime(m.tsMax)}`);
+  }
+  return out;
+}
+
+const droppedRows = (r: IngestReport) => Object.values(r.tables).reduce((n, t) => n + (t?.rowsDropped ?? 0), 0);
+
+export function registerData(program: Command): void {
+  const data = program.command('data').description('check datasets, build sample stores, prepare built-in datasets');
+
+  data
+    .command('check')
+    .description('validate a dataset and summarise it (rows used and dropped, problems with file:line, counts, CTR)')
+    .argument('<dataset>', 'dataset spec (dataset.json)')
+    .option('--config <file>', 'sample config (its clickWindowSeconds labels impressions by click events)')
+    .option('--strict', 'exit with code 1 when any row was dropped')
+    .option('--problems <n>', 'how many problems to list', (v) => Number.parseInt(v, 10), 20)
+    .option('--json', 'machine-readable output')
+    .action(async (file: string, opts: { config?: string; strict?: boolean; problems: number; json?: boolean }) => {
+      const spec = readDatasetSpec(file);
+      const config = opts.config ? readSampleConfig(opts.config) : SampleConfig.parse({});
+      const duck = await Duck.open();
+      try {
+        const report = await ingest(duck, spec);
+        const summary = await summarize(duck, config.clickWindowSeconds);
+        const dropped = droppedRows(report);
+        const usable = report.tables.events.rowsUsed > 0;
+        const ok = usable && !(opts.strict && dropped > 0);
+        if (opts.json) console.log(JSON.stringify({ dataset: path.resolve(file), name: spec.name, ok, rowsDropped: dropped, ...report, summary }));
+        else {
+          console.log(`dataset ${spec.name} (${path.resolve(file)})`);
+          console.log([...reportLines(report, opts.problems), ...summaryLines(summary)].join('\n'));
+          if (!usable) console.log('result: no usable event rows');
+          else if (dropped > 0) console.log(`result: ${dropped} row${dropped === 1 ? '' : 's'} dropped${opts.strict ? ' (--strict: failing)' : ''}`);
+          else console.log('result: every row is usable');
+        }
+        if (!ok) process.exitCode = 1;
+      } finally {
+        duck.close();
+      }
+    });
+
+  data
+    .command('build')
+    .description('build the sample store of a dataset (one sample per impression, click histories, splits)')
+    .argument('<dataset>', 'dataset spec (dataset.json)')
+    .requiredOption('--out <dir>', 'the sample store folder to write (replaced if it is a store)')
+    .option('--config <file>', 'sample config JSON (history length, ties, split, click window); defaults otherwise')
+    .option('--json', 'print the store summary as JSON')
+    .action(async (file: string, opts: { out: string; config?: string; json?: boolean }) => {
+      const spec = readDatasetSpec(file);
+      const config = opts.config ? readSampleConfig(opts.config) : SampleConfig.parse({});
+      const duck = await Duck.open();
+      try {
+        const report = await ingest(duck, spec);
+        const dropped = droppedRows(report);
+        if (report.tables.events.rowsUsed === 0) {
+          for (const p of report.tables.events.examples.slice(0, 5)) console.error(`  ${formatProblem(p)}`);
+          throw new DataError({ file: report.tables.events.file }, 'has no usable event rows: nothing to build (see `mmctr data check`)');
+        }
+        if (!opts.json) {
+          if (dropped > 0) console.error(`${dropped} row${dropped === 1 ? '' : 's'} dropped while reading (\`mmctr data check ${file}\` lists them)`);
+          for (const n of report.notes) console.error(`note: ${n}`);
+        }
+        const bar = progressBar('samples');
+        let meta: StoreMeta;
+        try {
+          meta = await buildSamples(duck, spec.name, config, opts.out, (d, t) => bar.update(d, t));
+        } finally {
+          bar.stop();
+        }
+        const dir = path.resolve(opts.out);
+        if (opts.json) console.log(JSON.stringify({ store: dir, rowsDropped: dropped, notes: report.notes, ...meta }));
+        else console.log(storeLines(dir, meta).join('\n'));
+      } finally {
+        duck.close();
+      }
+    });
+
+  data
+    .command('prepare')
+    .description(`write a built-in dataset in canonical form (items.csv, events.csv, dataset.json, sample-config.json): ${ADAPTER_LIST.map((a) => a.name).join(', ')}`)
+    .argument('<adapter>', 'movielens (movielens-100k) or taobao (taobao-samples)')
+    .option('--src <dir>', 'source folder (default: the shared data folder)')
+    .requiredOption('--out <dir>', 'folder to write the dataset to')
+    .option('--json', 'machine-readable output')
+    .action(async (name: string, opts: { src?: string; out: string; json?: boolean }) => {
+      const adapter = findAdapter(name);
+      if (!adapter) throw new DataError({ file: name }, `is not a known adapter: expected one of movielens, taobao (${ADAPTER_LIST.map((a) => a.name).join(', ')})`);
+      const prepared = await adapter.prepare({ src: opts.src, out: opts.out });
+      if (opts.json) {
+        console.log(JSON.stringify(prepared));
+        return;
+      }
+      console.log(`${prepared.name} written to ${prepared.outDir}`);
+      console.log(`  ${Object.entries(prepared.counts).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+      for (const n of prepared.notes) console.log(`  note: ${n}`);
+      console.log(`next: mmctr data build ${path.relative(process.cwd(), prepared.specFile) || prepared.specFile} --config ${path.relative(process.cwd(), prepared.sampleConfigFile)} --out <store>`);
+    });
+}

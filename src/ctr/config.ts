@@ -1,0 +1,85 @@
+/**
+ * Typed hyper-parameters of the CTR models and their training, each with its default in this one
+ * place. An experiment is a named JSON config (configs/*.json) validated by ExperimentConfig.
+ */
+import { z } from 'zod';
+import { SampleConfig } from '../data/sample-config.js';
+
+export const ACTIVATIONS = ['relu', 'sigmoid', 'tanh', 'prelu', 'dice'] as const;
+export const Activation = z.enum(ACTIVATIONS);
+export type ActivationName = z.infer<typeof Activation>;
+
+const common = {
+  /** Width of every ID embedding (item, category, brand, shop, user). */
+  embeddingDim: z.number().int().positive().default(32),
+  /** Std of the normal initialisation of ID embeddings. */
+  embeddingInitStd: z.number().positive().default(1e-4),
+  /** Over-MLP hidden widths and activation. */
+  mlpHidden: z.array(z.number().int().positive()).default([200, 80]),
+  mlpActivation: Activation.default('dice'),
+  dropout: z.number().min(0).lt(1).default(0),
+  /** L2 on the touched embedding rows. */
+  embeddingL2: z.number().min(0).default(0),
+  /** Item attribute fields embedded beside the item id (those the catalogue has). */
+  itemFields: z.array(z.enum(['category', 'brand', 'shop'])).default(['category']),
+  /** Whether the user id is embedded (the over-MLP sees it). */
+  userEmbedding: z.boolean().default(true),
+};
+
+export const DinConfig = z
+  .object({
+    model: z.literal('din'),
+    ...common,
+    /** Attention unit over [q, k, q - k, q * k]: hidden widths and activation. */
+    attentionHidden: z.array(z.number().int().positive()).min(1).default([80, 40]),
+    attentionActivation: Activation.default('dice'),
+    /** Normalise attention weights with a masked softmax (the DIN paper keeps raw weights). */
+    attentionSoftmax: z.boolean().default(false),
+  })
+  .strict();
+
+export const SumPoolingConfig = z.object({ model: z.literal('sum-pooling'), ...common }).strict();
+
+export const ModelConfig = z.discriminatedUnion('model', [DinConfig, SumPoolingConfig]);
+export type ModelConfig = z.infer<typeof ModelConfig>;
+export type DinConfig = z.infer<typeof DinConfig>;
+
+export const TrainConfig = z
+  .object({
+    batchSize: z.number().int().positive().default(1024),
+    /** Learning rate of the dense parameters (Adam) and of the embeddings (sparse Adam). */
+    lr: z.number().positive().default(1e-3),
+    embeddingLr: z.number().positive().optional(),
+    /** ID models train one epoch by default; more with early stopping on validation. */
+    epochs: z.number().int().positive().default(1),
+    earlyStoppingPatience: z.number().int().nonnegative().default(1),
+    /** Metric early stopping and model selection watch. */
+    monitor: z.enum(['gauc', 'auc', 'logloss']).default('auc'),
+    shuffle: z.boolean().default(true),
+    seed: z.number().int().nonnegative().default(1),
+    /** Checkpoint every N steps (0: only at epoch ends). */
+    checkpointEvery: z.number().int().nonnegative().default(0),
+  })
+  .strict();
+export type TrainConfig = z.infer<typeof TrainConfig>;
+
+export const ExperimentConfig = z
+  .object({
+    name: z.string().min(1),
+    description: z.string().optional(),
+    data: z
+      .object({
+        /** A built sample store folder, or a dataset spec to build one from. */
+        store: z.string().optional(),
+        dataset: z.string().optional(),
+        /** Built-in real data adapters ('movielens-100k', 'taobao-samples'). */
+        adapter: z.enum(['movielens-100k', 'taobao-samples']).optional(),
+        samples: SampleConfig.optional(),
+      })
+      .strict()
+      .refine((d) => d.store || d.dataset || d.adapter, { message: 'give one of store, dataset or adapter' }),
+    model: ModelConfig,
+    train: TrainConfig.default(TrainConfig.parse({})),
+  })
+  .strict();
+export type ExperimentConfig = z.infer<typeof ExperimentConfig>;

@@ -1,0 +1,94 @@
+/**
+ * The sparse part of a CTR model (TorchRec's SparseArch): ID embedding tables for the item,
+ * its attributes and the user, and the lookups that turn a batch into the target item vector,
+ * the behaviour sequence and its mask.
+ */
+import { Module } from '../../engine/module.js';
+import { normal } from '../../engine/init.js';
+import { concat } from '../../engine/ops/index.js';
+import { RandomStream } from '../../engine/random.js';
+import { SparseEmbedding } from '../../engine/sparse-embedding.js';
+import { Tensor } from '../../engine/tensor.js';
+import type { Batch } from '../../data/batches.js';
+import type { ItemField } from '../../data/samples.js';
+
+/** What a model needs to know about the data: vocabulary sizes and each item's attributes. */
+export interface FeatureSpace {
+  items: number;
+  users: number;
+  /** Per attribute field: vocabulary size and the attribute index of every catalogue item (index 0 = padding). */
+  itemFields: Partial<Record<ItemField, { vocab: number; ofItem: Int32Array }>>;
+  historyLength: number;
+}
+
+export interface IdFeaturesArgs {
+  embeddingDim: number;
+  embeddingInitStd: number;
+  itemFields: readonly ItemField[];
+  userEmbedding: boolean;
+}
+
+export interface EmbeddedBatch {
+  /** [B, itemDim] target item vector (id and attribute embeddings concatenated). */
+  target: Tensor;
+  /** [B, L, itemDim] behaviour vectors. */
+  history: Tensor;
+  /** [B * L] 1 for real behaviours, 0 for padding. */
+  mask: Float32Array;
+  /** [B, dim] user embedding, or null. */
+  user: Tensor | null;
+}
+
+export class IdFeatures extends Module {
+  private readonly itemTable: SparseEmbedding;
+  private readonly fieldTables: { field: ItemField; table: SparseEmbedding; ofItem: Int32Array }[] = [];
+  private readonly userTable: SparseEmbedding | null = null;
+  readonly itemDim: number;
+  readonly userDim: number;
+
+  constructor(
+    readonly space: FeatureSpace,
+    args: IdFeaturesArgs,
+    rng: RandomStream,
+  ) {
+    super();
+    const init = normal(args.embeddingInitStd);
+    const d = args.embeddingDim;
+    this.itemTable = this.table('item', new SparseEmbedding({ rows: space.items + 1, dim: d, init }, rng.fork('item')));
+    for (const field of args.itemFields) {
+      const f = space.itemFields[field];
+      if (!f) continue;
+      this.fieldTables.push({ field, ofItem: f.ofItem, table: this.table(field, new SparseEmbedding({ rows: f.vocab + 1, dim: d, init }, rng.fork(field))) });
+    }
+    if (args.userEmbedding) this.userTable = this.table('user', new SparseEmbedding({ rows: space.users + 1, dim: d, init }, rng.fork('user')));
+    this.itemDim = d * (1 + this.fieldTables.length);
+    this.userDim = this.userTable ? d : 0;
+  }
+
+  /** Item vectors for catalogue indices (any shape), [...shape, itemDim]. */
+  embedItems(items: Int32Array, shape: readonly number[]): Tensor {
+    const parts = [this.itemTable.lookup(items, shape)];
+    for (const f of this.fieldTables) {
+      const attr = new Int32Array(items.length);
+      for (let i = 0; i < items.length; i++) attr[i] = f.ofItem[items[i]];
+      parts.push(f.table.lookup(attr, shape));
+    }
+    return parts.length === 1 ? parts[0] : concat(parts, -1);
+  }
+
+  forward(batch: Batch): EmbeddedBatch {
+    const B = batch.size, L = this.space.historyLength;
+    const mask = new Float32Array(B * L);
+    for (let b = 0; b < B; b++) {
+      const len = batch.histLen[b];
+      // Histories are stored most recent last and left-aligned: positions [0, len) are real.
+      for (let l = 0; l < len; l++) mask[b * L + l] = 1;
+    }
+    return {
+      target: this.embedItems(batch.item, [B]),
+      history: this.embedItems(batch.hist, [B, L]),
+      mask,
+      user: this.userTable ? this.userTable.lookup(batch.user, [B]) : null,
+    };
+  }
+}

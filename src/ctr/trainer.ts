@@ -1,0 +1,155 @@
+/**
+ * The one trainer all CTR models share (FuxiCTR style): fit over a sample store with Adam for
+ * dense parameters and sparse Adam for embedding rows, evaluation on validation after each
+ * epoch, early stopping and best-epoch selection, and throughput accounting.
+ */
+import { backward, noGrad } from '../engine/autograd.js';
+import { Adam, SparseAdam } from '../engine/optim.js';
+import { bceWithLogits } from '../engine/ops/index.js';
+import { RandomStream } from '../engine/random.js';
+import { SplitReader } from '../data/batches.js';
+import { SplitName } from '../data/sample-config.js';
+import { readStoreMeta } from '../data/samples.js';
+import type { TrainConfig } from './config.js';
+import { evaluatePredictions, Evaluation } from './metrics.js';
+import type { CtrModel } from './models/index.js';
+
+export interface Progress {
+  phase: 'train' | 'evaluate';
+  epoch: number;
+  done: number;
+  total: number;
+  loss?: number;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  trainLoss: number;
+  valid: Evaluation | null;
+}
+
+export interface FitResult {
+  epochs: EpochRecord[];
+  bestEpoch: number;
+  seconds: number;
+  samples: number;
+  /** Samples per second over the whole fit (data reading included, evaluation excluded). */
+  samplesPerSecond: number;
+  /** Samples per second inside forward / backward / update only. */
+  loopSamplesPerSecond: number;
+}
+
+export interface FitOptions {
+  onProgress?: (p: Progress) => void;
+  log?: (line: string) => void;
+}
+
+const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
+
+/** Predicted click probabilities for every sample of a split, in store order. */
+export function predictSplit(model: CtrModel, storeDir: string, split: SplitName, batchSize = 4096, onProgress?: (done: number, total: number) => void): { probs: Float32Array; reader: SplitReader } {
+  const reader = new SplitReader(storeDir, split);
+  const probs = new Float32Array(reader.count);
+  const wasTraining = model.training;
+  model.eval();
+  noGrad(() => {
+    let done = 0;
+    for (const batch of reader.batches({ batchSize })) {
+      const logits = model.forward(batch).data;
+      for (let i = 0; i < batch.size; i++) probs[batch.index[i]] = sigmoid(logits[i]);
+      done += batch.size;
+      onProgress?.(done, reader.count);
+    }
+  });
+  model.train(wasTraining);
+  return { probs, reader };
+}
+
+/** AUC, GAUC, logloss overall and per frequency bucket for one split. */
+export function evaluateSplit(model: CtrModel, storeDir: string, split: SplitName, onProgress?: (done: number, total: number) => void): Evaluation {
+  const { probs, reader } = predictSplit(model, storeDir, split, 4096, onProgress);
+  const all = reader.readRange(0, reader.count);
+  reader.close();
+  const { buckets } = readStoreMeta(storeDir).config;
+  return evaluatePredictions(probs, all.label, all.user, all.freq, buckets);
+}
+
+function monitorValue(e: Evaluation, monitor: TrainConfig['monitor']): number {
+  return monitor === 'logloss' ? -e.overall.logloss : e.overall[monitor];
+}
+
+export function fit(model: CtrModel, storeDir: string, config: TrainConfig, { onProgress, log = () => {} }: FitOptions = {}): FitResult {
+  const dense = new Adam(model.namedParameters(), { lr: config.lr });
+  const sparse = new SparseAdam(model.namedTables(), { lr: config.embeddingLr ?? config.lr, l2: model.config.embeddingL2 });
+  const shuffleRng = new RandomStream(config.seed).fork('shuffle');
+  const reader = new SplitReader(storeDir, 'train');
+  const epochs: EpochRecord[] = [];
+  let best = -Infinity, bestEpoch = 0, bad = 0;
+  let bestState: Map<string, Float32Array> | null = null;
+  let samples = 0, loopMs = 0, evalSecondsTotal = 0;
+  const t0 = performance.now();
+  model.train();
+  for (let epoch = 1; epoch <= config.epochs; epoch++) {
+    let lossSum = 0, seen = 0;
+    for (const batch of reader.batches({ batchSize: config.batchSize, shuffle: config.shuffle ? shuffleRng : null })) {
+      const s = performance.now();
+      const loss = bceWithLogits(model.forward(batch), batch.label);
+      backward(loss);
+      dense.step();
+      sparse.step();
+      loopMs += performance.now() - s;
+      lossSum += loss.item() * batch.size;
+      seen += batch.size;
+      samples += batch.size;
+      onProgress?.({ phase: 'train', epoch, done: seen, total: reader.count, loss: lossSum / seen });
+    }
+    const evalStart = performance.now();
+    const valid = readStoreMeta(storeDir).splits.valid.count > 0
+      ? evaluateSplit(model, storeDir, 'valid', (done, total) => onProgress?.({ phase: 'evaluate', epoch, done, total }))
+      : null;
+    const evalMs = performance.now() - evalStart;
+    evalSecondsTotal += evalMs / 1000;
+    epochs.push({ epoch, trainLoss: lossSum / Math.max(seen, 1), valid });
+    log(`epoch ${epoch}: train loss ${(lossSum / Math.max(seen, 1)).toFixed(5)}${valid ? `, valid AUC ${valid.overall.auc.toFixed(4)} GAUC ${valid.overall.gauc.toFixed(4)} logloss ${valid.overall.logloss.toFixed(4)}` : ''} (${(evalMs / 1000).toFixed(1)} s evaluating)`);
+    if (config.epochs === 1 || !valid) {
+      bestEpoch = epoch;
+      continue;
+    }
+    const value = monitorValue(valid, config.monitor);
+    if (value > best) {
+      best = value;
+      bestEpoch = epoch;
+      bad = 0;
+      bestState = snapshot(model);
+    } else if (++bad > config.earlyStoppingPatience) {
+      log(`early stopping: no ${config.monitor} gain for ${bad} epochs; keeping epoch ${bestEpoch}`);
+      break;
+    }
+  }
+  reader.close();
+  if (bestState && bestEpoch !== epochs.length) restore(model, bestState);
+  const seconds = (performance.now() - t0) / 1000;
+  return {
+    epochs,
+    bestEpoch,
+    seconds,
+    samples,
+    samplesPerSecond: samples / Math.max(seconds - evalSecondsTotal, 1e-9),
+    loopSamplesPerSecond: samples / Math.max(loopMs / 1000, 1e-9),
+  };
+}
+
+/** Copies of every parameter, buffer and table of a model (best-epoch selection). */
+function snapshot(model: CtrModel): Map<string, Float32Array> {
+  const out = new Map<string, Float32Array>();
+  for (const [k, p] of model.namedParameters()) out.set(`p:${k}`, p.data.slice());
+  for (const [k, b] of model.namedBuffers()) out.set(`b:${k}`, b.slice());
+  for (const [k, t] of model.namedTables()) out.set(`t:${k}`, t.weight.slice());
+  return out;
+}
+
+function restore(model: CtrModel, state: Map<string, Float32Array>): void {
+  for (const [k, p] of model.namedParameters()) p.data.set(state.get(`p:${k}`)!);
+  for (const [k, b] of model.namedBuffers()) b.set(state.get(`b:${k}`)!);
+  for (const [k, t] of model.namedTables()) t.weight.set(state.get(`t:${k}`)!);
+}

@@ -1,0 +1,161 @@
+/**
+ * What the built-in adapters share: reading a delimited source file line by line with its line
+ * numbers, writing canonical CSV files, and the result every adapter returns.
+ */
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { writeFileAtomic, writeTextAtomic } from '../../util/atomic-write.js';
+import { DataError } from '../errors.js';
+import { SampleConfig } from '../sample-config.js';
+
+/** A canonical dataset written by an adapter. */
+export interface PreparedDataset {
+  name: string;
+  outDir: string;
+  /** dataset.json: the spec `mmctr data check / build` read. */
+  specFile: string;
+  /** sample-config.json: the sample settings the adapter defines (also returned as `samples`). */
+  sampleConfigFile: string;
+  samples: SampleConfig;
+  /** What the adapter did that a user should know (skipped rows, shifted times, ...). */
+  notes: string[];
+  counts: Record<string, number>;
+}
+
+/** Source rows that could not be used: counted, and the first few kept with file:line field. */
+export class SkipLog {
+  count = 0;
+  readonly examples: string[] = [];
+
+  add(file: string, line: number, field: string, message: string): void {
+    this.count++;
+    if (this.examples.length < 5) this.examples.push(`${path.basename(file)}:${line} field '${field}': ${message}`);
+  }
+
+  note(what: string): string | null {
+    if (this.count === 0) return null;
+    return `${this.count} ${what} skipped (first: ${this.examples.join('; ')})`;
+  }
+}
+
+export function requireFile(file: string): void {
+  if (!existsSync(file)) throw new DataError({ file }, 'does not exist (give the source folder with --src)');
+  if (statSync(file).isDirectory()) throw new DataError({ file }, 'is a folder, not a data file');
+  if (statSync(file).size === 0) throw new DataError({ file }, 'is empty: expected a header line and data rows');
+}
+
+/** Splits one CSV line (double-quote quoting, "" escapes; no newlines inside fields). */
+export function splitCsvLine(line: string, delimiter: string): string[] {
+  if (!line.includes('"')) return line.split(delimiter);
+  const out: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i];
+    if (quoted) {
+      if (ch === '"' && line[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (ch === '"') quoted = false;
+      else field += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === delimiter) {
+      out.push(field);
+      field = '';
+    } else field += ch;
+  }
+  out.push(field);
+  return out;
+}
+
+export interface SourceRow {
+  line: number;
+  fields: string[];
+}
+
+/**
+ * Reads a delimited file with a header. `header` gets the header's names (a ':type' suffix, as in
+ * RecBole's typed headers, removed). Blank lines are skipped; a row with the wrong number of
+ * fields goes to `skip`.
+ */
+export async function* readDelimited(file: string, delimiter: string, skip: SkipLog, header: (names: string[]) => void, quoted = false): AsyncGenerator<SourceRow> {
+  requireFile(file);
+  const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
+  let n = 0;
+  let width = -1;
+  for await (const raw of lines) {
+    n++;
+    const text = n === 1 ? raw.replace(/^\uFEFF/, '') : raw;
+    if (text.trim() === '') continue;
+    const fields = quoted ? splitCsvLine(text, delimiter) : text.split(delimiter);
+    if (width < 0) {
+      width = fields.length;
+      header(fields.map((f) => f.trim().replace(/:[a-z_]+$/i, '')));
+      continue;
+    }
+    if (fields.length !== width) {
+      skip.add(file, n, '(row)', `has ${fields.length} fields, the header has ${width}`);
+      continue;
+    }
+    yield { line: n, fields };
+  }
+  if (width < 0) throw new DataError({ file }, 'has no header line');
+}
+
+/** Index of each wanted column in a header; a missing one is a DataError listing the header. */
+export function columnIndex<K extends string>(file: string, names: string[], wanted: readonly K[]): Record<K, number> {
+  const out = {} as Record<K, number>;
+  for (const w of wanted) {
+    const i = names.indexOf(w);
+    if (i < 0) throw new DataError({ file, field: w }, `column not found; the file has columns: ${names.join(', ')}`);
+    out[w] = i;
+  }
+  return out;
+}
+
+/** A CSV field, quoted when it must be (RFC 4180). */
+export function csvField(v: string | number | null | undefined): string {
+  if (v === null || v === undefined) return '';
+  const s = String(v);
+  return /[",\r\n]/.test(s) || s !== s.trim() ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** Collects CSV rows and writes them atomically. */
+export class CsvOut {
+  private readonly parts: Buffer[] = [];
+  private pending: string[] = [];
+  rows = 0;
+
+  constructor(
+    readonly file: string,
+    header: string[],
+  ) {
+    this.pending.push(header.map(csvField).join(','));
+  }
+
+  add(values: (string | number | null | undefined)[]): void {
+    this.pending.push(values.map(csvField).join(','));
+    this.rows++;
+    if (this.pending.length >= 8192) this.flush();
+  }
+
+  private flush(): void {
+    if (this.pending.length) this.parts.push(Buffer.from(this.pending.join('\n') + '\n', 'utf8'));
+    this.pending = [];
+  }
+
+  close(): void {
+    this.flush();
+    writeFileAtomic(this.file, this.parts);
+  }
+}
+
+/** Writes dataset.json and sample-config.json beside the data files. */
+export function writeDatasetFiles(outDir: string, spec: object, samples: SampleConfig): { specFile: string; sampleConfigFile: string } {
+  const specFile = path.join(outDir, 'dataset.json');
+  const sampleConfigFile = path.join(outDir, 'sample-config.json');
+  writeTextAtomic(specFile, JSON.stringify(spec, null, 2) + '\n');
+  writeTextAtomic(sampleConfigFile, JSON.stringify(samples, null, 2) + '\n');
+  return { specFile, sampleConfigFile };
+}

@@ -1,0 +1,369 @@
+/**
+ * Ingestion: reads the user's files through DuckDB, validates every row, and builds the
+ * canonical tables `items`, `events` and `searches`. A row whose required field is unusable is
+ * left out and reported with its file, line and field; an optional field that does not parse is
+ * set to NULL and reported as a warning. Nothing is dropped without being counted.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { DataError } from './errors.js';
+import { Duck, sqlIdent, sqlString } from './duck.js';
+import { labelEvents } from './labels.js';
+import { physicalLines, rowLines } from './lines.js';
+import { DatasetSpec, EventsTableSpec, FileFormat, formatOf, ItemsTableSpec, SearchesTableSpec } from './spec.js';
+
+export type Severity = 'error' | 'warning';
+
+export interface Problem {
+  file: string;
+  /** 1-based line in the file (csv/tsv/jsonl) or row (parquet) where known. */
+  line?: number;
+  field?: string;
+  value?: string;
+  message: string;
+  severity: Severity;
+}
+
+export interface TableReport {
+  file: string;
+  format: FileFormat;
+  /** Data rows in the file (structurally malformed ones included). */
+  rows: number;
+  /** Rows left out: malformed, or a required field unusable. */
+  rowsDropped: number;
+  rowsUsed: number;
+  /** Count per kind of problem ("field: message"). */
+  problemCounts: Record<string, number>;
+  /** The first problems, for people to look at. */
+  examples: Problem[];
+}
+
+export interface IngestReport {
+  tables: { items?: TableReport; events: TableReport; searches?: TableReport };
+  /** Dataset-level observations (ids without catalogue entries, ...). */
+  notes: string[];
+}
+
+const MAX_EXAMPLES = 20;
+const EVENT_TYPES = ['impression', 'click', 'cart', 'purchase'] as const;
+
+/** A file read into DuckDB as `raw_<name>`, one row per data row, rowid = file order. */
+interface RawTable {
+  name: string;
+  file: string;
+  format: FileFormat;
+  /** Column name -> DuckDB type. */
+  types: Map<string, string>;
+  /** Structurally malformed rows (csv/tsv), one per line, with physical line numbers. */
+  rejected: Problem[];
+  /** Physical lines of the given raw row indices (file order, 0-based). */
+  linesOf(rowIndices: number[]): Map<number, number>;
+}
+
+function checkFile(file: string): void {
+  if (!existsSync(file)) throw new DataError({ file }, 'does not exist');
+  if (statSync(file).isDirectory()) throw new DataError({ file }, 'is a folder, not a data file');
+  if (statSync(file).size === 0) throw new DataError({ file }, 'is empty: expected a header line and data rows');
+}
+
+async function readRaw(duck: Duck, name: string, table: { path: string; format?: FileFormat; delimiter?: string }, wanted: string[]): Promise<RawTable> {
+  const file = table.path;
+  checkFile(file);
+  const format = formatOf(table);
+  const raw = `raw_${name}`;
+  const path = sqlString(file);
+  let rejected: Problem[] = [];
+  const rejectedLogical = new Set<number>();
+  try {
+    if (format === 'csv' || format === 'tsv') {
+      const delim = table.delimiter ?? (format === 'tsv' ? '\t' : ',');
+      await duck.run(
+        `CREATE OR REPLACE TABLE ${raw} AS SELECT * FROM read_csv(${path}, delim=${sqlString(delim)}, header=true, all_varchar=true, store_rejects=true, rejects_table='rej_${name}', rejects_scan='scan_${name}')`,
+      );
+      // One problem per line (DuckDB may report a line more than once); `line` counts logical lines.
+      const rej = await duck.all(`SELECT line::BIGINT AS line, first(column_name ORDER BY byte_position) AS column_name, first(error_type ORDER BY byte_position) AS error_type, first(error_message ORDER BY byte_position) AS error_message
+        FROM rej_${name} GROUP BY line ORDER BY line`);
+      const physical = physicalLines(file, format, rej.map((r) => Number(r.line)));
+      rejected = rej.map((r) => {
+        rejectedLogical.add(Number(r.line));
+        return {
+          file,
+          line: physical.get(Number(r.line)) ?? Number(r.line),
+          field: r.column_name ? String(r.column_name) : undefined,
+          message: `malformed row (${String(r.error_type).toLowerCase().replace(/_/g, ' ')}): ${String(r.error_message).split('\n')[0]}`,
+          severity: 'error' as const,
+        };
+      });
+    } else if (format === 'jsonl') {
+      await duck.run(`CREATE OR REPLACE TABLE ${raw} AS SELECT * FROM read_json(${path}, format='newline_delimited')`);
+    } else {
+      await duck.run(`CREATE OR REPLACE TABLE ${raw} AS SELECT * FROM read_parquet(${path})`);
+    }
+  } catch (err) {
+    throw new DataError({ file }, `cannot be read as ${format}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const described = await duck.all(`SELECT column_name, column_type FROM (DESCRIBE ${raw})`);
+  const types = new Map(described.map((r) => [String(r.column_name), String(r.column_type)]));
+  const columns = [...types.keys()];
+  for (const c of wanted)
+    if (!types.has(c)) {
+      let hint = '';
+      if ((format === 'csv' || format === 'tsv') && columns.length === 1) {
+        const other = [',', '\t', ';', '|'].find((d) => columns[0].includes(d));
+        if (other) hint = ` (the header splits on ${JSON.stringify(other)}: set "format" or "delimiter" in the spec)`;
+      }
+      throw new DataError({ file, field: c }, `column not found; the file has columns: ${columns.join(', ')}${hint}`);
+    }
+  const linesOf = (rowIndices: number[]): Map<number, number> => {
+    if (format === 'parquet') return new Map(rowIndices.map((r) => [r, r + 1]));
+    return rowLines(file, format, rowIndices, rejectedLogical);
+  };
+  return { name, file, format, types, rejected, linesOf };
+}
+
+/**
+ * A raw column as trimmed text, NULL when empty. Lists become separator-joined text; JSON values
+ * (jsonl columns of mixed types) lose their JSON quoting.
+ */
+function text(raw: RawTable, column: string | undefined, sep = '|'): string {
+  if (!column) return 'NULL';
+  const c = sqlIdent(column);
+  const type = raw.types.get(column) ?? 'VARCHAR';
+  let expr: string;
+  if (type.endsWith('[]')) expr = `array_to_string(${c}::VARCHAR[], ${sqlString(sep)})`;
+  else if (type === 'JSON')
+    expr = `CASE WHEN json_type(${c}) = 'ARRAY' THEN array_to_string(from_json(${c}, '["VARCHAR"]'), ${sqlString(sep)}) ELSE json_extract_string(${c}, '$') END`;
+  else expr = `${c}::VARCHAR`;
+  return `NULLIF(trim(${expr}), '')`;
+}
+
+/** Epoch seconds from a number or a timestamp text (UTC unless it names an offset); NULL otherwise. */
+function timestamp(expr: string): string {
+  const v = `COALESCE(TRY_CAST(${expr} AS DOUBLE), epoch(TRY_CAST(${expr} AS TIMESTAMPTZ)), epoch(TRY_CAST(${expr} AS TIMESTAMP)))`;
+  return `CASE WHEN isfinite(${v}) THEN ${v} END`;
+}
+
+interface Check {
+  field: string;
+  /** SQL condition over the checked table that marks the problem. */
+  when: string;
+  value: string;
+  message: string;
+  severity: Severity;
+}
+
+/**
+ * Runs the checks over `chk_<name>` (one row per raw row, column r = raw row index), stores the
+ * failing row indices of error checks in `bad_<name>`, and builds the table report.
+ */
+async function runChecks(duck: Duck, raw: RawTable, checks: Check[]): Promise<TableReport> {
+  const chk = `chk_${raw.name}`;
+  const union = checks
+    .map((c, i) => `SELECT r, ${i} AS k, (${c.value})::VARCHAR AS value FROM ${chk} WHERE ${c.when}`)
+    .join(' UNION ALL ');
+  await duck.run(`CREATE OR REPLACE TABLE prob_${raw.name} AS ${union || `SELECT 0 AS r, 0 AS k, '' AS value WHERE false`}`);
+  const errorKinds = checks.map((c, i) => (c.severity === 'error' ? i : -1)).filter((i) => i >= 0);
+  await duck.run(
+    `CREATE OR REPLACE TABLE bad_${raw.name} AS SELECT DISTINCT r FROM prob_${raw.name} WHERE k IN (${errorKinds.length ? errorKinds.join(',') : '-1'})`,
+  );
+  const counts = await duck.all(`SELECT k, count(*)::INTEGER AS n FROM prob_${raw.name} GROUP BY k ORDER BY k`);
+  const examples = await duck.all(`SELECT r::INTEGER AS r, k, value FROM prob_${raw.name} ORDER BY r, k LIMIT ${MAX_EXAMPLES}`);
+  const rows = Number(await duck.scalar(`SELECT count(*)::INTEGER FROM raw_${raw.name}`));
+  const bad = Number(await duck.scalar(`SELECT count(*)::INTEGER FROM bad_${raw.name}`));
+  const problemCounts: Record<string, number> = {};
+  if (raw.rejected.length) problemCounts['(row): malformed'] = raw.rejected.length;
+  for (const c of counts) {
+    const check = checks[Number(c.k)];
+    problemCounts[`${check.field}: ${check.message}`] = Number(c.n);
+  }
+  const lines = raw.linesOf(examples.map((e) => Number(e.r)));
+  const list: Problem[] = [
+    ...raw.rejected,
+    ...examples.map((e) => {
+      const check = checks[Number(e.k)];
+      return {
+        file: raw.file,
+        line: lines.get(Number(e.r)),
+        field: check.field,
+        value: e.value === null ? undefined : String(e.value),
+        message: check.message,
+        severity: check.severity,
+      };
+    }),
+  ].sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+  return {
+    file: raw.file,
+    format: raw.format,
+    rows: rows + raw.rejected.length,
+    rowsDropped: bad + raw.rejected.length,
+    rowsUsed: rows - bad,
+    problemCounts,
+    examples: list.slice(0, MAX_EXAMPLES),
+  };
+}
+
+async function ingestItems(duck: Duck, spec: ItemsTableSpec): Promise<TableReport> {
+  const c = spec.columns;
+  const raw = await readRaw(duck, 'items', spec, [...Object.values(c), ...spec.attributes]);
+  const t = (column: string | undefined, sep?: string) => text(raw, column, sep);
+  const attrs = spec.attributes.map((a) => `${t(a)} AS ${sqlIdent(`attr_${a}`)}`).join(', ');
+  await duck.run(`CREATE OR REPLACE TABLE chk_items AS SELECT rowid AS r,
+      ${t(c.item_id)} AS item_id, ${t(c.title)} AS title, ${t(c.image)} AS image,
+      ${t(c.category)} AS category, ${t(c.brand)} AS brand, ${t(c.shop)} AS shop,
+      ${t(c.created_at)} AS created_at_raw, ${timestamp(t(c.created_at))} AS created_at
+      ${attrs ? `, ${attrs}` : ''},
+      row_number() OVER (PARTITION BY ${t(c.item_id)} ORDER BY rowid) AS dup
+    FROM raw_items`);
+  const report = await runChecks(duck, raw, [
+    { field: c.item_id, when: 'item_id IS NULL', value: 'NULL', message: 'is empty: every item needs an id', severity: 'error' },
+    { field: c.item_id, when: 'item_id IS NOT NULL AND dup > 1', value: 'item_id', message: 'repeats an earlier item id (the first row is kept)', severity: 'error' },
+    ...(c.created_at
+      ? [{ field: c.created_at, when: 'created_at_raw IS NOT NULL AND created_at IS NULL', value: 'created_at_raw', message: 'is not a number (epoch seconds) or a timestamp; left empty', severity: 'warning' as const }]
+      : []),
+  ]);
+  await duck.run(`CREATE OR REPLACE TABLE items AS SELECT r::BIGINT AS seq, * EXCLUDE (r, dup, created_at_raw) FROM chk_items WHERE r NOT IN (SELECT r FROM bad_items) ORDER BY r`);
+  return report;
+}
+
+async function ingestEvents(duck: Duck, spec: EventsTableSpec): Promise<TableReport> {
+  const c = spec.columns;
+  const raw = await readRaw(duck, 'events', spec, Object.values(c) as string[]);
+  const t = (column: string | undefined, sep?: string) => text(raw, column, sep);
+  const mapping = Object.entries(spec.typeValues)
+    .map(([from, to]) => `WHEN lower(${t(c.type)}) = ${sqlString(from.toLowerCase())} THEN ${sqlString(to)}`)
+    .join(' ');
+  const canonical = EVENT_TYPES.map((t) => sqlString(t)).join(', ');
+  const typeExpr = c.type
+    ? `CASE ${mapping} WHEN lower(${t(c.type)}) IN (${canonical}) THEN lower(${t(c.type)}) ELSE NULL END`
+    : sqlString(spec.defaultType);
+  const clickedRaw = c.clicked ? `lower(${t(c.clicked)})` : 'NULL';
+  await duck.run(`CREATE OR REPLACE TABLE chk_events AS SELECT rowid AS r,
+      ${t(c.user_id)} AS user_id, ${t(c.item_id)} AS item_id,
+      ${t(c.ts)} AS ts_raw, ${timestamp(t(c.ts))} AS ts,
+      ${c.type ? t(c.type) : 'NULL'} AS type_raw, ${typeExpr} AS type,
+      ${clickedRaw} AS clicked_raw,
+      CASE WHEN ${clickedRaw} IN ('1', 'true', 't', 'yes', 'y', '1.0') THEN true
+           WHEN ${clickedRaw} IN ('0', 'false', 'f', 'no', 'n', '0.0') THEN false ELSE NULL END AS clicked,
+      ${t(c.request_id)} AS request_id,
+      ${t(c.position)} AS position_raw, TRY_CAST(${t(c.position)} AS INTEGER) AS position
+    FROM raw_events`);
+  const report = await runChecks(duck, raw, [
+    { field: c.user_id, when: 'user_id IS NULL', value: 'NULL', message: 'is empty: every event needs a user id', severity: 'error' },
+    { field: c.item_id, when: 'item_id IS NULL', value: 'NULL', message: 'is empty: every event needs an item id', severity: 'error' },
+    { field: c.ts, when: 'ts IS NULL', value: 'ts_raw', message: 'is not a number (epoch seconds) or a timestamp', severity: 'error' },
+    ...(c.type
+      ? [{ field: c.type, when: 'type IS NULL', value: 'type_raw', message: `is not an event type: expected ${EVENT_TYPES.join(', ')} (or map the file's values with typeValues)`, severity: 'error' as const }]
+      : []),
+    ...(c.clicked
+      ? [{ field: c.clicked, when: 'clicked_raw IS NOT NULL AND clicked IS NULL', value: 'clicked_raw', message: 'is not a click label: expected 0/1 or true/false', severity: 'error' as const }]
+      : []),
+    ...(c.position
+      ? [{ field: c.position, when: 'position_raw IS NOT NULL AND position IS NULL', value: 'position_raw', message: 'is not an integer position; left empty', severity: 'warning' as const }]
+      : []),
+  ]);
+  await duck.run(`CREATE OR REPLACE TABLE events AS
+    SELECT user_id, item_id, type, ts, r::BIGINT AS seq, clicked, request_id, position
+    FROM chk_events WHERE r NOT IN (SELECT r FROM bad_events) ORDER BY r`);
+  return report;
+}
+
+async function ingestSearches(duck: Duck, spec: SearchesTableSpec): Promise<TableReport> {
+  const c = spec.columns;
+  const sep = spec.listSeparator;
+  const raw = await readRaw(duck, 'searches', spec, Object.values(c) as string[]);
+  const t = (column: string | undefined, sep?: string) => text(raw, column, sep);
+  const list = (col: string | undefined) => (col ? `list_filter(string_split(${t(col, sep)}, ${sqlString(sep)}), x -> trim(x) <> '')` : `[]::VARCHAR[]`);
+  await duck.run(`CREATE OR REPLACE TABLE chk_searches AS SELECT rowid AS r,
+      ${t(c.user_id)} AS user_id, ${t(c.ts)} AS ts_raw, ${timestamp(t(c.ts))} AS ts,
+      ${t(c.query_text)} AS query_text, ${t(c.query_image)} AS query_image,
+      COALESCE(${list(c.shown)}, []::VARCHAR[]) AS shown, COALESCE(${list(c.clicked)}, []::VARCHAR[]) AS clicked,
+      ${t(c.bought)} AS bought
+    FROM raw_searches`);
+  const report = await runChecks(duck, raw, [
+    { field: c.user_id, when: 'user_id IS NULL', value: 'NULL', message: 'is empty: every search needs a user id', severity: 'error' },
+    { field: c.ts, when: 'ts IS NULL', value: 'ts_raw', message: 'is not a number (epoch seconds) or a timestamp', severity: 'error' },
+    { field: c.query_text ?? c.query_image ?? 'query', when: 'query_text IS NULL AND query_image IS NULL', value: 'NULL', message: 'has neither a query text nor a query image', severity: 'error' },
+    { field: c.shown, when: 'len(shown) = 0', value: 'NULL', message: 'lists no shown items', severity: 'error' },
+    ...(c.bought
+      ? [{ field: c.bought, when: 'bought IS NOT NULL AND NOT list_contains(shown, bought)', value: 'bought', message: 'names an item that is not among the shown ones (kept)', severity: 'warning' as const }]
+      : []),
+  ]);
+  await duck.run(`CREATE OR REPLACE TABLE searches AS SELECT r::BIGINT AS seq, user_id, ts, query_text, query_image, shown, clicked, bought
+    FROM chk_searches WHERE r NOT IN (SELECT r FROM bad_searches) ORDER BY r`);
+  return report;
+}
+
+/**
+ * Builds the canonical tables in `duck` and reports what was read, kept and left out. Items keep
+ * a `seq` (catalogue order: file order, then ids known only from the events, by first use).
+ */
+export async function ingest(duck: Duck, spec: DatasetSpec): Promise<IngestReport> {
+  const notes: string[] = [];
+  const items = spec.items ? await ingestItems(duck, spec.items) : undefined;
+  const events = await ingestEvents(duck, spec.events);
+  const searches = spec.searches ? await ingestSearches(duck, spec.searches) : undefined;
+  if (events.rowsUsed === 0) notes.push(`${events.file} has no usable event rows: there is nothing to build samples from`);
+  const firstUse = `SELECT item_id, min(seq) AS first FROM events GROUP BY item_id`;
+  if (!spec.items) {
+    await duck.run(`CREATE OR REPLACE TABLE items AS SELECT (row_number() OVER (ORDER BY first) - 1)::BIGINT AS seq, item_id, NULL::VARCHAR AS title, NULL::VARCHAR AS image,
+        NULL::VARCHAR AS category, NULL::VARCHAR AS brand, NULL::VARCHAR AS shop, NULL::DOUBLE AS created_at FROM (${firstUse}) ORDER BY first`);
+    notes.push('no item catalogue given: items are known by id only (no titles, images or categories)');
+  } else {
+    const unknown = await duck.all(`SELECT item_id FROM (${firstUse}) WHERE item_id NOT IN (SELECT item_id FROM items) ORDER BY first`);
+    if (unknown.length > 0) {
+      const some = unknown.slice(0, 5).map((r) => String(r.item_id)).join(', ');
+      notes.push(
+        `${unknown.length} item id${unknown.length === 1 ? '' : 's'} in the events ${unknown.length === 1 ? 'is' : 'are'} not in the item catalogue (${some}${unknown.length > 5 ? ', ...' : ''}): kept as id-only items (no title, image or category)`,
+      );
+      await duck.run(`INSERT INTO items (seq, item_id)
+        SELECT (SELECT COALESCE(max(seq), -1) FROM items) + row_number() OVER (ORDER BY first), item_id
+        FROM (${firstUse}) WHERE item_id NOT IN (SELECT item_id FROM items) ORDER BY first`);
+    }
+  }
+  const hasLabels = Number(await duck.scalar(`SELECT count(*)::INTEGER FROM events WHERE type = 'impression' AND clicked IS NOT NULL`));
+  const impressions = Number(await duck.scalar(`SELECT count(*)::INTEGER FROM events WHERE type = 'impression'`));
+  const clickEvents = Number(await duck.scalar(`SELECT count(*)::INTEGER FROM events WHERE type = 'click'`));
+  if (events.rowsUsed > 0 && impressions === 0) notes.push('no impression events: there is nothing to train a CTR model on');
+  else if (hasLabels < impressions) {
+    const n = impressions - hasLabels;
+    if (clickEvents > 0) notes.push(`${n} impression${n === 1 ? ' has no click label of its own' : 's have no click label of their own'}: labelled by matching click events`);
+    else notes.push(`${n} impression${n === 1 ? ' has' : 's have'} no click label and there are no click events: they count as not clicked`);
+  }
+  return { tables: { items, events, searches }, notes };
+}
+
+/** The dataset at a glance, after `ingest`: who, what, how many clicks, when. */
+export interface DatasetSummary {
+  users: number;
+  items: number;
+  /** Events per canonical type. */
+  events: Record<string, number>;
+  impressions: number;
+  /** Clicked impressions (own label, else a matching click event). */
+  clicks: number;
+  ctr: number | null;
+  tsMin: number | null;
+  tsMax: number | null;
+}
+
+export async function summarize(duck: Duck, clickWindowSeconds: number): Promise<DatasetSummary> {
+  await labelEvents(duck, clickWindowSeconds);
+  const types = await duck.all(`SELECT type, count(*)::INTEGER AS n FROM events GROUP BY type ORDER BY type`);
+  const row = (await duck.all(`SELECT
+      (SELECT count(DISTINCT user_id) FROM events)::INTEGER AS users,
+      (SELECT count(*) FROM items)::INTEGER AS items,
+      (SELECT count(*) FROM labelled WHERE is_imp = 1)::INTEGER AS impressions,
+      (SELECT COALESCE(sum(label), 0) FROM labelled WHERE is_imp = 1)::INTEGER AS clicks,
+      (SELECT min(ts) FROM events) AS ts_min, (SELECT max(ts) FROM events) AS ts_max`))[0];
+  const impressions = Number(row.impressions);
+  const clicks = Number(row.clicks);
+  return {
+    users: Number(row.users),
+    items: Number(row.items),
+    events: Object.fromEntries(types.map((t) => [String(t.type), Number(t.n)])),
+    impressions,
+    clicks,
+    ctr: impressions > 0 ? clicks / impressions : null,
+    tsMin: row.ts_min === null ? null : Number(row.ts_min),
+    tsMax: row.ts_max === null ? null : Number(row.ts_max),
+  };
+}

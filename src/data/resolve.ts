@@ -1,0 +1,64 @@
+/**
+ * Finds or builds the sample store an experiment's `data` section names: a built store as is;
+ * a dataset spec or a built-in adapter built once into a cache folder keyed by a hash of the
+ * spec and the sample config (so a changed config never reuses a stale store).
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Duck } from './duck.js';
+import { DataError } from './errors.js';
+import { ingest, IngestReport } from './ingest.js';
+import { SampleConfig } from './sample-config.js';
+import { buildSamples, StoreMeta } from './samples.js';
+import { readDatasetSpec } from './spec.js';
+
+export interface DataSection {
+  store?: string;
+  dataset?: string;
+  adapter?: string;
+  samples?: SampleConfig;
+}
+
+export interface BuildProgress {
+  (done: number, total: number): void;
+}
+
+/** Ingests a dataset spec and builds its sample store in `storeDir`. */
+export async function buildStoreFromSpec(specFile: string, samples: SampleConfig, storeDir: string, onProgress?: BuildProgress): Promise<{ meta: StoreMeta; report: IngestReport }> {
+  const spec = readDatasetSpec(specFile);
+  const duck = await Duck.open();
+  try {
+    const report = await ingest(duck, spec);
+    const meta = await buildSamples(duck, spec.name, samples, storeDir, onProgress);
+    return { meta, report };
+  } finally {
+    duck.close();
+  }
+}
+
+export type AdapterPreparer = (outDir: string) => Promise<{ specFile: string; samples: SampleConfig }>;
+
+/** The store folder for a data section, built into `cacheDir` when needed. */
+export async function resolveStore(data: DataSection, baseDir: string, cacheDir: string, adapters: Record<string, AdapterPreparer>, onProgress?: BuildProgress): Promise<string> {
+  if (data.store) {
+    const dir = path.resolve(baseDir, data.store);
+    if (!existsSync(path.join(dir, 'meta.json'))) throw new DataError({ file: dir }, 'is not a sample store (no meta.json); build one with `mmctr data build`');
+    return dir;
+  }
+  let specFile: string;
+  let samples = SampleConfig.parse(data.samples ?? {});
+  if (data.adapter) {
+    const prepare = adapters[data.adapter];
+    if (!prepare) throw new DataError({ file: data.adapter }, `is not a known adapter: expected one of ${Object.keys(adapters).join(', ')}`);
+    const prepared = await prepare(path.join(cacheDir, 'datasets', data.adapter));
+    specFile = prepared.specFile;
+    if (!data.samples) samples = prepared.samples;
+  } else {
+    specFile = path.resolve(baseDir, data.dataset!);
+  }
+  const key = createHash('sha256').update(readFileSync(specFile)).update(JSON.stringify(samples)).digest('hex').slice(0, 12);
+  const storeDir = path.join(cacheDir, 'stores', `${path.basename(path.dirname(specFile))}-${key}`);
+  if (!existsSync(path.join(storeDir, 'meta.json'))) await buildStoreFromSpec(specFile, samples, storeDir, onProgress);
+  return storeDir;
+}

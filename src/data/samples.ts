@@ -1,0 +1,254 @@
+/**
+ * Sample building: one sample per impression, label = click, history = the user's clicked items
+ * strictly before the impression (ties per config), the last L of them, most recent last. One
+ * pass over the events in (time, file order) with a ring buffer per user; samples go to column
+ * files per split, so nothing of size "all samples" is held in memory.
+ *
+ * A sample store folder holds: meta.json, catalog.json (item ids, titles, images, attributes
+ * as indices), users.json, and per split: user.i32 item.i32 label.f32 ts.f64 hist.i32 (L per
+ * record, 0 = padding) hist_len.i32 freq.i32 (target's training impressions) new.u8.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { writeTextAtomic } from '../util/atomic-write.js';
+import { ColumnReader, ColumnWriter } from './column-file.js';
+import { Duck } from './duck.js';
+import { DataError } from './errors.js';
+import { labelEvents } from './labels.js';
+import { SampleConfig, SplitName, SPLITS } from './sample-config.js';
+
+/** Item attributes that become categorical features (index 0 = unknown). */
+export const ITEM_FIELDS = ['category', 'brand', 'shop'] as const;
+export type ItemField = (typeof ITEM_FIELDS)[number];
+
+export interface Catalog {
+  /** Item ids; catalogue index i (1-based) is ids[i - 1]. Index 0 is padding. */
+  ids: string[];
+  titles: (string | null)[];
+  images: (string | null)[];
+  /** Per field: vocabulary (value of index v is vocab[v - 1]) and per-item index (length ids.length + 1). */
+  fields: Record<ItemField, { vocab: string[]; index: number[] }>;
+}
+
+export interface SplitMeta {
+  count: number;
+  clicks: number;
+  users: number;
+  tsMin: number | null;
+  tsMax: number | null;
+}
+
+export interface StoreMeta {
+  version: 1;
+  dataset: string;
+  config: SampleConfig;
+  items: number;
+  users: number;
+  splits: Record<SplitName, SplitMeta>;
+  /** Training impressions' time range: items with no training impression are "new". */
+  trainEnd: number | null;
+  builtAt: string;
+}
+
+const COLUMNS = {
+  user: { type: 'i32', width: 1 },
+  item: { type: 'i32', width: 1 },
+  label: { type: 'f32', width: 1 },
+  ts: { type: 'f64', width: 1 },
+  hist_len: { type: 'i32', width: 1 },
+} as const;
+
+/** `dir` may be (re)written: it is absent, an empty folder, or an earlier sample store. */
+function checkStoreDir(dir: string): void {
+  if (!existsSync(dir)) return;
+  if (!statSync(dir).isDirectory()) throw new DataError({ file: dir }, 'exists and is not a folder: choose another --out for the sample store');
+  const entries = readdirSync(dir);
+  if (entries.length > 0 && !entries.includes('meta.json'))
+    throw new DataError({ file: dir }, 'is a folder that is not empty and not a sample store: it is left alone; choose an empty or new folder');
+}
+
+/**
+ * Builds the sample store in `dir` from the canonical tables in `duck` (after `ingest`). The
+ * store appears whole or not at all; an existing store in `dir` is replaced.
+ */
+export async function buildSamples(duck: Duck, datasetName: string, config: SampleConfig, outDir: string, onProgress?: (done: number, total: number) => void): Promise<StoreMeta> {
+  const L = config.historyLength;
+  const dir = path.resolve(outDir);
+  checkStoreDir(dir);
+  const tmpDir = path.join(path.dirname(dir), `.${path.basename(dir)}.building-${process.pid}`);
+  rmSync(tmpDir, { recursive: true, force: true });
+  mkdirSync(tmpDir, { recursive: true });
+  try {
+    const meta = await writeStore(duck, datasetName, config, L, tmpDir, onProgress);
+    // Replace an earlier store only once the new one is complete.
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(tmpDir, dir);
+    return meta;
+  } catch (err) {
+    rmSync(tmpDir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function writeStore(duck: Duck, datasetName: string, config: SampleConfig, L: number, tmpDir: string, onProgress?: (done: number, total: number) => void): Promise<StoreMeta> {
+  // Catalogue: items in catalogue order (ingest's seq); attributes as indices in order of first appearance.
+  await duck.run(`CREATE OR REPLACE TABLE item_index AS SELECT item_id, (row_number() OVER (ORDER BY seq))::INTEGER AS idx, title, image, category, brand, shop FROM items`);
+  const itemRows = await duck.all(`SELECT item_id, idx, title, image, category, brand, shop FROM item_index ORDER BY idx`);
+  const catalog: Catalog = {
+    ids: itemRows.map((r) => String(r.item_id)),
+    titles: itemRows.map((r) => (r.title === null ? null : String(r.title))),
+    images: itemRows.map((r) => (r.image === null ? null : String(r.image))),
+    fields: { category: { vocab: [], index: [0] }, brand: { vocab: [], index: [0] }, shop: { vocab: [], index: [0] } },
+  };
+  for (const f of ITEM_FIELDS) {
+    const seen = new Map<string, number>();
+    for (const r of itemRows) {
+      const v = r[f];
+      if (v === null || v === undefined) {
+        catalog.fields[f].index.push(0);
+        continue;
+      }
+      let k = seen.get(String(v));
+      if (k === undefined) {
+        k = seen.size + 1;
+        seen.set(String(v), k);
+        catalog.fields[f].vocab.push(String(v));
+      }
+      catalog.fields[f].index.push(k);
+    }
+  }
+  await duck.run(`CREATE OR REPLACE TABLE user_index AS SELECT user_id, (row_number() OVER (ORDER BY min(seq)))::INTEGER AS idx FROM events GROUP BY user_id`);
+  const users = (await duck.all(`SELECT user_id FROM user_index ORDER BY idx`)).map((r) => String(r.user_id));
+
+  // Labels and the user's clicks (labels.ts): impressions and click events in one stream.
+  await labelEvents(duck, config.clickWindowSeconds);
+  await duck.run(`CREATE OR REPLACE TABLE stream AS
+    SELECT u.idx AS user, i.idx AS item, e.ts, e.seq, e.is_imp, e.label, e.is_click
+    FROM labelled e JOIN user_index u USING (user_id) JOIN item_index i USING (item_id)`);
+  const impressions = Number(await duck.scalar(`SELECT count(*)::INTEGER FROM stream WHERE is_imp = 1`));
+  if (impressions === 0) throw new DataError({ file: datasetName }, 'has no impressions: there is nothing to build samples from (see `mmctr data check`)');
+  const streamRows = Number(await duck.scalar(`SELECT count(*)::INTEGER FROM stream`));
+
+  const split = config.split;
+  // The epsilon keeps 0.29 * 100 at 29, not 28.999...
+  const share = (f: number) => Math.floor(impressions * f + 1e-9);
+  const trainCount = split.kind === 'fraction' ? share(split.train) : 0;
+  const validCount = split.kind === 'fraction' ? Math.min(impressions - trainCount, share(split.train + split.valid) - trainCount) : 0;
+
+  const writers = Object.fromEntries(
+    SPLITS.map((s) => {
+      mkdirSync(path.join(tmpDir, s));
+      const w = Object.fromEntries(Object.entries(COLUMNS).map(([name, c]) => [name, new ColumnWriter(path.join(tmpDir, s, `${name}.${c.type}`), c.type, c.width)]));
+      return [s, { ...w, hist: new ColumnWriter(path.join(tmpDir, s, 'hist.i32'), 'i32', L) }];
+    }),
+  ) as Record<SplitName, Record<keyof typeof COLUMNS | 'hist', ColumnWriter>>;
+  const meta: Record<SplitName, SplitMeta & { userSet: Set<number> }> = Object.fromEntries(
+    SPLITS.map((s) => [s, { count: 0, clicks: 0, users: 0, tsMin: null, tsMax: null, userSet: new Set<number>() }]),
+  ) as never;
+
+  const histories = new Map<number, { ring: Int32Array; n: number }>();
+  const snapshot = new Int32Array(L);
+  const trainFreq = new Int32Array(catalog.ids.length + 1);
+  let impIndex = 0;
+  const pendingClicks: [number, number][] = [];
+  let groupTs = Number.NaN;
+
+  const addClick = (user: number, item: number) => {
+    let h = histories.get(user);
+    if (!h) histories.set(user, (h = { ring: new Int32Array(L), n: 0 }));
+    h.ring[h.n % L] = item;
+    h.n++;
+  };
+  const emit = (user: number, item: number, label: number, ts: number) => {
+    const name: SplitName =
+      split.kind === 'fraction'
+        ? impIndex < trainCount ? 'train' : impIndex < trainCount + validCount ? 'valid' : 'test'
+        : ts < split.validStart ? 'train' : ts < split.testStart ? 'valid' : 'test';
+    impIndex++;
+    const h = histories.get(user);
+    snapshot.fill(0);
+    const len = h ? Math.min(h.n, L) : 0;
+    // Most recent last: oldest kept click first.
+    for (let k = 0; k < len; k++) snapshot[k] = h!.ring[(h!.n - len + k) % L];
+    const w = writers[name];
+    w.user.push(user);
+    w.item.push(item);
+    w.label.push(label);
+    w.ts.push(ts);
+    w.hist_len.push(len);
+    w.hist.push(snapshot);
+    const m = meta[name];
+    m.count++;
+    m.clicks += label;
+    m.userSet.add(user);
+    m.tsMin = m.tsMin === null ? ts : Math.min(m.tsMin, ts);
+    m.tsMax = m.tsMax === null ? ts : Math.max(m.tsMax, ts);
+    if (name === 'train') trainFreq[item]++;
+  };
+
+  let done = 0;
+  for await (const chunk of duck.chunks(`SELECT user, item, ts, is_imp, label, is_click FROM stream ORDER BY ts, seq`)) {
+    const [us, its, tss, imps, labels, clicks] = chunk.columns as number[][];
+    for (let r = 0; r < chunk.rows; r++) {
+      const ts = tss[r];
+      if (config.ties === 'exclude' && ts !== groupTs) {
+        // Clicks of a finished timestamp group become visible only to later timestamps.
+        for (const [u, i] of pendingClicks) addClick(u, i);
+        pendingClicks.length = 0;
+        groupTs = ts;
+      }
+      if (imps[r]) emit(us[r], its[r], labels[r], ts);
+      if (clicks[r]) {
+        if (config.ties === 'exclude') pendingClicks.push([us[r], its[r]]);
+        else addClick(us[r], its[r]);
+      }
+    }
+    done += chunk.rows;
+    onProgress?.(done, streamRows);
+  }
+  for (const s of SPLITS) for (const w of Object.values(writers[s])) w.close();
+
+  // Frequencies are known only after the training window has been read: second, small pass.
+  for (const s of SPLITS) {
+    const items = new ColumnReader(path.join(tmpDir, s, 'item.i32'), 'i32');
+    const all = items.readAll() as Int32Array;
+    items.close();
+    const freq = new Int32Array(all.length), fresh = new Uint8Array(all.length);
+    for (let i = 0; i < all.length; i++) {
+      freq[i] = trainFreq[all[i]];
+      fresh[i] = freq[i] === 0 ? 1 : 0;
+    }
+    writeFileSync(path.join(tmpDir, s, 'freq.i32'), freq);
+    writeFileSync(path.join(tmpDir, s, 'new.u8'), fresh);
+  }
+
+  const storeMeta: StoreMeta = {
+    version: 1,
+    dataset: datasetName,
+    config,
+    items: catalog.ids.length,
+    users: users.length,
+    splits: Object.fromEntries(SPLITS.map((s) => {
+      const { userSet, ...m } = meta[s];
+      return [s, { ...m, users: userSet.size }];
+    })) as Record<SplitName, SplitMeta>,
+    trainEnd: meta.train.tsMax,
+    builtAt: new Date().toISOString(),
+  };
+  writeFileSync(path.join(tmpDir, 'catalog.json'), JSON.stringify(catalog));
+  writeFileSync(path.join(tmpDir, 'users.json'), JSON.stringify(users));
+  writeTextAtomic(path.join(tmpDir, 'meta.json'), JSON.stringify(storeMeta, null, 2));
+  return storeMeta;
+}
+
+export function readStoreMeta(dir: string): StoreMeta {
+  try {
+    return JSON.parse(readFileSync(path.join(dir, 'meta.json'), 'utf8')) as StoreMeta;
+  } catch (err) {
+    throw new DataError({ file: path.join(dir, 'meta.json') }, `is not a sample store (${(err as Error).message}); build one with \`mmctr data build\``);
+  }
+}
+
+export function readCatalog(dir: string): Catalog {
+  return JSON.parse(readFileSync(path.join(dir, 'catalog.json'), 'utf8')) as Catalog;
+}

@@ -1,0 +1,137 @@
+/**
+ * The dataset spec: where a user's files are and which of their columns mean what. One schema,
+ * validated at the boundary; every later stage sees only canonical names.
+ *
+ * Canonical tables:
+ *   items    item_id, title, image, category, brand, shop, created_at (+ any listed attributes)
+ *   events   user_id, item_id, type (impression | click | cart | purchase), ts, clicked (label of
+ *            an impression, optional), request_id, position
+ *   searches user_id, ts, query_text, query_image, shown, clicked, bought (lists: ids joined by
+ *            the list separator)
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+export const FILE_FORMATS = ['csv', 'tsv', 'jsonl', 'parquet'] as const;
+export type FileFormat = (typeof FILE_FORMATS)[number];
+
+const tableBase = {
+  path: z.string().min(1),
+  /** Inferred from the file extension when absent. */
+  format: z.enum(FILE_FORMATS).optional(),
+  /** For csv/tsv: field delimiter (default ',' for csv, tab for tsv). */
+  delimiter: z.string().length(1).optional(),
+};
+
+const column = z.string().min(1);
+
+export const ItemsTableSpec = z.object({
+  ...tableBase,
+  columns: z
+    .object({
+      item_id: column,
+      title: column.optional(),
+      image: column.optional(),
+      category: column.optional(),
+      brand: column.optional(),
+      shop: column.optional(),
+      created_at: column.optional(),
+    })
+    .strict(),
+  /** Extra categorical columns kept as item attributes (name in the file). */
+  attributes: z.array(column).default([]),
+  /** Image paths are relative to this folder (default: the items file's folder). */
+  imageRoot: z.string().optional(),
+}).strict();
+
+export const EventsTableSpec = z.object({
+  ...tableBase,
+  columns: z
+    .object({
+      user_id: column,
+      item_id: column,
+      ts: column,
+      type: column.optional(),
+      clicked: column.optional(),
+      request_id: column.optional(),
+      position: column.optional(),
+    })
+    .strict(),
+  /** Value of `type` for rows without a type column. */
+  defaultType: z.enum(['impression', 'click', 'cart', 'purchase']).default('impression'),
+  /** Maps the file's type values to canonical ones, e.g. {"pv": "impression", "clk": "click"}. */
+  typeValues: z.record(z.string(), z.enum(['impression', 'click', 'cart', 'purchase'])).default({}),
+}).strict();
+
+export const SearchesTableSpec = z.object({
+  ...tableBase,
+  columns: z
+    .object({
+      user_id: column,
+      ts: column,
+      query_text: column.optional(),
+      query_image: column.optional(),
+      shown: column,
+      clicked: column.optional(),
+      bought: column.optional(),
+    })
+    .strict(),
+  listSeparator: z.string().min(1).default('|'),
+}).strict();
+
+export const DatasetSpec = z
+  .object({
+    name: z.string().min(1),
+    items: ItemsTableSpec.optional(),
+    events: EventsTableSpec,
+    searches: SearchesTableSpec.optional(),
+  })
+  .strict();
+
+export type DatasetSpec = z.infer<typeof DatasetSpec>;
+export type ItemsTableSpec = z.infer<typeof ItemsTableSpec>;
+export type EventsTableSpec = z.infer<typeof EventsTableSpec>;
+export type SearchesTableSpec = z.infer<typeof SearchesTableSpec>;
+
+/** Turns zod issues into lines that name the field path. */
+export function describeIssues(error: z.ZodError): string[] {
+  return error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
+}
+
+/** Validates a spec object; relative paths resolve against `baseDir`. */
+export function parseDatasetSpec(raw: unknown, source: string, baseDir: string): DatasetSpec {
+  const parsed = DatasetSpec.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(source, describeIssues(parsed.error));
+  const spec = parsed.data;
+  const abs = (p: string) => path.resolve(baseDir, p);
+  if (spec.items) {
+    spec.items.path = abs(spec.items.path);
+    spec.items.imageRoot = spec.items.imageRoot ? abs(spec.items.imageRoot) : path.dirname(spec.items.path);
+  }
+  spec.events.path = abs(spec.events.path);
+  if (spec.searches) spec.searches.path = abs(spec.searches.path);
+  return spec;
+}
+
+/** Reads a dataset spec JSON file (dataset.json). */
+export function readDatasetSpec(file: string): DatasetSpec {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new ConfigError(file, [e.code === 'ENOENT' ? 'does not exist' : `cannot read it as JSON: ${e.message}`]);
+  }
+  return parseDatasetSpec(raw, file, path.dirname(path.resolve(file)));
+}
+
+export function formatOf(table: { path: string; format?: FileFormat }): FileFormat {
+  if (table.format) return table.format;
+  const ext = path.extname(table.path).toLowerCase();
+  if (ext === '.tsv' || ext === '.tab' || ext === '.inter' || ext === '.item' || ext === '.user') return 'tsv';
+  if (ext === '.jsonl' || ext === '.ndjson' || ext === '.json') return 'jsonl';
+  if (ext === '.parquet') return 'parquet';
+  return 'csv';
+}
