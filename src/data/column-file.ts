@@ -4,6 +4,7 @@
  * not fit in memory.
  */
 import { closeSync, openSync, readSync, writeSync, fstatSync } from 'node:fs';
+import { DataError } from './errors.js';
 
 export type ColumnArray = Int32Array | Float32Array | Float64Array | Uint8Array;
 export type ColumnType = 'i32' | 'f32' | 'f64' | 'u8';
@@ -69,8 +70,18 @@ export class ColumnReader {
     readonly type: ColumnType,
     readonly width = 1,
   ) {
-    this.fd = openSync(file, 'r');
-    this.records = fstatSync(this.fd).size / (BYTES[type] * width);
+    try {
+      this.fd = openSync(file, 'r');
+    } catch (err) {
+      throw new DataError({ file }, `cannot be opened (${(err as NodeJS.ErrnoException).code}): the sample store is incomplete; rebuild it with \`mmctr data build\``);
+    }
+    const size = fstatSync(this.fd).size;
+    const record = BYTES[type] * width;
+    if (size % record !== 0) {
+      closeSync(this.fd);
+      throw new DataError({ file }, `has ${size} bytes, not a whole number of ${record}-byte records: the sample store is damaged; rebuild it with \`mmctr data build\``);
+    }
+    this.records = size / record;
   }
 
   /** Records [start, start + count) into `out` (allocated when absent). */
@@ -81,7 +92,7 @@ export class ColumnReader {
     const pos = start * this.width * BYTES[this.type];
     while (off < bytes.length) {
       const n = readSync(this.fd, bytes, off, bytes.length - off, pos + off);
-      if (n === 0) throw new Error(`${this.file}: ended before record ${start + count}`);
+      if (n === 0) throw new DataError({ file: this.file }, `ends before record ${start + count}: the sample store is damaged; rebuild it with \`mmctr data build\``);
       off += n;
     }
     return arr;

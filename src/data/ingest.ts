@@ -53,7 +53,8 @@ interface RawTable {
   format: FileFormat;
   /** Column name -> DuckDB type. */
   types: Map<string, string>;
-  /** Structurally malformed rows (csv/tsv), one per line, with physical line numbers. */
+  /** Structurally malformed rows (csv/tsv): how many, and the first ones with physical line numbers. */
+  rejectedCount: number;
   rejected: Problem[];
   /** Physical lines of the given raw row indices (file order, 0-based). */
   linesOf(rowIndices: number[]): Map<number, number>;
@@ -80,19 +81,17 @@ async function readRaw(duck: Duck, name: string, table: { path: string; format?:
         `CREATE OR REPLACE TABLE ${raw} AS SELECT * FROM read_csv(${path}, delim=${sqlString(delim)}, header=true, all_varchar=true, store_rejects=true, rejects_table='rej_${name}', rejects_scan='scan_${name}')`,
       );
       // One problem per line (DuckDB may report a line more than once); `line` counts logical lines.
+      for (const r of await duck.all(`SELECT DISTINCT line::BIGINT AS line FROM rej_${name}`)) rejectedLogical.add(Number(r.line));
       const rej = await duck.all(`SELECT line::BIGINT AS line, first(column_name ORDER BY byte_position) AS column_name, first(error_type ORDER BY byte_position) AS error_type, first(error_message ORDER BY byte_position) AS error_message
-        FROM rej_${name} GROUP BY line ORDER BY line`);
+        FROM rej_${name} GROUP BY line ORDER BY line LIMIT ${MAX_EXAMPLES}`);
       const physical = physicalLines(file, format, rej.map((r) => Number(r.line)));
-      rejected = rej.map((r) => {
-        rejectedLogical.add(Number(r.line));
-        return {
-          file,
-          line: physical.get(Number(r.line)) ?? Number(r.line),
-          field: r.column_name ? String(r.column_name) : undefined,
-          message: `malformed row (${String(r.error_type).toLowerCase().replace(/_/g, ' ')}): ${String(r.error_message).split('\n')[0]}`,
-          severity: 'error' as const,
-        };
-      });
+      rejected = rej.map((r) => ({
+        file,
+        line: physical.get(Number(r.line)) ?? Number(r.line),
+        field: r.column_name ? String(r.column_name) : undefined,
+        message: `malformed row (${String(r.error_type).toLowerCase().replace(/_/g, ' ')}): ${String(r.error_message).split('\n')[0]}`,
+        severity: 'error' as const,
+      }));
     } else if (format === 'jsonl') {
       await duck.run(`CREATE OR REPLACE TABLE ${raw} AS SELECT * FROM read_json(${path}, format='newline_delimited')`);
     } else {
@@ -117,7 +116,7 @@ async function readRaw(duck: Duck, name: string, table: { path: string; format?:
     if (format === 'parquet') return new Map(rowIndices.map((r) => [r, r + 1]));
     return rowLines(file, format, rowIndices, rejectedLogical);
   };
-  return { name, file, format, types, rejected, linesOf };
+  return { name, file, format, types, rejectedCount: rejectedLogical.size, rejected, linesOf };
 }
 
 /**
@@ -170,7 +169,7 @@ async function runChecks(duck: Duck, raw: RawTable, checks: Check[]): Promise<Ta
   const rows = Number(await duck.scalar(`SELECT count(*)::INTEGER FROM raw_${raw.name}`));
   const bad = Number(await duck.scalar(`SELECT count(*)::INTEGER FROM bad_${raw.name}`));
   const problemCounts: Record<string, number> = {};
-  if (raw.rejected.length) problemCounts['(row): malformed'] = raw.rejected.length;
+  if (raw.rejectedCount) problemCounts['(row): malformed'] = raw.rejectedCount;
   for (const c of counts) {
     const check = checks[Number(c.k)];
     problemCounts[`${check.field}: ${check.message}`] = Number(c.n);
@@ -193,8 +192,8 @@ async function runChecks(duck: Duck, raw: RawTable, checks: Check[]): Promise<Ta
   return {
     file: raw.file,
     format: raw.format,
-    rows: rows + raw.rejected.length,
-    rowsDropped: bad + raw.rejected.length,
+    rows: rows + raw.rejectedCount,
+    rowsDropped: bad + raw.rejectedCount,
     rowsUsed: rows - bad,
     problemCounts,
     examples: list.slice(0, MAX_EXAMPLES),

@@ -1,8 +1,10 @@
 /**
  * Sample building: one sample per impression, label = click, history = the user's clicked items
- * strictly before the impression (ties per config), the last L of them, most recent last. One
- * pass over the events in (time, file order) with a ring buffer per user; samples go to column
- * files per split, so nothing of size "all samples" is held in memory.
+ * strictly before the impression (ties per config), the last L of them, most recent last. Labels
+ * and what counts as a click are labels.ts's rules. One pass over the events in (time, file
+ * order) with a ring buffer per user; samples go to column files per split, so nothing of size
+ * "all samples" is held in memory. Fraction splits cut impressions in that order at
+ * floor(n * train) and floor(n * (train + valid)); time splits at validStart and testStart.
  *
  * A sample store folder holds: meta.json, catalog.json (item ids, titles, images, attributes
  * as indices), users.json, and per split: user.i32 item.i32 label.f32 ts.f64 hist.i32 (L per
@@ -250,5 +252,9 @@ export function readStoreMeta(dir: string): StoreMeta {
 }
 
 export function readCatalog(dir: string): Catalog {
-  return JSON.parse(readFileSync(path.join(dir, 'catalog.json'), 'utf8')) as Catalog;
+  try {
+    return JSON.parse(readFileSync(path.join(dir, 'catalog.json'), 'utf8')) as Catalog;
+  } catch (err) {
+    throw new DataError({ file: path.join(dir, 'catalog.json') }, `cannot be read (${(err as Error).message}); rebuild the store with \`mmctr data build\``);
+  }
 }

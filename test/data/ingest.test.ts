@@ -45,6 +45,14 @@ test('malformed rows: too many or too few columns are counted and located by lin
   assert.equal(bad.value, 'abc');
 });
 
+test('line numbers with CRLF line ends and whitespace-only lines', async () => {
+  const dir = tempDir();
+  write(dir, 'events.csv', 'user_id,item_id,ts,clicked\r\nu1,a,1,1\r\n\r\n   \r\nu1,b,x,1\r\nu1,c,3,1\r\n');
+  const r = await ingestOnly(dir, spec('events.csv'));
+  assert.deepEqual(problemsOf(r).map((p) => `${p.line} ${p.field}`), ['4 item_id', '5 ts'], 'a whitespace-only line is a row missing columns');
+  assert.deepEqual([r.tables.events.rows, r.tables.events.rowsUsed], [4, 2]);
+});
+
 test('wrong column types: the problem names file:line, the field and the value; optional fields are warnings, not drops', async () => {
   const dir = tempDir();
   write(dir, 'events.csv', 'user_id,item_id,ts,clicked,position\nu1,a,abc,1,1\nu1,b,nan,1,2\nu1,c,7,maybe,3\nu1,d,8,0,first\n,e,9,0,4\nu2,f,2017-05-06 00:00:01,1,5\n');
@@ -190,19 +198,45 @@ test('summary: users, items, impressions, clicks (own labels and matched click e
   }
 });
 
-test('a spec is validated at the boundary: relative paths resolve against its folder', () => {
+test('spec paths resolve against the spec\'s folder', async () => {
   const s = parseDatasetSpec(spec('data/events.csv', {}, 'items.csv'), '/x/dataset.json', '/x');
   assert.equal(s.events.path, '/x/data/events.csv');
   assert.equal(s.items!.imageRoot, '/x');
-  const direct = async () => {
-    const dir = tempDir();
-    write(dir, 'events.csv', 'user_id,item_id,ts,clicked\nu,a,1,1\n');
-    const duck = await Duck.open();
+  const dir = tempDir();
+  write(dir, 'events.csv', 'user_id,item_id,ts,clicked\nu,a,1,1\n');
+  const duck = await Duck.open();
+  try {
+    const r = await ingest(duck, parseDatasetSpec(spec('events.csv'), 'inline', dir));
+    assert.equal(r.tables.events.rowsUsed, 1);
+  } finally {
+    duck.close();
+  }
+});
+
+test('searches: lists from separator-joined text (csv) or JSON arrays (jsonl); unusable searches located', async () => {
+  const dir = tempDir();
+  write(dir, 'events.csv', 'user_id,item_id,ts,clicked\nu1,a,1,1\n');
+  write(dir, 'searches.csv', 'uid,ts,q,shown,clicked,bought\nu1,1,red shoes,a|b|c,b,b\nu1,2,,a|b,,\nu2,3,blue,,,\nu2,x,green,a|b,a,z\n');
+  write(dir, 'searches.jsonl', '{"uid":"u1","ts":1,"q":"red shoes","shown":["a","b","c"],"clicked":["b"],"bought":"b"}\n{"uid":"u1","ts":2,"q":"x","shown":[],"clicked":[],"bought":null}\n');
+  for (const file of ['searches.csv', 'searches.jsonl']) {
+    const { duck, report } = await ingestSpec(dir, {
+      ...spec('events.csv'),
+      searches: { path: file, columns: { user_id: 'uid', ts: 'ts', query_text: 'q', shown: 'shown', clicked: 'clicked', bought: 'bought' } },
+    });
     try {
-      return await ingest(duck, parseDatasetSpec(spec('events.csv'), 'mem', dir));
+      const rows = await duck.all('SELECT user_id, ts, query_text, shown, clicked, bought FROM searches');
+      assert.deepEqual(rows, [{ user_id: 'u1', ts: 1, query_text: 'red shoes', shown: ['a', 'b', 'c'], clicked: ['b'], bought: 'b' }], file);
+      const problems = report.tables.searches!.examples.map((p) => `${where(p)}: ${p.message}`);
+      if (file === 'searches.csv')
+        assert.deepEqual(problems, [
+          'searches.csv:3 q: has neither a query text nor a query image',
+          'searches.csv:4 shown: lists no shown items',
+          'searches.csv:5 ts: is not a number (epoch seconds) or a timestamp',
+          'searches.csv:5 bought: names an item that is not among the shown ones (kept)',
+        ]);
+      else assert.deepEqual(problems, ['searches.jsonl:2 shown: lists no shown items']);
     } finally {
       duck.close();
     }
-  };
-  return direct().then((r) => assert.equal(r.tables.events.rowsUsed, 1));
+  }
 });

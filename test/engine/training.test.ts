@@ -115,7 +115,7 @@ test('logistic regression reaches the Newton optimum of its convex loss, accurac
   // L* is the global minimum of a convex objective, so no trainer can go below it (beyond
   // float32 round-off, 1e-5); and Adam with correct gradients gets within 2e-3 of it in 600
   // full-batch steps (observed gap: see the message). A wrong gradient direction, or a loss that
-  // is not BCE, stalls far above (the zero model scores ln 2 = 0.693; L* here is about 0.07).
+  // is not BCE, stalls far above (the zero model scores ln 2 = 0.693; L* here is about 0.086).
   assert.ok(final >= ref.loss - 1e-5, `loss ${final} is below the optimum ${ref.loss}: the loss is computed wrong`);
   assert.ok(final - ref.loss < 2e-3, `loss ${final} vs optimum ${ref.loss} (gap ${final - ref.loss})`);
   assert.ok(Math.abs(loss - final) < 1e-2, 'the reported training loss is the loss of the model');

@@ -33,9 +33,10 @@ export class SkipLog {
     if (this.examples.length < 5) this.examples.push(`${path.basename(file)}:${line} field '${field}': ${message}`);
   }
 
+  /** "N <what>s skipped (first: ...)", or null when none were. */
   note(what: string): string | null {
     if (this.count === 0) return null;
-    return `${this.count} ${what} skipped (first: ${this.examples.join('; ')})`;
+    return `${this.count} ${what}${this.count === 1 ? '' : 's'} skipped (first: ${this.examples.join('; ')})`;
   }
 }
 

@@ -86,7 +86,7 @@ export async function prepareMovieLens(options: { src?: string; out: string }): 
   }
   events.close();
   if (events.rows === 0) throw new DataError({ file: interFile }, 'has no usable rating rows');
-  for (const n of [itemSkips.note('item rows'), skips.note('rating rows')]) if (n) notes.push(n);
+  for (const n of [itemSkips.note('item row'), skips.note('rating row')]) if (n) notes.push(n);
 
   const samples = movieLensSampleConfig();
   const spec = {

@@ -94,21 +94,23 @@ export async function prepareTaobao(options: { src?: string; out: string }): Pro
     ranges.push(range);
   }
   if (rows.length === 0) throw new DataError({ file: src }, `has no usable rows in ${TAOBAO_FILES.join(', ')}`);
-  const skipped = skips.note('rows');
+  const skipped = skips.note('row');
   if (skipped) notes.push(skipped);
-  if (conflicts) notes.push(`${conflicts} rows give an ad group a different cate_id or brand than its first row: the first row's are kept`);
+  if (conflicts) notes.push(`${conflicts} row${conflicts === 1 ? ' gives' : 's give'} an ad group a different cate_id or brand than its first row: the first row's are kept`);
 
   // Lay the files out one after another in time.
   const shift = ranges.map(() => 0);
   let prevEnd = -Infinity;
+  let prevFile = '';
   for (let f = 0; f < ranges.length; f++) {
     const r = ranges[f];
     if (r.rows === 0) continue;
     if (r.min <= prevEnd) {
       shift[f] = (Math.floor((prevEnd - r.min) / DAY) + 1) * DAY;
-      notes.push(`${TAOBAO_FILES[f]} starts before ${TAOBAO_FILES[f - 1] ?? 'the previous file'} ends: its times are moved ${shift[f] / DAY} day(s) later so that the split by file is a split by time`);
+      notes.push(`${TAOBAO_FILES[f]} starts before ${prevFile} ends: its times are moved ${shift[f] / DAY} day(s) later so that the split by file is a split by time`);
     }
     prevEnd = r.max + shift[f];
+    prevFile = TAOBAO_FILES[f];
   }
   for (const row of rows) row.ts += shift[row.file];
   // Timeline order: time, then file, then line (stable).
