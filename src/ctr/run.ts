@@ -3,12 +3,12 @@
  * config, the log, per-epoch and test metrics (JSON), and the trained model (safetensors).
  * `mmctr evaluate` and `mmctr predict` reopen a run from its folder.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { loadModel, saveModel } from '../engine/checkpoint.js';
 import { engineSummary } from '../engine/info.js';
-import { ConfigError } from '../data/errors.js';
-import { describeIssues } from '../data/spec.js';
+import { readConfigFile } from '../util/config-file.js';
+import { ConfigError } from '../util/errors.js';
 import { writeTextAtomic } from '../util/atomic-write.js';
 import { ExperimentConfig } from './config.js';
 import { featureSpaceOf } from './feature-space.js';
@@ -17,15 +17,7 @@ import { createModel, CtrModel } from './models/index.js';
 import { evaluateSplit, fit, FitOptions, FitResult } from './trainer.js';
 
 export function readExperimentConfig(file: string): ExperimentConfig {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new ConfigError(file, [`cannot read it as JSON: ${(err as Error).message}`]);
-  }
-  const parsed = ExperimentConfig.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(file, describeIssues(parsed.error));
-  return parsed.data;
+  return readConfigFile(ExperimentConfig, file);
 }
 
 export interface RunResult {

@@ -20,12 +20,4 @@ export class DataError extends MmctrError {
   }
 }
 
-/** A configuration file (dataset spec, experiment config) does not match its schema. */
-export class ConfigError extends MmctrError {
-  constructor(
-    readonly file: string,
-    readonly issues: string[],
-  ) {
-    super(`${file}: invalid configuration\n${issues.map((i) => `  - ${i}`).join('\n')}`);
-  }
-}
+export { ConfigError } from '../util/errors.js';

@@ -1,7 +1,6 @@
 /** How impressions become training samples: history length, ties, splits, frequency buckets. */
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ConfigError } from './errors.js';
+import { parseConfig, readConfigFile } from '../util/config-file.js';
 
 export const SplitSpec = z.discriminatedUnion('kind', [
   /** Impressions sorted by (time, file order); the first `train` share trains, the next `valid` validates, the rest tests. */
@@ -42,19 +41,10 @@ export const SPLITS: SplitName[] = ['train', 'valid', 'test'];
 
 /** Validates a sample config object (defaults filled in); `source` names it in errors. */
 export function parseSampleConfig(raw: unknown, source: string): SampleConfig {
-  const parsed = SampleConfig.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(source, parsed.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`));
-  return parsed.data;
+  return parseConfig(SampleConfig, raw, source);
 }
 
 /** Reads a sample config JSON file (sample-config.json). */
 export function readSampleConfig(file: string): SampleConfig {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new ConfigError(file, [e.code === 'ENOENT' ? 'does not exist' : `cannot read it as JSON: ${e.message}`]);
-  }
-  return parseSampleConfig(raw, file);
+  return readConfigFile(SampleConfig, file);
 }

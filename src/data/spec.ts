@@ -9,10 +9,9 @@
  *   searches user_id, ts, query_text, query_image, shown, clicked, bought (lists: ids joined by
  *            the list separator)
  */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { ConfigError } from './errors.js';
+import { parseConfig, readConfigFile } from '../util/config-file.js';
 
 export const FILE_FORMATS = ['csv', 'tsv', 'jsonl', 'parquet'] as const;
 export type FileFormat = (typeof FILE_FORMATS)[number];
@@ -95,16 +94,9 @@ export type ItemsTableSpec = z.infer<typeof ItemsTableSpec>;
 export type EventsTableSpec = z.infer<typeof EventsTableSpec>;
 export type SearchesTableSpec = z.infer<typeof SearchesTableSpec>;
 
-/** Turns zod issues into lines that name the field path. */
-export function describeIssues(error: z.ZodError): string[] {
-  return error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
-}
-
 /** Validates a spec object; relative paths resolve against `baseDir`. */
 export function parseDatasetSpec(raw: unknown, source: string, baseDir: string): DatasetSpec {
-  const parsed = DatasetSpec.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(source, describeIssues(parsed.error));
-  const spec = parsed.data;
+  const spec = parseConfig(DatasetSpec, raw, source);
   const abs = (p: string) => path.resolve(baseDir, p);
   if (spec.items) {
     spec.items.path = abs(spec.items.path);
@@ -117,14 +109,7 @@ export function parseDatasetSpec(raw: unknown, source: string, baseDir: string):
 
 /** Reads a dataset spec JSON file (dataset.json). */
 export function readDatasetSpec(file: string): DatasetSpec {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new ConfigError(file, [e.code === 'ENOENT' ? 'does not exist' : `cannot read it as JSON: ${e.message}`]);
-  }
-  return parseDatasetSpec(raw, file, path.dirname(path.resolve(file)));
+  return parseDatasetSpec(readConfigFile(z.unknown(), file), file, path.dirname(path.resolve(file)));
 }
 
 export function formatOf(table: { path: string; format?: FileFormat }): FileFormat {

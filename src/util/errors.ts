@@ -8,3 +8,13 @@ export class MmctrError extends Error {
     this.name = new.target.name;
   }
 }
+
+/** A configuration file (dataset spec, sample or experiment config) does not match its schema. */
+export class ConfigError extends MmctrError {
+  constructor(
+    readonly file: string,
+    readonly issues: string[],
+  ) {
+    super(`${file}: invalid configuration\n${issues.map((i) => `  - ${i}`).join('\n')}`);
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * Typed configuration at the boundary: one zod schema per config; a file that does not match
+ * gets a ConfigError listing every bad field by its path.
+ */
+import { readFileSync } from 'node:fs';
+import type { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+/** Turns zod issues into lines that name the field path. */
+export function describeIssues(error: z.ZodError): string[] {
+  return error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
+}
+
+/** Validates an object against a schema (defaults filled in); `source` names it in errors. */
+export function parseConfig<S extends z.ZodType>(schema: S, raw: unknown, source: string): z.infer<S> {
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(source, describeIssues(parsed.error));
+  return parsed.data;
+}
+
+/** Reads a JSON file and validates it against a schema. */
+export function readConfigFile<S extends z.ZodType>(schema: S, file: string): z.infer<S> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new ConfigError(file, [e.code === 'ENOENT' ? 'does not exist' : `cannot read it as JSON: ${e.message}`]);
+  }
+  return parseConfig(schema, raw, file);
+}
