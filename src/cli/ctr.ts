@@ -22,6 +22,20 @@ export function evaluationTable(e: Evaluation): string {
   return rows.join('\n');
 }
 
+/** Mean and (sample) standard deviation of each test metric over seeds. */
+export function summarizeSeeds(tests: Evaluation[]): Record<'auc' | 'gauc' | 'logloss', { mean: number; std: number }> {
+  const stat = (xs: number[]) => {
+    const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+    const std = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1)) : 0;
+    return { mean, std };
+  };
+  return { auc: stat(tests.map((t) => t.overall.auc)), gauc: stat(tests.map((t) => t.overall.gauc)), logloss: stat(tests.map((t) => t.overall.logloss)) };
+}
+
+function seedTable(s: ReturnType<typeof summarizeSeeds>, n: number): string {
+  return [`test metrics over ${n} seeds (mean ± std)`, ...(['auc', 'gauc', 'logloss'] as const).map((k) => `${k.padEnd(8)} ${s[k].mean.toFixed(4)} ± ${s[k].std.toFixed(4)}`)].join('\n');
+}
+
 function splitOption(value: string): SplitName {
   if (!SPLITS.includes(value as SplitName)) throw new MmctrError(`--split must be one of ${SPLITS.join(', ')}, got '${value}'`);
   return value as SplitName;
@@ -33,27 +47,34 @@ export function registerCtr(program: Command): void {
     .description('train the model an experiment config names; writes a run folder')
     .argument('<config>', 'experiment config (JSON), e.g. configs/movielens-din.json')
     .option('--runs <dir>', 'where run folders go', 'runs')
-    .option('--seed <n>', 'override the training seed', (v) => Number.parseInt(v, 10))
+    .option('--seeds <list>', 'train once per seed (comma-separated) and report mean and spread', (v) => v.split(',').map((x) => Number.parseInt(x, 10)))
     .option('--epochs <n>', 'override the number of epochs', (v) => Number.parseInt(v, 10))
     .option('--json', 'print the result as one JSON object')
-    .action(async (file: string, opts: { runs: string; seed?: number; epochs?: number; json?: boolean }) => {
+    .action(async (file: string, opts: { runs: string; seeds?: number[]; epochs?: number; json?: boolean }) => {
       const config = readExperimentConfig(file);
-      if (opts.seed !== undefined) config.train.seed = opts.seed;
       if (opts.epochs !== undefined) config.train.epochs = opts.epochs;
+      const seeds = opts.seeds ?? [config.train.seed];
+      if (seeds.some((s) => !Number.isInteger(s) || s < 0)) throw new MmctrError(`--seeds must list non-negative integers, got ${seeds.join(',')}`);
       const storeDir = await resolveStore(config.data, path.dirname(path.resolve(file)), opts.runs);
-      const runDir = path.join(opts.runs, `${config.name}-seed${config.train.seed}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
-      const bar = progressBar('train');
-      const result = trainRun(config, storeDir, runDir, {
-        onProgress: (p) => bar.update(p.done, p.total, p.phase === 'train' ? `epoch ${p.epoch} loss ${p.loss?.toFixed(4)}` : `epoch ${p.epoch} evaluating`),
-        log: opts.json ? undefined : (line) => console.error(line),
+      const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+      const runs = seeds.map((seed) => {
+        const runConfig = { ...config, train: { ...config.train, seed } };
+        const bar = progressBar(`seed ${seed}`);
+        const result = trainRun(runConfig, storeDir, path.join(opts.runs, `${config.name}-seed${seed}-${stamp}`), {
+          onProgress: (p) => bar.update(p.done, p.total, p.phase === 'train' ? `epoch ${p.epoch} loss ${p.loss?.toFixed(4)}` : `epoch ${p.epoch} evaluating`),
+          log: opts.json ? undefined : (line) => console.error(line),
+        });
+        bar.stop();
+        return result;
       });
-      bar.stop();
+      const summary = summarizeSeeds(runs.map((r) => r.test));
       if (opts.json) {
-        console.log(JSON.stringify({ run: result.dir, test: result.test, samplesPerSecond: result.fit.samplesPerSecond, loopSamplesPerSecond: result.fit.loopSamplesPerSecond, seconds: result.fit.seconds }));
+        console.log(JSON.stringify({ runs: runs.map((r) => ({ run: r.dir, seed: r.seed, test: r.test.overall, samplesPerSecond: r.fit.samplesPerSecond, loopSamplesPerSecond: r.fit.loopSamplesPerSecond, seconds: r.fit.seconds })), summary }));
         return;
       }
-      console.log(`run folder: ${result.dir}`);
-      console.log(evaluationTable(result.test));
+      for (const r of runs) console.log(`run folder: ${r.dir}`);
+      if (runs.length === 1) console.log(evaluationTable(runs[0].test));
+      else console.log(seedTable(summary, seeds.length));
     });
 
   program

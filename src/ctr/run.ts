@@ -22,6 +22,7 @@ export function readExperimentConfig(file: string): ExperimentConfig {
 
 export interface RunResult {
   dir: string;
+  seed: number;
   fit: FitResult;
   test: Evaluation;
 }
@@ -43,7 +44,7 @@ export function trainRun(config: ExperimentConfig, storeDir: string, runDir: str
   log(`test: AUC ${test.overall.auc.toFixed(4)} GAUC ${test.overall.gauc.toFixed(4)} logloss ${test.overall.logloss.toFixed(4)}; ${Math.round(result.samplesPerSecond)} samples/s end to end, ${Math.round(result.loopSamplesPerSecond)} in the training loop`);
   saveModel(path.join(runDir, 'model.safetensors'), model, config);
   writeTextAtomic(path.join(runDir, 'metrics.json'), JSON.stringify({ fit: result, test }, null, 2));
-  return { dir: runDir, fit: result, test };
+  return { dir: runDir, seed: config.train.seed, fit: result, test };
 }
 
 /** Reopens a run folder: its config, store and trained model. */
