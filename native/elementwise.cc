@@ -2,6 +2,7 @@
 // (transpose, slice, concat), bias + activation, PReLU and Dice. Backward kernels accumulate
 // into the gradient buffer (gx += ...), so the tape never needs a temporary plus an add.
 #include "common.h"
+#include <omp.h>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -289,12 +290,28 @@ static inline float act_grad_from_y(int act, float y) {
   }
 }
 
-void bias_activation(float* y, const float* bias, int64_t rows, int64_t cols, int act) {
+// One instantiation per activation: with the switch inside, the loops stayed scalar.
+template <int ACT>
+static void bias_activation_rows(float* y, const float* bias, int64_t rows, int64_t cols) {
 #pragma omp parallel for schedule(static) if (par(rows * cols * 4))
   for (int64_t r = 0; r < rows; r++) {
-    float* p = y + r * cols;
-    if (bias) for (int64_t c = 0; c < cols; c++) p[c] = act_fwd(act, p[c] + bias[c]);
-    else for (int64_t c = 0; c < cols; c++) p[c] = act_fwd(act, p[c]);
+    float* __restrict p = y + r * cols;
+    if (bias) {
+#pragma omp simd
+      for (int64_t c = 0; c < cols; c++) p[c] = act_fwd(ACT, p[c] + bias[c]);
+    } else {
+#pragma omp simd
+      for (int64_t c = 0; c < cols; c++) p[c] = act_fwd(ACT, p[c]);
+    }
+  }
+}
+
+void bias_activation(float* y, const float* bias, int64_t rows, int64_t cols, int act) {
+  switch (act) {
+    case ACT_RELU: bias_activation_rows<ACT_RELU>(y, bias, rows, cols); break;
+    case ACT_SIGMOID: bias_activation_rows<ACT_SIGMOID>(y, bias, rows, cols); break;
+    case ACT_TANH: bias_activation_rows<ACT_TANH>(y, bias, rows, cols); break;
+    default: bias_activation_rows<ACT_NONE>(y, bias, rows, cols);
   }
 }
 
@@ -315,9 +332,28 @@ void column_sums_acc(const float* g, int64_t rows, int64_t cols, float* out) {
     for (int64_t c = 0; c < cols; c++) out[c] += part[(size_t)t * cols + c];
 }
 
+template <int ACT>
+static void activation_backward_range(const float* __restrict y, const float* __restrict gy, float* __restrict gz,
+                                      int64_t i0, int64_t i1) {
+#pragma omp simd
+  for (int64_t i = i0; i < i1; i++) gz[i] = gy[i] * act_grad_from_y(ACT, y[i]);
+}
+
+// Contiguous chunks per thread, each a plain SIMD loop (an `omp parallel for simd` with an
+// `if` clause was compiled to scalar code).
 void activation_backward(const float* y, const float* gy, float* gz, int64_t n, int act) {
-#pragma omp parallel for simd schedule(static) if (par(n))
-  for (int64_t i = 0; i < n; i++) gz[i] = gy[i] * act_grad_from_y(act, y[i]);
+  const int T = par(n) ? threads() : 1;
+#pragma omp parallel num_threads(T)
+  {
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    const int64_t i0 = n * t / nt, i1 = n * (t + 1) / nt;
+    switch (act) {
+      case ACT_RELU: activation_backward_range<ACT_RELU>(y, gy, gz, i0, i1); break;
+      case ACT_SIGMOID: activation_backward_range<ACT_SIGMOID>(y, gy, gz, i0, i1); break;
+      case ACT_TANH: activation_backward_range<ACT_TANH>(y, gy, gz, i0, i1); break;
+      default: activation_backward_range<ACT_NONE>(y, gy, gz, i0, i1);
+    }
+  }
 }
 
 // biasActivation(y, bias|null, rows, cols, act): y = act(y + bias) in place.

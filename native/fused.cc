@@ -5,14 +5,15 @@
 // lengths uniform in [10, 100]). Pairs are listed sample by sample (offsets[b]..offsets[b+1]),
 // which lets every per-sample pass run in parallel over samples without write conflicts.
 //
-// The activations here use a polynomial exp that the compiler vectorises; glibc's expf is
-// called one element at a time, which made sigmoid over millions of pair activations the
-// largest cost of the step.
+// The activations here use a polynomial exp that the compiler vectorises: glibc's expf is
+// called one element at a time, and the attention unit takes a sigmoid of millions of pair
+// activations per step.
 #include "common.h"
 #include <omp.h>
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 #include <limits>
 #include <string>
 #include <vector>
@@ -23,7 +24,8 @@ void sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, i
            float beta, float* C, int ldc);
 
 // exp(x) = 2^k exp(r), |r| <= ln2 / 2, Cephes' degree-6 polynomial (about 1 ulp). Inputs are
-// clamped to the range where 2^k stays a normal float, so it never returns inf or NaN.
+// clamped to the range where 2^k stays a normal float, so it never overflows to inf; a NaN
+// input still gives NaN (through the polynomial).
 static inline float fexp(float x) {
   x = std::min(std::max(x, -87.3f), 88.3f);
   const float kf = (x * 1.44269504089f + 12582912.f) - 12582912.f;  // round to nearest
@@ -51,10 +53,25 @@ static bool valid_act(Napi::Env env, int act) {
   return false;
 }
 
+// Sizes arrive as JS numbers: a negative one would turn into a huge allocation or a wild
+// pointer, so every kernel refuses them first.
+static bool sizes_ok(Napi::Env env, std::initializer_list<int64_t> sizes, const char* kernel) {
+  for (int64_t v : sizes)
+    if (v < 0) {
+      Napi::RangeError::New(env, std::string("mmctr native: ") + kernel + " got a negative size").ThrowAsJavaScriptException();
+      return false;
+    }
+  return true;
+}
+
 // Checks that offsets describe `groups` consecutive, non-decreasing row ranges from row 0 to
 // `rows` (rows < 0: wherever the last offset says).
 static bool check_offsets(Napi::Env env, const I32& off, int64_t groups, int64_t rows) {
-  if (groups < 0 || !need(env, off.n, groups + 1, "offsets")) return false;
+  if (groups < 0) {
+    fail(env, "mmctr native: a negative group count");
+    return false;
+  }
+  if (!need(env, off.n, groups + 1, "offsets")) return false;
   if (off.p[0] != 0 || (rows >= 0 && off.p[groups] != rows)) {
     fail(env, "mmctr native: offsets must start at 0 and end at the row count");
     return false;
@@ -89,7 +106,7 @@ static Napi::Value dinCompact(const Napi::CallbackInfo& info) {
   if (!f32(info, 0, mask, "mask") || !i32(info, 3, off, "offsets") || !i32(info, 4, pairs, "pairs"))
     return env.Undefined();
   const int64_t B = int64(info, 1), L = int64(info, 2);
-  if (B < 0 || L < 0) { fail(env, "mmctr native: dinCompact needs non-negative B and L"); return env.Undefined(); }
+  if (!sizes_ok(env, {B, L}, "dinCompact")) return env.Undefined();
   if (!need(env, mask.n, B * L, "mask") || !need(env, off.n, B + 1, "offsets") || !need(env, pairs.n, B * L, "pairs"))
     return env.Undefined();
   int32_t n = 0;
@@ -113,6 +130,7 @@ static Napi::Value dinPairs(const Napi::CallbackInfo& info) {
       !i32(info, 6, pairs, "pairs") || !f32(info, 7, x, "x"))
     return env.Undefined();
   const int64_t B = int64(info, 2), L = int64(info, 3), D = int64(info, 4);
+  if (!sizes_ok(env, {B, L, D}, "dinPairs")) return env.Undefined();
   if (!need(env, q.n, B * D, "q") || !need(env, keys.n, B * L * D, "keys") || !check_offsets(env, off, B, -1) ||
       !check_pairs(env, pairs, off, B, L) || !need(env, x.n, (int64_t)off.p[B] * 2 * D, "x"))
     return env.Undefined();
@@ -142,6 +160,7 @@ static Napi::Value dinPairsBackward(const Napi::CallbackInfo& info) {
       !f32(info, 9, gk, "gKeys", true))
     return env.Undefined();
   const int64_t B = int64(info, 3), L = int64(info, 4), D = int64(info, 5);
+  if (!sizes_ok(env, {B, L, D}, "dinPairsBackward")) return env.Undefined();
   if (!need(env, q.n, B * D, "q") || !need(env, keys.n, B * L * D, "keys") || !check_offsets(env, off, B, -1) ||
       !check_pairs(env, pairs, off, B, L) || !need(env, gx.n, (int64_t)off.p[B] * 2 * D, "gx") ||
       (gq.p && !need(env, gq.n, B * D, "gq")) || (gk.p && !need(env, gk.n, B * L * D, "gKeys")))
@@ -199,6 +218,7 @@ static Napi::Value biasActivationEx(const Napi::CallbackInfo& info) {
     return env.Undefined();
   const int64_t rows = int64(info, 1), cols = int64(info, 2), groups = int64(info, 6);
   const int act = (int)int64(info, 7);
+  if (!sizes_ok(env, {rows, cols}, "biasActivationEx")) return env.Undefined();
   if (!valid_act(env, act) || !need(env, z.n, rows * cols, "z") || !need(env, y.n, rows * cols, "y") ||
       (bias.p && !need(env, bias.n, cols, "bias")) || (act == F_PRELU && !need(env, alpha.n, cols, "alpha")))
     return env.Undefined();
@@ -239,6 +259,7 @@ static Napi::Value activationBackwardEx(const Napi::CallbackInfo& info) {
     return env.Undefined();
   const int64_t rows = int64(info, 3), cols = int64(info, 4);
   const int act = (int)int64(info, 5);
+  if (!sizes_ok(env, {rows, cols}, "activationBackwardEx")) return env.Undefined();
   const int64_t n = rows * cols;
   if (!valid_act(env, act) || !need(env, gy.n, n, "gy") || !need(env, gz.n, n, "gz") ||
       (gbias.p && !need(env, gbias.n, cols, "gbias")) || (galpha.p && !need(env, galpha.n, cols, "galpha")))
@@ -308,6 +329,7 @@ static Napi::Value groupSums(const Napi::CallbackInfo& info) {
   I32 off;
   if (!f32(info, 0, x, "x") || !i32(info, 3, off, "offsets") || !f32(info, 5, out, "out")) return env.Undefined();
   const int64_t rows = int64(info, 1), cols = int64(info, 2), groups = int64(info, 4);
+  if (!sizes_ok(env, {rows, cols}, "groupSums")) return env.Undefined();
   if (!need(env, x.n, rows * cols, "x") || !check_offsets(env, off, groups, rows) ||
       !need(env, out.n, groups * cols, "out"))
     return env.Undefined();
@@ -336,6 +358,7 @@ static Napi::Value dinScores(const Napi::CallbackInfo& info) {
       !f32(info, 12, pooled, "pooled"))
     return env.Undefined();
   const int64_t H = int64(info, 1), B = int64(info, 5), L = int64(info, 6), D = int64(info, 7);
+  if (!sizes_ok(env, {H, B, L, D}, "dinScores")) return env.Undefined();
   const float bOut = (float)num(info, 3);
   const bool soft = boolean(info, 10);
   if (!need(env, w.n, H, "wOut") || !need(env, keys.n, B * L * D, "keys") || !check_offsets(env, off, B, -1) ||
@@ -392,6 +415,7 @@ static Napi::Value dinScoresBackward(const Napi::CallbackInfo& info) {
       !f32(info, 14, gh, "gh") || !f32(info, 15, gw, "gwOut", true) || !f32(info, 16, gb, "gbOut", true))
     return env.Undefined();
   const int64_t H = int64(info, 1), B = int64(info, 5), L = int64(info, 6), D = int64(info, 7);
+  if (!sizes_ok(env, {H, B, L, D}, "dinScoresBackward")) return env.Undefined();
   const bool soft = boolean(info, 10);
   if (!need(env, w.n, H, "wOut") || !need(env, weights.n, B * L, "weights") || !need(env, keys.n, B * L * D, "keys") ||
       !check_offsets(env, off, B, -1) || !check_pairs(env, pairs, off, B, L))
@@ -407,7 +431,10 @@ static Napi::Value dinScoresBackward(const Napi::CallbackInfo& info) {
   {
     float* acc = part.data() + (size_t)omp_get_thread_num() * (H + 1);
     std::vector<float> gs;
-#pragma omp for schedule(dynamic, 16)
+    // A fixed sample-to-thread assignment: the per-thread sums of the output-layer gradient
+    // must add up in the same order every run (a dynamic schedule made training differ in the
+    // last bits from run to run).
+#pragma omp for schedule(static, 16)
     for (int64_t b = 0; b < B; b++) {
       const int64_t p0 = off.p[b], p1 = off.p[b + 1];
       gs.resize(p1 - p0);
@@ -472,7 +499,7 @@ static Napi::Value symmetricInfoNCE(const Napi::CallbackInfo& info) {
   const int64_t N = int64(info, 2), d = int64(info, 3), Q = qu.p ? int64(info, 5) : 0;
   const float invTau = (float)num(info, 6);
   const int64_t W = N + Q;
-  if (N < 1 || d < 1) { fail(env, "mmctr native: symmetricInfoNCE needs N >= 1 and d >= 1"); return env.Undefined(); }
+  if (N < 1 || d < 1 || Q < 0) { fail(env, "mmctr native: symmetricInfoNCE needs N >= 1, d >= 1 and Q >= 0"); return env.Undefined(); }
   if (!need(env, z1.n, N * d, "z1") || !need(env, z2.n, N * d, "z2") || !need(env, g.n, N * W, "g") ||
       (Q > 0 && (!need(env, qu.n, Q * d, "queue") || !g2.p || !need(env, g2.n, N * Q, "g2"))))
     return env.Undefined();

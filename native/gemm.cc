@@ -61,14 +61,87 @@ static void builtin_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, co
   }
 }
 
+#ifdef MMCTR_HAVE_OPENBLAS
+static void blas_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+                       int ldb, float beta, float* C, int ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B,
+              ldb, beta, C, ldc);
+}
+
+// Below this many multiply-adds a product is not split (the fork costs more than it saves).
+constexpr int64_t kSplitWork = 1 << 21;
+
+// Splits C into one block of rows (or of columns, when C is wider than tall) per engine thread
+// and runs OpenBLAS single-threaded on each (inside a parallel region it does not fork). On the
+// skinny shapes of training steps this beats OpenBLAS's own two-thread partitioning by 7-50 %
+// (4096x256x256: 191 -> 252 GFLOP/s; 56000x80x128: 128 -> 192), measured on 2 cores.
+static void split_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+                        int ldb, float beta, float* C, int ldc, int T) {
+  const bool byRows = M >= N;
+  const int extent = byRows ? M : N;
+  // Part boundaries on multiples of 16 keep every part on the kernel's full-width path.
+  const int unit = extent >= 16 * T ? 16 : 1;
+#pragma omp parallel num_threads(T)
+  {
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    const int blocks = (extent + unit - 1) / unit;
+    const int b0 = (int)((int64_t)blocks * t / nt), b1 = (int)((int64_t)blocks * (t + 1) / nt);
+    const int i0 = std::min(extent, b0 * unit), i1 = std::min(extent, b1 * unit);
+    if (i1 > i0) {
+      if (byRows) {
+        const float* a = ta ? A + i0 : A + (size_t)i0 * lda;
+        blas_sgemm(ta, tb, i1 - i0, N, K, alpha, a, lda, B, ldb, beta, C + (size_t)i0 * ldc, ldc);
+      } else {
+        const float* b = tb ? B + (size_t)i0 * ldb : B + i0;
+        blas_sgemm(ta, tb, M, i1 - i0, K, alpha, A, lda, b, ldb, beta, C + i0, ldc);
+      }
+    }
+  }
+}
+
+// A small C over a long reduction (weight gradients: [in, out] summed over the batch) splits
+// the reduction instead: each thread reads only its share of A and B, and the partial products
+// are added at the end.
+static void split_k_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+                          int ldb, float beta, float* C, int ldc, int T) {
+  std::vector<float> part((size_t)(T - 1) * M * N);
+#pragma omp parallel num_threads(T)
+  {
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    const int k0 = (int)((int64_t)K * t / nt), k1 = (int)((int64_t)K * (t + 1) / nt);
+    const float* a = ta ? A + (size_t)k0 * lda : A + k0;
+    const float* b = tb ? B + k0 : B + (size_t)k0 * ldb;
+    if (t == 0) blas_sgemm(ta, tb, M, N, k1 - k0, alpha, a, lda, b, ldb, beta, C, ldc);
+    else blas_sgemm(ta, tb, M, N, k1 - k0, alpha, a, lda, b, ldb, 0.f, part.data() + (size_t)(t - 1) * M * N, N);
+#pragma omp barrier
+#pragma omp for schedule(static)
+    for (int i = 0; i < M; i++)
+      for (int u = 1; u < nt; u++) {
+        const float* p = part.data() + ((size_t)(u - 1) * M + i) * N;
+        float* c = C + (size_t)i * ldc;
+        for (int j = 0; j < N; j++) c[j] += p[j];
+      }
+  }
+}
+#endif
+
 void sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
            float beta, float* C, int ldc) {
   init_backend();
   if (M == 0 || N == 0) return;
 #ifdef MMCTR_HAVE_OPENBLAS
   if (g_use_openblas) {
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A,
-                lda, B, ldb, beta, C, ldc);
+    const int T = threads();
+    const bool big = T > 1 && !omp_in_parallel() && (int64_t)M * N * K >= kSplitWork;
+    // Large products in every dimension stay with OpenBLAS's own threading, whose threads
+    // share packed panels (splitting them lost 6 % at 1024^3 with the AVX-512 kernels).
+    const bool square = std::min(M, N) >= 512 && K >= 512;
+    if (big && K >= 16 * std::max(M, N) && (int64_t)M * N <= (1 << 20))
+      split_k_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, T);
+    else if (big && !square && std::max(M, N) >= 2 * T)
+      split_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, T);
+    else
+      blas_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
 #endif

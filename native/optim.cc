@@ -87,6 +87,16 @@ static Napi::Value sparseAdam(const Napi::CallbackInfo& info) {
   const float c2 = (float)(1.0 / (1.0 - std::pow((double)b2, step)));
 #pragma omp parallel for schedule(static) if (par(k * dim * 4))
   for (int64_t r = 0; r < k; r++) {
+    // Rows are scattered over three vocabulary-sized arrays (table, m, v): fetching a few rows
+    // ahead overlaps their cache misses instead of waiting on each in turn.
+    if (r + 8 < k) {
+      const int64_t ahead = (int64_t)rows.p[r + 8] * dim;
+      for (int64_t c = 0; c < dim; c += 16) {
+        __builtin_prefetch(t.p + ahead + c, 1);
+        __builtin_prefetch(m.p + ahead + c, 1);
+        __builtin_prefetch(v.p + ahead + c, 1);
+      }
+    }
     const int64_t base = (int64_t)rows.p[r] * dim;
     float* pp = t.p + base;
     float* pm = m.p + base;
@@ -115,6 +125,13 @@ static Napi::Value sparseAdagrad(const Napi::CallbackInfo& info) {
     return env.Undefined();
 #pragma omp parallel for schedule(static) if (par(k * dim * 4))
   for (int64_t r = 0; r < k; r++) {
+    if (r + 8 < k) {  // as in sparseAdam
+      const int64_t ahead = (int64_t)rows.p[r + 8] * dim;
+      for (int64_t c = 0; c < dim; c += 16) {
+        __builtin_prefetch(t.p + ahead + c, 1);
+        __builtin_prefetch(a.p + ahead + c, 1);
+      }
+    }
     const int64_t base = (int64_t)rows.p[r] * dim;
     float* pp = t.p + base;
     float* pa = a.p + base;

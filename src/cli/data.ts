@@ -68,6 +68,7 @@ function storeLines(dir: string, meta: StoreMeta): string[] {
     const m = meta.splits[s];
     out.push(`  ${s.padEnd(6)}${String(m.count).padStart(9)} ${String(m.clicks).padStart(9)}  ${pct(m.count ? m.clicks / m.count : null)}  ${String(m.users).padStart(5)}  ${isoTime(m.tsMin)} .. ${isoTime(m.tsMax)}`);
   }
+  if (meta.truth) out.push('  true click probabilities kept beside the samples (p_true.f32): evaluation reports the oracle; no model reads them');
   return out;
 }
 

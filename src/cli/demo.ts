@@ -1,7 +1,8 @@
 /**
  * `mmctr demo`: the main job end to end on built-in data, with nothing to download or start:
- * generate a click log, validate it, build samples, train the sum-pooling baseline and DIN, and
- * compare them on the test split (overall and by item frequency).
+ * generate a small ad world (built-in catalogue, `small` preset), validate it, build samples,
+ * train the sum-pooling baseline and DIN, and compare them on the test split (overall, by item
+ * frequency, and beside the oracle that knows the true click probabilities).
  */
 import { Command } from 'commander';
 import path from 'node:path';
@@ -9,8 +10,9 @@ import { rmSync } from 'node:fs';
 import { ExperimentConfig } from '../ctr/config.js';
 import { trainRun } from '../ctr/run.js';
 import { buildStoreFromSpec } from '../data/resolve.js';
-import { SampleConfig } from '../data/sample-config.js';
-import { writeDemoData } from '../world/demo-data.js';
+import { readSampleConfig } from '../data/sample-config.js';
+import { generateWorld } from '../world/generate.js';
+import { worldParams } from '../world/params.js';
 import { evaluationTable } from './ctr.js';
 import { progressBar } from './progress.js';
 
@@ -24,11 +26,11 @@ export function registerDemo(program: Command): void {
     .action(async (opts: { out: string; seed: number; json?: boolean }) => {
       const say = opts.json ? () => {} : (line: string) => console.log(line);
       rmSync(opts.out, { recursive: true, force: true });
-      const specFile = writeDemoData(path.join(opts.out, 'data'), { seed: opts.seed });
-      say(`1. generated a demo click log: ${specFile}`);
+      const world = await generateWorld(worldParams('small', { seed: opts.seed }), path.join(opts.out, 'world'));
+      say(`1. generated a small ad world (${world.items} drawn products, ${world.users} users, ${world.impressions} ad impressions, ${world.searches} searches): ${world.specFile}`);
       const bar = progressBar('samples');
       const storeDir = path.join(opts.out, 'store');
-      const { meta, report } = await buildStoreFromSpec(specFile, SampleConfig.parse({}), storeDir, (d, t) => bar.update(d, t));
+      const { meta, report } = await buildStoreFromSpec(world.specFile, readSampleConfig(world.sampleConfigFile), storeDir, (d, t) => bar.update(d, t));
       bar.stop();
       const ev = report.tables.events;
       say(`2. validated ${ev.rows} event rows (${ev.rowsDropped} dropped) and built samples: train ${meta.splits.train.count}, valid ${meta.splits.valid.count}, test ${meta.splits.test.count}`);
@@ -44,6 +46,7 @@ export function registerDemo(program: Command): void {
         const run = trainRun(config, storeDir, path.join(opts.out, 'runs', model), { onProgress: (p) => tb.update(p.done, p.total) });
         tb.stop();
         results[model] = { auc: run.test.overall.auc, gauc: run.test.overall.gauc, logloss: run.test.overall.logloss, run: run.dir };
+        if (run.test.oracle) results.oracle = { auc: run.test.oracle.overall.auc, gauc: run.test.oracle.overall.gauc, logloss: run.test.oracle.overall.logloss };
         say(`3. ${model}: trained in ${run.fit.seconds.toFixed(1)} s (${Math.round(run.fit.samplesPerSecond)} samples/s); test metrics:`);
         say(evaluationTable(run.test).replace(/^/gm, '   '));
       }

@@ -9,6 +9,7 @@ import { registerCtr } from './ctr.js';
 import { registerData } from './data.js';
 import { registerDemo } from './demo.js';
 import { registerDoctor } from './doctor.js';
+import { registerWorld } from './world.js';
 
 const program = new Command();
 program
@@ -19,6 +20,7 @@ program
 registerDoctor(program);
 registerData(program);
 registerCtr(program);
+registerWorld(program);
 registerDemo(program);
 
 try {

@@ -20,8 +20,11 @@ const common = {
   dropout: z.number().min(0).lt(1).default(0),
   /** L2 on the touched embedding rows. */
   embeddingL2: z.number().min(0).default(0),
-  /** Item attribute fields embedded beside the item id (those the catalogue has). */
-  itemFields: z.array(z.enum(['category', 'brand', 'shop'])).default(['category']),
+  /**
+   * Categorical item fields embedded beside the item id: category, brand, shop (skipped when the
+   * catalogue lacks them) or any attribute the dataset spec lists, by name (an error if absent).
+   */
+  itemFields: z.array(z.string().min(1)).refine((f) => new Set(f).size === f.length, { message: 'lists a field twice' }).default(['category']),
   /** Whether the user id is embedded (the over-MLP sees it). */
   userEmbedding: z.boolean().default(true),
 };
@@ -32,7 +35,7 @@ export const DinConfig = z
     ...common,
     /** Attention unit over [q, k, q - k, q * k]: hidden widths and activation. */
     attentionHidden: z.array(z.number().int().positive()).min(1).default([80, 40]),
-    attentionActivation: Activation.default('dice'),
+    attentionActivation: z.enum(['sigmoid', 'relu', 'prelu', 'dice']).default('dice'),
     /** Normalise attention weights with a masked softmax (the DIN paper keeps raw weights). */
     attentionSoftmax: z.boolean().default(false),
   })

@@ -1,13 +1,13 @@
-/** The FeatureSpace of a sample store: vocabulary sizes and item attributes from its catalogue. */
-import { readCatalog, readStoreMeta, ITEM_FIELDS } from '../data/samples.js';
+/** The FeatureSpace of a sample store: vocabulary sizes and item fields from its catalogue. */
+import { readCatalog, readStoreMeta } from '../data/samples.js';
 import type { FeatureSpace } from './parts/id-features.js';
 
 export function featureSpaceOf(storeDir: string): FeatureSpace {
   const meta = readStoreMeta(storeDir);
   const catalog = readCatalog(storeDir);
   const itemFields: FeatureSpace['itemFields'] = {};
-  for (const f of ITEM_FIELDS) {
-    const field = catalog.fields[f];
+  // Every categorical field the catalogue has (category, brand, shop, listed attributes).
+  for (const [f, field] of Object.entries(catalog.fields)) {
     if (field.vocab.length > 0) itemFields[f] = { vocab: field.vocab.length, ofItem: Int32Array.from(field.index) };
   }
   return { items: meta.items, users: meta.users, itemFields, historyLength: meta.config.historyLength };

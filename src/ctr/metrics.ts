@@ -76,6 +76,11 @@ export function bucketOf(freq: number, rareMax: number, midMax: number): Bucket 
 export interface Evaluation {
   overall: MetricSet;
   buckets: Record<Bucket, MetricSet>;
+  /**
+   * The same metrics with the true click probabilities as scores, where the data has them (a
+   * simulated world): the best any model can reach on this split.
+   */
+  oracle?: { overall: MetricSet; buckets: Record<Bucket, MetricSet> };
 }
 
 function metricSet(probs: ArrayLike<number>, labels: ArrayLike<number>, users: ArrayLike<number>, subset?: number[]): MetricSet {
@@ -86,18 +91,26 @@ function metricSet(probs: ArrayLike<number>, labels: ArrayLike<number>, users: A
   return { count: idx.length, clicks, auc: auc(probs, labels, idx), gauc: g.gauc, gaucUsers: g.users, logloss: logloss(probs, labels, idx) };
 }
 
-/** All metrics for predicted probabilities, overall and per frequency bucket. */
+/**
+ * All metrics for predicted probabilities, overall and per frequency bucket; with `truth` (the
+ * true click probabilities, NaN where unknown), also the oracle's metrics on the same samples.
+ */
 export function evaluatePredictions(
   probs: ArrayLike<number>,
   labels: ArrayLike<number>,
   users: ArrayLike<number>,
   freq: ArrayLike<number>,
   thresholds: { rareMax: number; midMax: number },
+  truth?: ArrayLike<number> | null,
 ): Evaluation {
   const members: Record<Bucket, number[]> = { new: [], rare: [], mid: [], head: [] };
   for (let i = 0; i < probs.length; i++) members[bucketOf(freq[i], thresholds.rareMax, thresholds.midMax)].push(i);
-  return {
-    overall: metricSet(probs, labels, users),
-    buckets: Object.fromEntries(BUCKETS.map((b) => [b, metricSet(probs, labels, users, members[b])])) as Record<Bucket, MetricSet>,
-  };
+  const all = (scores: ArrayLike<number>) => ({
+    overall: metricSet(scores, labels, users),
+    buckets: Object.fromEntries(BUCKETS.map((b) => [b, metricSet(scores, labels, users, members[b])])) as Record<Bucket, MetricSet>,
+  });
+  const out: Evaluation = all(probs);
+  // The oracle only where every sample has its true probability (a partial key would mislead).
+  if (truth && truth.length === probs.length && Array.prototype.every.call(truth, (p: number) => p >= 0 && p <= 1)) out.oracle = all(truth);
+  return out;
 }

@@ -9,7 +9,7 @@ import { bceWithLogits } from '../engine/ops/index.js';
 import { RandomStream } from '../engine/random.js';
 import { SplitReader } from '../data/batches.js';
 import { SplitName } from '../data/sample-config.js';
-import { readStoreMeta } from '../data/samples.js';
+import { readStoreMeta, readTruth } from '../data/samples.js';
 import type { TrainConfig } from './config.js';
 import { evaluatePredictions, Evaluation } from './metrics.js';
 import type { CtrModel } from './models/index.js';
@@ -71,7 +71,8 @@ export function evaluateSplit(model: CtrModel, storeDir: string, split: SplitNam
   const all = reader.readRange(0, reader.count);
   reader.close();
   const { buckets } = readStoreMeta(storeDir).config;
-  return evaluatePredictions(probs, all.label, all.user, all.freq, buckets);
+  // The true click probabilities (simulated data only) give the oracle's metrics beside the model's.
+  return evaluatePredictions(probs, all.label, all.user, all.freq, buckets, readTruth(storeDir, split));
 }
 
 function monitorValue(e: Evaluation, monitor: TrainConfig['monitor']): number {

@@ -243,7 +243,8 @@ async function ingestEvents(duck: Duck, spec: EventsTableSpec): Promise<TableRep
       CASE WHEN ${clickedRaw} IN ('1', 'true', 't', 'yes', 'y', '1.0') THEN true
            WHEN ${clickedRaw} IN ('0', 'false', 'f', 'no', 'n', '0.0') THEN false ELSE NULL END AS clicked,
       ${t(c.request_id)} AS request_id,
-      ${t(c.position)} AS position_raw, TRY_CAST(${t(c.position)} AS INTEGER) AS position
+      ${t(c.position)} AS position_raw, TRY_CAST(${t(c.position)} AS INTEGER) AS position,
+      ${t(c.p_true)} AS p_true_raw, TRY_CAST(${t(c.p_true)} AS DOUBLE) AS p_true_num
     FROM raw_events`);
   const report = await runChecks(duck, raw, [
     { field: c.user_id, when: 'user_id IS NULL', value: 'NULL', message: 'is empty: every event needs a user id', severity: 'error' },
@@ -258,9 +259,14 @@ async function ingestEvents(duck: Duck, spec: EventsTableSpec): Promise<TableRep
     ...(c.position
       ? [{ field: c.position, when: 'position_raw IS NOT NULL AND position IS NULL', value: 'position_raw', message: 'is not an integer position; left empty', severity: 'warning' as const }]
       : []),
+    ...(c.p_true
+      ? [{ field: c.p_true, when: 'p_true_raw IS NOT NULL AND NOT COALESCE(p_true_num BETWEEN 0 AND 1, false)', value: 'p_true_raw', message: 'is not a probability in [0, 1]; left empty', severity: 'warning' as const }]
+      : []),
   ]);
+  // p_true stays beside the events for oracle metrics; it never becomes a feature.
   await duck.run(`CREATE OR REPLACE TABLE events AS
-    SELECT user_id, item_id, type, ts, r::BIGINT AS seq, clicked, request_id, position
+    SELECT user_id, item_id, type, ts, r::BIGINT AS seq, clicked, request_id, position,
+      CASE WHEN p_true_num BETWEEN 0 AND 1 THEN p_true_num END AS p_true
     FROM chk_events WHERE r NOT IN (SELECT r FROM bad_events) ORDER BY r`);
   return report;
 }

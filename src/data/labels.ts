@@ -9,8 +9,9 @@
  * - The user's clicks (what histories are made of) are the click events, plus the impressions
  *   flagged as clicked that no click event was matched to (so one click never counts twice).
  *
- * Result: table `labelled` (seq, user_id, item_id, ts, is_imp, label, is_click), impressions and
- * click events only; `seq` is the event's file order.
+ * Result: table `labelled` (seq, user_id, item_id, ts, is_imp, label, is_click, p_true),
+ * impressions and click events only; `seq` is the event's file order; p_true is the impression's
+ * true click probability where the data has one (oracle metrics only), else NULL.
  */
 import { Duck } from './duck.js';
 
@@ -29,7 +30,8 @@ export async function labelEvents(duck: Duck, clickWindowSeconds: number): Promi
     SELECT e.seq, e.user_id, e.item_id, e.ts,
       CASE WHEN e.type = 'impression' THEN 1 ELSE 0 END AS is_imp,
       CASE WHEN e.type = 'impression' THEN COALESCE(e.clicked::INTEGER, CASE WHEN m.imp_seq IS NULL THEN 0 ELSE 1 END) ELSE 0 END AS label,
-      CASE WHEN e.type = 'click' THEN 1 WHEN e.type = 'impression' AND e.clicked AND m.imp_seq IS NULL THEN 1 ELSE 0 END AS is_click
+      CASE WHEN e.type = 'click' THEN 1 WHEN e.type = 'impression' AND e.clicked AND m.imp_seq IS NULL THEN 1 ELSE 0 END AS is_click,
+      CASE WHEN e.type = 'impression' THEN e.p_true END AS p_true
     FROM events e LEFT JOIN (SELECT DISTINCT imp_seq FROM click_match) m ON m.imp_seq = e.seq
     WHERE e.type IN ('impression', 'click')`);
 }

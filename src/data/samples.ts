@@ -6,29 +6,38 @@
  * "all samples" is held in memory. Fraction splits cut impressions in that order at
  * floor(n * train) and floor(n * (train + valid)); time splits at validStart and testStart.
  *
- * A sample store folder holds: meta.json, catalog.json (item ids, titles, images, attributes
- * as indices), users.json, and per split: user.i32 item.i32 label.f32 ts.f64 hist.i32 (L per
- * record, 0 = padding) hist_len.i32 freq.i32 (target's training impressions) new.u8.
+ * A sample store folder holds: meta.json, catalog.json (item ids, titles, images, and every
+ * categorical item field as indices: category, brand, shop and the spec's listed attributes, by
+ * name), users.json, and per split: user.i32 item.i32 label.f32 ts.f64 hist.i32 (L per record,
+ * 0 = padding) hist_len.i32 freq.i32 (target's training impressions) new.u8, and, when the events
+ * carry a true click probability (a simulated world), p_true.f32 (NaN where unknown).
+ *
+ * p_true is the answer key, not a feature: batches (batches.ts) never read it; only evaluation
+ * does, through readTruth, to report what the best possible model would score.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeTextAtomic } from '../util/atomic-write.js';
 import { ColumnReader, ColumnWriter } from './column-file.js';
-import { Duck } from './duck.js';
+import { Duck, sqlIdent } from './duck.js';
 import { DataError } from './errors.js';
 import { labelEvents } from './labels.js';
 import { SampleConfig, SplitName, SPLITS } from './sample-config.js';
 
-/** Item attributes that become categorical features (index 0 = unknown). */
+/** The canonical categorical item fields; the spec's listed attributes are further fields, by name. */
 export const ITEM_FIELDS = ['category', 'brand', 'shop'] as const;
-export type ItemField = (typeof ITEM_FIELDS)[number];
+/** A categorical item field: a canonical one or a listed attribute's name. */
+export type ItemField = string;
 
 export interface Catalog {
   /** Item ids; catalogue index i (1-based) is ids[i - 1]. Index 0 is padding. */
   ids: string[];
   titles: (string | null)[];
   images: (string | null)[];
-  /** Per field: vocabulary (value of index v is vocab[v - 1]) and per-item index (length ids.length + 1). */
+  /**
+   * Per field (category, brand, shop, then the listed attributes by name): vocabulary (value of
+   * index v is vocab[v - 1], index 0 = unknown) and per-item index (length ids.length + 1).
+   */
   fields: Record<ItemField, { vocab: string[]; index: number[] }>;
 }
 
@@ -49,6 +58,8 @@ export interface StoreMeta {
   splits: Record<SplitName, SplitMeta>;
   /** Training impressions' time range: items with no training impression are "new". */
   trainEnd: number | null;
+  /** Whether the splits carry p_true.f32 (true click probabilities, for oracle metrics only). */
+  truth?: boolean;
   builtAt: string;
 }
 
@@ -94,18 +105,23 @@ export async function buildSamples(duck: Duck, datasetName: string, config: Samp
 
 async function writeStore(duck: Duck, datasetName: string, config: SampleConfig, L: number, tmpDir: string, onProgress?: (done: number, total: number) => void): Promise<StoreMeta> {
   // Catalogue: items in catalogue order (ingest's seq); attributes as indices in order of first appearance.
-  await duck.run(`CREATE OR REPLACE TABLE item_index AS SELECT item_id, (row_number() OVER (ORDER BY seq))::INTEGER AS idx, title, image, category, brand, shop FROM items`);
-  const itemRows = await duck.all(`SELECT item_id, idx, title, image, category, brand, shop FROM item_index ORDER BY idx`);
+  // Listed attributes are the items table's attr_<name> columns (ingest.ts).
+  const itemColumns = (await duck.all(`SELECT column_name FROM (DESCRIBE items)`)).map((r) => String(r.column_name));
+  const attributes = itemColumns.filter((c) => c.startsWith('attr_')).map((c) => c.slice('attr_'.length));
+  const attrSelect = attributes.map((a) => `, ${sqlIdent(`attr_${a}`)}`).join('');
+  await duck.run(`CREATE OR REPLACE TABLE item_index AS SELECT item_id, (row_number() OVER (ORDER BY seq))::INTEGER AS idx, title, image, category, brand, shop${attrSelect} FROM items`);
+  const itemRows = await duck.all(`SELECT * FROM item_index ORDER BY idx`);
+  const fieldNames: [ItemField, string][] = [...ITEM_FIELDS.map((f): [string, string] => [f, f]), ...attributes.map((a): [string, string] => [a, `attr_${a}`])];
   const catalog: Catalog = {
     ids: itemRows.map((r) => String(r.item_id)),
     titles: itemRows.map((r) => (r.title === null ? null : String(r.title))),
     images: itemRows.map((r) => (r.image === null ? null : String(r.image))),
-    fields: { category: { vocab: [], index: [0] }, brand: { vocab: [], index: [0] }, shop: { vocab: [], index: [0] } },
+    fields: Object.fromEntries(fieldNames.map(([f]) => [f, { vocab: [], index: [0] }])),
   };
-  for (const f of ITEM_FIELDS) {
+  for (const [f, columnName] of fieldNames) {
     const seen = new Map<string, number>();
     for (const r of itemRows) {
-      const v = r[f];
+      const v = r[columnName];
       if (v === null || v === undefined) {
         catalog.fields[f].index.push(0);
         continue;
@@ -125,9 +141,10 @@ async function writeStore(duck: Duck, datasetName: string, config: SampleConfig,
   // Labels and the user's clicks (labels.ts): impressions and click events in one stream.
   await labelEvents(duck, config.clickWindowSeconds);
   await duck.run(`CREATE OR REPLACE TABLE stream AS
-    SELECT u.idx AS user, i.idx AS item, e.ts, e.seq, e.is_imp, e.label, e.is_click
+    SELECT u.idx AS user, i.idx AS item, e.ts, e.seq, e.is_imp, e.label, e.is_click, e.p_true
     FROM labelled e JOIN user_index u USING (user_id) JOIN item_index i USING (item_id)`);
   const impressions = Number(await duck.scalar(`SELECT count(*)::INTEGER FROM stream WHERE is_imp = 1`));
+  const hasTruth = Number(await duck.scalar(`SELECT count(*)::INTEGER FROM stream WHERE is_imp = 1 AND p_true IS NOT NULL`)) > 0;
   if (impressions === 0) throw new DataError({ file: datasetName }, 'has no impressions: there is nothing to build samples from (see `mmctr data check`)');
   const streamRows = Number(await duck.scalar(`SELECT count(*)::INTEGER FROM stream`));
 
@@ -144,6 +161,10 @@ async function writeStore(duck: Duck, datasetName: string, config: SampleConfig,
       return [s, { ...w, hist: new ColumnWriter(path.join(tmpDir, s, 'hist.i32'), 'i32', L) }];
     }),
   ) as Record<SplitName, Record<keyof typeof COLUMNS | 'hist', ColumnWriter>>;
+  // The answer key, in its own file: never part of a batch.
+  const truthWriters = hasTruth
+    ? (Object.fromEntries(SPLITS.map((s) => [s, new ColumnWriter(path.join(tmpDir, s, TRUTH_FILE), 'f32')])) as Record<SplitName, ColumnWriter>)
+    : null;
   const meta: Record<SplitName, SplitMeta & { userSet: Set<number> }> = Object.fromEntries(
     SPLITS.map((s) => [s, { count: 0, clicks: 0, users: 0, tsMin: null, tsMax: null, userSet: new Set<number>() }]),
   ) as never;
@@ -161,7 +182,7 @@ async function writeStore(duck: Duck, datasetName: string, config: SampleConfig,
     h.ring[h.n % L] = item;
     h.n++;
   };
-  const emit = (user: number, item: number, label: number, ts: number) => {
+  const emit = (user: number, item: number, label: number, ts: number, pTrue: number | null) => {
     const name: SplitName =
       split.kind === 'fraction'
         ? impIndex < trainCount ? 'train' : impIndex < trainCount + validCount ? 'valid' : 'test'
@@ -179,6 +200,7 @@ async function writeStore(duck: Duck, datasetName: string, config: SampleConfig,
     w.ts.push(ts);
     w.hist_len.push(len);
     w.hist.push(snapshot);
+    truthWriters?.[name].push(pTrue === null || pTrue === undefined ? Number.NaN : Number(pTrue));
     const m = meta[name];
     m.count++;
     m.clicks += label;
@@ -189,8 +211,8 @@ async function writeStore(duck: Duck, datasetName: string, config: SampleConfig,
   };
 
   let done = 0;
-  for await (const chunk of duck.chunks(`SELECT user, item, ts, is_imp, label, is_click FROM stream ORDER BY ts, seq`)) {
-    const [us, its, tss, imps, labels, clicks] = chunk.columns as number[][];
+  for await (const chunk of duck.chunks(`SELECT user, item, ts, is_imp, label, is_click, p_true FROM stream ORDER BY ts, seq`)) {
+    const [us, its, tss, imps, labels, clicks, truths] = chunk.columns as number[][];
     for (let r = 0; r < chunk.rows; r++) {
       const ts = tss[r];
       if (config.ties === 'exclude' && ts !== groupTs) {
@@ -199,7 +221,7 @@ async function writeStore(duck: Duck, datasetName: string, config: SampleConfig,
         pendingClicks.length = 0;
         groupTs = ts;
       }
-      if (imps[r]) emit(us[r], its[r], labels[r], ts);
+      if (imps[r]) emit(us[r], its[r], labels[r], ts, truths[r]);
       if (clicks[r]) {
         if (config.ties === 'exclude') pendingClicks.push([us[r], its[r]]);
         else addClick(us[r], its[r]);
@@ -209,6 +231,7 @@ async function writeStore(duck: Duck, datasetName: string, config: SampleConfig,
     onProgress?.(done, streamRows);
   }
   for (const s of SPLITS) for (const w of Object.values(writers[s])) w.close();
+  if (truthWriters) for (const s of SPLITS) truthWriters[s].close();
 
   // Frequencies are known only after the training window has been read: second, small pass.
   for (const s of SPLITS) {
@@ -235,6 +258,7 @@ async function writeStore(duck: Duck, datasetName: string, config: SampleConfig,
       return [s, { ...m, users: userSet.size }];
     })) as Record<SplitName, SplitMeta>,
     trainEnd: meta.train.tsMax,
+    truth: hasTruth,
     builtAt: new Date().toISOString(),
   };
   writeFileSync(path.join(tmpDir, 'catalog.json'), JSON.stringify(catalog));
@@ -248,6 +272,24 @@ export function readStoreMeta(dir: string): StoreMeta {
     return JSON.parse(readFileSync(path.join(dir, 'meta.json'), 'utf8')) as StoreMeta;
   } catch (err) {
     throw new DataError({ file: path.join(dir, 'meta.json') }, `is not a sample store (${(err as Error).message}); build one with \`mmctr data build\``);
+  }
+}
+
+/** The file of a split that holds the true click probabilities. */
+export const TRUTH_FILE = 'p_true.f32';
+
+/**
+ * The true click probability of every sample of a split (NaN where unknown), or null when the
+ * store has none. For oracle metrics only: a model must never be given it.
+ */
+export function readTruth(dir: string, split: SplitName): Float32Array | null {
+  const file = path.join(dir, split, TRUTH_FILE);
+  if (!existsSync(file)) return null;
+  const reader = new ColumnReader(file, 'f32');
+  try {
+    return reader.readAll() as Float32Array;
+  } finally {
+    reader.close();
   }
 }
 

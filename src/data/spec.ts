@@ -5,7 +5,8 @@
  * Canonical tables:
  *   items    item_id, title, image, category, brand, shop, created_at (+ any listed attributes)
  *   events   user_id, item_id, type (impression | click | cart | purchase), ts, clicked (label of
- *            an impression, optional), request_id, position
+ *            an impression, optional), request_id, position, p_true (the impression's true click
+ *            probability where a simulator knows it: evaluation only, never a model input)
  *   searches user_id, ts, query_text, query_image, shown, clicked, bought (lists: ids joined by
  *            the list separator)
  */
@@ -26,6 +27,9 @@ const tableBase = {
 
 const column = z.string().min(1);
 
+/** Canonical item columns: attribute names must differ from them (attributes become item fields by name). */
+export const RESERVED_ITEM_FIELDS = ['item_id', 'title', 'image', 'category', 'brand', 'shop', 'created_at'] as const;
+
 export const ItemsTableSpec = z.object({
   ...tableBase,
   columns: z
@@ -40,7 +44,13 @@ export const ItemsTableSpec = z.object({
     })
     .strict(),
   /** Extra categorical columns kept as item attributes (name in the file). */
-  attributes: z.array(column).default([]),
+  attributes: z
+    .array(column)
+    .default([])
+    .refine((a) => a.every((n) => !(RESERVED_ITEM_FIELDS as readonly string[]).includes(n)), {
+      message: `an attribute may not be named like a canonical item field (${'item_id, title, image, category, brand, shop, created_at'}): map that column under "columns" instead`,
+    })
+    .refine((a) => new Set(a).size === a.length, { message: 'lists an attribute twice' }),
   /** Image paths are relative to this folder (default: the items file's folder). */
   imageRoot: z.string().optional(),
 }).strict();
@@ -56,6 +66,11 @@ export const EventsTableSpec = z.object({
       clicked: column.optional(),
       request_id: column.optional(),
       position: column.optional(),
+      /**
+       * The impression's true click probability (a simulated world writes it): carried into the
+       * sample store beside the samples, for oracle metrics only; no model ever sees it.
+       */
+      p_true: column.optional(),
     })
     .strict(),
   /** Value of `type` for rows without a type column. */

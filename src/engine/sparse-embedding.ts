@@ -8,6 +8,7 @@ import { isGradEnabled, record } from './autograd.js';
 import { EngineError } from './errors.js';
 import { Initializer, normal } from './init.js';
 import { native } from './native.js';
+import { uninitialized } from './ops/common.js';
 import { RandomStream } from './random.js';
 import { Tensor } from './tensor.js';
 
@@ -42,7 +43,8 @@ export class SparseEmbedding {
   /** Rows at ids -> [...idsShape, dim]; ids must be in [0, rows). */
   lookup(ids: Int32Array, idsShape: readonly number[] = [ids.length]): Tensor {
     const track = isGradEnabled();
-    const out = new Tensor(new Float32Array(ids.length * this.dim), [...idsShape, this.dim], track);
+    // gatherRows writes every value (or throws on a bad id), so the zero fill is skipped.
+    const out = new Tensor(uninitialized(ids.length * this.dim), [...idsShape, this.dim], track);
     native.gatherRows(this.weight, this.dim, ids, out.data);
     if (track) record(() => {
       if (out.grad) this.pending.push({ ids, grad: out });

@@ -1,10 +1,10 @@
 /**
- * world/: generators of benchmark and demo data. This file: a small built-in click log, made
- * deterministically from a seed, so the demo and the tests run on a fresh clone. Users have
- * latent tastes over categories; a click is more likely when the ad's category matches the
- * user's tastes and the categories of the user's recent clicks, so a sequence model has
- * something real to learn. (The full semi-synthetic ad world over real product content is
- * planned in its own module.)
+ * world/: generators of benchmark and demo data. This file: a minimal click log (ids and a
+ * category only, no content), made deterministically from a seed, for fast tests of the CTR
+ * stages. Users have latent tastes over categories; a click is more likely when the ad's
+ * category matches the user's tastes and the categories of the user's recent clicks, so a
+ * sequence model has something real to learn. The demo and the benchmarks use the ad world
+ * (generate.ts), which has real or drawn content, searches and true click probabilities.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

@@ -44,7 +44,7 @@ function composed(q: Tensor, keys: Tensor, mask: Float32Array, unit: DinAttentio
   let h = concat([qe, keys, sub(qe, keys), mul(qe, keys)], 2);
   const layers = [{ w: unit.w1, b: unit.b1 }, ...unit.hidden];
   layers.forEach((layer, i) => {
-    if (act === 'relu' || act === 'sigmoid') h = linear(h, layer.w, layer.b, act);
+    if (act === 'relu' || act === 'sigmoid' || act === 'tanh') h = linear(h, layer.w, layer.b, act);
     else if (act === 'prelu') h = prelu(linear(h, layer.w, layer.b), unit.alphas![i]);
     else {
       // Dice's batch statistics over the valid pairs only, as the fused op defines them.
@@ -92,6 +92,7 @@ function gradsOf(inputs: Tensor[]): Float32Array[] {
 const CASES: { name: string; opts: DinAttentionOptions; widths: number[] }[] = [
   { name: 'sigmoid', opts: { activation: 'sigmoid' }, widths: [6, 5] },
   { name: 'relu + softmax', opts: { activation: 'relu', softmax: true }, widths: [6, 5] },
+  { name: 'tanh + softmax, three layers', opts: { activation: 'tanh', softmax: true }, widths: [6, 5, 3] },
   { name: 'prelu, one layer', opts: { activation: 'prelu' }, widths: [7] },
   { name: 'dice', opts: { activation: 'dice' }, widths: [6, 5] },
 ];
@@ -154,6 +155,53 @@ test('dinAttention without grad records nothing and agrees with the taped forwar
   assert.deepEqual(a.pooled.data, b.pooled.data);
 });
 
+test('dinAttention: two ops on one tape and repeated steps keep their scratch buffers apart', () => {
+  const rng = new RandomStream(8);
+  const q1 = randn(rng, [B, D]), q2 = randn(rng, [B, D]);
+  const k1 = randn(rng, [B, L, D]), k2 = randn(rng, [B, L, D]);
+  const unit = makeUnit(rng, [6, 5], false);
+  const inputs = [q1, q2, k1, k2, ...allInputs(q1, k1, unit).slice(2)];
+  const seed = rng.uniform(B * L + B * D, -1, 1);
+  const single = (q: Tensor, k: Tensor): Float32Array[] => {
+    inputs.forEach((t) => (t.grad = null));
+    backward(flat(dinAttention(q, k, MASK, unit)), seed);
+    return gradsOf(inputs);
+  };
+  const g1 = single(q1, k1), g2 = single(q2, k2);
+  for (let round = 0; round < 3; round++) {
+    inputs.forEach((t) => (t.grad = null));
+    const both = add(flat(dinAttention(q1, k1, MASK, unit)), flat(dinAttention(q2, k2, MASK, unit)));
+    noGrad(() => dinAttention(q2, k1, MASK, unit)); // takes and returns scratch in between
+    backward(both, seed);
+    gradsOf(inputs).forEach((g, i) => assertClose(g, g1[i].map((v, j) => v + g2[i][j]), 1e-5, `round ${round}, input ${i}`));
+  }
+});
+
+test('dinAttention and symmetricInfoNCE give bit-identical gradients run after run (parallel sizes)', () => {
+  const rng = new RandomStream(12);
+  const Bb = 256, Lb = 40, Db = 16;
+  const q = randn(rng, [Bb, Db]), keys = randn(rng, [Bb, Lb, Db]);
+  const mask = new Float32Array(Bb * Lb);
+  const lengths = rng.ints(Bb, Lb);
+  for (let b = 0; b < Bb; b++) mask.fill(1, b * Lb, b * Lb + 1 + lengths[b]);
+  const unit: DinAttentionUnit = {
+    w1: randn(rng, [4 * Db, 12], 0.3), b1: randn(rng, [12], 0.1), hidden: [{ w: randn(rng, [12, 6], 0.3), b: randn(rng, [6], 0.1) }],
+    wOut: randn(rng, [6, 1], 0.3), bOut: randn(rng, [1], 0.1),
+  };
+  const z1 = randn(rng, [512, 32], 0.2), z2 = randn(rng, [512, 32], 0.2);
+  const inputs = [q, keys, unit.w1, unit.b1, unit.hidden[0].w, unit.hidden[0].b, unit.wOut, unit.bOut, z1, z2];
+  const seed = rng.uniform(Bb * Lb + Bb * Db, -1, 1);
+  const run = (): Float32Array[] => {
+    inputs.forEach((t) => (t.grad = null));
+    const r = dinAttention(q, keys, mask, unit, { softmax: true });
+    backward(concat([reshape(r.weights, [Bb * Lb]), reshape(r.pooled, [Bb * Db])], 0), seed);
+    backward(symmetricInfoNCE(z1, z2, 0.1));
+    return gradsOf(inputs);
+  };
+  const first = run();
+  for (let i = 0; i < 4; i++) run().forEach((g, j) => assert.deepEqual(g, first[j], `input ${j} differs on run ${i + 2}`));
+});
+
 test('dinAttention rejects mismatched shapes and native misuse raises errors', () => {
   const rng = new RandomStream(3);
   const q = randn(rng, [B, D]);
@@ -167,6 +215,13 @@ test('dinAttention rejects mismatched shapes and native misuse raises errors', (
   assert.throws(() => native.dinPairs(q.data, keys.data, B, L, D, offsets, badPairs, new Float32Array(4 * D)), /pairs/);
   assert.throws(() => native.dinPairs(q.data, keys.data, B, L, D, Int32Array.from([0, 1]), badPairs, new Float32Array(4 * D)), /offsets/);
   assert.throws(() => native.biasActivationEx(new Float32Array(4), 2, 2, null, null, null, 0, 9, null, new Float32Array(4)), /activation/);
+  const f = (n: number) => new Float32Array(n);
+  assert.throws(() => native.activationBackwardEx(null, f(4), f(4), 2, -2, 2, null, f(4), null, f(4)), /negative size/);
+  assert.throws(() => native.dinScoresBackward(f(4), -3, f(4), f(15), keys.data, B, L, D, offsets, badPairs, false, null, null, null, f(4), null, null), /negative size/);
+  assert.throws(() => native.dinCompact(MASK, -1, L, new Int32Array(4), new Int32Array(15)), /negative size/);
+  assert.throws(() => native.groupSums(f(4), 2, 2, Int32Array.from([0, 2]), -1, f(4)), /negative group count/);
+  assert.throws(() => native.symmetricInfoNCE(f(4), f(4), 2, 2, f(4), -2, 1, f(4), f(4)), /Q >= 0/);
+  assert.throws(() => native.symmetricInfoNCE(f(4), f(4), 2, 2, null, 0, 1, f(3), null), /g holds 3/);
 });
 
 /** Symmetric InfoNCE from unfused ops: two softmax cross-entropies over z1 [z2; queue]^T / tau. */

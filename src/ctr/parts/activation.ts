@@ -1,14 +1,16 @@
 /** An activation as a model part: stateless ones, PReLU (learned slope), Dice (learned slope + running statistics). */
 import { Module } from '../../engine/module.js';
 import { constant } from '../../engine/init.js';
-import { dice, prelu, relu, sigmoid, tanh } from '../../engine/ops/index.js';
+import { dice, DiceStats, prelu, relu, sigmoid, tanh } from '../../engine/ops/index.js';
 import { RandomStream } from '../../engine/random.js';
 import { Parameter, Tensor } from '../../engine/tensor.js';
 import type { ActivationName } from '../config.js';
 
 export class ActivationLayer extends Module {
-  private readonly alpha: Parameter | null = null;
-  private readonly stats: { runningMean: Float32Array; runningVar: Float32Array } | null = null;
+  /** PReLU / Dice slope per feature (null for parameter-free activations). */
+  readonly alpha: Parameter | null = null;
+  /** Dice running statistics (null otherwise). */
+  readonly stats: DiceStats | null = null;
 
   constructor(
     readonly kind: ActivationName,

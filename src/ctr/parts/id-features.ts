@@ -10,14 +10,15 @@ import { RandomStream } from '../../engine/random.js';
 import { SparseEmbedding } from '../../engine/sparse-embedding.js';
 import { Tensor } from '../../engine/tensor.js';
 import type { Batch } from '../../data/batches.js';
-import type { ItemField } from '../../data/samples.js';
+import { ITEM_FIELDS, type ItemField } from '../../data/samples.js';
+import { ConfigError } from '../../util/errors.js';
 
 /** What a model needs to know about the data: vocabulary sizes and each item's attributes. */
 export interface FeatureSpace {
   items: number;
   users: number;
   /** Per attribute field: vocabulary size and the attribute index of every catalogue item (index 0 = padding). */
-  itemFields: Partial<Record<ItemField, { vocab: number; ofItem: Int32Array }>>;
+  itemFields: Record<ItemField, { vocab: number; ofItem: Int32Array }>;
   historyLength: number;
 }
 
@@ -56,9 +57,17 @@ export class IdFeatures extends Module {
     const d = args.embeddingDim;
     this.itemTable = this.table('item', new SparseEmbedding({ rows: space.items + 1, dim: d, init }, rng.fork('item')));
     for (const field of args.itemFields) {
-      const f = space.itemFields[field];
-      if (!f) continue;
-      this.fieldTables.push({ field, ofItem: f.ofItem, table: this.table(field, new SparseEmbedding({ rows: f.vocab + 1, dim: d, init }, rng.fork(field))) });
+      const f = Object.hasOwn(space.itemFields, field) ? space.itemFields[field] : undefined;
+      if (!f) {
+        // The canonical fields are optional (a catalogue may lack them); a named attribute is not.
+        if ((ITEM_FIELDS as readonly string[]).includes(field)) continue;
+        throw new ConfigError('model.itemFields', [
+          `'${field}' is not an item field of this data; it has: ${Object.keys(space.itemFields).join(', ') || 'none'} (list attributes under items.attributes in the dataset spec)`,
+        ]);
+      }
+      // Canonical fields keep their own table name; attributes are attr_<name> (an identifier).
+      const tableName = (ITEM_FIELDS as readonly string[]).includes(field) ? field : `attr_${field.replace(/[^A-Za-z0-9_]/g, '_')}`;
+      this.fieldTables.push({ field, ofItem: f.ofItem, table: this.table(tableName, new SparseEmbedding({ rows: f.vocab + 1, dim: d, init }, rng.fork(field))) });
     }
     if (args.userEmbedding) this.userTable = this.table('user', new SparseEmbedding({ rows: space.users + 1, dim: d, init }, rng.fork('user')));
     this.itemDim = d * (1 + this.fieldTables.length);

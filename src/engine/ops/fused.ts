@@ -8,11 +8,11 @@ import { ShapeError } from '../errors.js';
 import { native } from '../native.js';
 import { shapeString, Tensor } from '../tensor.js';
 import type { DiceStats } from './activation.js';
-import { expectRank, output } from './common.js';
+import { expectRank, output, scratch, uninitialized } from './common.js';
 
-export type AttentionActivation = 'sigmoid' | 'relu' | 'prelu' | 'dice';
+export type AttentionActivation = 'sigmoid' | 'relu' | 'tanh' | 'prelu' | 'dice';
 
-const ACT = { none: 0, relu: 1, sigmoid: 2, prelu: 4 } as const;
+const ACT = { none: 0, relu: 1, sigmoid: 2, tanh: 3, prelu: 4 } as const;
 
 export interface AttentionLayer {
   w: Tensor;
@@ -37,7 +37,7 @@ export interface DinAttentionUnit {
 }
 
 export interface DinAttentionOptions {
-  /** Activation of every hidden layer of the unit (default sigmoid, as in the DIN paper's code). */
+  /** Activation of every hidden layer of the unit (default sigmoid, as in DIN's reference attention unit). */
   activation?: AttentionActivation;
   /** Normalise the scores with a softmax over each sample's unmasked behaviours (default false:
    * DIN's raw weights). */
@@ -56,7 +56,7 @@ export interface DinAttentionResult {
 }
 
 interface LayerState {
-  /** Pre-activation (with biases); the same buffer as y for ReLU and sigmoid. */
+  /** Pre-activation (with biases); the same buffer as y for ReLU, sigmoid and tanh. */
   z: Float32Array;
   y: Float32Array;
   dice?: { mean: Float32Array; rstd: Float32Array; p: Float32Array };
@@ -64,7 +64,8 @@ interface LayerState {
 
 /**
  * DIN target attention over masked behaviour sequences: q [B, D] (the target item), keys
- * [B, L, D] (the behaviours), mask [B * L] (1 valid, 0 padding). Returns the attention weights
+ * [B, L, D] (the behaviours), mask [B * L] (1 valid, 0 padding; any non-zero value counts as
+ * valid and does not scale the weight). Returns the attention weights
  * and the weighted sum of the keys; gradients reach q, keys and every parameter of the unit.
  *
  * The first layer is split by algebra: [q, k, q - k, q * k] W1 = q (Wq + Wd) + [k, q * k] [Wk - Wd; Wp],
@@ -111,8 +112,8 @@ export function dinAttention(q: Tensor, keys: Tensor, mask: Float32Array, unit: 
   const usedAlphas = activation === 'prelu' || activation === 'dice' ? alphas : [];
   const params = [...weightsOf, ...biasesOf, wOut, bOut, ...usedAlphas];
 
-  const weights = output([B, L], [q, keys, ...params]);
-  const pooled = output([B, D], [q, keys, ...params]);
+  const weights = output([B, L], [q, keys, ...params], uninitialized(B * L));
+  const pooled = output([B, D], [q, keys, ...params], uninitialized(B * D));
 
   const offsets = new Int32Array(B + 1);
   const pairsAll = new Int32Array(B * L);
@@ -121,9 +122,9 @@ export function dinAttention(q: Tensor, keys: Tensor, mask: Float32Array, unit: 
 
   const H1 = widths[0];
   const { wc, wa } = splitFirstLayer(w1.data, D, H1);
-  const qTerm = new Float32Array(B * H1);
+  const qTerm = scratch.take(B * H1);
   native.gemm(false, false, B, H1, D, 1, q.data, D, wa, H1, 0, qTerm, H1);
-  const x = new Float32Array(n * 2 * D);
+  const x = scratch.take(n * 2 * D);
   native.dinPairs(q.data, keys.data, B, L, D, offsets, pairs, x);
 
   const layers: LayerState[] = [];
@@ -131,22 +132,22 @@ export function dinAttention(q: Tensor, keys: Tensor, mask: Float32Array, unit: 
   let inDim = 2 * D;
   for (let i = 0; i < widths.length; i++) {
     const width = widths[i];
-    const z = new Float32Array(n * width);
+    const z = scratch.take(n * width);
     native.gemm(false, false, n, width, inDim, 1, input, inDim, i === 0 ? wc : weightsOf[i].data, width, 0, z, width);
     const groupBias = i === 0 ? qTerm : null;
     const groupOffsets = i === 0 ? offsets : null;
     let state: LayerState;
-    if (activation === 'relu' || activation === 'sigmoid') {
+    if (activation === 'relu' || activation === 'sigmoid' || activation === 'tanh') {
       native.biasActivationEx(z, n, width, biasesOf[i].data, groupBias, groupOffsets, B, ACT[activation], null, z);
       state = { z, y: z };
     } else if (activation === 'prelu') {
-      const y = new Float32Array(n * width);
+      const y = scratch.take(n * width);
       native.biasActivationEx(z, n, width, biasesOf[i].data, groupBias, groupOffsets, B, ACT.prelu, alphas[i].data, y);
       state = { z, y };
     } else {
       native.biasActivationEx(z, n, width, biasesOf[i].data, groupBias, groupOffsets, B, ACT.none, null, z);
-      const y = new Float32Array(n * width);
-      const dice = { mean: new Float32Array(width), rstd: new Float32Array(width), p: new Float32Array(n * width) };
+      const y = scratch.take(n * width);
+      const dice = { mean: new Float32Array(width), rstd: new Float32Array(width), p: scratch.take(n * width) };
       native.dice(z, n, width, alphas[i].data, options.diceEps ?? 1e-8, training, stats[i].runningMean, stats[i].runningVar, options.diceMomentum ?? 0.01, y, dice.mean, dice.rstd, dice.p);
       state = { z, y, dice };
     }
@@ -155,14 +156,22 @@ export function dinAttention(q: Tensor, keys: Tensor, mask: Float32Array, unit: 
     inDim = width;
   }
   native.dinScores(input, H, wOut.data, bOut.data[0], keys.data, B, L, D, offsets, pairs, softmax, weights.data, pooled.data);
+  const release = (): void => {
+    scratch.give(qTerm, x);
+    for (const l of layers) scratch.give(l.z, l.y === l.z ? null : l.y, l.dice?.p);
+  };
 
-  if (weights.requiresGrad) {
+  if (!weights.requiresGrad) release();
+  else {
     record(() => {
       const gWeights = weights.grad, gPooled = pooled.grad;
-      if (!gWeights && !gPooled) return;
+      if (!gWeights && !gPooled) {
+        release();
+        return;
+      }
       const gKeys = keys.requiresGrad ? gradOf(keys) : null;
       const gq = q.requiresGrad ? gradOf(q) : null;
-      let gh = new Float32Array(n * H);
+      let gh = scratch.take(n * H);
       native.dinScoresBackward(
         layers[layers.length - 1].y, H, wOut.data, weights.data, keys.data, B, L, D, offsets, pairs, softmax,
         gWeights, gPooled, gKeys, gh, wOut.requiresGrad ? gradOf(wOut) : null, bOut.requiresGrad ? gradOf(bOut) : null,
@@ -174,37 +183,43 @@ export function dinAttention(q: Tensor, keys: Tensor, mask: Float32Array, unit: 
         const galpha = usedAlphas[i]?.requiresGrad ? gradOf(usedAlphas[i]) : null;
         let gz: Float32Array;
         if (dice) {
-          gz = new Float32Array(n * width);
+          gz = scratch.take(n * width).fill(0);
           native.diceBackward(z, n, width, alphas[i].data, dice.mean, dice.rstd, dice.p, gh, gz, galpha, training);
           if (gbias) native.columnSums(gz, n, width, gbias);
+          scratch.give(gh);
         } else {
-          native.activationBackwardEx(z, y, gh, n, width, ACT[activation as 'relu' | 'sigmoid' | 'prelu'], activation === 'prelu' ? alphas[i].data : null, gh, galpha, gbias);
+          native.activationBackwardEx(z, y, gh, n, width, ACT[activation as 'relu' | 'sigmoid' | 'tanh' | 'prelu'], activation === 'prelu' ? alphas[i].data : null, gh, galpha, gbias);
           gz = gh;
         }
         if (i > 0) {
           const prev = layers[i - 1].y, prevDim = widths[i - 1], w = weightsOf[i];
           if (w.requiresGrad) native.gemm(true, false, prevDim, width, n, 1, prev, prevDim, gz, width, 1, gradOf(w), width);
-          gh = new Float32Array(n * prevDim);
+          gh = scratch.take(n * prevDim);
           native.gemm(false, true, n, prevDim, width, 1, gz, width, w.data, width, 0, gh, prevDim);
+          scratch.give(gz);
           continue;
         }
         // First layer: the q term was added per sample, so its gradient is a per-sample sum.
-        const gq1 = new Float32Array(B * H1);
+        const gq1 = scratch.take(B * H1);
         native.groupSums(gz, n, H1, offsets, B, gq1);
         if (b1.requiresGrad) native.columnSums(gq1, B, H1, gradOf(b1));
         if (w1.requiresGrad) {
-          const gwc = new Float32Array(2 * D * H1), gwa = new Float32Array(D * H1);
+          const gwc = scratch.take(2 * D * H1), gwa = scratch.take(D * H1);
           native.gemm(true, false, 2 * D, H1, n, 1, x, 2 * D, gz, H1, 0, gwc, H1);
           native.gemm(true, false, D, H1, B, 1, q.data, D, gq1, H1, 0, gwa, H1);
           mergeFirstLayerGrad(gradOf(w1), gwc, gwa, D, H1);
+          scratch.give(gwc, gwa);
         }
         if (gq) native.gemm(false, true, B, D, H1, 1, gq1, H1, wa, H1, 1, gq, D);
         if (gq || gKeys) {
-          const gx = new Float32Array(n * 2 * D);
+          const gx = scratch.take(n * 2 * D);
           native.gemm(false, true, n, 2 * D, H1, 1, gz, H1, wc, H1, 0, gx, 2 * D);
           native.dinPairsBackward(q.data, keys.data, gx, B, L, D, offsets, pairs, gq, gKeys);
+          scratch.give(gx);
         }
+        scratch.give(gz, gq1);
       }
+      release();
     });
   }
   return { weights, pooled };
@@ -265,13 +280,17 @@ export function symmetricInfoNCE(z1: Tensor, z2: Tensor, tau: number, { queue = 
   }
   const W = N + Q;
   const out = output([], [z1, z2]);
-  const g = new Float32Array(N * W);
-  const g2 = Q > 0 ? new Float32Array(N * Q) : null;
+  const g = scratch.take(N * W);
+  const g2 = Q > 0 ? scratch.take(N * Q) : null;
   const qd = Q > 0 ? queue!.data : null;
   out.data[0] = native.symmetricInfoNCE(z1.data, z2.data, N, d, qd, Q, 1 / tau, g, g2);
-  if (out.requiresGrad) {
+  if (!out.requiresGrad) scratch.give(g, g2);
+  else {
     record(() => {
-      if (!out.grad) return;
+      if (!out.grad) {
+        scratch.give(g, g2);
+        return;
+      }
       const s = out.grad[0] / tau;
       if (z1.requiresGrad) {
         const g1 = gradOf(z1);
@@ -283,6 +302,7 @@ export function symmetricInfoNCE(z1: Tensor, z2: Tensor, tau: number, { queue = 
         native.gemm(true, false, N, d, N, s, g, W, z1.data, d, 1, gz2, d);
         if (qd) native.gemm(false, false, N, d, Q, s, g2!, Q, qd, d, 1, gz2, d);
       }
+      scratch.give(g, g2);
     });
   }
   return out;

@@ -3,7 +3,7 @@ import { gradOf, record } from '../autograd.js';
 import { ShapeError } from '../errors.js';
 import { native } from '../native.js';
 import { Shape, shapeString, sizeOf, stridesOf, Tensor } from '../tensor.js';
-import { normAxis, output } from './common.js';
+import { normAxis, output, uninitialized } from './common.js';
 
 /** Same data, new shape; one axis may be -1 (inferred). */
 export function reshape(x: Tensor, shape: Shape): Tensor {
@@ -17,7 +17,10 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
   const out = output(resolved, [x], x.data);
   if (out.requiresGrad) {
     record(() => {
-      if (out.grad && x.requiresGrad) native.axpy(1, out.grad, gradOf(x));
+      if (!out.grad || !x.requiresGrad) return;
+      if (x.grad) native.axpy(1, out.grad, x.grad);
+      // A view may hand its gradient buffer to its base: no closure reads out.grad after this one.
+      else x.grad = out.grad;
     });
   }
   return out;
@@ -73,7 +76,8 @@ export function concat(parts: readonly Tensor[], axis: number): Tensor {
       throw new ShapeError(`concat: ${shapeString(t.shape)} does not fit ${shapeString(first.shape)} along axis ${a}`);
   const shape = first.shape.map((d, i) => (i === a ? parts.reduce((s, t) => s + t.shape[a], 0) : d));
   const outStrides = Int32Array.from(stridesOf(shape));
-  const out = output(shape, parts);
+  // The parts tile the output, so every value is written.
+  const out = output(shape, parts, uninitialized(sizeOf(shape)));
   const views = parts.map((t, i) => {
     const offset = parts.slice(0, i).reduce((s, u) => s + u.shape[a], 0) * outStrides[a];
     return { t, offset, srcStrides: Int32Array.from(stridesOf(t.shape)), shapeI32: Int32Array.from(t.shape) };
@@ -82,8 +86,14 @@ export function concat(parts: readonly Tensor[], axis: number): Tensor {
   if (out.requiresGrad) {
     record(() => {
       if (!out.grad) return;
-      for (const v of views)
-        if (v.t.requiresGrad) native.stridedCopy(out.grad, v.offset, outStrides, gradOf(v.t), 0, v.srcStrides, v.shapeI32, true);
+      for (const v of views) {
+        if (!v.t.requiresGrad) continue;
+        // A part's slice covers all of it: the first gradient it receives is a copy, which
+        // spares zero-filling a fresh buffer only to add into it.
+        const fresh = !v.t.grad;
+        if (fresh) v.t.grad = uninitialized(v.t.size);
+        native.stridedCopy(out.grad, v.offset, outStrides, v.t.grad!, 0, v.srcStrides, v.shapeI32, !fresh);
+      }
     });
   }
   return out;

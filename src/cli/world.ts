@@ -1,0 +1,72 @@
+/** `mmctr world generate`: writes a semi-synthetic ad world (a dataset folder the data layer reads). */
+import { Command } from 'commander';
+import path from 'node:path';
+import { generateWorld } from '../world/generate.js';
+import { PRESET_NAMES, PresetName, worldParams } from '../world/params.js';
+import { MmctrError } from '../util/errors.js';
+import { progressBar } from './progress.js';
+
+const num = (name: string) => (v: string) => {
+  const x = Number(v);
+  if (!Number.isFinite(x)) throw new MmctrError(`--${name} must be a number, got '${v}'`);
+  return x;
+};
+
+export function registerWorld(program: Command): void {
+  const world = program.command('world').description('the semi-synthetic ad world: real product content, simulated users');
+  world
+    .command('generate')
+    .description('generate an ad world: items, users, searches, ad impressions and clicks, true click probabilities')
+    .requiredOption('--out <dir>', 'folder to write the world to (replaced if it holds an earlier world)')
+    .option('--preset <name>', `size preset: ${PRESET_NAMES.join(', ')}`, 'small')
+    .option('--catalog <name>', 'fashion (real products, shared data) or builtin (drawn by the project); default: the preset\'s')
+    .option('--catalog-dir <dir>', 'folder of the fashion catalogue (items.csv, images/)')
+    .option('--seed <n>', 'random seed', num('seed'))
+    .option('--users <n>', 'number of users', num('users'))
+    .option('--days <n>', 'days simulated', num('days'))
+    .option('--sessions-per-day <x>', 'mean visits per user per day', num('sessions-per-day'))
+    .option('--new-items <share>', 'share of items that are new ads launched late in the range', num('new-items'))
+    .option('--noise <std>', 'std of the hidden user-item affinity nothing observable explains', num('noise'))
+    .option('--search-share <share>', 'share of visits that start with a search', num('search-share'))
+    .option('--photo-share <share>', 'share of searches made with a photo', num('photo-share'))
+    .option('--max-items <n>', 'keep a deterministic subset of the fashion catalogue', num('max-items'))
+    .option('--category-level <level>', 'coarse category column: masterCategory or subCategory')
+    .option('--json', 'print the summary as one JSON object')
+    .action(async (opts: Record<string, string | number | boolean | undefined>) => {
+      const preset = String(opts.preset) as PresetName;
+      if (!PRESET_NAMES.includes(preset)) throw new MmctrError(`--preset must be one of ${PRESET_NAMES.join(', ')}, got '${preset}'`);
+      const params = worldParams(preset, {
+        catalog: opts.catalog as 'fashion' | 'builtin' | undefined,
+        catalogDir: opts.catalogDir as string | undefined,
+        seed: opts.seed as number | undefined,
+        users: opts.users as number | undefined,
+        days: opts.days as number | undefined,
+        sessionsPerDay: opts.sessionsPerDay as number | undefined,
+        newItemShare: opts.newItems as number | undefined,
+        noise: opts.noise as number | undefined,
+        searchShare: opts.searchShare as number | undefined,
+        photoQueryShare: opts.photoShare as number | undefined,
+        maxItems: opts.maxItems as number | undefined,
+        categoryLevel: opts.categoryLevel as 'masterCategory' | 'subCategory' | undefined,
+      });
+      const bar = progressBar('world');
+      const t0 = performance.now();
+      const s = await generateWorld(params, String(opts.out), (d, total) => bar.update(d, total, `day ${d}`));
+      bar.stop();
+      const seconds = (performance.now() - t0) / 1000;
+      if (opts.json) {
+        console.log(JSON.stringify({ ...s, seconds }));
+        return;
+      }
+      console.log(`ad world (${s.catalog} catalogue, preset ${preset}, seed ${params.seed}) written to ${s.dir} in ${seconds.toFixed(1)} s`);
+      console.log(`  ${s.items} items (${s.newItems} new ads launched late), ${s.users} users, ${s.days} days`);
+      console.log(`  ${s.impressions} ad impressions, ${s.clicks} clicks (CTR ${s.ctr.toFixed(4)}, mean true p ${s.meanPTrue.toFixed(4)}); ${s.newImpressions} impressions of new ads`);
+      console.log(`  ${s.searches} searches (${s.photoSearches} by photo), ${s.searchClicks} search clicks, ${s.purchases} purchases`);
+      for (const note of s.notes) console.log(`  note: ${note}`);
+      const rel = (f: string) => {
+        const r = path.relative(process.cwd(), f);
+        return r && !r.startsWith('..') ? r : f;
+      };
+      console.log(`next: mmctr data check ${rel(s.specFile)}; mmctr data build ${rel(s.specFile)} --config ${rel(s.sampleConfigFile)} --out <store>`);
+    });
+}

@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { repoRoot } from '../../src/util/paths.js';
+import { tempDir, write } from '../data/helpers.js';
+
+function mmctr(...args: string[]) {
+  const r = spawnSync(process.execPath, [path.join(repoRoot(), 'bin', 'mmctr.js'), ...args], { encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+test('mmctr world generate writes a dataset that mmctr data check accepts; knobs reach the world', () => {
+  const dir = tempDir('mmctr-cli-world-');
+  const out = path.join(dir, 'w');
+  const r = mmctr('world', 'generate', '--out', out, '--users', '40', '--days', '4', '--seed', '3', '--new-items', '0.3', '--json');
+  assert.equal(r.code, 0, r.err);
+  const s = JSON.parse(r.out.trim().split('\n').at(-1)!);
+  assert.equal(s.users, 40);
+  assert.equal(s.days, 4);
+  assert.equal(s.newItems, Math.round(360 * 0.3));
+  const world = JSON.parse(readFileSync(path.join(out, 'world.json'), 'utf8'));
+  assert.equal(world.params.seed, 3);
+  assert.equal(world.params.newItemShare, 0.3);
+  const check = mmctr('data', 'check', path.join(out, 'dataset.json'), '--strict', '--json');
+  assert.equal(check.code, 0, check.out + check.err);
+  assert.equal(JSON.parse(check.out).rowsDropped, 0);
+  // Human output names the next steps.
+  const again = mmctr('world', 'generate', '--out', out, '--users', '20', '--days', '3');
+  assert.equal(again.code, 0, again.err);
+  assert.match(again.out, /ad world \(builtin catalogue, preset small, seed 1\)/);
+  assert.match(again.out, /next: mmctr data check/);
+});
+
+test('mmctr world generate leaves a folder that is not a world alone, and names bad knobs', () => {
+  const dir = tempDir('mmctr-cli-world-');
+  write(dir, 'notes.txt', 'mine');
+  const r = mmctr('world', 'generate', '--out', dir, '--users', '10', '--days', '2');
+  assert.equal(r.code, 1);
+  assert.match(r.err, /not empty and not an ad world/);
+  assert.ok(existsSync(path.join(dir, 'notes.txt')));
+  const bad = mmctr('world', 'generate', '--out', path.join(dir, 'x'), '--preset', 'huge');
+  assert.equal(bad.code, 1);
+  assert.match(bad.err, /--preset must be one of small, medium, bench/);
+  const knob = mmctr('world', 'generate', '--out', path.join(dir, 'y'), '--noise', '-1');
+  assert.equal(knob.code, 1);
+  assert.match(knob.err, /noise/);
+});
