@@ -13,6 +13,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DataError } from '../data/errors.js';
 import { Rng } from './rng.js';
+import { splitCsvLine } from '../data/adapters/common.js';
 
 /** The hidden truth of an item: what users' tastes are about. Never a model feature by default. */
 export const TRUE_ATTRIBUTES = ['articleType', 'baseColour', 'gender', 'usage', 'season', 'brand'] as const;
@@ -37,28 +38,6 @@ export interface WorldCatalog {
   notes: string[];
 }
 
-/** One CSV line into fields (double quotes, doubled quotes inside). */
-export function splitCsvLine(line: string): string[] {
-  const out: string[] = [];
-  let cur = '', quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i];
-    if (quoted) {
-      if (ch === '"' && line[i + 1] === '"') {
-        cur += '"';
-        i++;
-      } else if (ch === '"') quoted = false;
-      else cur += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ',') {
-      out.push(cur);
-      cur = '';
-    } else cur += ch;
-  }
-  out.push(cur);
-  return out;
-}
-
 const clean = (v: string | undefined) => {
   const s = (v ?? '').trim();
   return s === '' || s === 'NA' ? 'Unknown' : s;
@@ -72,7 +51,7 @@ export function loadFashionCatalog(dir: string, maxItems?: number): WorldCatalog
   const file = path.join(dir, 'items.csv');
   if (!existsSync(file)) throw new DataError({ file }, 'not found: the fashion catalogue needs items.csv and images/ (set --catalog-dir or MMCTR_SHARED_DATA)');
   const lines = readFileSync(file, 'utf8').split(/\r?\n/).filter((l) => l.trim() !== '');
-  const header = splitCsvLine(lines[0]).map((h) => h.trim());
+  const header = splitCsvLine(lines[0], ',').map((h) => h.trim());
   const col = (name: string) => {
     const i = header.indexOf(name);
     if (i < 0) throw new DataError({ file, field: name }, `column not found; the file has: ${header.join(', ')}`);
@@ -86,7 +65,7 @@ export function loadFashionCatalog(dir: string, maxItems?: number): WorldCatalog
   const items: CatalogItem[] = [];
   let noImage = 0, noTitle = 0;
   for (let r = 1; r < lines.length; r++) {
-    const f = splitCsvLine(lines[r]);
+    const f = splitCsvLine(lines[r], ',');
     const id = (f[c.id] ?? '').trim();
     const title = (f[c.title] ?? '').trim();
     if (!id || !title) {

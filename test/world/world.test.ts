@@ -9,7 +9,8 @@ import { readSampleConfig } from '../../src/data/sample-config.js';
 import { buildSamples, readCatalog } from '../../src/data/samples.js';
 import { readDatasetSpec } from '../../src/data/spec.js';
 import { sharedDataDir } from '../../src/util/paths.js';
-import { loadFashionCatalog, splitCsvLine, TRUE_ATTRIBUTES } from '../../src/world/catalog.js';
+import { splitCsvLine } from '../../src/data/adapters/common.js';
+import { loadFashionCatalog, TRUE_ATTRIBUTES } from '../../src/world/catalog.js';
 import { generateWorld, WorldSummary } from '../../src/world/generate.js';
 import { worldParams } from '../../src/world/params.js';
 import { Rng } from '../../src/world/rng.js';
@@ -27,9 +28,9 @@ function world(): Promise<WorldSummary> {
 type Row = Record<string, string>;
 function readCsv(file: string): Row[] {
   const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
-  const header = splitCsvLine(lines[0]);
+  const header = splitCsvLine(lines[0], ',');
   return lines.slice(1).map((l) => {
-    const f = splitCsvLine(l);
+    const f = splitCsvLine(l, ',');
     return Object.fromEntries(header.map((h, i) => [h, f[i]]));
   });
 }
