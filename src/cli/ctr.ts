@@ -83,6 +83,23 @@ export function registerCtr(program: Command): void {
     });
 
   program
+    .command('resume')
+    .description('continue a run that stopped (killed, crashed) from its newest checkpoint (needs train.checkpointEvery > 0)')
+    .argument('<run>', 'run folder written by `mmctr train`')
+    .action((runDir: string) => {
+      const config = readExperimentConfig(path.join(runDir, 'config.json'));
+      const bar = progressBar('train');
+      const result = trainRun(config, config.data.store!, runDir, {
+        resume: true,
+        onProgress: (p) => bar.update(p.done, p.total, p.phase === 'train' ? `epoch ${p.epoch} loss ${p.loss?.toFixed(4)}` : `epoch ${p.epoch} evaluating`),
+        log: (line) => console.error(line),
+      });
+      bar.stop();
+      console.log(`run folder: ${result.dir}`);
+      console.log(evaluationTable(result.test));
+    });
+
+  program
     .command('evaluate')
     .description('evaluate a trained run on a split (AUC, GAUC, logloss; by item frequency bucket)')
     .argument('<run>', 'run folder written by `mmctr train`')

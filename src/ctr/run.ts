@@ -28,7 +28,7 @@ export interface RunResult {
 }
 
 /** Trains the experiment on a built store and writes the run folder. */
-export function trainRun(config: ExperimentConfig, storeDir: string, runDir: string, options: FitOptions = {}): RunResult {
+export function trainRun(config: ExperimentConfig, storeDir: string, runDir: string, options: Omit<FitOptions, 'checkpointDir'> = {}): RunResult {
   mkdirSync(runDir, { recursive: true });
   const logFile = path.join(runDir, 'log.txt');
   const log = (line: string) => {
@@ -39,7 +39,7 @@ export function trainRun(config: ExperimentConfig, storeDir: string, runDir: str
   log(engineSummary());
   const model = createModel(config.model, featureSpaceOf(storeDir), config.train.seed);
   log(`${config.model.model}: ${model.parameterCount().toLocaleString('en')} parameters; training ${config.train.epochs} epoch(s)`);
-  const result = fit(model, storeDir, config.train, { ...options, log });
+  const result = fit(model, storeDir, config.train, { ...options, log, checkpointDir: path.join(runDir, 'checkpoints') });
   const test = evaluateSplit(model, storeDir, 'test');
   log(`test: AUC ${test.overall.auc.toFixed(4)} GAUC ${test.overall.gauc.toFixed(4)} logloss ${test.overall.logloss.toFixed(4)}; ${Math.round(result.samplesPerSecond)} samples/s end to end, ${Math.round(result.loopSamplesPerSecond)} in the training loop`);
   saveModel(path.join(runDir, 'model.safetensors'), model, config);

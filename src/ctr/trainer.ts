@@ -6,7 +6,11 @@
 import { backward, noGrad } from '../engine/autograd.js';
 import { Adam, SparseAdam } from '../engine/optim.js';
 import { bceWithLogits } from '../engine/ops/index.js';
-import { RandomStream } from '../engine/random.js';
+import { RandomState, RandomStream } from '../engine/random.js';
+import { resumeLatest, saveCheckpoint } from '../engine/checkpoint.js';
+import { readSafetensors, writeSafetensors } from '../engine/safetensors.js';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { SplitReader } from '../data/batches.js';
 import { SplitName } from '../data/sample-config.js';
 import { readStoreMeta, readTruth } from '../data/samples.js';
@@ -42,6 +46,10 @@ export interface FitResult {
 export interface FitOptions {
   onProgress?: (p: Progress) => void;
   log?: (line: string) => void;
+  /** Folder for checkpoints (every `checkpointEvery` steps) and the best epoch's weights. */
+  checkpointDir?: string;
+  /** Continue from the newest checkpoint in checkpointDir, if there is one. */
+  resume?: boolean;
 }
 
 const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
@@ -79,20 +87,52 @@ function monitorValue(e: Evaluation, monitor: TrainConfig['monitor']): number {
   return monitor === 'logloss' ? -e.overall.logloss : e.overall[monitor];
 }
 
-export function fit(model: CtrModel, storeDir: string, config: TrainConfig, { onProgress, log = () => {} }: FitOptions = {}): FitResult {
+/** Where the trainer is, saved in each checkpoint (plain JSON). */
+interface FitProgress {
+  epoch: number;
+  /** Batches of this epoch already trained. */
+  batch: number;
+  /** The shuffle stream at the start of this epoch: replaying it reproduces the epoch's order. */
+  epochShuffle: RandomState;
+  lossSum: number;
+  seen: number;
+  epochs: EpochRecord[];
+  best: number | null;
+  bestEpoch: number;
+  bad: number;
+}
+
+export function fit(model: CtrModel, storeDir: string, config: TrainConfig, { onProgress, log = () => {}, checkpointDir, resume = false }: FitOptions = {}): FitResult {
   const dense = new Adam(model.namedParameters(), { lr: config.lr });
   const sparse = new SparseAdam(model.namedTables(), { lr: config.embeddingLr ?? config.lr, l2: model.config.embeddingL2 });
-  const shuffleRng = new RandomStream(config.seed).fork('shuffle');
+  const optimizers = { dense, sparse };
+  let shuffleRng = new RandomStream(config.seed).fork('shuffle');
   const reader = new SplitReader(storeDir, 'train');
-  const epochs: EpochRecord[] = [];
+  let epochs: EpochRecord[] = [];
   let best = -Infinity, bestEpoch = 0, bad = 0;
   let bestState: Map<string, Float32Array> | null = null;
   let samples = 0, loopMs = 0, evalSecondsTotal = 0;
+  let startEpoch = 1, skipBatches = 0, lossSum = 0, seen = 0;
+  if (resume && checkpointDir) {
+    const loaded = resumeLatest(checkpointDir, { model, optimizers });
+    if (loaded) {
+      const p = loaded.progress as unknown as FitProgress;
+      ({ epochs, bestEpoch, bad } = p);
+      best = p.best ?? -Infinity;
+      [startEpoch, skipBatches, lossSum, seen] = [p.epoch, p.batch, p.lossSum, p.seen];
+      shuffleRng = RandomStream.restore(p.epochShuffle);
+      if (existsSync(bestFile(checkpointDir))) bestState = readSnapshot(bestFile(checkpointDir));
+      log(`resumed from ${loaded.file}: epoch ${p.epoch}, batch ${p.batch}`);
+    }
+  }
   const t0 = performance.now();
   model.train();
-  for (let epoch = 1; epoch <= config.epochs; epoch++) {
-    let lossSum = 0, seen = 0;
+  for (let epoch = startEpoch; epoch <= config.epochs; epoch++) {
+    const epochShuffle = shuffleRng.state();
+    let batchIndex = 0;
     for (const batch of reader.batches({ batchSize: config.batchSize, shuffle: config.shuffle ? shuffleRng : null })) {
+      // After a resume, the replayed shuffle yields the batches already trained first.
+      if (batchIndex++ < skipBatches) continue;
       const s = performance.now();
       const loss = bceWithLogits(model.forward(batch), batch.label);
       backward(loss);
@@ -103,15 +143,23 @@ export function fit(model: CtrModel, storeDir: string, config: TrainConfig, { on
       seen += batch.size;
       samples += batch.size;
       onProgress?.({ phase: 'train', epoch, done: seen, total: reader.count, loss: lossSum / seen });
+      if (checkpointDir && config.checkpointEvery > 0 && dense.steps % config.checkpointEvery === 0) {
+        const progress: FitProgress = { epoch, batch: batchIndex, epochShuffle, lossSum, seen, epochs, best: Number.isFinite(best) ? best : null, bestEpoch, bad };
+        saveCheckpoint(checkpointDir, dense.steps, { model, optimizers, progress: progress as unknown as Record<string, unknown> });
+      }
     }
+    skipBatches = 0;
     const evalStart = performance.now();
     const valid = readStoreMeta(storeDir).splits.valid.count > 0
       ? evaluateSplit(model, storeDir, 'valid', (done, total) => onProgress?.({ phase: 'evaluate', epoch, done, total }))
       : null;
     const evalMs = performance.now() - evalStart;
     evalSecondsTotal += evalMs / 1000;
-    epochs.push({ epoch, trainLoss: lossSum / Math.max(seen, 1), valid });
-    log(`epoch ${epoch}: train loss ${(lossSum / Math.max(seen, 1)).toFixed(5)}${valid ? `, valid AUC ${valid.overall.auc.toFixed(4)} GAUC ${valid.overall.gauc.toFixed(4)} logloss ${valid.overall.logloss.toFixed(4)}` : ''} (${(evalMs / 1000).toFixed(1)} s evaluating)`);
+    const trainLoss = lossSum / Math.max(seen, 1);
+    lossSum = 0;
+    seen = 0;
+    epochs.push({ epoch, trainLoss, valid });
+    log(`epoch ${epoch}: train loss ${trainLoss.toFixed(5)}${valid ? `, valid AUC ${valid.overall.auc.toFixed(4)} GAUC ${valid.overall.gauc.toFixed(4)} logloss ${valid.overall.logloss.toFixed(4)}` : ''} (${(evalMs / 1000).toFixed(1)} s evaluating)`);
     if (config.epochs === 1 || !valid) {
       bestEpoch = epoch;
       continue;
@@ -122,6 +170,7 @@ export function fit(model: CtrModel, storeDir: string, config: TrainConfig, { on
       bestEpoch = epoch;
       bad = 0;
       bestState = snapshot(model);
+      if (checkpointDir) writeSnapshot(bestFile(checkpointDir), bestState);
     } else if (++bad > config.earlyStoppingPatience) {
       log(`early stopping: no ${config.monitor} gain for ${bad} epochs; keeping epoch ${bestEpoch}`);
       break;
@@ -138,6 +187,18 @@ export function fit(model: CtrModel, storeDir: string, config: TrainConfig, { on
     samplesPerSecond: samples / Math.max(seconds - evalSecondsTotal, 1e-9),
     loopSamplesPerSecond: samples / Math.max(loopMs / 1000, 1e-9),
   };
+}
+
+function bestFile(checkpointDir: string): string {
+  return path.join(checkpointDir, 'best-epoch.safetensors');
+}
+
+function writeSnapshot(file: string, state: Map<string, Float32Array>): void {
+  writeSafetensors(file, new Map([...state].map(([k, v]) => [k, { data: v }])));
+}
+
+function readSnapshot(file: string): Map<string, Float32Array> {
+  return new Map([...readSafetensors(file).tensors].map(([k, t]) => [k, t.data as Float32Array]));
 }
 
 /** Copies of every parameter, buffer and table of a model (best-epoch selection). */

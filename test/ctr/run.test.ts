@@ -67,3 +67,25 @@ test('an experiment config with a bad field is refused with the field named', ()
   writeFileSync(file, JSON.stringify({ name: 'x', data: {}, model: { model: 'din' } }));
   assert.throws(() => readExperimentConfig(file), /give one of store, dataset or adapter/);
 });
+
+test('a run stopped mid-epoch resumes from its checkpoint to the same weights as an uninterrupted run', async () => {
+  await store();
+  const cfg = ExperimentConfig.parse({ ...config('din', 9), train: { ...config('din', 9).train, epochs: 2, checkpointEvery: 4 } });
+  const straight = trainRun(cfg, storeDir, path.join(dir, 'straight'));
+  const crashDir = path.join(dir, 'crashed');
+  let steps = 0;
+  assert.throws(() =>
+    trainRun(cfg, storeDir, crashDir, {
+      onProgress: (p) => {
+        if (p.phase === 'train' && ++steps === 10) throw new Error('simulated crash');
+      },
+    }),
+  /simulated crash/);
+  const lines: string[] = [];
+  const resumed = trainRun(cfg, storeDir, crashDir, { resume: true, log: (l) => lines.push(l) });
+  assert.ok(lines.some((l) => /resumed from .*step-0+8\.safetensors: epoch \d, batch \d+/.test(l)), `the run resumed from the step-8 checkpoint:\n${lines.join('\n')}`);
+  assert.deepEqual(resumed.test, straight.test);
+  const a = openRun(straight.dir).model, b = openRun(crashDir).model;
+  for (const [name, p] of a.namedParameters()) assert.deepEqual(b.namedParameters().get(name)!.data, p.data, name);
+  for (const [name, t] of a.namedTables()) assert.deepEqual(b.namedTables().get(name)!.weight, t.weight, name);
+});
