@@ -9,6 +9,7 @@ import { registerCtr } from './ctr.js';
 import { registerData } from './data.js';
 import { registerDemo } from './demo.js';
 import { registerDoctor } from './doctor.js';
+import { registerPretrain } from './pretrain.js';
 import { registerWorld } from './world.js';
 
 const program = new Command();
@@ -20,6 +21,7 @@ program
 registerDoctor(program);
 registerData(program);
 registerCtr(program);
+registerPretrain(program);
 registerWorld(program);
 registerDemo(program);
 

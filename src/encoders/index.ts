@@ -1,0 +1,7 @@
+/** encoders/: frozen backbones, precomputed vectors, the feature cache and the text tokenizer. */
+export type { FeatureTable, ImageBackbone, ItemContent } from './types.js';
+export { EncoderError, FeatureFileError } from './errors.js';
+export { imageFeatures, cacheFolder, type ImageFeatureOptions } from './cache.js';
+export { MobileNetV2Backbone, MOBILENET_DIM, MOBILENET_ID, type MobileNetOptions } from './mobilenet.js';
+export { readVectorFile, precomputedFeatures, type VectorFile } from './precomputed.js';
+export { tokenize, tokenizeBatch, tokenStrings, words, wordId, fnv1a, loadWordVectors, DEFAULT_BUCKETS, type TokenizerArgs, type TokenBatch, type WordVectorInit } from './tokenizer.js';

@@ -1,0 +1,111 @@
+/**
+ * The SCL pre-training configuration: every hyper-parameter typed, with its default, in one zod
+ * schema. Named config files live in configs/ (configs/scl-*.json); a file holds only what it
+ * changes, the rest comes from here.
+ */
+import { z } from 'zod';
+import { parseConfig, readConfigFile } from '../util/config-file.js';
+
+export const SclModelConfig = z
+  .object({
+    /** Rows of the hashed n-gram table: ids in [1, 2^18] from encoders' tokenizer, 0 = padding. */
+    textBuckets: z.number().int().positive().default(2 ** 18 + 1),
+    /** Width of the token embedding bag. */
+    tokenDim: z.number().int().positive().default(64),
+    /** Tokens kept per title / query. */
+    maxTokens: z.number().int().positive().default(32),
+    /** Hidden width of both projection MLPs (0: a single linear layer). */
+    hidden: z.number().int().nonnegative().default(256),
+    /** Output width: the item vector. */
+    outDim: z.number().int().positive().default(128),
+    /**
+     * How the item's text and image sides combine into the fused item vector:
+     * 'sum': l2(l2(text) + l2(image)) (no parameters; a missing side is left out);
+     * 'linear': l2(W [text; image] + b) with a missing side zeroed.
+     */
+    fusion: z.enum(['sum', 'linear']).default('sum'),
+    /**
+     * What a query is matched with: 'fused' (the item vector that is exported) or 'modality'
+     * (text queries with the title side, photo queries with the image side, the paper's pairs;
+     * an item lacking that side falls back to the other).
+     */
+    keySide: z.enum(['fused', 'modality']).default('fused'),
+  })
+  .strict();
+
+export const SclLossConfig = z
+  .object({
+    /** InfoNCE temperature. */
+    tau: z.number().positive().default(0.07),
+    /** Keys in the MoCo queue (0: in-batch negatives only). The paper used 196,800. */
+    queueSize: z.number().int().nonnegative().default(65_536),
+    /** EMA momentum of the key encoder. */
+    momentum: z.number().min(0).max(1).default(0.995),
+    /** Weight of the cosine triplet loss on hard negatives (0: off). */
+    lambda: z.number().min(0).default(0.5),
+    /** Triplet margin in cosine: max(0, margin - cos(q, pos) + cos(q, neg)). */
+    margin: z.number().min(0).max(2).default(0.2),
+    /** Hard negatives used per pair (clicked, not bought, same search); sampled when more. */
+    hardPerPair: z.number().int().positive().default(2),
+  })
+  .strict();
+
+export const SclTrainConfig = z
+  .object({
+    epochs: z.number().int().positive().default(8),
+    batchSize: z.number().int().min(2).default(256),
+    /** Adam learning rate of the dense parts; SparseAdam of the token table. */
+    lr: z.number().positive().default(1e-3),
+    sparseLr: z.number().positive().default(5e-3),
+    weightDecay: z.number().min(0).default(0),
+  })
+  .strict();
+
+export const SclDataConfig = z
+  .object({
+    /** dataset.json of the ad world (or any dataset with items + searches). */
+    spec: z.string().optional(),
+    /** Share of searches, the latest by time, held out for evaluation (never trained on). */
+    heldOutShare: z.number().gt(0).lt(1).default(0.2),
+    /** Photo queries whose query item is the bought item itself are dropped (trivial). */
+    dropSelfPhoto: z.boolean().default(true),
+  })
+  .strict();
+
+export const SclEvalConfig = z
+  .object({
+    /** Candidates per held-out pair: the bought item + (N - 1) random catalogue items. */
+    candidates: z.number().int().min(2).default(100),
+    topK: z.number().int().positive().default(10),
+    seed: z.number().int().nonnegative().default(7),
+  })
+  .strict();
+
+export const SclConfig = z
+  .object({
+    name: z.string().default('scl'),
+    seed: z.number().int().nonnegative().default(1),
+    data: SclDataConfig.default(SclDataConfig.parse({})),
+    model: SclModelConfig.default(SclModelConfig.parse({})),
+    loss: SclLossConfig.default(SclLossConfig.parse({})),
+    train: SclTrainConfig.default(SclTrainConfig.parse({})),
+    eval: SclEvalConfig.default(SclEvalConfig.parse({})),
+    /** Folder the image feature cache lives in (encoders' imageFeatures). */
+    featureCache: z.string().default('runs/features'),
+  })
+  .strict();
+export type SclConfig = z.infer<typeof SclConfig>;
+export type SclConfigInput = z.input<typeof SclConfig>;
+
+export function parseSclConfig(raw: unknown, source = 'SCL config'): SclConfig {
+  return parseConfig(SclConfig, raw, source);
+}
+
+export function readSclConfig(file: string): SclConfig {
+  return readConfigFile(SclConfig, file);
+}
+
+/** A config with overrides deep-merged one level into each section. */
+export function sclConfig(overrides: SclConfigInput = {}): SclConfig {
+  return parseSclConfig(overrides);
+}

@@ -1,0 +1,194 @@
+/**
+ * Retrieval evaluation on held-out search -> purchase pairs: each query ranks the bought item
+ * among N candidates (the bought item + N - 1 distinct random catalogue items, drawn from a
+ * seeded stream, the same candidates for every method). Ties are broken uniformly at random in
+ * expectation: a hit counts P(rank < k). Reported top-1 and top-k for text queries, photo
+ * queries and all.
+ *
+ * Methods are Scorers. The 'raw' baseline, untrained: photo queries by cosine of the frozen
+ * backbone features (query item's vs candidate's image; a candidate without an image scores 0);
+ * text queries by cosine of hashed bag-of-n-gram counts (the same tokenizer ids the text tower
+ * reads) between the query and the candidate's title. Everything learnt (SCL and its ablations,
+ * the title <-> image projection) scores by the cosine of its L2-normalised vectors.
+ */
+import { noGrad } from '../engine/autograd.js';
+import { RandomStream } from '../engine/random.js';
+import { Tensor } from '../engine/tensor.js';
+import { MmctrError } from '../util/errors.js';
+import type { SclConfig } from './config.js';
+import type { ItemInputs, SclModel, Side } from './model.js';
+import type { Pair } from './pairs.js';
+import { defaultTokenizer, Tokenizer } from './train.js';
+
+export interface Scorer {
+  name: string;
+  /** Scores of candidates (catalogue indices) for held-out pair j. */
+  score(j: number, candidates: Int32Array): Float32Array;
+}
+
+export interface RetrievalRow {
+  method: string;
+  text: { n: number; top1: number; topK: number };
+  image: { n: number; top1: number; topK: number };
+  all: { n: number; top1: number; topK: number };
+}
+
+/** The candidate lists, [pairs.length, N], bought item first. */
+export function drawCandidates(pairs: readonly Pair[], items: number, N: number, seed: number): Int32Array {
+  if (N > items) throw new MmctrError(`retrieval needs ${N} candidates but the catalogue has only ${items} items`);
+  const rng = new RandomStream(seed).fork('candidates');
+  const out = new Int32Array(pairs.length * N);
+  pairs.forEach((p, j) => {
+    const chosen = new Set<number>([p.pos]);
+    out[j * N] = p.pos;
+    let at = 1;
+    while (at < N) {
+      const draw = rng.ints(N, items);
+      for (const c of draw) {
+        if (at >= N) break;
+        if (chosen.has(c)) continue;
+        chosen.add(c);
+        out[j * N + at++] = c;
+      }
+    }
+  });
+  return out;
+}
+
+export function evaluateRetrieval(scorer: Scorer, pairs: readonly Pair[], candidates: Int32Array, N: number, K: number): RetrievalRow {
+  const acc = { text: { n: 0, top1: 0, topK: 0 }, image: { n: 0, top1: 0, topK: 0 }, all: { n: 0, top1: 0, topK: 0 } };
+  pairs.forEach((p, j) => {
+    const s = scorer.score(j, candidates.subarray(j * N, (j + 1) * N));
+    let greater = 0, ties = 0;
+    for (let c = 1; c < N; c++) {
+      if (s[c] > s[0]) greater++;
+      else if (s[c] === s[0]) ties++;
+    }
+    const hit = (k: number) => (greater >= k ? 0 : Math.min(1, (k - greater) / (ties + 1)));
+    for (const a of [acc[p.kind], acc.all]) {
+      a.n++;
+      a.top1 += hit(1);
+      a.topK += hit(K);
+    }
+  });
+  const norm = (a: { n: number; top1: number; topK: number }) => ({ n: a.n, top1: a.n ? a.top1 / a.n : NaN, topK: a.n ? a.topK / a.n : NaN });
+  return { method: scorer.name, text: norm(acc.text), image: norm(acc.image), all: norm(acc.all) };
+}
+
+function unitRows(x: Float32Array, rows: number, dim: number): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let r = 0; r < rows; r++) {
+    let s = 0;
+    for (let j = r * dim; j < (r + 1) * dim; j++) s += x[j] * x[j];
+    const f = s > 0 ? 1 / Math.sqrt(s) : 0;
+    for (let j = r * dim; j < (r + 1) * dim; j++) out[j] = x[j] * f;
+  }
+  return out;
+}
+
+function dot(a: Float32Array, ai: number, b: Float32Array, bi: number, d: number): number {
+  let s = 0;
+  for (let j = 0; j < d; j++) s += a[ai * d + j] * b[bi * d + j];
+  return s;
+}
+
+/** Every item's vectors under a model, in chunks, without the tape. */
+export function encodeCatalogue(model: SclModel, inputs: ItemInputs, side: Side | 'text' | 'image' = 'fused', chunk = 1024): Float32Array {
+  const d = model.config.outDim, out = new Float32Array(inputs.count * d);
+  noGrad(() => {
+    for (let start = 0; start < inputs.count; start += chunk) {
+      const idx = Array.from({ length: Math.min(chunk, inputs.count - start) }, (_, r) => start + r);
+      const s: Side = side === 'text' ? new Float32Array(idx.length).fill(1) : side === 'image' ? new Float32Array(idx.length) : side;
+      out.set(model.encodeItems(inputs, idx, s).data, start * d);
+    }
+  });
+  return out;
+}
+
+/** Query vectors of held-out pairs under a model. */
+export function encodeQueries(model: SclModel, inputs: ItemInputs, pairs: readonly Pair[], tokenize: Tokenizer = defaultTokenizer): Float32Array {
+  const d = model.config.outDim, L = inputs.maxTokens, F = inputs.featureDim, out = new Float32Array(pairs.length * d);
+  const tok = tokenize(pairs.map((p) => p.text), L);
+  noGrad(() => {
+    for (let start = 0; start < pairs.length; start += 1024) {
+      const end = Math.min(pairs.length, start + 1024);
+      const text: number[] = [], image: number[] = [];
+      for (let j = start; j < end; j++) (pairs[j].kind === 'text' ? text : image).push(j);
+      if (text.length) {
+        const ids = new Int32Array(text.length * L);
+        text.forEach((j, r) => ids.set(tok.ids.subarray(j * L, (j + 1) * L), r * L));
+        const v = model.encodeQueryText({ ids, lengths: text.map((j) => tok.lengths[j]) }, L).data;
+        text.forEach((j, r) => out.set(v.subarray(r * d, (r + 1) * d), j * d));
+      }
+      if (image.length) {
+        const f = new Float32Array(image.length * F);
+        image.forEach((j, r) => f.set(inputs.features.subarray(pairs[j].queryItem * F, (pairs[j].queryItem + 1) * F), r * F));
+        const v = model.encodeQueryImage(new Tensor(f, [image.length, F])).data;
+        image.forEach((j, r) => out.set(v.subarray(r * d, (r + 1) * d), j * d));
+      }
+    }
+  });
+  return out;
+}
+
+/** A trained model as a scorer (cosine of unit vectors; keySide as in training). */
+export function modelScorer(name: string, model: SclModel, inputs: ItemInputs, pairs: readonly Pair[], tokenize: Tokenizer = defaultTokenizer): Scorer {
+  const d = model.config.outDim;
+  const q = encodeQueries(model, inputs, pairs, tokenize);
+  const modality = model.config.keySide === 'modality';
+  const fused = modality ? null : encodeCatalogue(model, inputs, 'fused');
+  const textSide = modality ? encodeCatalogue(model, inputs, 'text') : null;
+  const imageSide = modality ? encodeCatalogue(model, inputs, 'image') : null;
+  return {
+    name,
+    score(j, cands) {
+      const items = fused ?? (pairs[j].kind === 'text' ? textSide! : imageSide!);
+      return Float32Array.from(cands, (c) => dot(q, j, items, c, d));
+    },
+  };
+}
+
+/** The untrained baseline (see the file comment). */
+export function rawScorer(inputs: ItemInputs, pairs: readonly Pair[], tokenize: Tokenizer = defaultTokenizer): Scorer {
+  const F = inputs.featureDim, L = inputs.maxTokens;
+  const feats = unitRows(inputs.features, inputs.count, F);
+  const bag = (ids: Int32Array, at: number, len: number) => {
+    const m = new Map<number, number>();
+    for (let t = 0; t < len; t++) m.set(ids[at + t], (m.get(ids[at + t]) ?? 0) + 1);
+    let n = 0;
+    for (const v of m.values()) n += v * v;
+    return { m, norm: Math.sqrt(n) };
+  };
+  const titles = Array.from({ length: inputs.count }, (_, i) => bag(inputs.titleIds, i * L, inputs.titleLen[i]));
+  const tok = tokenize(pairs.map((p) => p.text), L);
+  return {
+    name: 'raw',
+    score(j, cands) {
+      const p = pairs[j];
+      if (p.kind === 'image') return Float32Array.from(cands, (c) => (inputs.imageMissing[c] || inputs.imageMissing[p.queryItem] ? 0 : dot(feats, p.queryItem, feats, c, F)));
+      const qb = bag(tok.ids, j * L, tok.lengths[j]);
+      return Float32Array.from(cands, (c) => {
+        const t = titles[c];
+        if (!t.norm || !qb.norm) return 0;
+        let s = 0;
+        for (const [id, v] of qb.m) s += v * (t.m.get(id) ?? 0);
+        return s / (qb.norm * t.norm);
+      });
+    },
+  };
+}
+
+export function evaluationConfig(c: SclConfig): { N: number; K: number; seed: number } {
+  return { N: c.eval.candidates, K: c.eval.topK, seed: c.eval.seed };
+}
+
+/** A readable table of retrieval rows. */
+export function formatTable(rows: readonly RetrievalRow[], K: number): string {
+  const pct = (x: number) => (Number.isNaN(x) ? '   -  ' : `${(100 * x).toFixed(1).padStart(5)}%`);
+  const head = `${'method'.padEnd(10)} | ${'text top1'.padStart(9)} ${`top${K}`.padStart(7)} | ${'photo top1'.padStart(10)} ${`top${K}`.padStart(7)} | ${'all top1'.padStart(9)} ${`top${K}`.padStart(7)}`;
+  const lines = rows.map(
+    (r) => `${r.method.padEnd(10)} | ${pct(r.text.top1).padStart(9)} ${pct(r.text.topK).padStart(7)} | ${pct(r.image.top1).padStart(10)} ${pct(r.image.topK).padStart(7)} | ${pct(r.all.top1).padStart(9)} ${pct(r.all.topK).padStart(7)}`,
+  );
+  const n = rows[0] ? `(${rows[0].text.n} text, ${rows[0].image.n} photo queries)` : '';
+  return [head, '-'.repeat(head.length), ...lines, n].join('\n');
+}

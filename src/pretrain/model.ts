@@ -1,0 +1,159 @@
+/**
+ * The SCL model: two towers and a fusion, as named parts of one Module.
+ *   text:   hashed n-gram embedding bag (SparseEmbedding over token ids, masked mean) -> MLP -> outDim
+ *   image:  MLP over frozen backbone features -> outDim
+ *   fuse:   the item vector, L2-normalised ('sum': l2(l2 t + l2 v); 'linear': l2(W [t; v] + b));
+ *           an item without an image uses its text side only, one without a title its image side.
+ * Query encoders share the towers: query text -> text tower, query photo -> image tower.
+ */
+import { Module } from '../engine/module.js';
+import { add, bmm, concat, l2Normalize, linear, mul, reshape } from '../engine/ops/index.js';
+import { glorotUniform, normal, zeros } from '../engine/init.js';
+import { RandomStream } from '../engine/random.js';
+import { SparseEmbedding } from '../engine/sparse-embedding.js';
+import { Parameter, Tensor } from '../engine/tensor.js';
+import { MmctrError } from '../util/errors.js';
+import type { SclConfig } from './config.js';
+
+/** Per-item inputs, computed once: tokenised titles and frozen image features. */
+export interface ItemInputs {
+  count: number;
+  maxTokens: number;
+  /** [count, maxTokens] token ids, 0 = padding. */
+  titleIds: Int32Array;
+  /** Tokens per title; 0 = no title. */
+  titleLen: Int32Array;
+  featureDim: number;
+  /** [count, featureDim]. */
+  features: Float32Array;
+  /** 1 = no usable image. */
+  imageMissing: Uint8Array;
+}
+
+export interface TokenBatch {
+  ids: Int32Array;
+  lengths: ArrayLike<number>;
+}
+
+class Mlp extends Module {
+  private readonly layers: { w: Parameter; b: Parameter }[] = [];
+  constructor(inDim: number, hidden: number, outDim: number, rng: RandomStream) {
+    super();
+    const widths = hidden > 0 ? [inDim, hidden, outDim] : [inDim, outDim];
+    for (let i = 0; i + 1 < widths.length; i++)
+      this.layers.push({ w: this.param(`w${i}`, [widths[i], widths[i + 1]], glorotUniform, rng), b: this.param(`b${i}`, [widths[i + 1]], zeros, rng) });
+  }
+  forward(x: Tensor): Tensor {
+    let h = x;
+    this.layers.forEach((l, i) => (h = linear(h, l.w, l.b, i + 1 < this.layers.length ? 'relu' : 'none')));
+    return h;
+  }
+}
+
+export class TextTower extends Module {
+  readonly tokens: SparseEmbedding;
+  readonly proj: Mlp;
+  constructor(
+    readonly buckets: number,
+    readonly tokenDim: number,
+    hidden: number,
+    outDim: number,
+    rng: RandomStream,
+  ) {
+    super();
+    this.tokens = this.table('tokens', new SparseEmbedding({ rows: buckets, dim: tokenDim, init: normal(0.1) }, rng.fork('tokens')));
+    this.proj = this.child('proj', new Mlp(tokenDim, hidden, outDim, rng.fork('proj')));
+  }
+  /** ids [B * L] (0 = padding), lengths [B] -> [B, outDim] (not normalised). */
+  forward(ids: Int32Array, lengths: ArrayLike<number>, L: number): Tensor {
+    const B = lengths.length;
+    if (ids.length !== B * L) throw new MmctrError(`text tower: ${ids.length} token ids do not make ${B} rows of ${L}`);
+    for (let i = 0; i < ids.length; i++) if (ids[i] < 0 || ids[i] >= this.buckets) throw new MmctrError(`text tower: token id ${ids[i]} is outside [0, ${this.buckets})`);
+    const w = new Float32Array(B * L);
+    for (let b = 0; b < B; b++) {
+      const n = Math.min(L, lengths[b]);
+      for (let j = 0; j < n; j++) w[b * L + j] = 1 / n;
+    }
+    const emb = this.tokens.lookup(ids, [B, L]);
+    const bag = reshape(bmm(new Tensor(w, [B, 1, L]), emb), [B, this.tokenDim]);
+    return this.proj.forward(bag);
+  }
+}
+
+export class ImageTower extends Module {
+  readonly proj: Mlp;
+  constructor(inDim: number, hidden: number, outDim: number, rng: RandomStream) {
+    super();
+    this.proj = this.child('proj', new Mlp(inDim, hidden, outDim, rng));
+  }
+  forward(features: Tensor): Tensor {
+    return this.proj.forward(features);
+  }
+}
+
+/** Which side of an item a row uses: fused, or per row text (1) / image (0). */
+export type Side = 'fused' | Float32Array;
+
+export class SclModel extends Module {
+  readonly text: TextTower;
+  readonly image: ImageTower;
+  readonly fuseW: Parameter | null = null;
+  readonly fuseB: Parameter | null = null;
+  constructor(
+    readonly config: SclConfig['model'],
+    readonly featureDim: number,
+    rng: RandomStream,
+  ) {
+    super();
+    const c = config;
+    this.text = this.child('text', new TextTower(c.textBuckets, c.tokenDim, c.hidden, c.outDim, rng.fork('text')));
+    this.image = this.child('image', new ImageTower(featureDim, c.hidden, c.outDim, rng.fork('image')));
+    if (c.fusion === 'linear') {
+      this.fuseW = this.param('fuse_w', [2 * c.outDim, c.outDim], glorotUniform, rng.fork('fuse'));
+      this.fuseB = this.param('fuse_b', [c.outDim], zeros, rng);
+    }
+  }
+
+  /** Query texts (tokenised) -> [B, outDim], L2-normalised. */
+  encodeQueryText(tokens: TokenBatch, L: number): Tensor {
+    return l2Normalize(this.text.forward(tokens.ids, tokens.lengths, L));
+  }
+
+  /** Photo queries (their frozen features [B, F]) -> [B, outDim], L2-normalised. */
+  encodeQueryImage(features: Tensor): Tensor {
+    return l2Normalize(this.image.forward(features));
+  }
+
+  /** Items at catalogue indices -> [B, outDim], L2-normalised (fused, or the side per row). */
+  encodeItems(inputs: ItemInputs, index: ArrayLike<number>, side: Side = 'fused'): Tensor {
+    const B = index.length, L = inputs.maxTokens, F = inputs.featureDim;
+    const ids = new Int32Array(B * L), lens = new Int32Array(B), feats = new Float32Array(B * F);
+    const hasT = new Float32Array(B), hasV = new Float32Array(B);
+    for (let r = 0; r < B; r++) {
+      const i = index[r];
+      ids.set(inputs.titleIds.subarray(i * L, (i + 1) * L), r * L);
+      lens[r] = inputs.titleLen[i];
+      feats.set(inputs.features.subarray(i * F, (i + 1) * F), r * F);
+      hasT[r] = inputs.titleLen[i] > 0 ? 1 : 0;
+      hasV[r] = inputs.imageMissing[i] ? 0 : 1;
+    }
+    const t = this.text.forward(ids, lens, L);
+    const v = this.image.forward(new Tensor(feats, [B, F]));
+    let wt = hasT, wv = hasV;
+    if (side !== 'fused') {
+      // The asked side when the item has it, else the other one.
+      wt = new Float32Array(B);
+      wv = new Float32Array(B);
+      for (let r = 0; r < B; r++) {
+        const wantText = side[r] > 0.5;
+        const useText = wantText ? hasT[r] > 0 || hasV[r] === 0 : hasV[r] === 0 && hasT[r] > 0;
+        if (useText) wt[r] = hasT[r];
+        else wv[r] = 1;
+      }
+    } else if (this.fuseW) {
+      const both = concat([mul(t, new Tensor(hasT, [B, 1])), mul(v, new Tensor(hasV, [B, 1]))], 1);
+      return l2Normalize(linear(both, this.fuseW, this.fuseB));
+    }
+    return l2Normalize(add(mul(l2Normalize(t), new Tensor(wt, [B, 1])), mul(l2Normalize(v), new Tensor(wv, [B, 1]))));
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * The SCL experiment in one place: align frozen features with the catalogue, mine pairs, train
+ * the variants, evaluate them and the raw baseline on the same held-out candidates.
+ */
+import type { FeatureTable, ItemContent } from '../encoders/types.js';
+import { MmctrError } from '../util/errors.js';
+import type { SclConfig } from './config.js';
+import { drawCandidates, evaluateRetrieval, modelScorer, rawScorer, RetrievalRow } from './evaluate.js';
+import type { ItemInputs } from './model.js';
+import { MinedPairs, minePairs, SearchRecord } from './pairs.js';
+import { defaultTokenizer, itemInputs, Tokenizer, trainScl, TrainProgress, TrainResult, Variant } from './train.js';
+
+export interface Prepared {
+  items: ItemContent[];
+  inputs: ItemInputs;
+  mined: MinedPairs;
+}
+
+/** Features for `items` in catalogue order (rows of `table` matched by id; absent ids missing). */
+export function alignFeatures(items: readonly ItemContent[], table: FeatureTable): { features: Float32Array; missing: Uint8Array } {
+  const at = new Map<string, number>();
+  table.ids.forEach((id, i) => at.set(id, i));
+  const F = table.dim, features = new Float32Array(items.length * F), missing = new Uint8Array(items.length);
+  items.forEach((it, i) => {
+    const r = at.get(it.id);
+    if (r === undefined || table.missing[r]) missing[i] = 1;
+    else features.set(table.features.subarray(r * F, (r + 1) * F), i * F);
+  });
+  return { features, missing };
+}
+
+export function prepare(config: SclConfig, items: ItemContent[], searches: readonly SearchRecord[], table: FeatureTable, tokenize: Tokenizer = defaultTokenizer): Prepared {
+  const { features, missing } = alignFeatures(items, table);
+  const inputs = itemInputs(items.map((it) => it.title), features, table.dim, missing, config.model.maxTokens, tokenize);
+  const mined = minePairs(searches, items.map((it) => it.id), { heldOutShare: config.data.heldOutShare, dropSelfPhoto: config.data.dropSelfPhoto });
+  if (mined.train.length < 2) throw new MmctrError(`only ${mined.train.length} training pairs (searches ending in a purchase): not enough for SCL`);
+  if (mined.heldOut.length === 0) throw new MmctrError('no held-out pairs: nothing to evaluate on');
+  return { items, inputs, mined };
+}
+
+export type Method = 'raw' | Variant;
+export const METHODS: Method[] = ['scl', 'raw', 'align', 'noqueue', 'nohard'];
+
+export interface ExperimentResult {
+  rows: RetrievalRow[];
+  trained: Partial<Record<Variant, TrainResult>>;
+}
+
+export function runExperiment(
+  config: SclConfig,
+  prep: Prepared,
+  methods: readonly Method[] = METHODS,
+  { tokenize = defaultTokenizer, onProgress }: { tokenize?: Tokenizer; onProgress?: (method: Variant, p: TrainProgress) => void } = {},
+): ExperimentResult {
+  const { N, K, seed } = { N: Math.min(config.eval.candidates, prep.inputs.count), K: config.eval.topK, seed: config.eval.seed };
+  const held = prep.mined.heldOut;
+  const candidates = drawCandidates(held, prep.inputs.count, N, seed);
+  const rows: RetrievalRow[] = [];
+  const trained: ExperimentResult['trained'] = {};
+  for (const m of methods) {
+    if (m === 'raw') {
+      rows.push(evaluateRetrieval(rawScorer(prep.inputs, held, tokenize), held, candidates, N, K));
+      continue;
+    }
+    const r = trainScl(config, prep.inputs, prep.mined.train, { variant: m, tokenize, onProgress: onProgress ? (p) => onProgress(m, p) : undefined });
+    trained[m] = r;
+    rows.push(evaluateRetrieval(modelScorer(m, r.model, prep.inputs, held, tokenize), held, candidates, N, K));
+  }
+  return { rows, trained };
+}

@@ -1,0 +1,89 @@
+/**
+ * The real MobileNetV2 backbone (weights inside the nsfwjs package). The only test file that loads
+ * the model (about a second here, up to 10 s on a slow machine).
+ */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { test } from 'node:test';
+import { imageFeatures } from '../../src/encoders/cache.js';
+import { MOBILENET_DIM, MOBILENET_ID, MobileNetV2Backbone } from '../../src/encoders/mobilenet.js';
+import { builtinItems, writeBuiltinImages } from '../../src/world/catalog.js';
+import { tempDir } from '../data/helpers.js';
+
+const require = createRequire(import.meta.url);
+let absent = '';
+for (const pkg of ['nsfwjs', '@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm']) {
+  try {
+    require.resolve(pkg);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err;
+    absent ||= `${pkg} is not installed (npm install); the MobileNetV2 backbone tests are skipped`;
+  }
+}
+const dir = tempDir('mmctr-mobilenet-');
+
+function cosine(a: Float32Array, b: Float32Array): number {
+  let ab = 0, aa = 0, bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i] * b[i];
+    aa += a[i] * a[i];
+    bb += b[i] * b[i];
+  }
+  return ab / Math.sqrt(aa * bb);
+}
+
+test('MobileNetV2: 1280-d finite deterministic features of built-in catalogue images; corrupt files fall back', { skip: absent || false }, async () => {
+  const items = builtinItems(3);
+  await writeBuiltinImages(items, dir);
+  const files = items.map((it) => path.join(dir, it.image));
+  const garbage = path.join(dir, 'garbage.png');
+  writeFileSync(garbage, Buffer.from('this is not an image at all'));
+
+  const local = await MobileNetV2Backbone.load({ workers: 0 });
+  try {
+    assert.equal(local.id, MOBILENET_ID);
+    assert.equal(local.dim, 1280);
+    const a = await local.encode(files);
+    assert.equal(a.features.length, 3 * MOBILENET_DIM);
+    assert.deepEqual(a.failed, []);
+    assert.ok(a.features.every(Number.isFinite));
+    for (let i = 0; i < 3; i++) {
+      const row = a.features.subarray(i * MOBILENET_DIM, (i + 1) * MOBILENET_DIM);
+      assert.ok(row.some((x) => x > 0), `row ${i} is not all zero`);
+      assert.ok(row.every((x) => x >= 0), 'post-ReLU6 average pool is non-negative');
+    }
+    // Deterministic: the same images again (in another batch layout) give the same features.
+    const again = await local.encode([files[2], files[0], files[1]]);
+    const row = (f: Float32Array, i: number) => f.subarray(i * MOBILENET_DIM, (i + 1) * MOBILENET_DIM);
+    for (const [x, y] of [[0, 2], [1, 0], [2, 1]]) {
+      const ra = row(a.features, y), rb = row(again.features, x);
+      for (let d = 0; d < MOBILENET_DIM; d++) assert.ok(Math.abs(ra[d] - rb[d]) <= 1e-4 * (1 + Math.abs(ra[d])), `dim ${d}`);
+    }
+    assert.ok(cosine(row(a.features, 0), row(a.features, 1)) < 0.9999, 'different images give different features');
+
+    const bad = await local.encode([files[0], garbage, path.join(dir, 'absent.png')]);
+    assert.deepEqual(bad.failed.map((f) => f.index), [1, 2]);
+    assert.match(bad.failed[0].reason, /unreadable image/);
+    assert.match(bad.failed[1].reason, /missing file/);
+    assert.ok(bad.features.subarray(MOBILENET_DIM).every((x) => x === 0));
+
+    // Through the cache: the corrupt file is a counted fallback, not a crash.
+    const table = await imageFeatures(local, [...items.map((it, i) => ({ id: it.id, title: it.title, image: files[i] })), { id: 'junk', title: null, image: garbage }], path.join(dir, 'cache'));
+    assert.equal(table.report.computed, 4);
+    assert.equal(table.report.corrupt, 1);
+    assert.deepEqual(Array.from(table.missing), [0, 0, 0, 1]);
+
+    // A worker thread gives the same features as the calling thread.
+    const pooled = await MobileNetV2Backbone.load({ workers: 1, chunk: 2 });
+    try {
+      const p = await pooled.encode(files);
+      for (let d = 0; d < p.features.length; d++) assert.ok(Math.abs(p.features[d] - a.features[d]) <= 1e-4 * (1 + Math.abs(a.features[d])));
+    } finally {
+      await pooled.close();
+    }
+  } finally {
+    await local.close();
+  }
+});
