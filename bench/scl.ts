@@ -6,16 +6,21 @@
  * projection, SCL without the queue and SCL without hard negatives (configs/scl-fashion.json),
  * evaluates all with the raw backbone / bag-of-n-grams baseline on held-out search -> purchase
  * pairs, and prints a table; last line:
- * {"scl_top1", "raw_top1", "align_top1", "noqueue_top1", "nohard_top1", "pairs_per_s"}.
- * Options: --preset <name>, --seed <n> (world and training), --config <file>, --epochs <n>.
+ * {"scl_top1", "raw_top1", "align_top1", "noqueue_top1", "nohard_top1", "pairs_per_s"} (top-1 among
+ * random candidates) plus the in-session top-1 as "<method>_session_top1".
+ * Options: --preset <name>, --seed <n> (world and training), --seeds 1,2,3 (one run per seed, then
+ * per-method mean and std over the seeds; the last line holds the means and "<key>_std"),
+ * --config <file>, --epochs <n>, --methods scl,nohard (a subset), --set loss.lambda=1 (override
+ * one config value; repeatable; numbers, booleans and strings).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { engineSummary } from '../src/engine/info.js';
 import { imageFeatures, MobileNetV2Backbone } from '../src/encoders/index.js';
-import { readSclConfig } from '../src/pretrain/config.js';
+import { parseSclConfig, readSclConfig } from '../src/pretrain/config.js';
 import { formatTable } from '../src/pretrain/evaluate.js';
-import { METHODS, prepare, runExperiment } from '../src/pretrain/pipeline.js';
+import { Method, METHODS, prepare, runExperiment } from '../src/pretrain/pipeline.js';
+import type { RetrievalRow } from '../src/pretrain/evaluate.js';
 import { loadSearchData } from '../src/pretrain/source.js';
 import { repoRoot, sharedDataDir } from '../src/util/paths.js';
 import { generateWorld } from '../src/world/generate.js';
@@ -26,63 +31,118 @@ const opt = (name: string) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : undefined;
 };
+const opts = (name: string) => args.flatMap((a, i) => (a === `--${name}` && i + 1 < args.length ? [args[i + 1]] : []));
 const root = repoRoot();
 const preset = (opt('preset') ?? 'medium') as PresetName;
 if (!PRESET_NAMES.includes(preset)) {
   console.error(`--preset must be one of ${PRESET_NAMES.join(', ')}`);
   process.exit(2);
 }
-const seed = opt('seed') === undefined ? 1 : Number(opt('seed'));
-const params = worldParams(preset, { seed, catalog: 'fashion' });
+const seeds = opt('seeds') !== undefined ? opt('seeds')!.split(',').map(Number) : [opt('seed') === undefined ? 1 : Number(opt('seed'))];
+if (!seeds.length || seeds.some((x) => !Number.isInteger(x) || x < 0)) {
+  console.error('--seeds takes a comma-separated list of non-negative integers');
+  process.exit(2);
+}
+const methods = (opt('methods')?.split(',') ?? METHODS) as Method[];
+if (methods.some((m) => !METHODS.includes(m))) {
+  console.error(`--methods: each of ${METHODS.join(', ')}`);
+  process.exit(2);
+}
 if (!existsSync(path.join(sharedDataDir(), 'fashion-products', 'items.csv'))) {
   console.error(`bench:scl needs the fashion catalogue at ${path.join(sharedDataDir(), 'fashion-products')} (set MMCTR_SHARED_DATA)`);
   process.exit(2);
 }
-const config = readSclConfig(opt('config') ?? path.join(root, 'configs', 'scl-fashion.json'));
-config.seed = seed;
-if (opt('epochs')) config.train.epochs = Number(opt('epochs'));
+const baseConfig = readSclConfig(opt('config') ?? path.join(root, 'configs', 'scl-fashion.json'));
+if (opt('epochs')) baseConfig.train.epochs = Number(opt('epochs'));
+for (const kv of opts('set')) {
+  const [key, raw] = kv.split('=');
+  const [section, name] = key.split('.');
+  const sec = (baseConfig as unknown as Record<string, Record<string, unknown>>)[section];
+  if (!sec || !name || raw === undefined || !(name in sec)) {
+    console.error(`--set ${kv}: expected section.key=value with an existing key`);
+    process.exit(2);
+  }
+  sec[name] = raw === 'true' ? true : raw === 'false' ? false : Number.isFinite(Number(raw)) ? Number(raw) : raw;
+}
+const checked = parseSclConfig(baseConfig);
+console.log(`loss: ${JSON.stringify(checked.loss)}`);
 const t0 = performance.now();
 const secs = () => ((performance.now() - t0) / 1000).toFixed(1);
 console.log(engineSummary());
 
-const worldDir = path.join(root, 'runs', 'scl', `world-${preset}-seed${seed}`);
-const worldJson = path.join(worldDir, 'world.json');
-const same = existsSync(worldJson) && JSON.stringify((JSON.parse(readFileSync(worldJson, 'utf8')) as { params: unknown }).params) === JSON.stringify(params);
-if (!same) {
-  const w = await generateWorld(params, worldDir);
-  console.log(`[${secs()} s] world generated (${preset}, seed ${seed}): ${w.items} items, ${w.searches} searches (${w.photoSearches} by photo), ${w.purchases} purchases`);
-} else console.log(`[${secs()} s] world reused: ${worldDir}`);
-const data = await loadSearchData(path.join(worldDir, 'dataset.json'));
-console.log(`[${secs()} s] read ${data.items.length} items, ${data.searches.length} searches`);
+type Figures = Record<string, number>;
+async function runSeed(seed: number): Promise<Figures> {
+  const params = worldParams(preset, { seed, catalog: 'fashion' });
+  const config = parseSclConfig(checked);
+  config.seed = seed;
+  const worldDir = path.join(root, 'runs', 'scl', `world-${preset}-seed${seed}`);
+  const worldJson = path.join(worldDir, 'world.json');
+  const same = existsSync(worldJson) && JSON.stringify((JSON.parse(readFileSync(worldJson, 'utf8')) as { params: unknown }).params) === JSON.stringify(params);
+  if (!same) {
+    const w = await generateWorld(params, worldDir);
+    console.log(`[${secs()} s] world generated (${preset}, seed ${seed}): ${w.items} items, ${w.searches} searches (${w.photoSearches} by photo), ${w.purchases} purchases`);
+  } else console.log(`[${secs()} s] world reused: ${worldDir}`);
+  const data = await loadSearchData(path.join(worldDir, 'dataset.json'));
+  console.log(`[${secs()} s] read ${data.items.length} items, ${data.searches.length} searches`);
 
-const backbone = await MobileNetV2Backbone.load();
-let lastPct = -1;
-const table = await imageFeatures(backbone, data.items, path.join(root, 'runs', 'features'), (d, n) => {
-  const pct = Math.floor((100 * d) / Math.max(n, 1) / 10);
-  if (pct !== lastPct) console.log(`  image features ${d}/${n}`);
-  lastPct = pct;
-});
-await backbone.close?.();
-console.log(`[${secs()} s] image features (${table.backbone}, ${table.dim}-d): ${table.report.cached} cached, ${table.report.computed} computed, ${table.report.missing} missing, ${table.report.corrupt} corrupt`);
+  const backbone = await MobileNetV2Backbone.load();
+  let lastPct = -1;
+  const table = await imageFeatures(backbone, data.items, path.join(root, 'runs', 'features'), (d, n) => {
+    const pct = Math.floor((100 * d) / Math.max(n, 1) / 10);
+    if (pct !== lastPct) console.log(`  image features ${d}/${n}`);
+    lastPct = pct;
+  });
+  await backbone.close?.();
+  console.log(`[${secs()} s] image features (${table.backbone}, ${table.dim}-d): ${table.report.cached} cached, ${table.report.computed} computed, ${table.report.missing} missing, ${table.report.corrupt} corrupt`);
 
-const prep = prepare(config, data.items, data.searches, table);
-const s = prep.mined.stats;
-console.log(`[${secs()} s] pairs: ${prep.mined.train.length} train, ${prep.mined.heldOut.length} held out (searches from ts ${prep.mined.cutoffTs}); ${s.textPairs} text, ${s.imagePairs} photo; ${s.hardNegatives} hard negatives`);
-const res = runExperiment(config, prep, METHODS, {
-  onProgress: (m, p) => {
-    if (p.step === p.steps) console.log(`  ${m.padEnd(8)} ${p.steps} steps, loss ${p.loss.toFixed(4)} (nce ${p.nce.toFixed(4)}, triplet ${p.triplet.toFixed(4)}), ${p.pairsPerSec.toFixed(0)} pairs/s`);
-  },
-});
-console.log(`[${secs()} s] retrieval of the bought item among ${config.eval.candidates} candidates (held-out searches):`);
-console.log(formatTable(res.rows, config.eval.topK));
-const top1 = (m: string) => Number((res.rows.find((r) => r.method === m)?.all.top1 ?? NaN).toFixed(4));
-console.log(
-  JSON.stringify({
-    scl_top1: top1('scl'),
-    raw_top1: top1('raw'),
-    align_top1: top1('align'),
-    noqueue_top1: top1('noqueue'),
-    nohard_top1: top1('nohard'),
-    pairs_per_s: Math.round(res.trained.scl?.pairsPerSec ?? 0),
-  }),
-);
+  const prep = prepare(config, data.items, data.searches, table);
+  const s = prep.mined.stats;
+  console.log(`[${secs()} s] pairs: ${prep.mined.train.length} train, ${prep.mined.heldOut.length} held out (searches from ts ${prep.mined.cutoffTs}); ${s.textPairs} text, ${s.imagePairs} photo; ${s.hardNegatives} hard negatives`);
+  const res = runExperiment(config, prep, methods, {
+    onProgress: (m, p) => {
+      if (p.step === p.steps) console.log(`  ${m.padEnd(8)} ${p.steps} steps, loss ${p.loss.toFixed(4)} (nce ${p.nce.toFixed(4)}, triplet ${p.triplet.toFixed(4)}), ${p.pairsPerSec.toFixed(0)} pairs/s`);
+    },
+  });
+  console.log(`[${secs()} s] seed ${seed}: retrieval of the bought item among ${config.eval.candidates} random candidates and among the search's shown items (held-out searches):`);
+  console.log(formatTable(res.rows, config.eval.topK));
+  const fig: Figures = {};
+  const row = (m: string): RetrievalRow | undefined => res.rows.find((r) => r.method === m);
+  for (const m of methods) {
+    fig[`${m}_top1`] = row(m)?.all.top1 ?? NaN;
+    fig[`${m}_session_top1`] = row(m)?.session?.top1 ?? NaN;
+  }
+  fig.pairs_per_s = res.trained.scl?.pairsPerSec ?? res.trained[methods.find((m) => m !== 'raw') as Exclude<Method, 'raw'>]?.pairsPerSec ?? 0;
+  return fig;
+}
+
+const runs: Figures[] = [];
+for (const seed of seeds) runs.push(await runSeed(seed));
+const keys = Object.keys(runs[0]);
+const r4 = (x: number) => Number(x.toFixed(4));
+if (runs.length === 1) {
+  const out: Figures = {};
+  for (const k of keys) out[k] = k === 'pairs_per_s' ? Math.round(runs[0][k]) : r4(runs[0][k]);
+  console.log(JSON.stringify(out));
+} else {
+  const stats = (k: string) => {
+    const xs = runs.map((r) => r[k]);
+    const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+    const sd = Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
+    return { m, sd };
+  };
+  const pct = (x: number) => (100 * x).toFixed(1);
+  console.log(`\n${seeds.length} seeds (${seeds.join(', ')}): mean ± std (sample std over seeds), top-1 %`);
+  console.log(`${'method'.padEnd(10)} | ${'random-100 top1'.padStart(16)} | ${'in-session top1'.padStart(16)} | per seed (random / in-session)`);
+  for (const m of methods) {
+    const a = stats(`${m}_top1`), b = stats(`${m}_session_top1`);
+    const per = runs.map((r) => `${pct(r[`${m}_top1`])}/${pct(r[`${m}_session_top1`])}`).join('  ');
+    console.log(`${m.padEnd(10)} | ${`${pct(a.m)} ± ${pct(a.sd)}`.padStart(16)} | ${`${pct(b.m)} ± ${pct(b.sd)}`.padStart(16)} | ${per}`);
+  }
+  const out: Figures = {};
+  for (const k of keys) {
+    const { m, sd } = stats(k);
+    out[k] = k === 'pairs_per_s' ? Math.round(m) : r4(m);
+    out[`${k}_std`] = k === 'pairs_per_s' ? Math.round(sd) : r4(sd);
+  }
+  console.log(JSON.stringify(out));
+}

@@ -47,6 +47,16 @@ export const SclLossConfig = z
     margin: z.number().min(0).max(2).default(0.2),
     /** Hard negatives used per pair (clicked, not bought, same search); sampled when more. */
     hardPerPair: z.number().int().positive().default(2),
+    /**
+     * Drop a sampled hard negative whose cosine to the positive (current item vectors, no
+     * gradient) exceeds this: likely a false negative, an item as good a match as the bought
+     * one (1: keep all).
+     */
+    hardMaxCos: z.number().min(-1).max(1).default(1),
+    /** 'uniform': every kept triplet counts 1; 'dissimilar': (1 - cos(pos, neg)) / 2. */
+    hardWeighting: z.enum(['uniform', 'dissimilar']).default('uniform'),
+    /** Zero a batch positive's own earlier keys in the queue (an item is never its own negative). */
+    maskQueuePositives: z.boolean().default(true),
   })
   .strict();
 

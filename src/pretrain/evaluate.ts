@@ -31,6 +31,11 @@ export interface RetrievalRow {
   text: { n: number; top1: number; topK: number };
   image: { n: number; top1: number; topK: number };
   all: { n: number; top1: number; topK: number };
+  /**
+   * In-session retrieval (evaluateInSession): the bought item ranked among the items shown in
+   * the same search (clicked ones included); only pairs with at least one other shown item.
+   */
+  session?: { n: number; top1: number; candidates: number };
 }
 
 /** The candidate lists, [pairs.length, N], bought item first. */
@@ -73,6 +78,34 @@ export function evaluateRetrieval(scorer: Scorer, pairs: readonly Pair[], candid
   });
   const norm = (a: { n: number; top1: number; topK: number }) => ({ n: a.n, top1: a.n ? a.top1 / a.n : NaN, topK: a.n ? a.topK / a.n : NaN });
   return { method: scorer.name, text: norm(acc.text), image: norm(acc.image), all: norm(acc.all) };
+}
+
+/**
+ * In-session retrieval: each held-out pair ranks its bought item among the other items shown in
+ * the same search (Pair.shown: clicked-not-bought and shown-not-clicked alike). These are the
+ * items the search engine already found relevant to the query, so this measures what random
+ * candidates cannot: telling the item a user buys from the near matches they were shown and
+ * clicked. Top-1 with the same random tie-break; pairs with no other shown item are skipped.
+ * `candidates` is the mean list length (bought item included): top-1 of a random ranking is
+ * about its inverse mean.
+ */
+export function evaluateInSession(scorer: Scorer, pairs: readonly Pair[]): { n: number; top1: number; candidates: number } {
+  let n = 0, top1 = 0, cands = 0;
+  pairs.forEach((p, j) => {
+    const shown = p.shown ?? [];
+    if (!shown.length) return;
+    const c = Int32Array.from([p.pos, ...shown]);
+    const s = scorer.score(j, c);
+    let greater = 0, ties = 0;
+    for (let i = 1; i < c.length; i++) {
+      if (s[i] > s[0]) greater++;
+      else if (s[i] === s[0]) ties++;
+    }
+    n++;
+    cands += c.length;
+    top1 += greater >= 1 ? 0 : 1 / (ties + 1);
+  });
+  return { n, top1: n ? top1 / n : NaN, candidates: n ? cands / n : NaN };
 }
 
 function unitRows(x: Float32Array, rows: number, dim: number): Float32Array {
@@ -185,10 +218,16 @@ export function evaluationConfig(c: SclConfig): { N: number; K: number; seed: nu
 /** A readable table of retrieval rows. */
 export function formatTable(rows: readonly RetrievalRow[], K: number): string {
   const pct = (x: number) => (Number.isNaN(x) ? '   -  ' : `${(100 * x).toFixed(1).padStart(5)}%`);
-  const head = `${'method'.padEnd(10)} | ${'text top1'.padStart(9)} ${`top${K}`.padStart(7)} | ${'photo top1'.padStart(10)} ${`top${K}`.padStart(7)} | ${'all top1'.padStart(9)} ${`top${K}`.padStart(7)}`;
+  const withSession = rows.some((r) => r.session);
+  const head = `${'method'.padEnd(10)} | ${'text top1'.padStart(9)} ${`top${K}`.padStart(7)} | ${'photo top1'.padStart(10)} ${`top${K}`.padStart(7)} | ${'all top1'.padStart(9)} ${`top${K}`.padStart(7)}${withSession ? ` | ${'session top1'.padStart(12)}` : ''}`;
   const lines = rows.map(
-    (r) => `${r.method.padEnd(10)} | ${pct(r.text.top1).padStart(9)} ${pct(r.text.topK).padStart(7)} | ${pct(r.image.top1).padStart(10)} ${pct(r.image.topK).padStart(7)} | ${pct(r.all.top1).padStart(9)} ${pct(r.all.topK).padStart(7)}`,
+    (r) =>
+      `${r.method.padEnd(10)} | ${pct(r.text.top1).padStart(9)} ${pct(r.text.topK).padStart(7)} | ${pct(r.image.top1).padStart(10)} ${pct(r.image.topK).padStart(7)} | ${pct(r.all.top1).padStart(9)} ${pct(r.all.topK).padStart(7)}` +
+      (withSession ? ` | ${pct(r.session?.top1 ?? NaN).padStart(12)}` : ''),
   );
-  const n = rows[0] ? `(${rows[0].text.n} text, ${rows[0].image.n} photo queries)` : '';
+  const s0 = rows.find((r) => r.session)?.session;
+  const n = rows[0]
+    ? `(${rows[0].text.n} text, ${rows[0].image.n} photo queries${s0 ? `; in-session: ${s0.n} queries, ${s0.candidates.toFixed(1)} shown items each on average` : ''})`
+    : '';
   return [head, '-'.repeat(head.length), ...lines, n].join('\n');
 }

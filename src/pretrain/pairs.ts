@@ -34,6 +34,11 @@ export interface Pair {
   pos: number;
   /** Catalogue indices of clicked-not-bought items of the same search. */
   hard: number[];
+  /**
+   * Catalogue indices of the other items shown in the same search (distinct, without the bought
+   * item and the photo query's item): the candidates of the in-session evaluation.
+   */
+  shown?: number[];
 }
 
 export interface MinedPairs {
@@ -98,7 +103,12 @@ export function minePairs(searches: readonly SearchRecord[], itemIds: readonly s
       const h = index.get(c);
       if (h !== undefined && h !== pos && h !== queryItem) hard.push(h);
     }
-    const pair: Pair = { search: s.id, ts: s.ts, kind, text: kind === 'text' ? text : null, queryItem, pos, hard };
+    const shown: number[] = [];
+    for (const c of new Set([...s.shown, ...s.clicked])) {
+      const h = index.get(c);
+      if (h !== undefined && h !== pos && h !== queryItem) shown.push(h);
+    }
+    const pair: Pair = { search: s.id, ts: s.ts, kind, text: kind === 'text' ? text : null, queryItem, pos, hard, shown };
     (s.ts >= cutoffTs ? heldOut : train).push(pair);
     if (kind === 'text') textPairs++;
     else imagePairs++;

@@ -5,7 +5,7 @@
 import type { FeatureTable, ItemContent } from '../encoders/types.js';
 import { MmctrError } from '../util/errors.js';
 import type { SclConfig } from './config.js';
-import { drawCandidates, evaluateRetrieval, modelScorer, rawScorer, RetrievalRow } from './evaluate.js';
+import { drawCandidates, evaluateInSession, evaluateRetrieval, modelScorer, rawScorer, RetrievalRow } from './evaluate.js';
 import type { ItemInputs } from './model.js';
 import { MinedPairs, minePairs, SearchRecord } from './pairs.js';
 import { defaultTokenizer, itemInputs, Tokenizer, trainScl, TrainProgress, TrainResult, Variant } from './train.js';
@@ -59,12 +59,14 @@ export function runExperiment(
   const trained: ExperimentResult['trained'] = {};
   for (const m of methods) {
     if (m === 'raw') {
-      rows.push(evaluateRetrieval(rawScorer(prep.inputs, held, tokenize), held, candidates, N, K));
+      const scorer = rawScorer(prep.inputs, held, tokenize);
+      rows.push({ ...evaluateRetrieval(scorer, held, candidates, N, K), session: evaluateInSession(scorer, held) });
       continue;
     }
     const r = trainScl(config, prep.inputs, prep.mined.train, { variant: m, tokenize, onProgress: onProgress ? (p) => onProgress(m, p) : undefined });
     trained[m] = r;
-    rows.push(evaluateRetrieval(modelScorer(m, r.model, prep.inputs, held, tokenize), held, candidates, N, K));
+    const scorer = modelScorer(m, r.model, prep.inputs, held, tokenize);
+    rows.push({ ...evaluateRetrieval(scorer, held, candidates, N, K), session: evaluateInSession(scorer, held) });
   }
   return { rows, trained };
 }

@@ -49,11 +49,33 @@ export interface TrainResult {
 export type Tokenizer = (texts: readonly (string | null)[], maxTokens: number) => { ids: Int32Array; lengths: ArrayLike<number> };
 export const defaultTokenizer: Tokenizer = (texts, L) => tokenizeBatch(texts, L);
 
-/** Cosine triplet loss: mean over rows of max(0, margin - <q, p> + <q, n>) for unit rows. */
-export function cosineTriplet(q: Tensor, p: Tensor, n: Tensor, margin: number): Tensor {
+/**
+ * Cosine triplet loss: mean over rows of w_r * max(0, margin - <q, p> + <q, n>) for unit rows
+ * (w_r = 1 without `weights`).
+ */
+export function cosineTriplet(q: Tensor, p: Tensor, n: Tensor, margin: number, weights?: Float32Array): Tensor {
   const cp = sum(mul(q, p), 1);
   const cn = sum(mul(q, n), 1);
-  return mean(relu(affine(sub(cn, cp), 1, margin)));
+  const hinge = relu(affine(sub(cn, cp), 1, margin));
+  return mean(weights ? mul(hinge, new Tensor(weights, [weights.length], false)) : hinge);
+}
+
+/**
+ * Which sampled hard negatives enter the triplet loss, and with what weight, from the cosine
+ * between the positive's and the negative's current item vectors (no gradient). Clicked items
+ * that are (near) copies of the bought one are likely false negatives (the user clicked several
+ * items that all match the query and bought one of them): with `maxCos` < 1 a negative whose
+ * cosine to the positive exceeds it is dropped; with 'dissimilar' weighting each kept triplet
+ * counts (1 - cos) / 2.
+ */
+export function filterHard(cosToPos: readonly number[], maxCos: number, weighting: 'uniform' | 'dissimilar'): { keep: number[]; weights: Float32Array | undefined } {
+  const keep: number[] = [], w: number[] = [];
+  cosToPos.forEach((c, h) => {
+    if (c > maxCos) return;
+    keep.push(h);
+    w.push(Math.max(0, (1 - c) / 2));
+  });
+  return { keep, weights: weighting === 'dissimilar' ? Float32Array.from(w) : undefined };
 }
 
 /** Builds the per-item inputs from titles and a feature table aligned with `itemIds`. */
@@ -144,9 +166,19 @@ export function trainScl(config: SclConfig, inputs: ItemInputs, pairs: readonly 
         const all = model.encodeItems(inputs, [...pos, ...hardItems], side);
         k = hardItems.length ? slice(all, 0, 0, rows.length) : all;
         if (hardItems.length) {
-          const qi = Int32Array.from(hardQ);
-          trip = cosineTriplet(embeddingLookup(q, qi), embeddingLookup(k, qi), slice(all, 0, rows.length, rows.length + hardItems.length), lc.margin);
-          tripletValue = trip.data[0];
+          const d = mc.outDim, v = all.data, P = rows.length;
+          const cos = hardQ.map((r, h) => {
+            let c = 0;
+            for (let j = 0; j < d; j++) c += v[r * d + j] * v[(P + h) * d + j];
+            return c;
+          });
+          const { keep, weights } = filterHard(cos, lc.hardMaxCos, lc.hardWeighting);
+          if (keep.length) {
+            const qi = Int32Array.from(keep, (h) => hardQ[h]);
+            const ni = Int32Array.from(keep, (h) => P + h);
+            trip = cosineTriplet(embeddingLookup(q, qi), embeddingLookup(k, qi), embeddingLookup(all, ni), lc.margin, weights);
+            tripletValue = trip.data[0];
+          }
         }
       }
       const tripLoss = trip;
@@ -156,7 +188,7 @@ export function trainScl(config: SclConfig, inputs: ItemInputs, pairs: readonly 
         backward(loss);
         return nce.data[0];
       };
-      const nceValue = queue ? queue.withNegatives(new Set(pos), run) : run(null);
+      const nceValue = queue ? queue.withNegatives(new Set(lc.maskQueuePositives ? pos : []), run) : run(null);
       dense.step();
       sparse.step();
       if (queue && moco) {
