@@ -6,6 +6,7 @@
  */
 import { EngineError } from './errors.js';
 import { native } from './native.js';
+import { fnv1aCodeUnits } from '../util/hash.js';
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
@@ -14,15 +15,6 @@ export interface RandomState {
   counter: number;
 }
 
-/** 32-bit FNV-1a of a string: derives named sub-streams from one seed. */
-function hashString(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h;
-}
 
 export class RandomStream {
   private counter: number;
@@ -45,7 +37,7 @@ export class RandomStream {
 
   /** An independent stream for a named purpose ("init", "dropout", "shuffle"). */
   fork(name: string): RandomStream {
-    return new RandomStream((this.seed * 0x100000001 + hashString(name)) % MAX_SAFE);
+    return new RandomStream((this.seed * 0x100000001 + fnv1aCodeUnits(name)) % MAX_SAFE);
   }
 
   private take(n: number): number {

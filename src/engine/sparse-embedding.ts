@@ -11,6 +11,7 @@ import { native } from './native.js';
 import { uninitialized } from './ops/common.js';
 import { RandomStream } from './random.js';
 import { Tensor } from './tensor.js';
+import { FNV_OFFSET_BASIS, fnv1aCodeUnits } from '../util/hash.js';
 
 export interface SparseEmbeddingOptions {
   rows: number;
@@ -84,12 +85,7 @@ export class SparseEmbedding {
  * out-of-vocabulary. MurmurHash3's 32-bit finaliser over FNV-1a: cheap and well spread.
  */
 export function hashKey(key: string | number, buckets: number, salt = 0): number {
-  let h = (0x811c9dc5 ^ salt) >>> 0;
-  const s = typeof key === 'number' ? key.toString(36) : key;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
+  let h = fnv1aCodeUnits(typeof key === 'number' ? key.toString(36) : key, FNV_OFFSET_BASIS ^ salt);
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

@@ -4,6 +4,7 @@
  * hashes for draws that must not depend on the order of the simulation (a user's fixed
  * affinity to an item).
  */
+import { fnv1aCodeUnits } from '../util/hash.js';
 
 function splitmix32(state: number): [number, number] {
   let z = (state + 0x9e3779b9) >>> 0;
@@ -13,15 +14,6 @@ function splitmix32(state: number): [number, number] {
   return [next, (z ^ (z >>> 16)) >>> 0];
 }
 
-/** 32-bit FNV-1a of a string. */
-export function hashString(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h;
-}
 
 /** A 32-bit hash of a few integers (murmur3 finaliser over a running mix). */
 export function hashInts(...xs: number[]): number {
@@ -62,7 +54,7 @@ export class Rng {
 
   /** An independent stream for a named purpose. */
   fork(name: string): Rng {
-    return new Rng(hashInts(this.seed, hashString(name)));
+    return new Rng(hashInts(this.seed, fnv1aCodeUnits(name)));
   }
 
   u32(): number {
