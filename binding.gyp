@@ -14,7 +14,8 @@
         "native/embedding.cc",
         "native/optim.cc",
         "native/random.cc",
-        "native/fused.cc"
+        "native/fused.cc",
+        "native/simtier.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],

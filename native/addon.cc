@@ -12,6 +12,7 @@ void init_embedding(Napi::Env, Napi::Object);
 void init_optim(Napi::Env, Napi::Object);
 void init_random(Napi::Env, Napi::Object);
 void init_fused(Napi::Env, Napi::Object);
+void init_simtier(Napi::Env, Napi::Object);
 }  // namespace mm
 
 // Training allocates and drops the same tensor sizes every step (4-30 MB each). By default
@@ -35,6 +36,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   mm::init_optim(env, exports);
   mm::init_random(env, exports);
   mm::init_fused(env, exports);
+  mm::init_simtier(env, exports);
   return exports;
 }
 

@@ -9,18 +9,18 @@ import path from 'node:path';
 import { loadModel, readModelConfig, saveModel } from '../engine/checkpoint.js';
 import { RandomStream } from '../engine/random.js';
 import { parseSclConfig, readSclConfig, SclConfig } from '../pretrain/config.js';
-import { encodeCatalogue, formatTable } from '../pretrain/evaluate.js';
-import { writeEmbeddings } from '../pretrain/export.js';
+import { formatTable } from '../pretrain/evaluate.js';
+import { embedItems, writeEmbeddings } from '../pretrain/export.js';
 import { mobileNetFeatures } from '../pretrain/features.js';
 import { SclModel } from '../pretrain/model.js';
-import { alignFeatures, Method, METHODS, prepare, runExperiment } from '../pretrain/pipeline.js';
+import { Method, METHODS, prepare, runExperiment } from '../pretrain/pipeline.js';
 import { loadSearchData, SearchData } from '../pretrain/source.js';
-import { itemInputs, Variant, VARIANTS } from '../pretrain/train.js';
+import { Variant, VARIANTS } from '../pretrain/train.js';
 import { MmctrError } from '../util/errors.js';
 import { progressBar } from './progress.js';
 
 /** A config file with its relative paths (data.spec, featureCache) resolved against its folder. */
-function loadConfig(file: string, seed?: string): SclConfig {
+export function loadSclConfig(file: string, seed?: string): SclConfig {
   const c = readSclConfig(file);
   const dir = path.dirname(path.resolve(file));
   if (c.data.spec) c.data.spec = path.resolve(dir, c.data.spec);
@@ -33,7 +33,7 @@ function loadConfig(file: string, seed?: string): SclConfig {
   return c;
 }
 
-async function loadAll(c: SclConfig, specOverride?: string): Promise<{ data: SearchData; table: Awaited<ReturnType<typeof mobileNetFeatures>> }> {
+export async function loadAll(c: SclConfig, specOverride?: string): Promise<{ data: SearchData; table: Awaited<ReturnType<typeof mobileNetFeatures>> }> {
   const spec = specOverride ? path.resolve(specOverride) : c.data.spec;
   if (!spec) throw new MmctrError('no dataset: set data.spec in the config or pass --spec <dataset.json>');
   const data = await loadSearchData(spec);
@@ -60,7 +60,7 @@ export function registerPretrain(program: Command): void {
     .option('--json', 'print the report as one JSON object')
     .action(async (file: string, opts: { out: string; spec?: string; variant: string; seed?: string; json?: boolean }) => {
       if (!VARIANTS.includes(opts.variant as Variant)) throw new MmctrError(`--variant must be one of ${VARIANTS.join(', ')}, got '${opts.variant}'`);
-      const c = loadConfig(file, opts.seed);
+      const c = loadSclConfig(file, opts.seed);
       const { data, table } = await loadAll(c, opts.spec);
       const prep = prepare(c, data.items, data.searches, table);
       const bar = trainBar();
@@ -88,7 +88,7 @@ export function registerPretrain(program: Command): void {
     .action(async (file: string, opts: { spec?: string; methods: string; seed?: string; json?: boolean }) => {
       const methods = opts.methods.split(',').map((m) => m.trim()) as Method[];
       for (const m of methods) if (!METHODS.includes(m)) throw new MmctrError(`--methods: unknown method '${m}' (known: ${METHODS.join(', ')})`);
-      const c = loadConfig(file, opts.seed);
+      const c = loadSclConfig(file, opts.seed);
       const { data, table } = await loadAll(c, opts.spec);
       const prep = prepare(c, data.items, data.searches, table);
       const bar = trainBar();
@@ -111,10 +111,7 @@ export function registerPretrain(program: Command): void {
       if (table.dim !== saved.featureDim) throw new MmctrError(`${modelFile} was trained on ${saved.featureDim}-d image features, the backbone gives ${table.dim}`);
       const model = new SclModel(c.model, table.dim, new RandomStream(c.seed));
       loadModel(modelFile, model);
-      model.eval();
-      const { features, missing } = alignFeatures(data.items, table);
-      const inputs = itemInputs(data.items.map((it) => it.title), features, table.dim, missing, c.model.maxTokens);
-      const vectors = encodeCatalogue(model, inputs, 'fused');
+      const vectors = embedItems(model, data.items, table);
       mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
       writeEmbeddings(opts.out, data.items.map((it) => it.id), vectors, c.model.outDim, { model: path.resolve(modelFile), backbone: table.backbone });
       console.log(`${data.items.length} item vectors (${c.model.outDim}-d, float32 + int8) written to ${opts.out}`);

@@ -29,10 +29,52 @@ const common = {
   userEmbedding: z.boolean().default(true),
 };
 
+/** SimTier: the histogram of cosine(target, behaviour) over N equal tiers of [-1, 1], into the over-MLP. */
+export const SimTierConfig = z
+  .object({
+    tiers: z.number().int().min(2).max(1000).default(20),
+    /** What each tier holds: the raw count, log(1 + count), or count / history length. */
+    transform: z.enum(['count', 'log', 'fraction']).default('count'),
+    /** A learnable weight per tier (initialised to 1), the production choice in MUSE. */
+    learnableWeights: z.boolean().default(false),
+  })
+  .strict();
+export type SimTierConfig = z.infer<typeof SimTierConfig>;
+
+/**
+ * MAKE: a multimodal DIN (query = target vector, keys = behaviour vectors, shallow MLP) trained
+ * for several epochs on clicks; its interest vector, hidden layers and logit feed the ID model.
+ */
+export const MakeConfig = z
+  .object({
+    attentionHidden: z.array(z.number().int().positive()).min(1).default([64, 32]),
+    attentionActivation: z.enum(['sigmoid', 'relu', 'prelu', 'dice']).default('dice'),
+    mlpHidden: z.array(z.number().int().positive()).min(1).default([64, 32]),
+    mlpActivation: Activation.default('dice'),
+    /** Most epochs; the best one on validation is kept (the paper picks the count on validation). */
+    epochs: z.number().int().positive().default(8),
+    earlyStoppingPatience: z.number().int().nonnegative().default(2),
+    monitor: z.enum(['gauc', 'auc', 'logloss']).default('gauc'),
+    lr: z.number().positive().default(1e-3),
+    batchSize: z.number().int().positive().default(1024),
+    /** Absent: MAKE stays frozen while the ID model trains (the safe default); set: fine-tuned with this learning rate. */
+    fineTuneLr: z.number().positive().optional(),
+    /** A trained MAKE module (make.safetensors) to reuse instead of training one; relative to the config file. */
+    module: z.string().optional(),
+  })
+  .strict();
+export type MakeConfig = z.infer<typeof MakeConfig>;
+
 export const DinConfig = z
   .object({
     model: z.literal('din'),
     ...common,
+    /** The paper's Vector baseline: frozen item vectors concatenated to the ID item embeddings (target attention and MLP). */
+    vector: z.boolean().default(false),
+    /** The paper's SimScore baseline: cosine(target, behaviour) as an additive bias on each raw attention weight. */
+    simScore: z.boolean().default(false),
+    simTier: SimTierConfig.optional(),
+    make: MakeConfig.optional(),
     /** Attention unit over [q, k, q - k, q * k]: hidden widths and activation. */
     attentionHidden: z.array(z.number().int().positive()).min(1).default([80, 40]),
     attentionActivation: z.enum(['sigmoid', 'relu', 'prelu', 'dice']).default('dice'),
@@ -66,21 +108,31 @@ export const TrainConfig = z
   .strict();
 export type TrainConfig = z.infer<typeof TrainConfig>;
 
+/** Where an experiment's samples come from, and its item vectors. */
+export const DataSection = z
+  .object({
+    /** A built sample store folder, or a dataset spec to build one from. */
+    store: z.string().optional(),
+    dataset: z.string().optional(),
+    /** Built-in real data adapters ('movielens-100k', 'taobao-samples'). */
+    adapter: z.enum(['movielens-100k', 'taobao-samples']).optional(),
+    samples: SampleConfig.optional(),
+    /**
+     * Item vectors for the multimodal features (Vector, SimScore, SimTier, MAKE): an
+     * `mmctr embed` file or any precomputed vector file (jsonl, csv, tsv, safetensors).
+     */
+    vectors: z.string().optional(),
+  })
+  .strict();
+export type DataSectionConfig = z.infer<typeof DataSection>;
+
+export const hasDataSource = (d: DataSectionConfig): boolean => Boolean(d.store || d.dataset || d.adapter);
+
 export const ExperimentConfig = z
   .object({
     name: z.string().min(1),
     description: z.string().optional(),
-    data: z
-      .object({
-        /** A built sample store folder, or a dataset spec to build one from. */
-        store: z.string().optional(),
-        dataset: z.string().optional(),
-        /** Built-in real data adapters ('movielens-100k', 'taobao-samples'). */
-        adapter: z.enum(['movielens-100k', 'taobao-samples']).optional(),
-        samples: SampleConfig.optional(),
-      })
-      .strict()
-      .refine((d) => d.store || d.dataset || d.adapter, { message: 'give one of store, dataset or adapter' }),
+    data: DataSection.refine(hasDataSource, { message: 'give one of store, dataset or adapter' }),
     model: ModelConfig,
     train: TrainConfig.default(TrainConfig.parse({})),
   })

@@ -3,21 +3,30 @@
  * config, the log, per-epoch and test metrics (JSON), and the trained model (safetensors).
  * `mmctr evaluate` and `mmctr predict` reopen a run from its folder.
  */
-import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { loadModel, saveModel } from '../engine/checkpoint.js';
 import { engineSummary } from '../engine/info.js';
 import { readConfigFile } from '../util/config-file.js';
 import { ConfigError } from '../util/errors.js';
 import { writeTextAtomic } from '../util/atomic-write.js';
-import { ExperimentConfig } from './config.js';
+import { readCatalog, readStoreMeta } from '../data/samples.js';
+import { ExperimentConfig, MakeConfig, TrainConfig } from './config.js';
 import { featureSpaceOf } from './feature-space.js';
 import { Evaluation } from './metrics.js';
-import { createModel, CtrModel } from './models/index.js';
+import { createMake, createModel, CtrModel, Make } from './models/index.js';
+import type { DinExtras } from './models/din.js';
+import { ItemVectorTable, loadItemVectors } from './parts/item-vectors.js';
 import { evaluateSplit, fit, FitOptions, FitResult } from './trainer.js';
 
+/** Reads and validates an experiment config; its file paths (data.vectors, model.make.module) become absolute, relative to the file. */
 export function readExperimentConfig(file: string): ExperimentConfig {
-  return readConfigFile(ExperimentConfig, file);
+  const config = readConfigFile(ExperimentConfig, file);
+  const dir = path.dirname(path.resolve(file));
+  if (config.data.vectors) config.data.vectors = path.resolve(dir, config.data.vectors);
+  if (config.model.model === 'din' && config.model.make?.module) config.model.make.module = path.resolve(dir, config.model.make.module);
+  return config;
 }
 
 export interface RunResult {
@@ -25,10 +34,67 @@ export interface RunResult {
   seed: number;
   fit: FitResult;
   test: Evaluation;
+  /** MAKE's own training, when the model uses one trained (or reused) for this run. */
+  make?: MakeTraining;
+}
+
+export interface MakeTraining {
+  file: string;
+  /** True when a saved module was reused instead of trained. */
+  reused: boolean;
+  fit: FitResult;
+}
+
+export interface TrainRunOptions extends Omit<FitOptions, 'checkpointDir'> {
+  /** Where trained MAKE modules are kept for reuse (default: <run folder's parent>/make-cache). */
+  makeCacheDir?: string;
+}
+
+/** The item vectors a config names (data.vectors), aligned to the store's catalogue; null without. */
+export function loadRunVectors(config: ExperimentConfig, storeDir: string): ItemVectorTable | null {
+  return config.data.vectors ? loadItemVectors(config.data.vectors, readCatalog(storeDir).ids) : null;
+}
+
+/**
+ * MAKE for a run: the module named by model.make.module, else one trained on this store for
+ * model.make.epochs (best epoch on validation) and cached under a key of everything that shapes
+ * it (store, vectors, MAKE config, seed), so retraining the ID model reuses it.
+ */
+export function ensureMake(make: MakeConfig, vectors: ItemVectorTable, storeDir: string, seed: number, cacheDir: string, options: Omit<FitOptions, 'checkpointDir'> = {}): { module: Make; training: MakeTraining } {
+  const module = createMake(make, vectors, seed);
+  if (make.module) {
+    loadModel(make.module, module);
+    return { module, training: { file: make.module, reused: true, fit: readMakeFit(make.module) } };
+  }
+  const { module: _unused, fineTuneLr: _ft, ...shape } = make;
+  const key = createHash('sha256')
+    .update(JSON.stringify({ store: path.resolve(storeDir), storeMeta: readStoreMeta(storeDir), vectors: vectors.source, vectorsStat: statSync(vectors.source).mtimeMs, shape, seed }))
+    .digest('hex')
+    .slice(0, 16);
+  const dir = path.join(cacheDir, key);
+  const file = path.join(dir, 'make.safetensors');
+  if (existsSync(file)) {
+    loadModel(file, module);
+    options.log?.(`MAKE reused: ${file}`);
+    return { module, training: { file, reused: true, fit: readMakeFit(file) } };
+  }
+  mkdirSync(dir, { recursive: true });
+  const train = TrainConfig.parse({ batchSize: make.batchSize, lr: make.lr, epochs: make.epochs, earlyStoppingPatience: make.earlyStoppingPatience, monitor: make.monitor, seed });
+  options.log?.(`MAKE: training up to ${make.epochs} epochs on item vectors (${vectors.dim}-d), best epoch on validation ${make.monitor}`);
+  const result = fit(module, storeDir, train, { ...options, checkpointDir: path.join(dir, 'checkpoints') });
+  saveModel(file, module, { make, vectors: vectors.source, seed });
+  writeTextAtomic(path.join(dir, 'fit.json'), JSON.stringify(result, null, 2));
+  options.log?.(`MAKE: kept epoch ${result.bestEpoch} of ${result.epochs.length}; saved ${file}`);
+  return { module, training: { file, reused: false, fit: result } };
+}
+
+function readMakeFit(file: string): FitResult {
+  const fitFile = path.join(path.dirname(file), 'fit.json');
+  return existsSync(fitFile) ? (JSON.parse(readFileSync(fitFile, 'utf8')) as FitResult) : { epochs: [], bestEpoch: 0, seconds: 0, samples: 0, samplesPerSecond: 0, loopSamplesPerSecond: 0 };
 }
 
 /** Trains the experiment on a built store and writes the run folder. */
-export function trainRun(config: ExperimentConfig, storeDir: string, runDir: string, options: Omit<FitOptions, 'checkpointDir'> = {}): RunResult {
+export function trainRun(config: ExperimentConfig, storeDir: string, runDir: string, options: TrainRunOptions = {}): RunResult {
   mkdirSync(runDir, { recursive: true });
   const logFile = path.join(runDir, 'log.txt');
   const log = (line: string) => {
@@ -37,14 +103,23 @@ export function trainRun(config: ExperimentConfig, storeDir: string, runDir: str
   };
   writeTextAtomic(path.join(runDir, 'config.json'), JSON.stringify({ ...config, data: { ...config.data, store: path.resolve(storeDir) } }, null, 2));
   log(engineSummary());
-  const model = createModel(config.model, featureSpaceOf(storeDir), config.train.seed);
+  const vectors = loadRunVectors(config, storeDir);
+  if (vectors) log(`item vectors: ${vectors.source} (${vectors.dim}-d); ${vectors.missing} catalogue items without one, ${vectors.unused} vectors of unknown items`);
+  const extras: DinExtras = { vectors: vectors ?? undefined };
+  let make: MakeTraining | undefined;
+  if (config.model.model === 'din' && config.model.make && vectors) {
+    const made = ensureMake(config.model.make, vectors, storeDir, config.train.seed, options.makeCacheDir ?? path.join(path.dirname(path.resolve(runDir)), 'make-cache'), { ...options, log });
+    extras.make = made.module;
+    make = made.training;
+  }
+  const model = createModel(config.model, featureSpaceOf(storeDir), config.train.seed, extras);
   log(`${config.model.model}: ${model.parameterCount().toLocaleString('en')} parameters; training ${config.train.epochs} epoch(s)`);
   const result = fit(model, storeDir, config.train, { ...options, log, checkpointDir: path.join(runDir, 'checkpoints') });
   const test = evaluateSplit(model, storeDir, 'test');
   log(`test: AUC ${test.overall.auc.toFixed(4)} GAUC ${test.overall.gauc.toFixed(4)} logloss ${test.overall.logloss.toFixed(4)}; ${Math.round(result.samplesPerSecond)} samples/s end to end, ${Math.round(result.loopSamplesPerSecond)} in the training loop`);
   saveModel(path.join(runDir, 'model.safetensors'), model, config);
-  writeTextAtomic(path.join(runDir, 'metrics.json'), JSON.stringify({ fit: result, test }, null, 2));
-  return { dir: runDir, seed: config.train.seed, fit: result, test };
+  writeTextAtomic(path.join(runDir, 'metrics.json'), JSON.stringify({ fit: result, test, make }, null, 2));
+  return { dir: runDir, seed: config.train.seed, fit: result, test, make };
 }
 
 /** Reopens a run folder: its config, store and trained model. */
@@ -53,7 +128,10 @@ export function openRun(runDir: string): { config: ExperimentConfig; storeDir: s
   if (!existsSync(configFile)) throw new ConfigError(configFile, ['not found: is this a run folder written by `mmctr train`?']);
   const config = readExperimentConfig(configFile);
   const storeDir = config.data.store!;
-  const model = createModel(config.model, featureSpaceOf(storeDir), config.train.seed);
+  const vectors = loadRunVectors(config, storeDir) ?? undefined;
+  // MAKE's weights are part of the model file; the module only needs building first.
+  const make = config.model.model === 'din' && config.model.make && vectors ? createMake({ ...config.model.make, module: undefined }, vectors, config.train.seed) : undefined;
+  const model = createModel(config.model, featureSpaceOf(storeDir), config.train.seed, { vectors, make });
   loadModel(path.join(runDir, 'model.safetensors'), model);
   return { config, storeDir, model };
 }

@@ -16,7 +16,7 @@ import { SplitName } from '../data/sample-config.js';
 import { readStoreMeta, readTruth } from '../data/samples.js';
 import type { TrainConfig } from './config.js';
 import { evaluatePredictions, Evaluation } from './metrics.js';
-import type { CtrModel } from './models/index.js';
+import { CtrModel, parameterGroups } from './models/index.js';
 
 export interface Progress {
   phase: 'train' | 'evaluate';
@@ -103,9 +103,10 @@ interface FitProgress {
 }
 
 export function fit(model: CtrModel, storeDir: string, config: TrainConfig, { onProgress, log = () => {}, checkpointDir, resume = false }: FitOptions = {}): FitResult {
-  const dense = new Adam(model.namedParameters(), { lr: config.lr });
+  const denseGroups = parameterGroups(model, config.lr).map((g) => ({ name: g.name, optimizer: new Adam(g.params, { lr: g.lr }) }));
+  const dense = denseGroups[0].optimizer;
   const sparse = new SparseAdam(model.namedTables(), { lr: config.embeddingLr ?? config.lr, l2: model.config.embeddingL2 });
-  const optimizers = { dense, sparse };
+  const optimizers = { ...Object.fromEntries(denseGroups.map((g) => [g.name, g.optimizer])), sparse };
   let shuffleRng = new RandomStream(config.seed).fork('shuffle');
   const reader = new SplitReader(storeDir, 'train');
   let epochs: EpochRecord[] = [];
@@ -136,7 +137,7 @@ export function fit(model: CtrModel, storeDir: string, config: TrainConfig, { on
       const s = performance.now();
       const loss = bceWithLogits(model.forward(batch), batch.label);
       backward(loss);
-      dense.step();
+      for (const g of denseGroups) g.optimizer.step();
       sparse.step();
       loopMs += performance.now() - s;
       lossSum += loss.item() * batch.size;

@@ -22,6 +22,21 @@ export interface Batch {
   histLen: Int32Array;
   freq: Int32Array;
   isNew: Uint8Array;
+  /**
+   * Item vectors for this batch, overriding the model's own vector table: rows of an
+   * L2-normalised [rows, dim] table (row 0 = no vector) for the targets and the behaviours.
+   * The ranking service sets it from the live index, which holds items the ID tables never saw.
+   */
+  vectors?: BatchVectors;
+}
+
+export interface BatchVectors {
+  table: Float32Array;
+  dim: number;
+  /** [size] row of each target. */
+  target: Int32Array;
+  /** [size, L] row of each behaviour (0 for padding or no vector). */
+  hist: Int32Array;
 }
 
 export interface BatchOptions {
@@ -103,7 +118,8 @@ export class SplitReader {
   }
 }
 
-type Field = Exclude<keyof Batch, 'size'>;
+// The stored columns (a batch's vectors come from the caller, never from the store).
+type Field = Exclude<keyof Batch, 'size' | 'vectors'>;
 const FIELDS: Field[] = ['index', 'user', 'item', 'label', 'ts', 'hist', 'histLen', 'freq', 'isNew'];
 
 function widthOf(f: Field, L: number): number {

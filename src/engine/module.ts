@@ -16,6 +16,8 @@ export abstract class Module {
   private readonly children = new Map<string, Module>();
   /** Training mode (dropout, Dice batch statistics); switch with train() / eval(). */
   training = true;
+  /** A frozen module keeps its weights: no gradients, and it stays in eval mode (see freeze()). */
+  frozen = false;
 
   protected param(name: string, shape: Shape, init: Initializer, rng: RandomStream): Parameter {
     this.claim(name);
@@ -71,6 +73,24 @@ export abstract class Module {
     return out;
   }
 
+  /** The parameters an optimiser should update: all but those of frozen modules. */
+  namedTrainableParameters(): Map<string, Parameter> {
+    return new Map([...this.namedParameters()].filter(([, p]) => p.requiresGrad));
+  }
+
+  /**
+   * Freezes the module and its children: no gradient flows into their parameters and they run
+   * in eval mode (running statistics, no dropout) even when a parent trains. Reusing a trained
+   * part (MAKE inside the ID model) must not move it.
+   */
+  freeze(): this {
+    this.eval();
+    this.frozen = true;
+    for (const p of this.ownParams.values()) p.requiresGrad = false;
+    for (const c of this.children.values()) c.freeze();
+    return this;
+  }
+
   parameters(): Parameter[] {
     return [...this.namedParameters().values()];
   }
@@ -84,7 +104,7 @@ export abstract class Module {
   }
 
   train(on = true): this {
-    this.training = on;
+    this.training = on && !this.frozen;
     for (const c of this.children.values()) c.train(on);
     return this;
   }

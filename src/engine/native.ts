@@ -69,6 +69,7 @@ export interface NativeKernels {
   groupSums(x: F32, rows: number, cols: number, offsets: I32, groups: number, out: F32): void;
   dinScores(h: F32, hidden: number, wOut: F32, bOut: number, keys: F32, batch: number, length: number, dim: number, offsets: I32, pairs: I32, softmax: boolean, weights: F32, pooled: F32): void;
   dinScoresBackward(h: F32, hidden: number, wOut: F32, weights: F32, keys: F32, batch: number, length: number, dim: number, offsets: I32, pairs: I32, softmax: boolean, gWeights: F32 | null, gPooled: F32 | null, gKeys: F32 | null, gh: F32, gwOut: F32 | null, gbOut: F32 | null): void;
+  simTier(table: F32, rows: number, dim: number, target: I32, hist: I32, histLen: I32, batch: number, length: number, tiers: number, counts: F32, sims: F32 | null): void;
   symmetricInfoNCE(z1: F32, z2: F32, n: number, dim: number, queue: F32 | null, queueRows: number, invTau: number, g: F32, g2: F32 | null): number;
 
   fillUniform(out: F32, seed: number, counter: number, lo: number, hi: number): void;
@@ -120,5 +121,18 @@ function chooseBlasCore(): void {
 /** The core this module forced through OPENBLAS_CORETYPE (null: OpenBLAS's own detection or the user's setting). */
 export let blasCoreChosen: string | null = null;
 
+/**
+ * OpenMP threads that wait for work sleep instead of spinning, unless the user chose otherwise
+ * (OMP_WAIT_POLICY or GOMP_SPINCOUNT). Spinning wins a little on an idle machine, but on a busy
+ * one (a service beside other processes, two trainings at once, 2 cores) the spinning threads
+ * steal the cores the working ones need: measured here with one competing process, a DIN step
+ * took 340-450 ms spinning and 8-35 ms sleeping. libgomp reads the variable when the addon loads.
+ */
+function chooseWaitPolicy(): void {
+  if (process.env.OMP_WAIT_POLICY || process.env.GOMP_SPINCOUNT) return;
+  process.env.OMP_WAIT_POLICY = 'passive';
+}
+
 chooseBlasCore();
+chooseWaitPolicy();
 export const native: NativeKernels = createRequire(import.meta.url)(locateAddon()) as NativeKernels;

@@ -37,7 +37,8 @@ export class Tensor {
   constructor(
     readonly data: Float32Array,
     readonly shape: Shape,
-    readonly requiresGrad = false,
+    /** False for constants; a Parameter turns it off when its module is frozen (Module.freeze). */
+    public requiresGrad = false,
   ) {
     const n = sizeOf(shape);
     if (data.length !== n) throw new ShapeError(`a tensor of shape ${shapeString(shape)} needs ${n} values, got ${data.length}`);

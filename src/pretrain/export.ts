@@ -7,7 +7,12 @@
  */
 import { writeFileSync } from 'node:fs';
 import { readSafetensors, writeSafetensors } from '../engine/safetensors.js';
+import type { FeatureTable, ItemContent } from '../encoders/types.js';
 import { MmctrError } from '../util/errors.js';
+import { encodeCatalogue } from './evaluate.js';
+import type { SclModel } from './model.js';
+import { alignFeatures } from './pipeline.js';
+import { itemInputs } from './train.js';
 
 export const EMBEDDING_FORMAT = 'mmctr.item-embeddings';
 
@@ -33,6 +38,13 @@ export function writeEmbeddings(file: string, ids: readonly string[], vectors: F
     { ...meta, format: EMBEDDING_FORMAT, ids: JSON.stringify(ids), dim: String(dim) },
   );
   writeFileSync(`${file}.ids.json`, JSON.stringify(ids));
+}
+
+/** Every item's fused vector from a trained SCL model (eval mode), in `items` order. */
+export function embedItems(model: SclModel, items: readonly ItemContent[], table: FeatureTable): Float32Array {
+  if (model.training) model.eval();
+  const { features, missing } = alignFeatures(items, table);
+  return encodeCatalogue(model, itemInputs(items.map((it) => it.title), features, table.dim, missing, model.config.maxTokens), 'fused');
 }
 
 export function readEmbeddings(file: string): ItemEmbeddings {

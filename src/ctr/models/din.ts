@@ -1,40 +1,117 @@
 /**
- * DIN (Zhou et al. 2018): ID embeddings -> target attention over the behaviour sequence ->
- * over-MLP on [user, target, interest] -> logit. Composed of named parts:
- *   features (IdFeatures), interest (TargetAttention), over (MLP).
+ * DIN (Zhou et al. 2018) and its multimodal extensions (arXiv 2407.19467): ID embeddings ->
+ * target attention over the behaviour sequence -> over-MLP on [user, target, interest] -> logit.
+ * Composed of named parts:
+ *   features (IdFeatures), content (ItemVectors, frozen item vectors), interest (TargetAttention),
+ *   simtier (SimTier histogram into the MLP input), make (a trained MAKE, frozen by default:
+ *   its interest beside ours, its hidden layers beside ours, its logit into our output layer),
+ *   over (MLP).
+ * The paper's baselines: `vector` joins the raw vectors to the item embeddings (attention and
+ * MLP); `simScore` adds each behaviour's cosine to its raw attention weight, which for raw
+ * (unnormalised) DIN weights is interest + w * sum_l cos_l * behaviour_l.
  */
 import { Module } from '../../engine/module.js';
-import { concat, reshape } from '../../engine/ops/index.js';
+import { constant } from '../../engine/init.js';
+import { add, bmm, concat, mul, reshape, simTierCounts } from '../../engine/ops/index.js';
 import { RandomStream } from '../../engine/random.js';
-import { Tensor } from '../../engine/tensor.js';
+import { Parameter, Tensor } from '../../engine/tensor.js';
 import type { Batch } from '../../data/batches.js';
 import type { DinConfig } from '../config.js';
 import { TargetAttention } from '../parts/attention.js';
 import { FeatureSpace, IdFeatures } from '../parts/id-features.js';
+import { ItemVectors, ItemVectorTable } from '../parts/item-vectors.js';
 import { MLP } from '../parts/mlp.js';
+import { SimTier } from '../parts/simtier.js';
+import { ConfigError } from '../../util/errors.js';
+import type { Make, MakeOutputs } from './make.js';
+
+/** What a DIN needs beyond its config and the ID feature space. */
+export interface DinExtras {
+  /** Item vectors (Vector, SimScore, SimTier, MAKE). */
+  vectors?: ItemVectorTable;
+  /** A trained MAKE (required when config.make is set). */
+  make?: Make;
+}
 
 export class Din extends Module {
   readonly features: IdFeatures;
+  readonly content: ItemVectors | null = null;
   readonly interest: TargetAttention;
+  readonly simtier: SimTier | null = null;
+  readonly make: Make | null = null;
   readonly over: MLP;
+  private readonly simScoreWeight: Parameter | null = null;
 
   constructor(
     readonly config: DinConfig,
     space: FeatureSpace,
     rng: RandomStream,
+    extras: DinExtras = {},
   ) {
     super();
     this.features = this.child('features', new IdFeatures(space, config, rng.fork('features')));
-    const d = this.features.itemDim;
+    const multimodal = config.vector || config.simScore || config.simTier || config.make;
+    if (multimodal) {
+      if (!extras.vectors) throw new ConfigError('data.vectors', ['the model uses item vectors (vector, simScore, simTier or make): give data.vectors, a file of item vectors']);
+      this.content = this.child('content', new ItemVectors(extras.vectors));
+    }
+    const d = this.features.itemDim + (config.vector ? this.content!.dim : 0);
     this.interest = this.child('interest', new TargetAttention({ dim: d, hidden: config.attentionHidden, activation: config.attentionActivation, softmax: config.attentionSoftmax }, rng.fork('interest')));
-    this.over = this.child('over', new MLP({ input: this.features.userDim + 2 * d, hidden: config.mlpHidden, activation: config.mlpActivation, output: 1, dropout: config.dropout }, rng.fork('over')));
+    if (config.simScore) this.simScoreWeight = this.param('simscore_weight', [1], constant(1), rng);
+    if (config.simTier) this.simtier = this.child('simtier', new SimTier(config.simTier, rng.fork('simtier')));
+    let input = this.features.userDim + 2 * d + (this.simtier?.width ?? 0);
+    let side: number[] | undefined;
+    if (config.make) {
+      if (!extras.make) throw new ConfigError('model.make', ['the model takes a trained MAKE: train one first (the run does it) or give model.make.module']);
+      this.make = this.child('make', extras.make);
+      if (config.make.fineTuneLr === undefined) this.make.freeze();
+      input += this.make.widths.interest;
+      side = makeSideWidths(config.mlpHidden.length, this.make.widths.hidden);
+    }
+    this.over = this.child('over', new MLP({ input, hidden: config.mlpHidden, activation: config.mlpActivation, output: 1, dropout: config.dropout, side }, rng.fork('over')));
   }
 
   /** Logits [B]. */
   forward(batch: Batch): Tensor {
+    const B = batch.size, L = batch.hist.length / B;
     const e = this.features.forward(batch);
-    const interest = this.interest.forward(e.target, e.history, e.mask);
-    const x = concat(e.user ? [e.user, e.target, interest] : [e.target, interest], 1);
-    return reshape(this.over.forward(x), [batch.size]);
+    let { target, history } = e;
+    const rows = this.content?.rowsOf(batch);
+    if (this.config.vector && rows) {
+      target = concat([target, this.content!.gather(rows, rows.target, [B])], 1);
+      history = concat([history, this.content!.gather(rows, rows.hist, [B, L])], 2);
+    }
+    let tiers: Tensor | null = null, sims: Float32Array | null = null;
+    if (rows && this.simtier) ({ features: tiers, sims } = this.simtier.histogram(rows, batch.histLen, L, this.simScoreWeight !== null));
+    else if (rows && this.simScoreWeight) sims = simTierCounts({ ...rows, histLen: batch.histLen, length: L }, 1, true).sims;
+    let interest = this.interest.forward(target, history, e.mask);
+    if (this.simScoreWeight && sims) interest = add(interest, mul(reshape(bmm(new Tensor(sims, [B, 1, L]), history), [B, history.shape[2]]), this.simScoreWeight));
+    const parts = [...(e.user ? [e.user] : []), target, interest, ...(tiers ? [tiers] : [])];
+    let made: MakeOutputs | null = null;
+    if (this.make) {
+      made = this.make.extract(batch);
+      parts.push(made.interest);
+    }
+    const x = concat(parts, 1);
+    return reshape(this.over.forward(x, made ? makeSides(this.config.mlpHidden.length, made) : []), [B]);
   }
+}
+
+/**
+ * MAKE's hidden layers go beside ours aligned from the last one (its last hidden layer beside
+ * our last, and so on back), and its logit beside our last hidden layer, into the output layer.
+ */
+function makeSideWidths(ours: number, theirs: readonly number[]): number[] {
+  return Array.from({ length: ours }, (_, i) => {
+    const j = i - (ours - theirs.length);
+    return (j >= 0 ? theirs[j] : 0) + (i === ours - 1 ? 1 : 0);
+  });
+}
+
+function makeSides(ours: number, made: MakeOutputs): (Tensor | null)[] {
+  return Array.from({ length: ours }, (_, i) => {
+    const j = i - (ours - made.hidden.length);
+    const pieces = [...(j >= 0 ? [made.hidden[j]] : []), ...(i === ours - 1 ? [made.logit] : [])];
+    return pieces.length === 0 ? null : pieces.length === 1 ? pieces[0] : concat(pieces, 1);
+  });
 }

@@ -9,3 +9,4 @@ export * from './loss.js';
 export * from './activation.js';
 export * from './embedding.js';
 export * from './fused.js';
+export * from './simtier.js';

@@ -1,0 +1,229 @@
+/**
+ * The paper's comparison (arXiv 2407.19467, table of phase 2): ID, Vector, SimScore, SimTier,
+ * MAKE and SimTier + MAKE trained and evaluated on the same store and splits, for several seeds;
+ * MAKE is trained once per seed and reused by both variants that take it. Also the validation
+ * curves over epochs of MAKE and of the ID model trained past one epoch (the one-epoch
+ * phenomenon). Returns a PaperResult; src/report renders it.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+import { engineSummary } from '../../engine/info.js';
+import { readStoreMeta } from '../../data/samples.js';
+import { readConfigFile } from '../../util/config-file.js';
+import { DataSection, DinConfig, ExperimentConfig, hasDataSource, MakeConfig, SimTierConfig, TrainConfig } from '../config.js';
+import { BUCKETS, Evaluation, MetricSet as EvalMetrics } from '../metrics.js';
+import { loadRunVectors, trainRun, TrainRunOptions } from '../run.js';
+import { EpochPoint, MetricSet, PAPER_VARIANTS, PaperResult, PaperVariant, SliceResult, Spread, VariantSummary } from './result.js';
+import type { EpochRecord } from '../trainer.js';
+
+export const PaperExperimentConfig = z
+  .object({
+    name: z.string().min(1),
+    description: z.string().optional(),
+    /** The data (store, dataset or adapter) and data.vectors, the item vectors every multimodal variant reads. */
+    data: DataSection,
+    /** The ID model every variant starts from (a DIN without multimodal features). */
+    model: DinConfig.omit({ vector: true, simScore: true, simTier: true, make: true }),
+    simTier: SimTierConfig.default(SimTierConfig.parse({})),
+    make: MakeConfig.default(MakeConfig.parse({})),
+    train: TrainConfig.default(TrainConfig.parse({})),
+    seeds: z.array(z.number().int().nonnegative()).min(1).default([1, 2, 3]),
+    variants: z.array(z.enum(PAPER_VARIANTS)).min(1).default([...PAPER_VARIANTS]),
+    /** Epochs of the extra ID run that shows the one-epoch phenomenon (first seed; 0: skip it). */
+    curveEpochs: z.number().int().nonnegative().default(4),
+    /**
+     * Optional inputs the command builds first (cached under runs/): an ad world to generate
+     * (its dataset becomes data.dataset) and an SCL config to pre-train on it and embed every
+     * item with (the export becomes data.vectors).
+     */
+    world: z.object({ preset: z.string().default('bench'), seed: z.number().int().nonnegative().default(1), catalog: z.enum(['fashion', 'builtin']).optional() }).strict().optional(),
+    pretrain: z.object({ config: z.string(), seed: z.number().int().nonnegative().default(1) }).strict().optional(),
+  })
+  .strict()
+  .refine((c) => hasDataSource(c.data) || c.world, { message: 'give data.store, data.dataset, data.adapter or a world to generate', path: ['data'] })
+  .refine((c) => c.data.vectors || c.pretrain, { message: 'give data.vectors (a file of item vectors) or pretrain (an SCL config to make them)', path: ['data', 'vectors'] });
+export type PaperExperimentConfig = z.infer<typeof PaperExperimentConfig>;
+
+export function readPaperConfig(file: string): PaperExperimentConfig {
+  const config = readConfigFile(PaperExperimentConfig, file);
+  const dir = path.dirname(path.resolve(file));
+  if (config.data.vectors) config.data.vectors = path.resolve(dir, config.data.vectors);
+  if (config.data.dataset) config.data.dataset = path.resolve(dir, config.data.dataset);
+  if (config.data.store) config.data.store = path.resolve(dir, config.data.store);
+  if (config.pretrain) config.pretrain.config = path.resolve(dir, config.pretrain.config);
+  return config;
+}
+
+/** The single-model experiment config of one variant and seed. */
+export function variantConfig(config: PaperExperimentConfig, variant: PaperVariant, seed: number): ExperimentConfig {
+  const multimodal: Partial<DinConfig> = {
+    id: {},
+    vector: { vector: true },
+    simscore: { simScore: true },
+    simtier: { simTier: config.simTier },
+    make: { make: config.make },
+    simtier_make: { simTier: config.simTier, make: config.make },
+  }[variant];
+  return ExperimentConfig.parse({
+    name: `${config.name}-${variant}`,
+    description: config.description,
+    data: config.data,
+    model: { ...config.model, ...multimodal },
+    train: { ...config.train, seed },
+  });
+}
+
+export interface PaperProgress {
+  seed: number;
+  variant: PaperVariant | 'curve';
+  index: number;
+  total: number;
+}
+
+export interface PaperOptions extends Pick<TrainRunOptions, 'log' | 'onProgress'> {
+  onRun?: (p: PaperProgress) => void;
+  /** Describes the data in the report (e.g. "ad world, fashion catalogue, bench preset"). */
+  dataDescription?: string;
+}
+
+const round = (x: number) => Number(x.toFixed(6));
+
+function pick(m: EvalMetrics): MetricSet {
+  return { auc: round(m.auc), gauc: round(m.gauc), logloss: round(m.logloss), count: m.count };
+}
+
+function spread(xs: number[]): Spread {
+  const ok = xs.filter((x) => Number.isFinite(x));
+  if (ok.length === 0) return { mean: Number.NaN, std: Number.NaN };
+  const mean = ok.reduce((a, b) => a + b, 0) / ok.length;
+  const std = ok.length > 1 ? Math.sqrt(ok.reduce((a, b) => a + (b - mean) ** 2, 0) / (ok.length - 1)) : 0;
+  return { mean: round(mean), std: round(std) };
+}
+
+function summarize(perSeed: Record<PaperVariant, MetricSet[]>, variants: readonly PaperVariant[]): Record<PaperVariant, VariantSummary> {
+  const out = {} as Record<PaperVariant, VariantSummary>;
+  const stats = (v: PaperVariant) => ({ auc: spread(perSeed[v].map((m) => m.auc)), gauc: spread(perSeed[v].map((m) => m.gauc)), logloss: spread(perSeed[v].map((m) => m.logloss)) });
+  const base = variants.includes('id') ? stats('id') : null;
+  const gain = (x: number, id: number | undefined, lowerIsBetter = false) => (id === undefined || !Number.isFinite(id) || id === 0 ? Number.NaN : round((100 * (lowerIsBetter ? id - x : x - id)) / id));
+  for (const v of variants) {
+    const s = stats(v);
+    out[v] = { ...s, gainVsId: { auc: gain(s.auc.mean, base?.auc.mean), gauc: gain(s.gauc.mean, base?.gauc.mean), logloss: gain(s.logloss.mean, base?.logloss.mean, true) } };
+  }
+  return out;
+}
+
+function curve(epochs: readonly EpochRecord[]): EpochPoint[] {
+  return epochs.filter((e) => e.valid).map((e) => ({ epoch: e.epoch, validAuc: round(e.valid!.overall.auc), validGauc: round(e.valid!.overall.gauc), validLogloss: round(e.valid!.overall.logloss), trainLoss: round(e.trainLoss) }));
+}
+
+export function runPaperExperiment(config: PaperExperimentConfig, storeDir: string, outDir: string, options: PaperOptions = {}): PaperResult {
+  const t0 = performance.now();
+  const meta = readStoreMeta(storeDir);
+  const vectors = loadRunVectors(variantConfig(config, 'simtier', config.seeds[0]), storeDir);
+  if (!vectors) throw new Error('unreachable: the SimTier variant always names data.vectors');
+  const runOptions: TrainRunOptions = { log: options.log, onProgress: options.onProgress, makeCacheDir: path.join(outDir, 'make-cache') };
+  const tests: Record<PaperVariant, Evaluation[]> = Object.fromEntries(config.variants.map((v) => [v, []])) as unknown as Record<PaperVariant, Evaluation[]>;
+  const makeEpochs: number[] = [];
+  let makeCurve: EpochPoint[] = [];
+  const total = config.seeds.length * config.variants.length + (config.curveEpochs > 1 ? 1 : 0);
+  let index = 0;
+  for (const seed of config.seeds) {
+    for (const variant of config.variants) {
+      options.onRun?.({ seed, variant, index: index++, total });
+      options.log?.(`seed ${seed}: ${variant}`);
+      const r = trainRun(variantConfig(config, variant, seed), storeDir, path.join(outDir, 'runs', `${variant}-seed${seed}`), runOptions);
+      tests[variant].push(r.test);
+      if (r.make && (variant === 'make' || !config.variants.includes('make'))) {
+        makeEpochs.push(r.make.fit.bestEpoch);
+        if (seed === config.seeds[0]) makeCurve = curve(r.make.fit.epochs);
+      }
+    }
+  }
+  let idCurve: EpochPoint[] = [];
+  if (config.curveEpochs > 1) {
+    options.onRun?.({ seed: config.seeds[0], variant: 'curve', index: index++, total });
+    const c = variantConfig(config, 'id', config.seeds[0]);
+    // Past one epoch, with no early stopping: the curve is the point.
+    c.train = { ...c.train, epochs: config.curveEpochs, earlyStoppingPatience: config.curveEpochs, monitor: 'gauc' };
+    idCurve = curve(trainRun(c, storeDir, path.join(outDir, 'runs', `id-curve-seed${config.seeds[0]}`), runOptions).fit.epochs);
+  }
+  const { rareMax, midMax } = meta.config.buckets;
+  const bucketText: Record<string, string> = {
+    new: 'items with no training impression',
+    rare: `items with 1-${rareMax} training impressions`,
+    mid: `items with ${rareMax + 1}-${midMax} training impressions`,
+    head: `items with more than ${midMax} training impressions`,
+  };
+  const oracleOf = (pickOne: (e: NonNullable<Evaluation['oracle']>) => EvalMetrics): MetricSet | null => {
+    const all = Object.values(tests).flat().filter((e) => e.oracle);
+    if (all.length === 0) return null;
+    const ms = all.map((e) => pickOne(e.oracle!));
+    return { auc: spread(ms.map((m) => m.auc)).mean, gauc: spread(ms.map((m) => m.gauc)).mean, logloss: spread(ms.map((m) => m.logloss)).mean, count: ms[0].count };
+  };
+  const slice = (name: string, description: string, of: (e: Evaluation) => EvalMetrics, oracle: MetricSet | null): SliceResult => {
+    const perSeed = Object.fromEntries(config.variants.map((v) => [v, tests[v].map((e) => pick(of(e)))])) as Record<PaperVariant, MetricSet[]>;
+    return { slice: name, description, perSeed, summary: summarize(perSeed, config.variants), oracle };
+  };
+  const slices = [slice('overall', 'all test impressions', (e) => e.overall, oracleOf((o) => o.overall))];
+  for (const b of BUCKETS) {
+    const first = Object.values(tests)[0]?.[0];
+    if (!first || first.buckets[b].count === 0) continue;
+    slices.push(slice(b, bucketText[b], (e) => e.buckets[b], oracleOf((o) => o.buckets[b])));
+  }
+  const result: PaperResult = {
+    name: config.name,
+    finishedAt: new Date().toISOString(),
+    data: {
+      description: options.dataDescription ?? config.description ?? config.data.dataset ?? config.data.adapter ?? config.data.store ?? '',
+      train: meta.splits.train.count,
+      valid: meta.splits.valid.count,
+      test: meta.splits.test.count,
+      items: meta.items,
+      users: meta.users,
+    },
+    vectors: { source: vectors.source, dim: vectors.dim, items: meta.items - vectors.missing, missing: vectors.missing },
+    seeds: config.seeds,
+    variants: config.variants,
+    slices,
+    curves: { make: makeCurve, id: idCurve },
+    makeEpochs,
+    environment: { engine: engineSummary(), seconds: round((performance.now() - t0) / 1000) },
+    notes: [],
+  };
+  result.notes = checkPaperClaims(result);
+  return result;
+}
+
+/**
+ * The paper's claims checked against a result, one sentence each: SimTier + MAKE over ID on
+ * GAUC by at least +1.25 % relative with the gap beyond the seed spread, the gain on new items
+ * at least twice the overall gain, and SimTier and MAKE each above Vector and SimScore.
+ */
+export function checkPaperClaims(r: PaperResult): string[] {
+  const overall = r.slices.find((s) => s.slice === 'overall')!;
+  const fresh = r.slices.find((s) => s.slice === 'new');
+  const has = (v: PaperVariant) => r.variants.includes(v);
+  const g = (v: PaperVariant) => overall.summary[v].gauc;
+  const pct = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(2)} %`;
+  const notes: string[] = [];
+  if (has('id') && has('simtier_make')) {
+    const gain = overall.summary.simtier_make.gainVsId.gauc;
+    const gap = g('simtier_make').mean - g('id').mean;
+    const spreadMax = Math.max(g('simtier_make').std, g('id').std);
+    const beyond = r.seeds.length > 1 ? (gap > spreadMax ? `beyond the seed spread (gap ${gap.toFixed(4)}, largest std ${spreadMax.toFixed(4)})` : `NOT beyond the seed spread (gap ${gap.toFixed(4)}, largest std ${spreadMax.toFixed(4)})`) : 'one seed: no spread measured';
+    notes.push(`${gain >= 1.25 ? 'holds' : 'does not hold'}: SimTier + MAKE vs ID, GAUC ${pct(gain)} relative (paper: +1.25 %); ${beyond}.`);
+    if (fresh) {
+      const freshGain = fresh.summary.simtier_make.gainVsId.gauc;
+      notes.push(`${freshGain >= 2 * gain ? 'holds' : 'does not hold'}: gain on new items ${pct(freshGain)} vs overall ${pct(gain)} (claim: at least twice; ratio ${(freshGain / gain).toFixed(2)}).`);
+    }
+  }
+  for (const v of ['simtier', 'make'] as const) {
+    if (!has(v)) continue;
+    for (const base of ['vector', 'simscore'] as const) {
+      if (!has(base)) continue;
+      const d = g(v).mean - g(base).mean;
+      notes.push(`${d > 0 ? 'holds' : 'does not hold'}: ${v} ${d > 0 ? 'above' : 'not above'} ${base} on GAUC (${g(v).mean.toFixed(4)} vs ${g(base).mean.toFixed(4)}).`);
+    }
+  }
+  return notes;
+}

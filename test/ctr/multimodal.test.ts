@@ -1,0 +1,178 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { noGrad } from '../../src/engine/autograd.js';
+import { simTierCounts } from '../../src/engine/ops/index.js';
+import { RandomStream } from '../../src/engine/random.js';
+import { SplitReader } from '../../src/data/batches.js';
+import { ExperimentConfig } from '../../src/ctr/config.js';
+import { alignVectors, loadItemVectors, VectorFileError } from '../../src/ctr/parts/item-vectors.js';
+import { transformCounts } from '../../src/ctr/parts/simtier.js';
+import { openRun, trainRun } from '../../src/ctr/run.js';
+import { evaluateSplit } from '../../src/ctr/trainer.js';
+import { readSafetensors } from '../../src/engine/safetensors.js';
+import { readCatalog } from '../../src/data/samples.js';
+import { FeatureFileError } from '../../src/encoders/errors.js';
+import { demoStoreWithVectors } from './helpers.js';
+
+/** A table of 2-d unit vectors at the given angles (degrees); row 0 is "no vector". */
+function angleTable(degrees: number[]): Float32Array {
+  const t = new Float32Array((degrees.length + 1) * 2);
+  degrees.forEach((a, i) => {
+    t[(i + 1) * 2] = Math.cos((a * Math.PI) / 180);
+    t[(i + 1) * 2 + 1] = Math.sin((a * Math.PI) / 180);
+  });
+  return t;
+}
+
+test('SimTier counts by hand: ties at tier edges go up, the last tier holds 1, padding and missing vectors are never counted', () => {
+  // rows: 1 -> 0 deg (the target), 2 -> 0 deg, 3 -> 90 deg (cos 0, an edge), 4 -> 180 deg (cos -1), 5 -> 60 deg (cos 0.5, an edge for N = 4)
+  const table = angleTable([0, 0, 90, 180, 60]);
+  const L = 6;
+  // Sample 0: five real behaviours (one without a vector: row 0), then padding that points at a real row.
+  // Sample 1: the target has no vector: nothing counts.
+  const hist = Int32Array.from([2, 3, 4, 5, 0, 2, /* padding */ 2, 2, 2, 2, 2, 2]);
+  const input = { table, dim: 2, target: Int32Array.from([1, 0]), hist, histLen: Int32Array.from([5, 6]), length: L };
+  const four = simTierCounts(input, 4, true);
+  // N = 4 tiers: [-1,-0.5) [-0.5,0) [0,0.5) [0.5,1]; cos: 1, 0, -1, 0.5, (none)
+  assert.deepEqual([...four.counts.slice(0, 4)], [1, 0, 1, 2]);
+  assert.deepEqual([...four.counts.slice(4)], [0, 0, 0, 0]);
+  const sims = [...four.sims!.slice(0, L)].map((x) => Math.round(x * 1e6) / 1e6);
+  assert.deepEqual(sims, [1, 0, -1, 0.5, 0, 0]);
+  const twenty = simTierCounts(input, 20);
+  const expected = new Array(20).fill(0);
+  expected[19] = 1; // cos 1
+  expected[10] = 1; // cos 0: [0, 0.1)
+  expected[0] = 1; // cos -1
+  expected[15] = 1; // cos 0.5: [0.5, 0.6)
+  assert.deepEqual([...twenty.counts.slice(0, 20)], expected);
+  assert.equal(twenty.counts.reduce((a, b) => a + b, 0), 4, 'padding (sample 0 has 5 behaviours, one without a vector) is not counted');
+});
+
+test('SimTier agrees with a plain JS histogram on random data and refuses rows outside the table', () => {
+  const rng = new RandomStream(11);
+  const rows = 50, dim = 16, B = 40, L = 12, N = 20;
+  const table = new Float32Array(rng.normal(rows * dim, 0, 1));
+  table.fill(0, 0, dim);
+  for (let r = 1; r < rows; r++) {
+    let n = 0;
+    for (let d = 0; d < dim; d++) n += table[r * dim + d] ** 2;
+    for (let d = 0; d < dim; d++) table[r * dim + d] /= Math.sqrt(n);
+  }
+  const target = Int32Array.from(rng.ints(B, rows));
+  const hist = Int32Array.from(rng.ints(B * L, rows));
+  const histLen = Int32Array.from(rng.ints(B, L + 1));
+  const { counts } = simTierCounts({ table, dim, target, hist, histLen, length: L }, N);
+  const ref = new Float32Array(B * N);
+  for (let b = 0; b < B; b++) {
+    if (target[b] === 0) continue;
+    for (let l = 0; l < histLen[b]; l++) {
+      const r = hist[b * L + l];
+      if (r === 0) continue;
+      let s = 0;
+      for (let d = 0; d < dim; d++) s += table[target[b] * dim + d] * table[r * dim + d];
+      s = Math.min(1, Math.max(-1, s));
+      ref[b * N + Math.min(N - 1, Math.floor(((s + 1) * N) / 2))]++;
+    }
+  }
+  assert.deepEqual([...counts], [...ref]);
+  assert.throws(() => simTierCounts({ table, dim, target: Int32Array.from([rows]), hist: new Int32Array(L), histLen: Int32Array.from([1]), length: L }, N), /outside the table/);
+  assert.throws(() => simTierCounts({ table, dim, target: Int32Array.from([1]), hist: new Int32Array(L).fill(-1), histLen: Int32Array.from([1]), length: L }, N), /outside the table/);
+});
+
+test('SimTier transforms: log(1 + count) and count / history length', () => {
+  const counts = Float32Array.from([0, 1, 3, 2, 2, 0]);
+  const log = counts.slice();
+  transformCounts(log, Int32Array.from([4, 4]), 3, 'log');
+  assert.deepEqual([...log].map((x) => x.toFixed(5)), [0, 1, 3, 2, 2, 0].map((c) => Math.log1p(c).toFixed(5)));
+  const frac = counts.slice();
+  transformCounts(frac, Int32Array.from([4, 0]), 3, 'fraction');
+  assert.deepEqual([...frac], [0, 0.25, 0.75, 0, 0, 0]);
+});
+
+test('bad item vectors: NaN and wrong dimensions are refused with the place named; missing ids and zero vectors are counted', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'mmctr-vec-'));
+  assert.throws(() => alignVectors('v.bin', ['a', 'b'], Float32Array.from([1, 0, NaN, 1]), 2, ['a', 'b']), (e: unknown) => e instanceof VectorFileError && /item "b" \(row 2\).*non-finite/.test(e.message));
+  const mixed = path.join(dir, 'mixed.jsonl');
+  writeFileSync(mixed, '{"id":"a","vector":[1,0]}\n{"id":"b","vector":[1,0,0]}\n');
+  assert.throws(() => loadItemVectors(mixed, ['a', 'b']), (e: unknown) => e instanceof FeatureFileError && /mixed\.jsonl:2/.test(e.message) && /3 dimensions, expected 2/.test(e.message));
+  const partial = alignVectors('v', ['a', 'z', 'c'], Float32Array.from([3, 4, 1, 1, 0, 0]), 2, ['a', 'b', 'c']);
+  assert.equal(partial.missing, 2, 'b is absent and c is all zeros');
+  assert.equal(partial.unused, 1, 'z is not in the catalogue');
+  assert.deepEqual([...partial.rowOf], [0, 1, 0, 0]);
+  assert.deepEqual([...partial.table.slice(2, 4)], [0.6000000238418579, 0.800000011920929]);
+  assert.throws(() => alignVectors('v', ['x'], Float32Array.from([1, 0]), 2, ['a', 'b']), /none of the 2 catalogue items has a vector/);
+});
+
+const { dir, storeDir, vectorsFile, ready: store } = demoStoreWithVectors('mmctr-mm-');
+
+function config(name: string, model: Record<string, unknown>, seed = 1): ExperimentConfig {
+  return ExperimentConfig.parse({
+    name,
+    data: { store: storeDir, vectors: vectorsFile },
+    model: { model: 'din', embeddingDim: 8, attentionHidden: [8], mlpHidden: [16, 8], ...model },
+    train: { batchSize: 128, lr: 0.01, epochs: 1, seed },
+  });
+}
+
+const makeConfig = { attentionHidden: [8], mlpHidden: [8, 4], epochs: 2, batchSize: 128, lr: 0.01 };
+
+test('MAKE: frozen weights do not move while the ID model trains, the saved module is reused, fine-tuning moves them', async () => {
+  await store();
+  const cache = path.join(dir, 'make-cache');
+  const first = trainRun(config('make-a', { make: makeConfig }), storeDir, path.join(dir, 'make-a'), { makeCacheDir: cache });
+  assert.ok(first.make && !first.make.reused && first.make.fit.epochs.length >= 1);
+  const saved = readSafetensors(first.make.file).tensors;
+  const inRun = readSafetensors(path.join(first.dir, 'model.safetensors')).tensors;
+  let compared = 0;
+  for (const [name, t] of saved) {
+    const mine = inRun.get(`make.${name}`);
+    assert.ok(mine, `the run's model holds make.${name}`);
+    assert.deepEqual(mine.data, t.data, `frozen MAKE weight ${name} changed during ID training`);
+    compared++;
+  }
+  assert.ok(compared > 4);
+  const again = trainRun(config('make-b', { make: makeConfig }), storeDir, path.join(dir, 'make-b'), { makeCacheDir: cache });
+  assert.ok(again.make?.reused, 'the second run reuses the trained MAKE');
+  assert.equal(again.make.file, first.make.file);
+  const tuned = trainRun(config('make-c', { make: { ...makeConfig, fineTuneLr: 0.01 } }), storeDir, path.join(dir, 'make-c'), { makeCacheDir: cache });
+  const tunedWeights = readSafetensors(path.join(tuned.dir, 'model.safetensors')).tensors;
+  const moved = [...saved].some(([name, t]) => t.data.some((x, i) => x !== tunedWeights.get(`make.${name}`)!.data[i]));
+  assert.ok(moved, 'with fineTuneLr, MAKE trains with the ID model');
+});
+
+test('SimTier + MAKE, Vector and SimScore models train, beat chance, and reopen to the same metrics', async () => {
+  await store();
+  const variants: Record<string, Record<string, unknown>> = {
+    simtier_make: { simTier: { tiers: 10, transform: 'log', learnableWeights: true }, make: makeConfig },
+    vector: { vector: true },
+    simscore: { simScore: true },
+  };
+  for (const [name, model] of Object.entries(variants)) {
+    const r = trainRun(config(name, model), storeDir, path.join(dir, name), { makeCacheDir: path.join(dir, 'make-cache') });
+    assert.ok(r.test.overall.auc > 0.55, `${name} test AUC ${r.test.overall.auc}`);
+    const { model: reopened, storeDir: s } = openRun(r.dir);
+    assert.deepEqual(evaluateSplit(reopened, s, 'test'), r.test, `${name} reopens to the same metrics`);
+  }
+});
+
+test("a batch's own vector rows (the service's live index) give the same logits as the model's table", async () => {
+  await store();
+  const r = trainRun(config('override', { simTier: {}, make: makeConfig }), storeDir, path.join(dir, 'override'), { makeCacheDir: path.join(dir, 'make-cache') });
+  const { model } = openRun(r.dir);
+  model.eval();
+  const reader = new SplitReader(storeDir, 'test');
+  const batch = reader.readRange(0, 64);
+  reader.close();
+  const table = loadItemVectors(vectorsFile, readCatalog(storeDir).ids);
+  // The service's table: a different row order (reversed), same vectors.
+  const n = table.rowOf.length;
+  const live = new Float32Array(table.table.length);
+  const liveRow = (item: number) => (table.rowOf[item] === 0 ? 0 : n - item);
+  for (let item = 1; item < n; item++) if (table.rowOf[item]) live.set(table.table.subarray(item * table.dim, (item + 1) * table.dim), (n - item) * table.dim);
+  const own = noGrad(() => model.forward(batch).data.slice());
+  const overridden = noGrad(() => model.forward({ ...batch, vectors: { table: live, dim: table.dim, target: batch.item.map(liveRow), hist: batch.hist.map(liveRow) } }).data.slice());
+  assert.deepEqual(overridden, own);
+});
