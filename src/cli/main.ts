@@ -9,7 +9,10 @@ import { registerCtr } from './ctr.js';
 import { registerData } from './data.js';
 import { registerDemo } from './demo.js';
 import { registerDoctor } from './doctor.js';
+import { registerExperiment } from './experiment.js';
 import { registerPretrain } from './pretrain.js';
+import { registerTextVectors } from './text-vectors.js';
+import { registerServe } from './serve.js';
 import { registerWorld } from './world.js';
 
 const program = new Command();
@@ -21,9 +24,12 @@ program
 registerDoctor(program);
 registerData(program);
 registerCtr(program);
+registerExperiment(program);
 registerPretrain(program);
+registerTextVectors(program);
 registerWorld(program);
 registerDemo(program);
+registerServe(program);
 
 try {
   await program.parseAsync(process.argv);

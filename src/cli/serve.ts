@@ -1,0 +1,140 @@
+/**
+ * `mmctr serve [run]`: the ranking service. With no run it serves the built-in default (built
+ * once under runs/serve-default/, about half a minute) on the embedded index: one command, no
+ * server to start by hand. `--redis` shares the index, the ingestion queue and user histories
+ * through a Redis server; `--role worker` runs only encoder workers draining that queue.
+ */
+import { Command } from 'commander';
+import { spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { MmctrError } from '../util/errors.js';
+import { startIngestWorkers } from '../serve/ingest.js';
+import { startService, stopService } from '../serve/start.js';
+import { closeIndex, openIndex } from '../index/index.js';
+import { HashedTitleEncoder, SclItemEncoder } from '../serve/item-encoder.js';
+
+interface ServeOpts {
+  port: string;
+  host: string;
+  vectors?: string;
+  index?: string;
+  memory?: boolean;
+  redis?: string;
+  prefix: string;
+  precision: string;
+  encoder?: string;
+  token?: string;
+  threads: string;
+  rankThreads: string;
+  workers: string;
+  role: string;
+  logLevel: string;
+  maxCandidates?: string;
+  ann: boolean;
+}
+
+function positiveInt(name: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 0) throw new MmctrError(`${name} must be a non-negative integer, got '${v}'`);
+  return n;
+}
+
+/**
+ * OpenBLAS (OpenMP build) sizes each GEMM by the calling thread's OpenMP default, which a
+ * worker thread takes from OMP_NUM_THREADS as read when the addon loaded: unset, every ranking
+ * thread's GEMMs fan out over all cores and spin against each other (measured: 3x the CPU per
+ * request). The addon is loaded before this command runs, so the setting needs a fresh process:
+ * the same command again with OMP_NUM_THREADS=1, signals passed through, its exit code ours.
+ */
+function rerunWithOneOmpThread(): Promise<void> {
+  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, OMP_NUM_THREADS: '1' } });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
+  return new Promise(() => child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0))));
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve [run]')
+    .description('serve pCTR ranking over HTTP (POST /v1/rank) with real-time item ingestion; no run = the built-in default')
+    .option('--port <n>', 'port to listen on', '8080')
+    .option('--host <addr>', 'address to bind', '127.0.0.1')
+    .option('--vectors <file>', 'item vectors to seed an empty index with (mmctr embed output or jsonl/csv/tsv/safetensors)')
+    .option('--index <file>', 'embedded index snapshot file (default: <run>/index.safetensors)')
+    .option('--memory', 'keep the embedded index in memory only (nothing written)')
+    .option('--redis <url>', 'use a Redis server for the index, the ingestion queue and user histories (redis://host:port/db)')
+    .option('--prefix <p>', 'Redis key prefix', 'mmctr:')
+    .option('--precision <p>', 'vector storage: float32 or int8', 'float32')
+    .option('--encoder <spec>', 'how new items are encoded: hashed-title[:seed], none (vectors only), or an SCL model file (mmctr pretrain train)')
+    .option('--token <secret>', 'bearer token of the write endpoints (default: $MMCTR_TOKEN; none = writes disabled)')
+    .option('--threads <n>', 'engine threads per forward pass (MMCTR_THREADS); requests scale across cores by --rank-threads instead', process.env.MMCTR_THREADS ?? '1')
+    .option('--rank-threads <n>', `ranking threads, each scoring one request at a time (0: the main thread; up to ${availableParallelism()} cores here)`, '0')
+    .option('--workers <n>', 'ingestion workers in this process', '1')
+    .option('--role <role>', 'server (HTTP + workers) or worker (encoder workers only; needs --redis)', 'server')
+    .option('--log-level <level>', 'structured (JSON) log level: fatal, error, warn, info, debug', 'info')
+    .option('--max-candidates <n>', 'most candidates per ranking request', '500')
+    .option('--no-ann', 'skip the HNSW graph (no /similar)')
+    .action(async (run: string | undefined, opts: ServeOpts) => {
+      const rankThreads = positiveInt('--rank-threads', opts.rankThreads);
+      if (rankThreads > 0 && process.env.OMP_NUM_THREADS === undefined) return rerunWithOneOmpThread();
+      // Read by the native addon on its first kernel call, which has not happened yet.
+      process.env.MMCTR_THREADS = String(positiveInt('--threads', opts.threads) || 1);
+      if (!['float32', 'int8'].includes(opts.precision)) throw new MmctrError(`--precision must be float32 or int8, got '${opts.precision}'`);
+      const token = opts.token ?? process.env.MMCTR_TOKEN ?? null;
+      const say = (line: string) => console.error(line);
+
+      if (opts.role === 'worker') {
+        if (!opts.redis) throw new MmctrError('--role worker drains a shared queue: give --redis <url>');
+        const opened = await openIndex({ backend: 'redis', redisUrl: opts.redis, prefix: opts.prefix });
+        const spec = opts.encoder ?? 'hashed-title';
+        const encoder = spec.endsWith('.safetensors') ? await SclItemEncoder.open(spec.replace(/^scl:/, '')) : spec === 'none' ? null : new HashedTitleEncoder(opened.index.dim, Number(spec.split(':')[1] ?? 1));
+        const stop = startIngestWorkers({ index: opened.index, queue: opened.queue, encoder, workers: positiveInt('--workers', opts.workers) || 1, onFailed: (job, reason) => say(`ingest ${job.id} failed: ${reason}`) });
+        say(`encoder worker(s) draining ${opts.redis} (${encoder?.name ?? 'vectors only'}); Ctrl-C to stop`);
+        await new Promise<void>((resolve) => {
+          const shutdown = () => resolve();
+          process.once('SIGINT', shutdown);
+          process.once('SIGTERM', shutdown);
+        });
+        await stop();
+        await encoder?.close();
+        await closeIndex(opened);
+        return;
+      }
+      if (opts.role !== 'server') throw new MmctrError(`--role must be server or worker, got '${opts.role}'`);
+
+      const started = await startService({
+        run,
+        vectors: opts.vectors,
+        indexFile: opts.memory ? null : opts.index,
+        redis: opts.redis,
+        prefix: opts.prefix,
+        precision: opts.precision as 'float32' | 'int8',
+        encoder: opts.encoder,
+        token,
+        log: opts.logLevel,
+        ingestWorkers: positiveInt('--workers', opts.workers),
+        ann: opts.ann,
+        rankThreads,
+        limits: { candidates: positiveInt('--max-candidates', opts.maxCandidates ?? '500') || 500 },
+        say,
+      });
+      const address = await started.service.listen(positiveInt('--port', opts.port), opts.host);
+      say(`serving ${started.run} on ${address} (${opts.rankThreads} ranking thread(s) x ${process.env.MMCTR_THREADS} engine thread(s); writes ${token ? 'need the bearer token' : 'disabled: set MMCTR_TOKEN'})`);
+      const [a, b, c] = [...(started.service.model?.itemIndex.keys() ?? [])];
+      if (c) say(`try: curl -s ${address}/v1/rank -H 'content-type: application/json' -d '${JSON.stringify({ behaviours: [a], candidates: [b, c] })}'`);
+      let stopping = false;
+      const shutdown = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        say(`${signal}: finishing in-flight requests and stopping`);
+        stopService(started).then(
+          () => process.exit(0),
+          (err) => {
+            console.error(err);
+            process.exit(1);
+          },
+        );
+      };
+      process.once('SIGINT', () => shutdown('SIGINT'));
+      process.once('SIGTERM', () => shutdown('SIGTERM'));
+    });
+}

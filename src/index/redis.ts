@@ -1,0 +1,122 @@
+/**
+ * The Redis vector index: one table shared by any number of ranking servers and encoder workers.
+ * Layout under a key prefix (default "mmctr:"):
+ *
+ *   <prefix>vectors   hash: item id -> raw little-endian row (float32: 4 x dim bytes; int8: dim bytes)
+ *   <prefix>meta      hash: dim, precision (written by the first opener, checked by every later one)
+ *
+ * A ranking request reads its few hundred rows with one HMGET (one round trip, binary replies).
+ */
+import { Redis, type RedisOptions } from 'ioredis';
+import { fromInt8, IndexError, normalized, quantizeInt8, VectorIndex, VectorPrecision } from './types.js';
+
+export interface RedisIndexOptions {
+  /** redis://host:port/db, or an existing connection (not closed by close()). */
+  url?: string;
+  client?: Redis;
+  prefix?: string;
+  /** Vector width; required unless the server already holds an index under the prefix. */
+  dim?: number;
+  precision?: VectorPrecision;
+}
+
+/** A connection that fails fast (no offline queue growth) when the server is down. */
+export function connectRedis(url: string, options: RedisOptions = {}): Redis {
+  return new Redis(url, { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false, ...options });
+}
+
+export class RedisIndex implements VectorIndex {
+  readonly backend = 'redis' as const;
+
+  private constructor(
+    readonly client: Redis,
+    private readonly ownsClient: boolean,
+    readonly prefix: string,
+    readonly dim: number,
+    readonly precision: VectorPrecision,
+  ) {}
+
+  get vectorsKey(): string {
+    return `${this.prefix}vectors`;
+  }
+
+  static async open({ url, client, prefix = 'mmctr:', dim, precision }: RedisIndexOptions): Promise<RedisIndex> {
+    if (!client && !url) throw new IndexError('redis index: give a url (redis://host:port) or a client');
+    const conn = client ?? connectRedis(url!);
+    try {
+      const metaKey = `${prefix}meta`;
+      const meta = await conn.hgetall(metaKey);
+      if (meta.dim) {
+        const storedDim = Number(meta.dim), storedPrecision = meta.precision as VectorPrecision;
+        if (dim !== undefined && dim !== storedDim) throw new IndexError(`redis index ${metaKey} holds ${storedDim}-d vectors, ${dim} were asked for`);
+        if (precision !== undefined && precision !== storedPrecision) throw new IndexError(`redis index ${metaKey} stores ${storedPrecision} vectors, ${precision} were asked for`);
+        return new RedisIndex(conn, !client, prefix, storedDim, storedPrecision);
+      }
+      if (dim === undefined) throw new IndexError(`redis index ${metaKey} is empty: a new index needs its vector width (dim)`);
+      const p = precision ?? 'float32';
+      // HSETNX: two servers creating the index at once agree on the first one's settings.
+      await conn.hsetnx(metaKey, 'dim', String(dim));
+      await conn.hsetnx(metaKey, 'precision', p);
+      const settled = await conn.hgetall(metaKey);
+      if (Number(settled.dim) !== dim || settled.precision !== p) throw new IndexError(`redis index ${metaKey} was just created with ${settled.dim}-d ${settled.precision} vectors by another process`);
+      return new RedisIndex(conn, !client, prefix, dim, p);
+    } catch (err) {
+      if (!client) conn.disconnect();
+      throw err;
+    }
+  }
+
+  private encode(v: Float32Array): Buffer {
+    if (this.precision === 'int8') {
+      const q = quantizeInt8(v);
+      return Buffer.from(q.buffer, q.byteOffset, q.byteLength);
+    }
+    return Buffer.from(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength));
+  }
+
+  private decode(b: Buffer, id: string): Float32Array {
+    const width = this.precision === 'int8' ? this.dim : 4 * this.dim;
+    if (b.length !== width) throw new IndexError(`redis index: the vector of "${id}" has ${b.length} bytes, expected ${width}`);
+    if (this.precision === 'int8') return fromInt8(new Int8Array(b.buffer, b.byteOffset, b.length), this.dim);
+    // Copy: a Buffer from the reply parser may not be 4-byte aligned.
+    return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+  }
+
+  async getMany(ids: readonly string[]): Promise<(Float32Array | null)[]> {
+    if (ids.length === 0) return [];
+    const raw = await this.client.hmgetBuffer(this.vectorsKey, ...ids);
+    return raw.map((b, i) => (b ? this.decode(b, ids[i]) : null));
+  }
+
+  async putMany(items: readonly { id: string; vector: Float32Array }[]): Promise<void> {
+    if (items.length === 0) return;
+    const args: (string | Buffer)[] = [];
+    for (const { id, vector } of items) args.push(id, this.encode(normalized(vector, this.dim, `vector of "${id}"`)));
+    await this.client.hset(this.vectorsKey, ...args);
+  }
+
+  async size(): Promise<number> {
+    return this.client.hlen(this.vectorsKey);
+  }
+
+  async *scan(batch = 1000): AsyncIterable<{ id: string; vector: Float32Array }[]> {
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.client.hscanBuffer(this.vectorsKey, cursor, 'COUNT', batch);
+      cursor = next.toString();
+      const out: { id: string; vector: Float32Array }[] = [];
+      for (let i = 0; i < flat.length; i += 2) {
+        const id = flat[i].toString('utf8');
+        out.push({ id, vector: this.decode(flat[i + 1], id) });
+      }
+      if (out.length) yield out;
+    } while (cursor !== '0');
+  }
+
+  /** Redis persists on its own schedule (RDB/AOF, the operator's choice). */
+  async flush(): Promise<void> {}
+
+  async close(): Promise<void> {
+    if (this.ownsClient) await this.client.quit().catch(() => this.client.disconnect());
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * Assembling a service from command-line style options: which run, which index backend, which
+ * item encoder, seeding the index with the catalogue's vectors. `mmctr serve`, the bench and the
+ * tests all start services through here, so they run the same thing.
+ */
+import path from 'node:path';
+import { closeIndex, loadVectorsInto, openIndex, OpenedIndex, readItemVectors } from '../index/index.js';
+import type { VectorPrecision } from '../index/types.js';
+import { readExperimentConfig } from '../ctr/run.js';
+import { MmctrError } from '../util/errors.js';
+import { RankingService, type Limits } from './app.js';
+import { RedisBehaviourStore } from './behaviours.js';
+import { ensureDefaultModel } from './default-model.js';
+import { HashedTitleEncoder, ItemEncoder, SclItemEncoder } from './item-encoder.js';
+
+export interface StartOptions {
+  /** Run folder; absent: the built-in default (built on first use). */
+  run?: string;
+  /** Item vectors to seed an empty index with (default: the default's, or the run's data.vectors). */
+  vectors?: string;
+  /** Embedded snapshot file (default: index.safetensors beside the run); null: memory only. */
+  indexFile?: string | null;
+  redis?: string;
+  prefix?: string;
+  precision?: VectorPrecision;
+  /** 'hashed-title', 'none', or an SCL model file (scl:<file> or a path ending in .safetensors). */
+  encoder?: string;
+  token: string | null;
+  log?: false | string;
+  ingestWorkers?: number;
+  ann?: boolean;
+  rankThreads?: number;
+  limits?: Partial<Limits>;
+  /** Where the default is built (tests). */
+  defaultDir?: string;
+  say?: (line: string) => void;
+}
+
+async function openEncoder(spec: string, dim: number): Promise<ItemEncoder | null> {
+  if (spec === 'none') return null;
+  const m = /^hashed-title(?::(\d+))?$/.exec(spec);
+  if (m) return new HashedTitleEncoder(dim, m[1] ? Number(m[1]) : 1);
+  const file = spec.startsWith('scl:') ? spec.slice(4) : spec;
+  if (!file.endsWith('.safetensors')) throw new MmctrError(`--encoder must be hashed-title, none, or an SCL model file (.safetensors), got '${spec}'`);
+  return SclItemEncoder.open(file);
+}
+
+/** Seeds the index with a vector file when the index is empty; returns how many were loaded. */
+async function seedIndex(opened: OpenedIndex, vectors: string | undefined, say: (line: string) => void): Promise<void> {
+  const n = await opened.index.size();
+  if (n > 0 || !vectors) {
+    say(`index: ${opened.index.backend}, ${n} items`);
+    return;
+  }
+  const t = Date.now();
+  const loaded = await loadVectorsInto(opened.index, vectors);
+  await opened.index.flush();
+  say(`index: ${opened.index.backend}, seeded with ${loaded} item vectors from ${vectors} in ${Date.now() - t} ms`);
+}
+
+export async function startService(options: StartOptions): Promise<{ service: RankingService; opened: OpenedIndex; run: string }> {
+  const say = options.say ?? (() => {});
+  let run = options.run, vectors = options.vectors, encoderSpec = options.encoder;
+  if (!run) {
+    const manifest = await ensureDefaultModel({ dir: options.defaultDir, log: say });
+    run = manifest.run;
+    vectors ??= manifest.vectors;
+    encoderSpec ??= manifest.encoder.kind === 'hashed-title' ? `hashed-title:${manifest.encoder.seed}` : manifest.encoder.model;
+  } else {
+    vectors ??= readExperimentConfig(path.join(run, 'config.json')).data.vectors;
+  }
+  // The index's width: from the seed vectors if any, else the encoder's default 128.
+  const dim = vectors ? readItemVectors(vectors).dim : 128;
+  const indexFile = options.indexFile === undefined ? path.join(run, 'index.safetensors') : options.indexFile;
+  const opened = await openIndex(
+    options.redis
+      ? { backend: 'redis', redisUrl: options.redis, prefix: options.prefix, dim, precision: options.precision }
+      : { backend: 'embedded', file: indexFile, dim, precision: options.precision },
+  );
+  try {
+    await seedIndex(opened, vectors, say);
+    const encoder = await openEncoder(encoderSpec ?? 'hashed-title', opened.index.dim);
+    const service = await RankingService.create({
+      run,
+      index: opened,
+      encoder,
+      behaviours: opened.redis ? new RedisBehaviourStore(opened.redis, options.prefix) : undefined,
+      token: options.token,
+      log: options.log,
+      ingestWorkers: options.ingestWorkers,
+      ann: options.ann,
+      rankThreads: options.rankThreads,
+      limits: options.limits,
+    });
+    return { service, opened, run };
+  } catch (err) {
+    await closeIndex(opened);
+    throw err;
+  }
+}
+
+/** Stops the service gracefully, then the index (embedded: folds the journal into the snapshot). */
+export async function stopService({ service, opened }: { service: RankingService; opened: OpenedIndex }): Promise<void> {
+  await service.close();
+  await closeIndex(opened);
+}

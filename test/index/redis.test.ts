@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { RandomStream } from '../../src/engine/random.js';
+import { IndexError, RedisIndex, RedisStreamQueue, type IngestJob } from '../../src/index/index.js';
+import { hasRedis, NO_REDIS, startRedis, type RedisProcess } from '../serve/fixture.js';
+
+const skip = hasRedis ? false : NO_REDIS;
+let server: RedisProcess;
+let client: Redis;
+
+before(async () => {
+  if (!hasRedis) return;
+  server = await startRedis();
+  client = new Redis(server.url);
+});
+after(async () => {
+  if (!hasRedis) return;
+  client.disconnect();
+  await server.stop();
+});
+
+test('redis index: put, get (one HMGET), size, scan, against a real server', { skip }, async () => {
+  const index = await RedisIndex.open({ client, prefix: 't1:', dim: 8 });
+  const rng = new RandomStream(5);
+  const items = Array.from({ length: 50 }, (_, i) => ({ id: `item-${i}`, vector: rng.normal(8) }));
+  await index.putMany(items);
+  assert.equal(await index.size(), 50);
+  const got = await index.getMany(['item-3', 'missing', 'item-49']);
+  assert.equal(got[1], null);
+  const n = Math.hypot(...items[3].vector);
+  assert.ok(got[0]!.every((x, k) => Math.abs(x - items[3].vector[k] / n) < 1e-6));
+  let scanned = 0;
+  for await (const batch of index.scan(7)) scanned += batch.length;
+  assert.equal(scanned, 50);
+  // A second opener reads the settings from the server and refuses a mismatch.
+  const again = await RedisIndex.open({ client, prefix: 't1:' });
+  assert.equal(again.dim, 8);
+  await assert.rejects(RedisIndex.open({ client, prefix: 't1:', dim: 4 }), IndexError);
+  await assert.rejects(RedisIndex.open({ client, prefix: 'empty:' }), /needs its vector width/);
+});
+
+test('redis index: int8 rows are dim bytes and read back close to the original', { skip }, async () => {
+  const index = await RedisIndex.open({ client, prefix: 't2:', dim: 32, precision: 'int8' });
+  const v = new RandomStream(9).normal(32);
+  await index.putMany([{ id: 'q', vector: v }]);
+  assert.equal((await client.hgetBuffer('t2:vectors', 'q'))!.length, 32);
+  const back = (await index.getMany(['q']))[0]!;
+  const cos = back.reduce((s, x, k) => s + x * v[k], 0) / Math.hypot(...v);
+  assert.ok(cos > 0.999);
+});
+
+test('redis stream queue: two workers share the jobs, each job handled once, states recorded', { skip }, async () => {
+  const queue = new RedisStreamQueue({ client, prefix: 't3:', blockMs: 50 });
+  const handled: string[] = [];
+  const handler = async (jobs: IngestJob[]) => {
+    handled.push(...jobs.map((j) => j.id));
+    return jobs.filter((j) => j.id === 'j-bad').map((j) => ({ jobId: j.jobId, reason: 'cannot encode' }));
+  };
+  const w1 = queue.startWorker(handler, { batch: 2, name: 'a' });
+  const w2 = queue.startWorker(handler, { batch: 2, name: 'b' });
+  const ids = [...Array.from({ length: 20 }, (_, i) => `j-${i}`), 'j-bad'];
+  const jobs = [];
+  for (const id of ids) jobs.push(await queue.submit({ id, title: `title ${id}`, image: id === 'j-1' ? Buffer.from([1, 2, 3]) : null }));
+  while ((await queue.depth()) > 0) await new Promise((r) => setTimeout(r, 10));
+  // The last batch's states are written with its XACK, in one transaction.
+  await w1.stop();
+  await w2.stop();
+  assert.deepEqual([...handled].sort(), [...ids].sort());
+  assert.equal((await queue.status(jobs[0].jobId))?.state, 'done');
+  assert.deepEqual(await queue.status(jobs[20].jobId), { state: 'failed', reason: 'cannot encode' });
+  assert.equal(await client.xlen('t3:ingest'), 0, 'acknowledged entries are deleted');
+});
+
+test('redis stream queue: a job left unacknowledged by a dead worker is claimed by a live one', { skip }, async () => {
+  const queue = new RedisStreamQueue({ client, prefix: 't4:', claimIdleMs: 100, blockMs: 50 });
+  const job = await queue.submit({ id: 'orphan', title: 'x' });
+  // A worker that read the job and died: delivered, never acknowledged.
+  await client.xreadgroup('GROUP', 'encoders', 'dead', 'COUNT', 1, 'STREAMS', 't4:ingest', '>');
+  await new Promise((r) => setTimeout(r, 150));
+  const handled: string[] = [];
+  const w = queue.startWorker(async (jobs) => {
+    handled.push(...jobs.map((j) => j.id));
+    return [];
+  }, { name: 'live' });
+  while ((await queue.status(job.jobId))?.state !== 'done') await new Promise((r) => setTimeout(r, 10));
+  await w.stop();
+  assert.deepEqual(handled, ['orphan']);
+});

@@ -1,0 +1,63 @@
+/**
+ * Shared by the serve tests: a tiny default model (small world, short training), built once per
+ * test process, and a helper that starts a real redis-server on a free loopback port.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { ensureDefaultModel, type ServeManifest } from '../../src/serve/default-model.js';
+
+let built: Promise<ServeManifest> | null = null;
+
+/** A tiny trained default (about 5 s to build; history length 20). */
+export function tinyModel(): Promise<ServeManifest> {
+  if (!built) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'mmctr-serve-test-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    built = ensureDefaultModel({ dir, users: 60, days: 4, epochs: 1, historyLength: 20 });
+  }
+  return built;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+export const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
+export const NO_REDIS = 'redis-server is not installed (apt-get install redis-server; .ci/run installs it): Redis tests skipped';
+
+export interface RedisProcess {
+  url: string;
+  stop: () => Promise<void>;
+}
+
+/** A throwaway redis-server on 127.0.0.1 (no persistence), ready when this resolves. */
+export async function startRedis(): Promise<RedisProcess> {
+  const port = await freePort();
+  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('Ready to accept connections')) resolve();
+    });
+    child.on('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out}`)));
+  });
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
