@@ -20,7 +20,6 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import http from 'node:http';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { simTierCounts } from '../src/engine/ops/simtier.js';
@@ -29,6 +28,7 @@ import { ensureDefaultModel } from '../src/serve/default-model.js';
 import { readCatalog } from '../src/data/samples.js';
 import { readExperimentConfig } from '../src/ctr/run.js';
 import { repoRoot } from '../src/util/paths.js';
+import { freePort } from '../src/util/net.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, fallback: number) => {
@@ -43,7 +43,7 @@ const opt = (name: string, fallback: number) => {
 };
 const json = args.includes('--json');
 const seconds = opt('seconds', 60), rate = opt('rate', 100), maxSeconds = opt('max-seconds', 10), connections = opt('connections', 4);
-const nCandidates = opt('candidates', 200), nBehaviours = opt('behaviours', 100), nIngest = opt('ingest', 50), threads = opt('threads', 1);
+const nCandidates = opt('candidates', 200), nBehaviours = opt('behaviours', 100), nIngest = opt('ingest', 50), threads = opt('threads', os.availableParallelism());
 const rankThreads = opt('rank-threads', 0);
 const say = (line: string) => console.log(line);
 const root = repoRoot();
@@ -58,17 +58,6 @@ interface AutocannonResult {
 }
 type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 /** Starts `mmctr serve` and waits until /readyz answers 200. */
 async function startServer(extra: string[]): Promise<{ url: string; child: ChildProcess; stop: () => Promise<void> }> {

@@ -23,26 +23,6 @@ namespace mm {
 void sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
            float beta, float* C, int ldc);
 
-// exp(x) = 2^k exp(r), |r| <= ln2 / 2, Cephes' degree-6 polynomial (about 1 ulp). Inputs are
-// clamped to the range where 2^k stays a normal float, so it never overflows to inf; a NaN
-// input still gives NaN (through the polynomial).
-static inline float fexp(float x) {
-  x = std::min(std::max(x, -87.3f), 88.3f);
-  const float kf = (x * 1.44269504089f + 12582912.f) - 12582912.f;  // round to nearest
-  const float r = x - kf * 0.693359375f + kf * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.f;
-  const int32_t bits = ((int32_t)kf + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
-}
-
 static inline float fsigmoid(float x) { return 1.f / (1.f + fexp(-x)); }
 
 enum FusedAct { F_NONE = 0, F_RELU = 1, F_SIGMOID = 2, F_TANH = 3, F_PRELU = 4 };

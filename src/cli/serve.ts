@@ -66,7 +66,7 @@ export function registerServe(program: Command): void {
     .option('--precision <p>', 'vector storage: float32 or int8', 'float32')
     .option('--encoder <spec>', 'how new items are encoded: hashed-title[:seed], none (vectors only), or an SCL model file (mmctr pretrain train)')
     .option('--token <secret>', 'bearer token of the write endpoints (default: $MMCTR_TOKEN; none = writes disabled)')
-    .option('--threads <n>', 'engine threads per forward pass (MMCTR_THREADS); requests scale across cores by --rank-threads instead', process.env.MMCTR_THREADS ?? '1')
+    .option('--threads <n>', 'engine threads per forward pass (MMCTR_THREADS; default: every core, measured best with --rank-threads 0); with --rank-threads, use 1', process.env.MMCTR_THREADS ?? String(availableParallelism()))
     .option('--rank-threads <n>', `ranking threads, each scoring one request at a time (0: the main thread; up to ${availableParallelism()} cores here)`, '0')
     .option('--workers <n>', 'ingestion workers in this process', '1')
     .option('--role <role>', 'server (HTTP + workers) or worker (encoder workers only; needs --redis)', 'server')

@@ -28,6 +28,8 @@ export interface Batch {
    * The ranking service sets it from the live index, which holds items the ID tables never saw.
    */
   vectors?: BatchVectors;
+  /** Every sample has the same behaviours (a ranking request: one user, many candidates). */
+  sharedHistory?: boolean;
 }
 
 export interface BatchVectors {
@@ -119,7 +121,7 @@ export class SplitReader {
 }
 
 // The stored columns (a batch's vectors come from the caller, never from the store).
-type Field = Exclude<keyof Batch, 'size' | 'vectors'>;
+type Field = Exclude<keyof Batch, 'size' | 'vectors' | 'sharedHistory'>;
 const FIELDS: Field[] = ['index', 'user', 'item', 'label', 'ts', 'hist', 'histLen', 'freq', 'isNew'];
 
 function widthOf(f: Field, L: number): number {

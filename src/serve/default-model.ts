@@ -79,7 +79,7 @@ export async function ensureDefaultModel(options: DefaultModelOptions = {}): Pro
     name: 'serve-default',
     description: 'the built-in default of `mmctr serve`: DIN (ID features) + SimTier + MAKE over the item vectors, on the small ad world',
     data: { store: storeDir, ...(multimodal ? { vectors: vectorsFile } : {}) },
-    model: { model: 'din', embeddingDim: 16, itemFields: ['category'], attentionHidden: [32, 16], mlpHidden: [64, 32], ...(multimodal ? { simTier: { tiers: 20 }, make: { attentionHidden: [32, 16], mlpHidden: [32, 16], epochs: 4, batchSize: 256, lr: 0.005 } } : {}) },
+    model: { model: 'din', embeddingDim: 16, itemFields: ['category'], attentionHidden: [32, 16], mlpHidden: [64, 32], ...(multimodal ? { simTier: { tiers: 20 }, make: { attentionHidden: [16], mlpHidden: [32, 16], epochs: 4, batchSize: 256, lr: 0.005 } } : {}) },
     train: { batchSize: 256, lr: 0.005, seed, epochs, earlyStoppingPatience: 1 },
   });
   const runDir = path.join(dir, 'run');

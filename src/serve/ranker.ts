@@ -104,6 +104,7 @@ export function rankCandidates(model: ServingModel, input: RankInput, unique: re
     freq: new Int32Array(B),
     isNew,
     vectors: { table: table.subarray(0, rows * dim), dim, target: targetRows, hist: vhist },
+    sharedHistory: true,
   };
   const logits = noGrad(() => model.model.forward(batch)).data;
   const items = input.candidates.map((id, i) => ({ id, pctr: 1 / (1 + Math.exp(-logits[i])) }));

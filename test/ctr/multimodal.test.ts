@@ -176,3 +176,24 @@ test("a batch's own vector rows (the service's live index) give the same logits 
   const overridden = noGrad(() => model.forward({ ...batch, vectors: { table: live, dim: table.dim, target: batch.item.map(liveRow), hist: batch.hist.map(liveRow) } }).data.slice());
   assert.deepEqual(overridden, own);
 });
+
+test('a ranking batch (one history shared by every candidate) scores the same through the shared-keys attention path', async () => {
+  await store();
+  const r = trainRun(config('shared', { simTier: {}, make: makeConfig }), storeDir, path.join(dir, 'shared'), { makeCacheDir: path.join(dir, 'make-cache') });
+  const { model } = openRun(r.dir);
+  model.eval();
+  const reader = new SplitReader(storeDir, 'test');
+  const source = reader.readRange(0, 40);
+  reader.close();
+  // One user's history (the longest in the slice) against 40 candidates.
+  const L = source.hist.length / source.size;
+  const longest = source.histLen.reduce((best, len, b) => (len > source.histLen[best] ? b : best), 0);
+  const hist = new Int32Array(source.size * L);
+  for (let b = 0; b < source.size; b++) hist.set(source.hist.subarray(longest * L, (longest + 1) * L), b * L);
+  const batch = { ...source, hist, histLen: new Int32Array(source.size).fill(source.histLen[longest]) };
+  assert.ok(source.histLen[longest] > 3);
+  const general = noGrad(() => model.forward(batch).data.slice());
+  const shared = noGrad(() => model.forward({ ...batch, sharedHistory: true }).data.slice());
+  for (let i = 0; i < general.length; i++) assert.ok(Math.abs(general[i] - shared[i]) < 1e-4, `candidate ${i}: ${general[i]} vs ${shared[i]}`);
+  assert.ok(new Set(general).size > 1, 'the candidates get different scores');
+});

@@ -4,10 +4,11 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ensureDefaultModel, type ServeManifest } from '../../src/serve/default-model.js';
+import { freePort } from '../../src/util/net.js';
+export { freePort };
 
 let built: Promise<ServeManifest> | null = null;
 
@@ -19,17 +20,6 @@ export function tinyModel(): Promise<ServeManifest> {
     built = ensureDefaultModel({ dir, users: 60, days: 4, epochs: 1, historyLength: 20 });
   }
   return built;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
 }
 
 export const hasRedis = spawnSync('redis-server', ['--version']).status === 0;

@@ -79,12 +79,12 @@ export class Din extends Module {
     const rows = this.content?.rowsOf(batch);
     if (this.config.vector && rows) {
       target = concat([target, this.content!.gather(rows, rows.target, [B])], 1);
-      history = concat([history, this.content!.gather(rows, rows.hist, [B, L])], 2);
+      history = concat([history, this.content!.historyOf(rows, batch)], 2);
     }
     let tiers: Tensor | null = null, sims: Float32Array | null = null;
     if (rows && this.simtier) ({ features: tiers, sims } = this.simtier.histogram(rows, batch.histLen, L, this.simScoreWeight !== null));
     else if (rows && this.simScoreWeight) sims = simTierCounts({ ...rows, histLen: batch.histLen, length: L }, 1, true).sims;
-    let interest = this.interest.forward(target, history, e.mask);
+    let interest = this.interest.forward(target, history, e.mask, batch.sharedHistory);
     if (this.simScoreWeight && sims) interest = add(interest, mul(reshape(bmm(new Tensor(sims, [B, 1, L]), history), [B, history.shape[2]]), this.simScoreWeight));
     const parts = [...(e.user ? [e.user] : []), target, interest, ...(tiers ? [tiers] : [])];
     let made: MakeOutputs | null = null;

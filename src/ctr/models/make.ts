@@ -51,11 +51,11 @@ export class Make extends Module {
     const rows = this.content.rowsOf(batch);
     const L = batch.hist.length / batch.size;
     const target = this.content.gather(rows, rows.target, [batch.size]);
-    const history = this.content.gather(rows, rows.hist, [batch.size, L]);
+    const history = this.content.historyOf(rows, batch);
     // Padding, and behaviours without a vector, are masked out of the attention.
     const mask = new Float32Array(batch.size * L);
     for (let b = 0; b < batch.size; b++) for (let l = 0; l < batch.histLen[b]; l++) if (rows.hist[b * L + l] !== 0) mask[b * L + l] = 1;
-    const interest = this.interest.forward(target, history, mask);
+    const interest = this.interest.forward(target, history, mask, batch.sharedHistory);
     const { out, hidden } = this.over.forwardWithHidden(concat([target, interest], 1));
     return { interest, hidden, logit: out };
   }

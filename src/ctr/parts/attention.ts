@@ -42,8 +42,12 @@ export class TargetAttention extends Module {
     this.bOut = this.param('b_out', [1], zeros, rng);
   }
 
-  /** Weights [B, L] and interest vector [B, D] for target q [B, D] and behaviours keys [B, L, D]. */
-  attend(q: Tensor, keys: Tensor, mask: Float32Array): DinAttentionResult {
+  /**
+   * Weights [B, L] and interest vector [B, D] for target q [B, D] and behaviours keys [B, L, D];
+   * `sharedKeys`: every sample has the same behaviours (a ranking request), which inference
+   * computes faster.
+   */
+  attend(q: Tensor, keys: Tensor, mask: Float32Array, sharedKeys = false): DinAttentionResult {
     const [first, ...rest] = this.layers;
     const withAlpha = this.args.activation === 'prelu' || this.args.activation === 'dice';
     return dinAttention(
@@ -59,11 +63,11 @@ export class TargetAttention extends Module {
         alphas: withAlpha ? this.layers.map((l) => l.act.alpha!) : undefined,
         diceStats: this.args.activation === 'dice' ? this.layers.map((l) => l.act.stats!) : undefined,
       },
-      { activation: this.args.activation, softmax: this.args.softmax, training: this.training },
+      { activation: this.args.activation, softmax: this.args.softmax, training: this.training, sharedKeys },
     );
   }
 
-  forward(q: Tensor, keys: Tensor, mask: Float32Array): Tensor {
-    return this.attend(q, keys, mask).pooled;
+  forward(q: Tensor, keys: Tensor, mask: Float32Array, sharedKeys = false): Tensor {
+    return this.attend(q, keys, mask, sharedKeys).pooled;
   }
 }

@@ -93,6 +93,9 @@ export function alignVectors(source: string, ids: readonly string[], vectors: Fl
 
 /** A batch's vector rows: the service's live ones when the batch carries them, else the model's table. */
 export class ItemVectors extends Module {
+  /** Reused for ranking batches (see historyOf): a new 10 MB array per request keeps the GC busy. */
+  private sharedBuffer = new Float32Array(0);
+
   constructor(readonly vectors: ItemVectorTable) {
     super();
   }
@@ -112,6 +115,22 @@ export class ItemVectors extends Module {
     const hist = new Int32Array(batch.hist.length);
     for (let i = 0; i < hist.length; i++) hist[i] = rowOf[batch.hist[i]];
     return { table, dim: this.dim, target, hist };
+  }
+
+  /**
+   * The behaviours' vectors [B, L, dim]. A ranking batch (sharedHistory: every candidate has the
+   * same behaviours, inference only) gathers them once and repeats them into a buffer this part
+   * keeps, valid until its next ranking batch.
+   */
+  historyOf(rows: BatchVectors, batch: Batch): Tensor {
+    const B = batch.size, L = rows.hist.length / Math.max(B, 1);
+    if (!batch.sharedHistory) return this.gather(rows, rows.hist, [B, L]);
+    const one = L * rows.dim;
+    if (this.sharedBuffer.length < B * one) this.sharedBuffer = new Float32Array(B * one);
+    const out = this.sharedBuffer.subarray(0, B * one);
+    native.gatherRows(rows.table, rows.dim, rows.hist.subarray(0, L), out.subarray(0, one));
+    for (let b = 1; b < B; b++) out.copyWithin(b * one, 0, one);
+    return new Tensor(out, [B, L, rows.dim]);
   }
 
   /** The vectors at the given rows as a constant tensor [...shape, dim]. */

@@ -46,6 +46,12 @@ export interface DinAttentionOptions {
   training?: boolean;
   diceEps?: number;
   diceMomentum?: number;
+  /**
+   * Every sample has the same behaviours and mask (a ranking request: one user, many candidate
+   * ads). Without gradients, the pair layer then runs as one GEMM over the shared behaviours
+   * instead of materialising [q-independent k, q * k] for every pair (sharedPairLayer).
+   */
+  sharedKeys?: boolean;
 }
 
 export interface DinAttentionResult {
@@ -124,16 +130,18 @@ export function dinAttention(q: Tensor, keys: Tensor, mask: Float32Array, unit: 
   const { wc, wa } = splitFirstLayer(w1.data, D, H1);
   const qTerm = scratch.take(B * H1);
   native.gemm(false, false, B, H1, D, 1, q.data, D, wa, H1, 0, qTerm, H1);
-  const x = scratch.take(n * 2 * D);
-  native.dinPairs(q.data, keys.data, B, L, D, offsets, pairs, x);
+  const shared = options.sharedKeys && !weights.requiresGrad && sameMaskEverySample(offsets, pairs, B, L);
+  const x = shared ? null : scratch.take(n * 2 * D);
+  if (x) native.dinPairs(q.data, keys.data, B, L, D, offsets, pairs, x);
 
   const layers: LayerState[] = [];
-  let input: Float32Array = x;
+  let input: Float32Array | null = x;
   let inDim = 2 * D;
   for (let i = 0; i < widths.length; i++) {
     const width = widths[i];
     const z = scratch.take(n * width);
-    native.gemm(false, false, n, width, inDim, 1, input, inDim, i === 0 ? wc : weightsOf[i].data, width, 0, z, width);
+    if (i === 0 && shared) sharedPairLayer(q.data, keys.data, B, D, pairs.subarray(0, n / Math.max(B, 1)), wc, H1, z);
+    else native.gemm(false, false, n, width, inDim, 1, input!, inDim, i === 0 ? wc : weightsOf[i].data, width, 0, z, width);
     const groupBias = i === 0 ? qTerm : null;
     const groupOffsets = i === 0 ? offsets : null;
     let state: LayerState;
@@ -155,7 +163,7 @@ export function dinAttention(q: Tensor, keys: Tensor, mask: Float32Array, unit: 
     input = state.y;
     inDim = width;
   }
-  native.dinScores(input, H, wOut.data, bOut.data[0], keys.data, B, L, D, offsets, pairs, softmax, weights.data, pooled.data);
+  native.dinScores(input!, H, wOut.data, bOut.data[0], keys.data, B, L, D, offsets, pairs, softmax, weights.data, pooled.data);
   const release = (): void => {
     scratch.give(qTerm, x);
     for (const l of layers) scratch.give(l.z, l.y === l.z ? null : l.y, l.dice?.p);
@@ -205,7 +213,7 @@ export function dinAttention(q: Tensor, keys: Tensor, mask: Float32Array, unit: 
         if (b1.requiresGrad) native.columnSums(gq1, B, H1, gradOf(b1));
         if (w1.requiresGrad) {
           const gwc = scratch.take(2 * D * H1), gwa = scratch.take(D * H1);
-          native.gemm(true, false, 2 * D, H1, n, 1, x, 2 * D, gz, H1, 0, gwc, H1);
+          native.gemm(true, false, 2 * D, H1, n, 1, x!, 2 * D, gz, H1, 0, gwc, H1);
           native.gemm(true, false, D, H1, B, 1, q.data, D, gq1, H1, 0, gwa, H1);
           mergeFirstLayerGrad(gradOf(w1), gwc, gwa, D, H1);
           scratch.give(gwc, gwa);
@@ -226,6 +234,43 @@ export function dinAttention(q: Tensor, keys: Tensor, mask: Float32Array, unit: 
 }
 
 /** W1 = [Wq; Wk; Wd; Wp] (D rows each) -> wc = [Wk - Wd; Wp] (per pair), wa = Wq + Wd (per sample). */
+/** True when every sample lists the same behaviour positions (offsets evenly spaced, pairs equal modulo L). */
+function sameMaskEverySample(offsets: Int32Array, pairs: Int32Array, B: number, L: number): boolean {
+  const m = offsets[1] - offsets[0];
+  for (let b = 1; b < B; b++) {
+    if (offsets[b + 1] - offsets[b] !== m) return false;
+    for (let j = 0; j < m; j++) if (pairs[b * m + j] - b * L !== pairs[j]) return false;
+  }
+  return true;
+}
+
+/**
+ * The pair layer [k, q * k] [Wk'; Wp] for B samples that share their m valid behaviours K:
+ *   z[b, l, h] = sum_d q[b, d] K[l, d] Wp[d, h] + (K Wk')[l, h]
+ * which is one GEMM [B, D + 1] x [D + 1, m H] with T[d, (l, h)] = K[l, d] Wp[d, h] and a last
+ * row (K Wk')[l, h] against a column of ones: B x m x D x H multiply-adds in one well-shaped
+ * product, nothing per pair to build, and z comes out in pair order (sample by sample).
+ */
+function sharedPairLayer(q: Float32Array, keys: Float32Array, B: number, D: number, firstPairs: Int32Array, wc: Float32Array, H: number, z: Float32Array): void {
+  const m = firstPairs.length;
+  const K = new Float32Array(m * D);
+  for (let j = 0; j < m; j++) K.set(keys.subarray(firstPairs[j] * D, (firstPairs[j] + 1) * D), j * D);
+  const T = new Float32Array((D + 1) * m * H);
+  const wp = wc.subarray(D * H);
+  for (let d = 0; d < D; d++)
+    for (let j = 0; j < m; j++) {
+      const k = K[j * D + d], row = d * m * H + j * H;
+      for (let h = 0; h < H; h++) T[row + h] = k * wp[d * H + h];
+    }
+  native.gemm(false, false, m, H, D, 1, K, D, wc, H, 0, T.subarray(D * m * H), H);
+  const qOnes = new Float32Array(B * (D + 1));
+  for (let b = 0; b < B; b++) {
+    qOnes.set(q.subarray(b * D, (b + 1) * D), b * (D + 1));
+    qOnes[b * (D + 1) + D] = 1;
+  }
+  native.gemm(false, false, B, m * H, D + 1, 1, qOnes, D + 1, T, m * H, 0, z, m * H);
+}
+
 function splitFirstLayer(w: Float32Array, D: number, H: number): { wc: Float32Array; wa: Float32Array } {
   const block = D * H;
   const wc = new Float32Array(2 * block), wa = new Float32Array(block);
