@@ -12,6 +12,7 @@ import { checkPaperClaims, PaperExperimentConfig, readPaperConfig, runPaperExper
 import { PAPER_VARIANTS, PaperResult, PaperVariant, VARIANT_LABELS } from '../ctr/experiment/result.js';
 import { readSampleConfig } from '../data/sample-config.js';
 import { embedItems, writeEmbeddings } from '../pretrain/export.js';
+import type { SclConfig } from '../pretrain/config.js';
 import { prepare, runExperiment } from '../pretrain/pipeline.js';
 import { writePaperReport } from '../report/paper-report.js';
 import { MmctrError } from '../util/errors.js';
@@ -21,7 +22,7 @@ import { progressBar } from './progress.js';
 import { loadAll, loadSclConfig } from './pretrain.js';
 import { resolveStore } from './stores.js';
 
-type Log = (line: string) => void;
+export type Log = (line: string) => void;
 
 /** Generates the config's ad world unless the same one is already there; returns its folder. */
 async function ensureWorld(world: NonNullable<PaperExperimentConfig['world']>, runsDir: string, log: Log): Promise<string> {
@@ -41,8 +42,7 @@ async function ensureWorld(world: NonNullable<PaperExperimentConfig['world']>, r
 }
 
 /** SCL pre-trained on the dataset's searches and every item embedded; cached by config and data. */
-async function ensureSclVectors(pretrain: NonNullable<PaperExperimentConfig['pretrain']>, specFile: string, runsDir: string, log: Log): Promise<string> {
-  const scl = loadSclConfig(pretrain.config, String(pretrain.seed));
+export async function ensureSclVectors(scl: SclConfig, specFile: string, runsDir: string, log: Log): Promise<string> {
   const key = createHash('sha256').update(JSON.stringify({ scl, spec: path.resolve(specFile), mtime: statSync(specFile).mtimeMs })).digest('hex').slice(0, 16);
   const file = path.join(runsDir, 'vectors', `scl-${key}.safetensors`);
   if (existsSync(file)) {
@@ -57,7 +57,7 @@ async function ensureSclVectors(pretrain: NonNullable<PaperExperimentConfig['pre
   const row = res.rows[0];
   log(`SCL trained on ${prep.mined.train.length} search -> purchase pairs; held-out top-1 ${(100 * row.all.top1).toFixed(1)} % among ${scl.eval.candidates} candidates`);
   mkdirSync(path.dirname(file), { recursive: true });
-  writeEmbeddings(file, data.items.map((it) => it.id), embedItems(res.trained.scl!.model, data.items, table), scl.model.outDim, { scl: pretrain.config, dataset: path.resolve(specFile) });
+  writeEmbeddings(file, data.items.map((it) => it.id), embedItems(res.trained.scl!.model, data.items, table), scl.model.outDim, { scl: JSON.stringify(scl), dataset: path.resolve(specFile) });
   log(`SCL vectors written: ${file}`);
   return file;
 }
@@ -74,7 +74,7 @@ export async function preparePaperInputs(config: PaperExperimentConfig, runsDir:
   const storeDir = await resolveStore(config.data, process.cwd(), runsDir);
   if (!config.data.vectors) {
     if (!config.data.dataset) throw new MmctrError('pretrain needs a dataset with searches (data.dataset or a world); or give data.vectors');
-    config.data.vectors = await ensureSclVectors(config.pretrain!, config.data.dataset, runsDir, log);
+    config.data.vectors = await ensureSclVectors(loadSclConfig(config.pretrain!.config, String(config.pretrain!.seed)), config.data.dataset, runsDir, log);
   }
   return { storeDir, description: description || config.data.dataset || config.data.adapter || storeDir };
 }
