@@ -1,7 +1,8 @@
 /**
  * Finds or builds the sample store an experiment's `data` section names: a built store as is;
  * a dataset spec or a built-in adapter built once into a cache folder keyed by a hash of the
- * spec and the sample config (so a changed config never reuses a stale store).
+ * spec, the contents of the files it names, the sample config and the store format (so changed
+ * data, a changed config or newer sample-building code never reuses a stale store).
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -37,6 +38,21 @@ export async function buildStoreFromSpec(specFile: string, samples: SampleConfig
   }
 }
 
+/**
+ * Bumped whenever sample building changes what a store holds for the same input (2: the catalogue
+ * keeps the spec's extra item attributes), so caches built by older code are rebuilt.
+ */
+export const STORE_FORMAT = 2;
+
+/** Hash of what a store is built from: spec, the bytes of its data files, sample config, format. */
+function storeKey(specFile: string, samples: SampleConfig): string {
+  const hash = createHash('sha256').update(`store-format ${STORE_FORMAT}\n`).update(readFileSync(specFile)).update(JSON.stringify(samples));
+  const spec = readDatasetSpec(specFile);
+  // A missing file is left to the build, which reports it with the spec's field.
+  for (const table of [spec.items, spec.events, spec.searches]) if (table && existsSync(table.path)) hash.update(readFileSync(table.path));
+  return hash.digest('hex').slice(0, 12);
+}
+
 export type AdapterPreparer = (outDir: string) => Promise<{ specFile: string; samples: SampleConfig }>;
 
 /** The store folder for a data section, built into `cacheDir` when needed. */
@@ -57,7 +73,7 @@ export async function resolveStore(data: DataSection, baseDir: string, cacheDir:
   } else {
     specFile = path.resolve(baseDir, data.dataset!);
   }
-  const key = createHash('sha256').update(readFileSync(specFile)).update(JSON.stringify(samples)).digest('hex').slice(0, 12);
+  const key = storeKey(specFile, samples);
   const storeDir = path.join(cacheDir, 'stores', `${path.basename(path.dirname(specFile))}-${key}`);
   if (!existsSync(path.join(storeDir, 'meta.json'))) await buildStoreFromSpec(specFile, samples, storeDir, onProgress);
   return storeDir;
