@@ -43,7 +43,10 @@ import { Adam, SparseAdam } from '../engine/optim.js';
 import { embeddingLookup, symmetricInfoNCE } from '../engine/ops/index.js';
 import { RandomStream } from '../engine/random.js';
 import { Tensor } from '../engine/tensor.js';
-import { tokenize, tokenizeBatch } from '../encoders/tokenizer.js';
+import { ngramVectors } from '../encoders/ngram-projection.js';
+
+export { ngramVectors };
+import { tokenizeBatch } from '../encoders/tokenizer.js';
 import { SplitReader } from '../data/batches.js';
 import type { SplitName } from '../data/sample-config.js';
 import { Catalog, readCatalog } from '../data/samples.js';
@@ -392,37 +395,6 @@ export function distinct(idx: Int32Array): { unique: Int32Array; position: Int32
 
 // ---------------------------------------------------------------------------------------------
 // The ngram baseline
-
-/**
- * Untrained text vectors: per item, sum over its hashed n-gram tokens (all of them, duplicates
- * counted) of a fixed N(0, 1) row per token id, L2-normalised; a random projection of the
- * bag-of-n-gram count vector, which preserves its cosines in expectation. An item without text
- * gets a zero vector (it has nothing to say).
- */
-export function ngramVectors(texts: readonly string[], dim: number, seed: number): Float32Array {
-  const root = new RandomStream(seed).fork('ngram-projection');
-  const rows = new Map<number, Float32Array>();
-  const out = new Float32Array(texts.length * dim);
-  texts.forEach((t, i) => {
-    const v = out.subarray(i * dim, (i + 1) * dim);
-    for (const id of tokenize(t)) {
-      let r = rows.get(id);
-      if (!r) rows.set(id, (r = root.fork(`t${id}`).normal(dim)));
-      for (let j = 0; j < dim; j++) v[j] += r[j];
-    }
-    normalizeRow(v);
-  });
-  return out;
-}
-
-function normalizeRow(v: Float32Array): void {
-  let s = 0;
-  for (let j = 0; j < v.length; j++) s += v[j] * v[j];
-  if (s > 0) {
-    const inv = 1 / Math.sqrt(s);
-    for (let j = 0; j < v.length; j++) v[j] *= inv;
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Evaluation

@@ -6,8 +6,8 @@
  *                       frozen MobileNetV2 image features — the paper's real-time encoding path.
  *                       The backbone loads once (1-2 s) at start; items without a usable image
  *                       fall back to the text side, as in `mmctr embed`.
- *   HashedTitleEncoder  no trained model: a deterministic random projection of the title's
- *                       hashed tokens (words, word bigrams, char n-grams). Titles that share words
+ *   HashedTitleEncoder  no trained model: the fixed random projection of the title's hashed
+ *                       word and character n-grams (encoders/ngram-projection.ts). Titles that share words
  *                       get similar vectors. The built-in default uses it for every item, so
  *                       ingested items and catalogue items live in one space.
  *
@@ -18,7 +18,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadModel, readModelConfig } from '../engine/checkpoint.js';
 import { RandomStream } from '../engine/random.js';
-import { fnv1a, tokenStrings } from '../encoders/tokenizer.js';
+import { ngramVectors } from '../encoders/ngram-projection.js';
+import { tokenize } from '../encoders/tokenizer.js';
 import { MobileNetV2Backbone } from '../encoders/mobilenet.js';
 import { parseSclConfig } from '../pretrain/config.js';
 import { encodeCatalogue } from '../pretrain/evaluate.js';
@@ -42,7 +43,6 @@ export interface ItemEncoder {
 
 export class HashedTitleEncoder implements ItemEncoder {
   readonly name: string;
-  private readonly tokenVectors = new Map<string, Float32Array>();
 
   constructor(
     readonly dim = 128,
@@ -51,27 +51,10 @@ export class HashedTitleEncoder implements ItemEncoder {
     this.name = `hashed-title/${dim}/seed${seed}`;
   }
 
-  private tokenVector(token: string): Float32Array {
-    let v = this.tokenVectors.get(token);
-    if (!v) {
-      v = new RandomStream((fnv1a(token) ^ this.seed) >>> 0).normal(this.dim);
-      if (this.tokenVectors.size < 200_000) this.tokenVectors.set(token, v);
-    }
-    return v;
-  }
-
   /** Synchronous form, for building the default catalogue's vectors. */
   encodeTitle(title: string | null): Float32Array {
-    const tokens = tokenStrings(title);
-    if (tokens.length === 0) throw new MmctrError('the hashed-title encoder needs a title with at least one word (or send a precomputed vector)');
-    const out = new Float32Array(this.dim);
-    // Whole words weigh more than their character n-grams, so shared words dominate similarity.
-    for (const t of tokens) {
-      const w = t.startsWith('c\x01') ? 0.25 : 1;
-      const v = this.tokenVector(t);
-      for (let i = 0; i < this.dim; i++) out[i] += w * v[i];
-    }
-    return out;
+    if (!title || tokenize(title).length === 0) throw new MmctrError('the hashed-title encoder needs a title with at least one word (or send a precomputed vector)');
+    return ngramVectors([title], this.dim, this.seed);
   }
 
   async encode(items: readonly ItemContentInput[]): Promise<Float32Array[]> {
