@@ -26,9 +26,13 @@ import { worldParams } from '../world/params.js';
 import { HashedTitleEncoder } from './item-encoder.js';
 
 export const DEFAULT_DIR = 'runs/serve-default';
+/** Bumped when the default's recipe changes, so a folder built by older code is rebuilt, not served. */
+const RECIPE = 3;
 const MANIFEST = 'serve.json';
 
 export interface ServeManifest {
+  /** The recipe version the folder was built with. */
+  recipe?: number;
   /** The run folder (`mmctr train` layout) the service loads. */
   run: string;
   /** Item vectors to seed the index with (`mmctr embed` format). */
@@ -55,7 +59,10 @@ export interface DefaultModelOptions {
 export async function ensureDefaultModel(options: DefaultModelOptions = {}): Promise<ServeManifest> {
   const dir = path.resolve(options.dir ?? path.join(repoRoot(), DEFAULT_DIR));
   const manifestFile = path.join(dir, MANIFEST);
-  if (existsSync(manifestFile)) return JSON.parse(readFileSync(manifestFile, 'utf8')) as ServeManifest;
+  if (existsSync(manifestFile)) {
+    const built = JSON.parse(readFileSync(manifestFile, 'utf8')) as ServeManifest;
+    if (built.recipe === RECIPE) return built;
+  }
   const { seed = 1, users = 200, days = 10, epochs = 2, historyLength = 100, multimodal = true, log = () => {} } = options;
   rmSync(dir, { recursive: true, force: true });
 
@@ -86,7 +93,7 @@ export async function ensureDefaultModel(options: DefaultModelOptions = {}): Pro
   const run = trainRun(config, storeDir, runDir, { makeCacheDir: path.join(dir, 'make-cache') });
   log(`  model: DIN${multimodal ? ' + SimTier + MAKE' : ''}, test AUC ${run.test.overall.auc.toFixed(4)}`);
 
-  const manifest: ServeManifest = { run: runDir, vectors: vectorsFile, encoder: { kind: 'hashed-title', dim: encoder.dim, seed } };
+  const manifest: ServeManifest = { recipe: RECIPE, run: runDir, vectors: vectorsFile, encoder: { kind: 'hashed-title', dim: encoder.dim, seed } };
   writeTextAtomic(manifestFile, JSON.stringify(manifest, null, 2));
   log(`  built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return manifest;
