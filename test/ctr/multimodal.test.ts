@@ -12,7 +12,7 @@ import { alignVectors, loadItemVectors, VectorFileError } from '../../src/ctr/pa
 import { transformCounts } from '../../src/ctr/parts/simtier.js';
 import { openRun, trainRun } from '../../src/ctr/run.js';
 import { evaluateSplit } from '../../src/ctr/trainer.js';
-import { readSafetensors } from '../../src/engine/safetensors.js';
+import { readSafetensors, writeSafetensors } from '../../src/engine/safetensors.js';
 import { readCatalog } from '../../src/data/samples.js';
 import { FeatureFileError } from '../../src/encoders/errors.js';
 import { demoStoreWithVectors } from './helpers.js';
@@ -104,6 +104,16 @@ test('bad item vectors: NaN and wrong dimensions are refused with the place name
   assert.deepEqual([...partial.rowOf], [0, 1, 0, 0]);
   assert.deepEqual([...partial.table.slice(2, 4)], [0.6000000238418579, 0.800000011920929]);
   assert.throws(() => alignVectors('v', ['x'], Float32Array.from([1, 0]), 2, ['a', 'b']), /none of the 2 catalogue items has a vector/);
+});
+
+test("the encoders' raw backbone feature cache serves as item vectors; items whose image failed get none", () => {
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'mmctr-feat-')), 'features.safetensors');
+  writeSafetensors(file, { features: { data: Float32Array.from([3, 4, 0, 0, 1, 1, 5, 0]), shape: [4, 2] }, missing: { data: Uint8Array.from([0, 0, 1, 0]) } }, { backbone: 'test-backbone/2', dim: '2', ids: JSON.stringify(['a', 'b', 'c', 'd']) });
+  const t = loadItemVectors(file, ['d', 'a', 'c', 'b']);
+  assert.equal(t.dim, 2);
+  assert.equal(t.missing, 2, 'b is all zeros, c failed');
+  assert.deepEqual([...t.rowOf], [0, 1, 2, 0, 0]);
+  assert.deepEqual([...t.table.slice(2, 6)], [1, 0, 0.6000000238418579, 0.800000011920929]);
 });
 
 const { dir, storeDir, vectorsFile, ready: store } = demoStoreWithVectors('mmctr-mm-');

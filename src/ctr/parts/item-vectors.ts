@@ -1,6 +1,6 @@
 /**
- * The multimodal side of a CTR model's input: a frozen table of item vectors (SCL export, raw
- * backbone features or a user's own file) aligned to the store's catalogue, and the part that
+ * The multimodal side of a CTR model's input: a frozen table of item vectors (SCL export, the
+ * raw backbone features of the encoders' cache, or a user's own file) aligned to the store's catalogue, and the part that
  * gives a batch its vector rows. Vectors are L2-normalised on load; an item without a vector
  * (absent from the file, or all zeros) maps to row 0, which every consumer treats as "no
  * vector" (SimTier does not count it, the Vector baseline sees zeros), and is counted.
@@ -45,15 +45,30 @@ export function loadItemVectors(file: string, catalogIds: readonly string[]): It
 
 function readAnyVectorFile(file: string): { ids: string[]; dim: number; vectors: Float32Array } {
   if (file.endsWith('.safetensors')) {
-    let isEmbedFile = false;
+    let st: ReturnType<typeof readSafetensors>;
     try {
-      isEmbedFile = readSafetensors(file).metadata?.format === EMBEDDING_FORMAT;
+      st = readSafetensors(file);
     } catch (err) {
       throw new VectorFileError(file, `cannot read: ${(err as Error).message}`);
     }
-    if (isEmbedFile) return readEmbeddings(file);
+    if (st.metadata?.format === EMBEDDING_FORMAT) return readEmbeddings(file);
+    if (st.metadata?.backbone && st.tensors.has('features') && st.tensors.has('missing')) return backboneFeatures(file, st);
   }
   return readVectorFile(file);
+}
+
+/**
+ * The raw frozen backbone features of the encoders' cache (runs/features/<key>/features.safetensors):
+ * the "generic CLIP" analogue as CTR vectors. Items whose image failed get a zero row (no vector).
+ */
+function backboneFeatures(file: string, st: ReturnType<typeof readSafetensors>): { ids: string[]; dim: number; vectors: Float32Array } {
+  const features = st.tensors.get('features')!, missing = st.tensors.get('missing')!.data;
+  const ids = JSON.parse(st.metadata!.ids ?? '[]') as string[];
+  const dim = features.shape[1];
+  if (features.shape.length !== 2 || features.shape[0] !== ids.length) throw new VectorFileError(file, `features ${JSON.stringify(features.shape)} do not match ${ids.length} ids`);
+  const vectors = Float32Array.from(features.data as Float32Array);
+  for (let i = 0; i < ids.length; i++) if (missing[i]) vectors.fill(0, i * dim, (i + 1) * dim);
+  return { ids, dim, vectors };
 }
 
 /** Aligns vectors given by id to the catalogue (index i = catalogIds[i - 1]); checks every value. */
