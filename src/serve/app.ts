@@ -15,7 +15,8 @@
  * Every request body is validated by JSON schema (unknown fields, wrong types and oversized
  * arrays are 400s naming the field); errors are JSON {error, message[, issues]}.
  */
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import multipart from '@fastify/multipart';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { AnnIndex } from '../index/ann.js';
 import type { OpenedIndex } from '../index/index.js';
 import { IndexError } from '../index/types.js';
@@ -238,6 +239,8 @@ export class RankingService {
     const auth = requireToken(this.options.token);
 
     app.addContentTypeParser(/^image\/|^application\/octet-stream/, { parseAs: 'buffer', bodyLimit: L.ingestBody }, (_req, body, done) => done(null, body));
+    // multipart/form-data (curl -F id=... -F title=... -F image=@photo.jpg), read in the handler.
+    void app.register(multipart, { limits: { fileSize: L.ingestBody, files: 1, fields: 8, fieldSize: L.titleLength * 4 } });
 
     app.setErrorHandler((error: FastifyError, request, reply) => {
       if (error.validation) {
@@ -361,7 +364,11 @@ export class RankingService {
       async (request, reply) => {
         const q = request.query;
         let item: { id: string; title: string | null; image: Buffer | null; vector: number[] | null };
-        if (Buffer.isBuffer(request.body)) {
+        if (request.isMultipart()) {
+          const form = await readItemForm(request, L.titleLength);
+          if ('error' in form) return reply.code(400).send({ error: 'bad_request', message: form.error, issues: [{ field: form.field, message: form.error }] });
+          item = form;
+        } else if (Buffer.isBuffer(request.body)) {
           if (!q.id) return reply.code(400).send({ error: 'bad_request', message: 'querystring.id: an image upload needs ?id=<item id> (and usually &title=...)', issues: [{ field: 'querystring.id', message: 'is required with an image body' }] });
           if (request.body.length === 0) return reply.code(400).send({ error: 'bad_request', message: 'body: the image is empty' });
           item = { id: q.id, title: q.title ?? null, image: request.body, vector: null };
@@ -459,4 +466,26 @@ function validateItemBody(body: unknown, L: Limits, dim: number): { field: strin
   }
   if (b.title === undefined && b.image === undefined && b.vector === undefined) issues.push({ field: 'body', message: 'needs a title, an image or a vector' });
   return issues;
+}
+
+/**
+ * An item from a multipart form: fields `id` (required) and `title`, file field `image`. Size
+ * limits are the multipart plugin's (a too large file is a 413 through the error handler).
+ */
+async function readItemForm(request: FastifyRequest, titleLength: number): Promise<{ id: string; title: string | null; image: Buffer | null; vector: null } | { error: string; field: string }> {
+  let id: string | null = null, title: string | null = null, image: Buffer | null = null;
+  for await (const part of request.parts()) {
+    if (part.type === 'file') {
+      if (part.fieldname !== 'image') return { field: `form.${part.fieldname}`, error: `unknown file field '${part.fieldname}': send the picture as 'image'` };
+      image = await part.toBuffer();
+    } else if (part.fieldname === 'id' || part.fieldname === 'title') {
+      const value = String(part.value ?? '');
+      if (part.fieldname === 'id') id = value;
+      else title = value;
+    } else return { field: `form.${part.fieldname}`, error: `unknown field '${part.fieldname}': expected id, title and image` };
+  }
+  if (!id) return { field: 'form.id', error: 'a multipart item needs an id field' };
+  if (title !== null && title.length > titleLength) return { field: 'form.title', error: `longer than ${titleLength} characters` };
+  if (image && image.length === 0) return { field: 'form.image', error: 'the image is empty' };
+  return { id, title, image, vector: null };
 }

@@ -137,6 +137,34 @@ test('ingest: a new item is encoded, indexed, rankable with its vector, and simi
   assert.match(metrics, /mmctr_ingest_to_indexed_seconds_count [3-9]/);
 });
 
+/** A multipart/form-data body: text fields, then an optional file field. */
+function form(fields: Record<string, string>, file?: { name: string; bytes: Buffer }): { payload: Buffer; headers: Record<string, string> } {
+  const boundary = 'mmctr-test-boundary';
+  const parts: Buffer[] = Object.entries(fields).map(([k, v]) => Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`));
+  if (file) parts.push(Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="${file.name}"; filename="x.png"\r\ncontent-type: image/png\r\n\r\n`), file.bytes, Buffer.from('\r\n'));
+  parts.push(Buffer.from(`--${boundary}--\r\n`));
+  return { payload: Buffer.concat(parts), headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
+}
+
+test('ingest: a multipart form (curl -F) with id, title and image is indexed; bad forms are 400s naming the field', async () => {
+  const app = started.service.app;
+  const auth = { authorization: `Bearer ${TOKEN}` };
+  const ok = form({ id: 'form-ad', title: 'blue denim jacket' }, { name: 'image', bytes: Buffer.from([0x89, 0x50, 0x4e, 0x47]) });
+  const r = await app.inject({ method: 'POST', url: '/v1/items?wait=1', payload: ok.payload, headers: { ...auth, ...ok.headers } });
+  assert.equal(r.statusCode, 201, r.body);
+  assert.deepEqual(json(await app.inject({ url: '/v1/items/form-ad' })), { id: 'form-ad', hasVector: true, knownToModel: false });
+  const noId = form({ title: 'no id' });
+  const bad = await app.inject({ method: 'POST', url: '/v1/items', payload: noId.payload, headers: { ...auth, ...noId.headers } });
+  assert.equal(bad.statusCode, 400);
+  assert.equal(json(bad).issues[0].field, 'form.id');
+  const stray = form({ id: 'x', colour: 'red' });
+  const unknown = await app.inject({ method: 'POST', url: '/v1/items', payload: stray.payload, headers: { ...auth, ...stray.headers } });
+  assert.equal(unknown.statusCode, 400);
+  assert.match(json(unknown).message, /unknown field 'colour'/);
+  const anon = await app.inject({ method: 'POST', url: '/v1/items', payload: ok.payload, headers: ok.headers });
+  assert.equal(anon.statusCode, 401, 'the token is checked before the form is read');
+});
+
 test('ingest: bad items are 400s naming the field; failures are reported by the job', async () => {
   const app = started.service.app;
   const auth = { authorization: `Bearer ${TOKEN}` };
