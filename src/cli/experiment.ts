@@ -8,7 +8,7 @@ import { Command } from 'commander';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { checkPaperClaims, PaperExperimentConfig, readPaperConfig, runPaperExperiment } from '../ctr/experiment/paper.js';
+import { PaperExperimentConfig, readPaperConfig, runPaperExperiment } from '../ctr/experiment/paper.js';
 import { PAPER_VARIANTS, PaperResult, PaperVariant, VARIANT_LABELS } from '../ctr/experiment/result.js';
 import { readSampleConfig } from '../data/sample-config.js';
 import { embedItems, writeEmbeddings } from '../pretrain/export.js';
@@ -134,7 +134,6 @@ export function registerExperiment(program: Command): void {
         onProgress: (p) => bar.update(p.done, p.total, p.phase === 'train' ? `epoch ${p.epoch} loss ${p.loss?.toFixed(4)}` : `epoch ${p.epoch} evaluating`),
       });
       bar.stop();
-      result.notes = checkPaperClaims(result);
       const files = await writePaperReport(result, out);
       if (opts.json) {
         console.log(JSON.stringify(result));

@@ -48,6 +48,8 @@ export interface MakeTraining {
 export interface TrainRunOptions extends Omit<FitOptions, 'checkpointDir'> {
   /** Where trained MAKE modules are kept for reuse (default: <run folder's parent>/make-cache). */
   makeCacheDir?: string;
+  /** The config's data.vectors, already loaded for this store (several runs over one file read it once). */
+  vectors?: ItemVectorTable;
 }
 
 /** The item vectors a config names (data.vectors), aligned to the store's catalogue; null without. */
@@ -103,7 +105,7 @@ export function trainRun(config: ExperimentConfig, storeDir: string, runDir: str
   };
   writeTextAtomic(path.join(runDir, 'config.json'), JSON.stringify({ ...config, data: { ...config.data, store: path.resolve(storeDir) } }, null, 2));
   log(engineSummary());
-  const vectors = loadRunVectors(config, storeDir);
+  const vectors = options.vectors ?? loadRunVectors(config, storeDir);
   if (vectors) log(`item vectors: ${vectors.source} (${vectors.dim}-d); ${vectors.missing} catalogue items without one, ${vectors.unused} vectors of unknown items`);
   const extras: DinExtras = { vectors: vectors ?? undefined };
   let make: MakeTraining | undefined;

@@ -4,8 +4,8 @@
  * spec, the contents of the files it names, the sample config and the store format (so changed
  * data, a changed config or newer sample-building code never reuses a stale store).
  */
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { createHash, type Hash } from 'node:crypto';
+import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { Duck } from './duck.js';
 import { DataError } from './errors.js';
@@ -49,8 +49,19 @@ function storeKey(specFile: string, samples: SampleConfig): string {
   const hash = createHash('sha256').update(`store-format ${STORE_FORMAT}\n`).update(readFileSync(specFile)).update(JSON.stringify(samples));
   const spec = readDatasetSpec(specFile);
   // A missing file is left to the build, which reports it with the spec's field.
-  for (const table of [spec.items, spec.events, spec.searches]) if (table && existsSync(table.path)) hash.update(readFileSync(table.path));
+  for (const table of [spec.items, spec.events, spec.searches]) if (table && existsSync(table.path)) hashFile(hash, table.path);
   return hash.digest('hex').slice(0, 12);
+}
+
+/** Feeds a file to a hash in 1 MB chunks: event logs can be larger than one Buffer may hold. */
+function hashFile(hash: Hash, file: string): void {
+  const fd = openSync(file, 'r');
+  try {
+    const chunk = Buffer.allocUnsafe(1 << 20);
+    for (let n; (n = readSync(fd, chunk, 0, chunk.length, null)) > 0; ) hash.update(chunk.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export type AdapterPreparer = (outDir: string) => Promise<{ specFile: string; samples: SampleConfig }>;

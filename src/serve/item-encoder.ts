@@ -19,7 +19,6 @@ import path from 'node:path';
 import { loadModel, readModelConfig } from '../engine/checkpoint.js';
 import { RandomStream } from '../engine/random.js';
 import { ngramVectors } from '../encoders/ngram-projection.js';
-import { tokenize } from '../encoders/tokenizer.js';
 import { MobileNetV2Backbone } from '../encoders/mobilenet.js';
 import { parseSclConfig } from '../pretrain/config.js';
 import { encodeCatalogue } from '../pretrain/evaluate.js';
@@ -53,8 +52,10 @@ export class HashedTitleEncoder implements ItemEncoder {
 
   /** Synchronous form, for building the default catalogue's vectors. */
   encodeTitle(title: string | null): Float32Array {
-    if (!title || tokenize(title).length === 0) throw new MmctrError('the hashed-title encoder needs a title with at least one word (or send a precomputed vector)');
-    return ngramVectors([title], this.dim, this.seed);
+    // A title without a token projects to the zero vector.
+    const v = ngramVectors([title ?? ''], this.dim, this.seed);
+    if (v.every((x) => x === 0)) throw new MmctrError('the hashed-title encoder needs a title with at least one word (or send a precomputed vector)');
+    return v;
   }
 
   async encode(items: readonly ItemContentInput[]): Promise<Float32Array[]> {

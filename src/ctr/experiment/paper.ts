@@ -8,11 +8,13 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { engineSummary } from '../../engine/info.js';
-import { readStoreMeta } from '../../data/samples.js';
+import { readCatalog, readStoreMeta } from '../../data/samples.js';
 import { readConfigFile } from '../../util/config-file.js';
 import { DataSection, DinConfig, ExperimentConfig, hasDataSource, MakeConfig, SimTierConfig, TrainConfig } from '../config.js';
 import { BUCKETS, Evaluation, MetricSet as EvalMetrics } from '../metrics.js';
-import { loadRunVectors, trainRun, TrainRunOptions } from '../run.js';
+import { trainRun, TrainRunOptions } from '../run.js';
+import { loadItemVectors } from '../parts/item-vectors.js';
+import { ConfigError } from '../../util/errors.js';
 import { EpochPoint, MetricSet, PAPER_VARIANTS, PaperResult, PaperVariant, SliceResult, Spread, VariantSummary } from './result.js';
 import type { EpochRecord } from '../trainer.js';
 
@@ -119,9 +121,10 @@ function curve(epochs: readonly EpochRecord[]): EpochPoint[] {
 export function runPaperExperiment(config: PaperExperimentConfig, storeDir: string, outDir: string, options: PaperOptions = {}): PaperResult {
   const t0 = performance.now();
   const meta = readStoreMeta(storeDir);
-  const vectors = loadRunVectors(variantConfig(config, 'simtier', config.seeds[0]), storeDir);
-  if (!vectors) throw new Error('unreachable: the SimTier variant always names data.vectors');
-  const runOptions: TrainRunOptions = { log: options.log, onProgress: options.onProgress, makeCacheDir: path.join(outDir, 'make-cache') };
+  // Read once for every run (and the report's coverage figures).
+  if (!config.data.vectors) throw new ConfigError('data.vectors', ['the comparison needs item vectors: give data.vectors, or pretrain through `mmctr experiment paper`']);
+  const vectors = loadItemVectors(config.data.vectors, readCatalog(storeDir).ids);
+  const runOptions: TrainRunOptions = { log: options.log, onProgress: options.onProgress, makeCacheDir: path.join(outDir, 'make-cache'), vectors };
   const tests: Record<PaperVariant, Evaluation[]> = Object.fromEntries(config.variants.map((v) => [v, []])) as unknown as Record<PaperVariant, Evaluation[]>;
   const makeEpochs: number[] = [];
   let makeCurve: EpochPoint[] = [];

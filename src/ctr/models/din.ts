@@ -98,20 +98,21 @@ export class Din extends Module {
 }
 
 /**
- * MAKE's hidden layers go beside ours aligned from the last one (its last hidden layer beside
- * our last, and so on back), and its logit beside our last hidden layer, into the output layer.
+ * What of MAKE goes beside each of our hidden layers: its hidden layers aligned from the last one
+ * (its last beside our last, and so on back), and its logit beside our last, into the output
+ * layer. One mapping for the widths (at construction) and the tensors (in forward).
  */
-function makeSideWidths(ours: number, theirs: readonly number[]): number[] {
+function besideLayers<T>(ours: number, hidden: readonly T[], logit: T): T[][] {
   return Array.from({ length: ours }, (_, i) => {
-    const j = i - (ours - theirs.length);
-    return (j >= 0 ? theirs[j] : 0) + (i === ours - 1 ? 1 : 0);
+    const j = i - (ours - hidden.length);
+    return [...(j >= 0 ? [hidden[j]] : []), ...(i === ours - 1 ? [logit] : [])];
   });
 }
 
+function makeSideWidths(ours: number, theirs: readonly number[]): number[] {
+  return besideLayers(ours, theirs, 1).map((widths) => widths.reduce((a, b) => a + b, 0));
+}
+
 function makeSides(ours: number, made: MakeOutputs): (Tensor | null)[] {
-  return Array.from({ length: ours }, (_, i) => {
-    const j = i - (ours - made.hidden.length);
-    const pieces = [...(j >= 0 ? [made.hidden[j]] : []), ...(i === ours - 1 ? [made.logit] : [])];
-    return pieces.length === 0 ? null : pieces.length === 1 ? pieces[0] : concat(pieces, 1);
-  });
+  return besideLayers(ours, made.hidden, made.logit).map((pieces) => (pieces.length === 0 ? null : pieces.length === 1 ? pieces[0] : concat(pieces, 1)));
 }

@@ -140,7 +140,7 @@ export function dinAttention(q: Tensor, keys: Tensor, mask: Float32Array, unit: 
   for (let i = 0; i < widths.length; i++) {
     const width = widths[i];
     const z = scratch.take(n * width);
-    if (i === 0 && shared) sharedPairLayer(q.data, keys.data, B, D, pairs.subarray(0, n / Math.max(B, 1)), wc, H1, z);
+    if (i === 0 && shared) sharedPairLayer(q.data, keys.data, B, D, pairs.subarray(offsets[0], offsets[1]), wc, H1, z);
     else native.gemm(false, false, n, width, inDim, 1, input!, inDim, i === 0 ? wc : weightsOf[i].data, width, 0, z, width);
     const groupBias = i === 0 ? qTerm : null;
     const groupOffsets = i === 0 ? offsets : null;
