@@ -8,12 +8,15 @@
  * pairs, and prints a table; last line:
  * {"scl_top1", "raw_top1", "align_top1", "noqueue_top1", "nohard_top1", "pairs_per_s"} (top-1 among
  * random candidates) plus the in-session top-1 as "<method>_session_top1".
- * Options: --preset <name>, --seed <n> (world and training), --seeds 1,2,3 (one run per seed, then
- * per-method mean and std over the seeds; the last line holds the means and "<key>_std"),
+ * Options: --preset <name>, --seed <n> (training), --seeds 1,2,3 (one run per seed, then
+ * per-method mean and std over the seeds, and the paired gains of the queue and of the hard
+ * negatives (scl minus the ablation, seed by seed); the last line holds the means and
+ * "<key>_std"), --world-seed <n> (the benchmark world, 1 by default, as in the CTR experiments;
+ * "each": every run its own world, seeded like the run),
  * --config <file>, --epochs <n>, --methods scl,nohard (a subset), --set loss.lambda=1 (override
  * one config value; repeatable; numbers, booleans and strings).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { engineSummary } from '../src/engine/info.js';
 import { imageFeatures, MobileNetV2Backbone } from '../src/encoders/index.js';
@@ -23,8 +26,9 @@ import { Method, METHODS, prepare, runExperiment } from '../src/pretrain/pipelin
 import type { RetrievalRow } from '../src/pretrain/evaluate.js';
 import { loadSearchData } from '../src/pretrain/source.js';
 import { repoRoot, sharedDataDir } from '../src/util/paths.js';
-import { generateWorld } from '../src/world/generate.js';
+import { generateWorld, worldIsCurrent } from '../src/world/generate.js';
 import { PRESET_NAMES, PresetName, worldParams } from '../src/world/params.js';
+import { readSearchTruth, statedOracle } from '../src/world/search-truth.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string) => {
@@ -43,6 +47,12 @@ if (!seeds.length || seeds.some((x) => !Number.isInteger(x) || x < 0)) {
   console.error('--seeds takes a comma-separated list of non-negative integers');
   process.exit(2);
 }
+const worldSeedOpt = opt('world-seed') ?? '1';
+if (worldSeedOpt !== 'each' && !(Number.isInteger(Number(worldSeedOpt)) && Number(worldSeedOpt) >= 0)) {
+  console.error('--world-seed takes a non-negative integer or "each"');
+  process.exit(2);
+}
+const worldSeedOf = (seed: number) => (worldSeedOpt === 'each' ? seed : Number(worldSeedOpt));
 const methods = (opt('methods')?.split(',') ?? METHODS) as Method[];
 if (methods.some((m) => !METHODS.includes(m))) {
   console.error(`--methods: each of ${METHODS.join(', ')}`);
@@ -71,16 +81,16 @@ const secs = () => ((performance.now() - t0) / 1000).toFixed(1);
 console.log(engineSummary());
 
 type Figures = Record<string, number>;
+
 async function runSeed(seed: number): Promise<Figures> {
-  const params = worldParams(preset, { seed, catalog: 'fashion' });
+  const worldSeed = worldSeedOf(seed);
+  const params = worldParams(preset, { seed: worldSeed, catalog: 'fashion' });
   const config = parseSclConfig(checked);
   config.seed = seed;
-  const worldDir = path.join(root, 'runs', 'scl', `world-${preset}-seed${seed}`);
-  const worldJson = path.join(worldDir, 'world.json');
-  const same = existsSync(worldJson) && JSON.stringify((JSON.parse(readFileSync(worldJson, 'utf8')) as { params: unknown }).params) === JSON.stringify(params);
-  if (!same) {
+  const worldDir = path.join(root, 'runs', 'scl', `world-${preset}-seed${worldSeed}`);
+  if (!worldIsCurrent(worldDir, params)) {
     const w = await generateWorld(params, worldDir);
-    console.log(`[${secs()} s] world generated (${preset}, seed ${seed}): ${w.items} items, ${w.searches} searches (${w.photoSearches} by photo), ${w.purchases} purchases`);
+    console.log(`[${secs()} s] world generated (${preset}, seed ${worldSeed}): ${w.items} items, ${w.searches} searches (${w.photoSearches} by photo), ${w.purchases} purchases`);
   } else console.log(`[${secs()} s] world reused: ${worldDir}`);
   const data = await loadSearchData(path.join(worldDir, 'dataset.json'));
   console.log(`[${secs()} s] read ${data.items.length} items, ${data.searches.length} searches`);
@@ -98,7 +108,13 @@ async function runSeed(seed: number): Promise<Figures> {
   const prep = prepare(config, data.items, data.searches, table);
   const s = prep.mined.stats;
   console.log(`[${secs()} s] pairs: ${prep.mined.train.length} train, ${prep.mined.heldOut.length} held out (searches from ts ${prep.mined.cutoffTs}); ${s.textPairs} text, ${s.imagePairs} photo; ${s.hardNegatives} hard negatives`);
+  const oracle = statedOracle(await readSearchTruth(worldDir), {
+    searchIds: data.searches.map((x) => x.id),
+    itemIds: data.items.map((it) => it.id),
+    heldOutSearches: prep.mined.heldOut.map((p) => p.search),
+  });
   const res = runExperiment(config, prep, methods, {
+    references: [oracle],
     onProgress: (m, p) => {
       if (p.step === p.steps) console.log(`  ${m.padEnd(8)} ${p.steps} steps, loss ${p.loss.toFixed(4)} (nce ${p.nce.toFixed(4)}, triplet ${p.triplet.toFixed(4)}), ${p.pairsPerSec.toFixed(0)} pairs/s`);
     },
@@ -107,9 +123,15 @@ async function runSeed(seed: number): Promise<Figures> {
   console.log(formatTable(res.rows, config.eval.topK));
   const fig: Figures = {};
   const row = (m: string): RetrievalRow | undefined => res.rows.find((r) => r.method === m);
-  for (const m of methods) {
+  for (const m of [...methods, oracle.name]) {
     fig[`${m}_top1`] = row(m)?.all.top1 ?? NaN;
     fig[`${m}_session_top1`] = row(m)?.session?.top1 ?? NaN;
+  }
+  // Paired gains (same world, seed and candidates): what the queue and the hard negatives add.
+  for (const [gain, ablation] of [['queue', 'noqueue'], ['hard', 'nohard']] as const) {
+    if (!methods.includes('scl') || !methods.includes(ablation)) continue;
+    fig[`${gain}_gain`] = fig.scl_top1 - fig[`${ablation}_top1`];
+    fig[`${gain}_session_gain`] = fig.scl_session_top1 - fig[`${ablation}_session_top1`];
   }
   fig.pairs_per_s = res.trained.scl?.pairsPerSec ?? res.trained[methods.find((m) => m !== 'raw') as Exclude<Method, 'raw'>]?.pairsPerSec ?? 0;
   return fig;
@@ -133,10 +155,16 @@ if (runs.length === 1) {
   const pct = (x: number) => (100 * x).toFixed(1);
   console.log(`\n${seeds.length} seeds (${seeds.join(', ')}): mean ± std (sample std over seeds), top-1 %`);
   console.log(`${'method'.padEnd(10)} | ${'random-100 top1'.padStart(16)} | ${'in-session top1'.padStart(16)} | per seed (random / in-session)`);
-  for (const m of methods) {
+  for (const m of [...methods, 'oracle']) {
     const a = stats(`${m}_top1`), b = stats(`${m}_session_top1`);
     const per = runs.map((r) => `${pct(r[`${m}_top1`])}/${pct(r[`${m}_session_top1`])}`).join('  ');
     console.log(`${m.padEnd(10)} | ${`${pct(a.m)} ± ${pct(a.sd)}`.padStart(16)} | ${`${pct(b.m)} ± ${pct(b.sd)}`.padStart(16)} | ${per}`);
+  }
+  for (const gain of ['queue', 'hard']) {
+    if (!(`${gain}_gain` in runs[0])) continue;
+    const a = stats(`${gain}_gain`), b = stats(`${gain}_session_gain`);
+    const per = runs.map((r) => `${pct(r[`${gain}_gain`])}/${pct(r[`${gain}_session_gain`])}`).join('  ');
+    console.log(`${`+${gain}`.padEnd(10)} | ${`${pct(a.m)} ± ${pct(a.sd)}`.padStart(16)} | ${`${pct(b.m)} ± ${pct(b.sd)}`.padStart(16)} | ${per}  (scl minus its ablation, paired by seed)`);
   }
   const out: Figures = {};
   for (const k of keys) {

@@ -6,7 +6,7 @@
  */
 import { Command } from 'commander';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { PaperExperimentConfig, readPaperConfig, runPaperExperiment } from '../ctr/experiment/paper.js';
 import { PAPER_VARIANTS, PaperResult, PaperVariant, VARIANT_LABELS } from '../ctr/experiment/result.js';
@@ -16,7 +16,7 @@ import type { SclConfig } from '../pretrain/config.js';
 import { prepare, runExperiment } from '../pretrain/pipeline.js';
 import { writePaperReport } from '../report/paper-report.js';
 import { MmctrError } from '../util/errors.js';
-import { generateWorld } from '../world/generate.js';
+import { generateWorld, worldIsCurrent } from '../world/generate.js';
 import { PRESET_NAMES, PresetName, worldParams } from '../world/params.js';
 import { progressBar } from './progress.js';
 import { loadAll, loadSclConfig } from './pretrain.js';
@@ -29,8 +29,7 @@ async function ensureWorld(world: NonNullable<PaperExperimentConfig['world']>, r
   if (!PRESET_NAMES.includes(world.preset as PresetName)) throw new MmctrError(`world.preset must be one of ${PRESET_NAMES.join(', ')}, got '${world.preset}'`);
   const params = worldParams(world.preset as PresetName, { seed: world.seed, catalog: world.catalog });
   const dir = path.join(runsDir, 'worlds', `${params.catalog}-${world.preset}-seed${world.seed}`);
-  const file = path.join(dir, 'world.json');
-  if (existsSync(file) && JSON.stringify((JSON.parse(readFileSync(file, 'utf8')) as { params: unknown }).params) === JSON.stringify(params)) {
+  if (worldIsCurrent(dir, params)) {
     log(`ad world reused: ${dir}`);
     return dir;
   }

@@ -4,19 +4,21 @@
  * every item's vector (float32 + int8) for the CTR models and the service.
  */
 import { Command } from 'commander';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadModel, readModelConfig, saveModel } from '../engine/checkpoint.js';
 import { RandomStream } from '../engine/random.js';
 import { parseSclConfig, readSclConfig, SclConfig } from '../pretrain/config.js';
-import { formatTable } from '../pretrain/evaluate.js';
+import { formatTable, Scorer } from '../pretrain/evaluate.js';
 import { embedItems, writeEmbeddings } from '../pretrain/export.js';
 import { mobileNetFeatures } from '../pretrain/features.js';
 import { SclModel } from '../pretrain/model.js';
 import { Method, METHODS, prepare, runExperiment } from '../pretrain/pipeline.js';
+import type { Pair } from '../pretrain/pairs.js';
 import { loadSearchData, SearchData } from '../pretrain/source.js';
 import { Variant, VARIANTS } from '../pretrain/train.js';
 import { MmctrError } from '../util/errors.js';
+import { readSearchTruth, statedOracle } from '../world/search-truth.js';
 import { progressBar } from './progress.js';
 
 /** A config file with its relative paths (data.spec, featureCache) resolved against its folder. */
@@ -33,10 +35,22 @@ export function loadSclConfig(file: string, seed?: string): SclConfig {
   return c;
 }
 
-export async function loadAll(c: SclConfig, specOverride?: string): Promise<{ data: SearchData; table: Awaited<ReturnType<typeof mobileNetFeatures>> }> {
+function specOf(c: SclConfig, specOverride?: string): string {
   const spec = specOverride ? path.resolve(specOverride) : c.data.spec;
   if (!spec) throw new MmctrError('no dataset: set data.spec in the config or pass --spec <dataset.json>');
-  const data = await loadSearchData(spec);
+  return spec;
+}
+
+/** On an ad world (world.json beside the spec), the stated-attribute oracle as a reference row. */
+async function worldReferences(spec: string, data: SearchData, heldOut: readonly Pair[]): Promise<Scorer[]> {
+  const dir = path.dirname(spec);
+  if (!existsSync(path.join(dir, 'world.json'))) return [];
+  const truth = await readSearchTruth(dir);
+  return [statedOracle(truth, { searchIds: data.searches.map((x) => x.id), itemIds: data.items.map((it) => it.id), heldOutSearches: heldOut.map((p) => p.search) })];
+}
+
+export async function loadAll(c: SclConfig, specOverride?: string): Promise<{ data: SearchData; table: Awaited<ReturnType<typeof mobileNetFeatures>> }> {
+  const data = await loadSearchData(specOf(c, specOverride));
   const bar = progressBar('features');
   const table = await mobileNetFeatures(data.items, c.featureCache, (d, n) => bar.update(d, n));
   bar.stop();
@@ -91,8 +105,9 @@ export function registerPretrain(program: Command): void {
       const c = loadSclConfig(file, opts.seed);
       const { data, table } = await loadAll(c, opts.spec);
       const prep = prepare(c, data.items, data.searches, table);
+      const references = await worldReferences(specOf(c, opts.spec), data, prep.mined.heldOut);
       const bar = trainBar();
-      const res = runExperiment(c, prep, methods, { onProgress: bar.update });
+      const res = runExperiment(c, prep, methods, { onProgress: bar.update, references });
       bar.stop();
       const pairsPerSec = Object.fromEntries(Object.entries(res.trained).map(([k, v]) => [k, v.pairsPerSec]));
       if (opts.json) console.log(JSON.stringify({ rows: res.rows, pairsPerSec }));

@@ -2,10 +2,11 @@
  * "Similar items": approximate nearest neighbours by cosine over the index's vectors, with
  * hnswlib (HNSW graphs; hnswlib-node binds the reference C++ library). The graph lives in the
  * process beside either backend: built from a scan of the index at start, then kept current by
- * the ingestion path, which adds each new vector as it writes it.
+ * the ingestion path, which adds each new vector as it writes it, and, on a shared index, by the
+ * index's change feed, which brings the items other processes write.
  */
 import hnswlib from 'hnswlib-node';
-import type { SimilarItem, VectorIndex } from './types.js';
+import type { ChangeFeed, SimilarItem, VectorIndex } from './types.js';
 
 const { HierarchicalNSW } = hnswlib;
 
@@ -23,6 +24,7 @@ export class AnnIndex {
   private readonly labelOf = new Map<string, number>();
   private readonly idOf: string[] = [];
   private capacity = 1024;
+  private feed: ChangeFeed | null = null;
 
   constructor(
     readonly dim: number,
@@ -33,11 +35,37 @@ export class AnnIndex {
     this.graph.setEf(ef);
   }
 
-  /** A graph over everything in `index` now. */
-  static async build(index: VectorIndex, options: AnnOptions = {}): Promise<AnnIndex> {
+  /**
+   * A graph over everything in `index` now, and, where the index has a change feed, everything
+   * any process writes to it from now until close(). `onFeedError` hears of a failed read (the
+   * feed retries).
+   */
+  static async build(index: VectorIndex, options: AnnOptions = {}, onFeedError?: (err: Error) => void): Promise<AnnIndex> {
     const ann = new AnnIndex(index.dim, options);
+    const feed = index.changes ? await index.changes() : null;
     for await (const batch of index.scan()) for (const { id, vector } of batch) ann.add(id, vector);
+    if (feed) {
+      feed.follow((items) => {
+        for (const { id, vector } of items) if (!ann.holds(id, vector)) ann.add(id, vector);
+      }, onFeedError);
+      ann.feed = feed;
+    }
     return ann;
+  }
+
+  /** Stops following the index's changes. */
+  async close(): Promise<void> {
+    await this.feed?.stop();
+    this.feed = null;
+  }
+
+  /** Whether the graph has `id` at this vector already (this process's own writes come back through the feed). */
+  private holds(id: string, vector: Float32Array): boolean {
+    const label = this.labelOf.get(id);
+    if (label === undefined) return false;
+    const stored = this.graph.getPoint(label);
+    // hnswlib's cosine space keeps points normalised, as index vectors are.
+    return stored.every((x, k) => Math.abs(x - vector[k]) < 1e-6);
   }
 
   get size(): number {

@@ -4,11 +4,17 @@
  *
  *   <prefix>vectors   hash: item id -> raw little-endian row (float32: 4 x dim bytes; int8: dim bytes)
  *   <prefix>meta      hash: dim, precision (written by the first opener, checked by every later one)
+ *   <prefix>changes   stream: the ids of each write (fields "0", "1", ...), written in the same
+ *                     transaction as the vectors; servers follow it to keep their ANN graphs
+ *                     current with items other processes ingest. Trimmed to about 1M entries.
  *
  * A ranking request reads its few hundred rows with one HMGET (one round trip, binary replies).
  */
 import { Redis, type RedisOptions } from 'ioredis';
-import { fromInt8, IndexError, normalized, quantizeInt8, VectorIndex, VectorPrecision } from './types.js';
+import { ChangeFeed, fromInt8, IndexError, normalized, quantizeInt8, VectorIndex, VectorPrecision } from './types.js';
+
+/** Entries kept in the change stream (approximate trimming): a follower this far behind has restarted anyway. */
+const CHANGES_KEPT = 1_000_000;
 
 export interface RedisIndexOptions {
   /** redis://host:port/db, or an existing connection (not closed by close()). */
@@ -38,6 +44,10 @@ export class RedisIndex implements VectorIndex {
 
   get vectorsKey(): string {
     return `${this.prefix}vectors`;
+  }
+
+  get changesKey(): string {
+    return `${this.prefix}changes`;
   }
 
   static async open({ url, client, prefix = 'mmctr:', dim, precision }: RedisIndexOptions): Promise<RedisIndex> {
@@ -92,7 +102,48 @@ export class RedisIndex implements VectorIndex {
     if (items.length === 0) return;
     const args: (string | Buffer)[] = [];
     for (const { id, vector } of items) args.push(id, this.encode(normalized(vector, this.dim, `vector of "${id}"`)));
-    await this.client.hset(this.vectorsKey, ...args);
+    const fields = items.flatMap(({ id }, k) => [String(k), id]);
+    const replies = await this.client.multi().hset(this.vectorsKey, ...args).xadd(this.changesKey, 'MAXLEN', '~', CHANGES_KEPT, '*', ...fields).exec();
+    const failed = replies?.find(([err]) => err);
+    if (!replies || failed) throw new IndexError(`redis index: writing ${items.length} vectors failed: ${failed?.[0]?.message ?? 'transaction aborted'}`);
+  }
+
+  async changes(): Promise<ChangeFeed> {
+    const [newest] = await this.client.xrevrange(this.changesKey, '+', '-', 'COUNT', 1);
+    let cursor = newest ? newest[0] : '0-0';
+    // XREAD BLOCK holds its connection: the feed reads on its own.
+    const reader = this.client.duplicate();
+    let stopped = false;
+    let loop: Promise<void> = Promise.resolve();
+    return {
+      follow: (onItems, onError) => {
+        loop = (async () => {
+          while (!stopped) {
+            try {
+              const reply = await reader.xread('COUNT', 1000, 'BLOCK', 1000, 'STREAMS', this.changesKey, cursor);
+              for (const [, entries] of reply ?? []) {
+                const ids: string[] = [];
+                for (const [entryId, fields] of entries) {
+                  cursor = entryId;
+                  for (let f = 1; f < fields.length; f += 2) ids.push(fields[f]);
+                }
+                const vectors = await this.getMany(ids);
+                onItems(ids.flatMap((id, k) => (vectors[k] ? [{ id, vector: vectors[k]! }] : [])));
+              }
+            } catch (err) {
+              if (stopped) break;
+              onError?.(err as Error);
+              await new Promise((r) => setTimeout(r, 500));
+            }
+          }
+        })();
+      },
+      stop: async () => {
+        stopped = true;
+        reader.disconnect();
+        await loop;
+      },
+    };
   }
 
   async size(): Promise<number> {

@@ -33,9 +33,21 @@ export interface VectorIndex {
   size(): Promise<number>;
   /** Every (id, vector), in batches: to build the ANN graph or copy an index. */
   scan(batch?: number): AsyncIterable<{ id: string; vector: Float32Array }[]>;
+  /**
+   * Writes of every process sharing the index, for in-process copies (the ANN graph) to follow.
+   * The feed starts where the index stands at the call: open it, scan, then follow, and no write
+   * is missed. Absent where one process is the only writer (embedded).
+   */
+  changes?(): Promise<ChangeFeed>;
   /** Makes writes durable (embedded: snapshot file; redis: nothing to do). */
   flush(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface ChangeFeed {
+  /** Calls `onItems` with each batch written after the feed was opened, until stop(); errors are reported and retried. */
+  follow(onItems: (items: { id: string; vector: Float32Array }[]) => void, onError?: (err: Error) => void): void;
+  stop(): Promise<void>;
 }
 
 /** A copy of `v` scaled to unit length; throws on a zero, non-finite or wrongly sized vector. */

@@ -22,12 +22,15 @@ import { defaultTokenizer, Tokenizer } from './train.js';
 
 export interface Scorer {
   name: string;
+  /** What a reference row means, printed under the table. */
+  note?: string;
   /** Scores of candidates (catalogue indices) for held-out pair j. */
   score(j: number, candidates: Int32Array): Float32Array;
 }
 
 export interface RetrievalRow {
   method: string;
+  note?: string;
   text: { n: number; top1: number; topK: number };
   image: { n: number; top1: number; topK: number };
   all: { n: number; top1: number; topK: number };
@@ -77,7 +80,7 @@ export function evaluateRetrieval(scorer: Scorer, pairs: readonly Pair[], candid
     }
   });
   const norm = (a: { n: number; top1: number; topK: number }) => ({ n: a.n, top1: a.n ? a.top1 / a.n : NaN, topK: a.n ? a.topK / a.n : NaN });
-  return { method: scorer.name, text: norm(acc.text), image: norm(acc.image), all: norm(acc.all) };
+  return { method: scorer.name, ...(scorer.note ? { note: scorer.note } : {}), text: norm(acc.text), image: norm(acc.image), all: norm(acc.all) };
 }
 
 /**
@@ -229,5 +232,6 @@ export function formatTable(rows: readonly RetrievalRow[], K: number): string {
   const n = rows[0]
     ? `(${rows[0].text.n} text, ${rows[0].image.n} photo queries${s0 ? `; in-session: ${s0.n} queries, ${s0.candidates.toFixed(1)} shown items each on average` : ''})`
     : '';
-  return [head, '-'.repeat(head.length), ...lines, n].join('\n');
+  const notes = rows.filter((r) => r.note).map((r) => `${r.method}: ${r.note}`);
+  return [head, '-'.repeat(head.length), ...lines, n, ...notes].join('\n');
 }

@@ -1,11 +1,12 @@
 /**
  * The SCL experiment in one place: align frozen features with the catalogue, mine pairs, train
- * the variants, evaluate them and the raw baseline on the same held-out candidates.
+ * the variants, evaluate them, the raw baseline and any reference scorers on the same held-out
+ * candidates.
  */
 import type { FeatureTable, ItemContent } from '../encoders/types.js';
 import { MmctrError } from '../util/errors.js';
 import type { SclConfig } from './config.js';
-import { drawCandidates, evaluateInSession, evaluateRetrieval, modelScorer, rawScorer, RetrievalRow } from './evaluate.js';
+import { drawCandidates, evaluateInSession, evaluateRetrieval, modelScorer, rawScorer, RetrievalRow, Scorer } from './evaluate.js';
 import type { ItemInputs } from './model.js';
 import { MinedPairs, minePairs, SearchRecord } from './pairs.js';
 import { defaultTokenizer, itemInputs, Tokenizer, trainScl, TrainProgress, TrainResult, Variant } from './train.js';
@@ -50,7 +51,16 @@ export function runExperiment(
   config: SclConfig,
   prep: Prepared,
   methods: readonly Method[] = METHODS,
-  { tokenize = defaultTokenizer, onProgress }: { tokenize?: Tokenizer; onProgress?: (method: Variant, p: TrainProgress) => void } = {},
+  {
+    tokenize = defaultTokenizer,
+    onProgress,
+    references = [],
+  }: {
+    tokenize?: Tokenizer;
+    onProgress?: (method: Variant, p: TrainProgress) => void;
+    /** More scorers rated on the same held-out candidates after the methods (e.g. an oracle). */
+    references?: readonly Scorer[];
+  } = {},
 ): ExperimentResult {
   const { N, K, seed } = { N: Math.min(config.eval.candidates, prep.inputs.count), K: config.eval.topK, seed: config.eval.seed };
   const held = prep.mined.heldOut;
@@ -68,5 +78,6 @@ export function runExperiment(
     const scorer = modelScorer(m, r.model, prep.inputs, held, tokenize);
     rows.push({ ...evaluateRetrieval(scorer, held, candidates, N, K), session: evaluateInSession(scorer, held) });
   }
+  for (const scorer of references) rows.push({ ...evaluateRetrieval(scorer, held, candidates, N, K), session: evaluateInSession(scorer, held) });
   return { rows, trained };
 }

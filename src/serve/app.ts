@@ -152,12 +152,14 @@ export class RankingService {
   static async create(options: ServiceOptions): Promise<RankingService> {
     const { index } = options.index;
     if (options.encoder && options.encoder.dim !== index.dim) throw new MmctrError(`the item encoder gives ${options.encoder.dim}-d vectors, the index holds ${index.dim}-d`);
-    const ann = options.ann === false ? null : await AnnIndex.build(index);
-    const service = new RankingService(options, ann);
+    let service: RankingService | null = null;
+    const ann = options.ann === false ? null : await AnnIndex.build(index, {}, (err) => service?.app.log.warn({ err: err.message }, 'following the index changes failed; retrying'));
+    service = new RankingService(options, ann);
     try {
       await service.reload(options.run);
     } catch (err) {
       await service.pool?.close();
+      await ann?.close();
       throw err;
     }
     service.stopWorkers = startIngestWorkers({
@@ -218,6 +220,7 @@ export class RankingService {
       await this.app.close();
       await this.pool?.close();
       await this.stopWorkers();
+      await this.ann?.close();
       await this.options.encoder?.close();
     })();
     return this.closing;

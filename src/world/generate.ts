@@ -21,14 +21,15 @@
  * effect (only an item id can learn it); affinity: a fixed hidden per user-item normal that
  * nothing observable explains.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { DataError } from '../data/errors.js';
 import { sharedDataDir } from '../util/paths.js';
 import { builtinCatalog, CatalogItem, loadFashionCatalog, TRUE_ATTRIBUTES, TrueAttribute, WorldCatalog, writeBuiltinImages } from './catalog.js';
 import { WorldParams } from './params.js';
 import { Cumulative, hashNormal, Rng } from './rng.js';
-import { queryText } from './wording.js';
+import { formatStated, PHOTO_SHOWS } from './search-truth.js';
+import { composeQuery } from './wording.js';
 
 export interface WorldSummary {
   dir: string;
@@ -118,6 +119,17 @@ interface User {
   typeDraw: Cumulative;
   intent: Intent | null;
   favourites: Record<'articleType' | 'baseColour' | 'brand', string[]>;
+}
+
+/** Bumped whenever the generator writes something different for the same parameters (2: searches.csv query_attributes). */
+export const WORLD_VERSION = 2;
+
+/** Whether `dir` holds the world of `params` as this version of the generator writes it. */
+export function worldIsCurrent(dir: string, params: WorldParams): boolean {
+  const file = path.join(dir, 'world.json');
+  if (!existsSync(file)) return false;
+  const written = JSON.parse(readFileSync(file, 'utf8')) as { version?: number; params?: unknown };
+  return written.version === WORLD_VERSION && JSON.stringify(written.params) === JSON.stringify(params);
 }
 
 /** Generates the world described by `params` into `outDir`; returns what came out. */
@@ -323,7 +335,7 @@ export async function generateWorld(params: WorldParams, outDir: string, onProgr
   for (const u of users) userLines.push(row([u.id, u.gender, u.kids ? 1 : 0, u.activity.toFixed(3), u.favourites.articleType.join('|'), u.favourites.baseColour.join('|'), u.favourites.brand.join('|')]));
   userLines.close();
   const events = new Lines(path.join(dir, files.events), row(['user_id', 'item_id', 'ts', 'type', 'clicked', 'request_id', 'position', 'p_true']));
-  const searches = new Lines(path.join(dir, files.searches), row(['search_id', 'user_id', 'ts', 'query_text', 'query_image', 'query_item', 'shown', 'clicked', 'bought']));
+  const searches = new Lines(path.join(dir, files.searches), row(['search_id', 'user_id', 'ts', 'query_text', 'query_image', 'query_item', 'shown', 'clicked', 'bought', 'query_attributes']));
 
   // ---- The simulation, day by day; each day's events are written in time order.
   const sim = root.fork('simulation');
@@ -391,7 +403,7 @@ export async function generateWorld(params: WorldParams, outDir: string, onProgr
             const twins = (byProfile.get(profileKey(anchor)) ?? []).filter((i) => i !== anchor && launch[i] <= t);
             if (twins.length) photo = sim.pick(twins);
           }
-          const query = photo >= 0 ? '' : queryText(want, sim);
+          const query = photo >= 0 ? { text: '', names: PHOTO_SHOWS } : composeQuery(want, sim);
           // Results: items of the wanted type, ranked by fit to the query and popularity.
           const ty = attr.articleType[anchor];
           const pool = new Set<number>([anchor]);
@@ -438,7 +450,11 @@ export async function generateWorld(params: WorldParams, outDir: string, onProgr
           daySearches.push({
             ts: t,
             k: daySearches.length,
-            line: row([sid, user.id, t, query, photo >= 0 ? items[photo].image : '', photo >= 0 ? items[photo].id : '', shown.map((i) => items[i].id).join('|'), clicked.map((i) => items[i].id).join('|'), bought >= 0 ? items[bought].id : '']),
+            line: row([
+              sid, user.id, t, query.text, photo >= 0 ? items[photo].image : '', photo >= 0 ? items[photo].id : '',
+              shown.map((i) => items[i].id).join('|'), clicked.map((i) => items[i].id).join('|'), bought >= 0 ? items[bought].id : '',
+              formatStated(query.names, want),
+            ]),
           });
           stats.searches++;
           if (photo >= 0) stats.photoSearches++;
@@ -522,7 +538,7 @@ export async function generateWorld(params: WorldParams, outDir: string, onProgr
   const { dir: _d, specFile: _s, sampleConfigFile: _c, ...record } = summary;
   writeFileSync(
     path.join(dir, 'world.json'),
-    `${JSON.stringify({ version: 1, params, catalog: { name: catalog.name, imageRoot: catalog.name === 'builtin' ? '.' : catalog.imageRoot, attributes: TRUE_ATTRIBUTES, end }, summary: record, files: { ...files, spec: 'dataset.json', sampleConfig: 'sample-config.json' } }, null, 2)}\n`,
+    `${JSON.stringify({ version: WORLD_VERSION, params, catalog: { name: catalog.name, imageRoot: catalog.name === 'builtin' ? '.' : catalog.imageRoot, attributes: TRUE_ATTRIBUTES, end }, summary: record, files: { ...files, spec: 'dataset.json', sampleConfig: 'sample-config.json' } }, null, 2)}\n`,
   );
   return summary;
 }

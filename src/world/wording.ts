@@ -96,11 +96,17 @@ function typo(word: string, rng: Rng): string {
   return rng.next() < 0.5 ? word.slice(0, i) + word.slice(i + 1) : word.slice(0, i) + word[i + 1] + word[i] + word.slice(i + 2);
 }
 
+/** A search query as typed, with the attributes its words name (typos included). */
+export interface Query {
+  text: string;
+  names: TrueAttribute[];
+}
+
 /**
  * A query for the wanted attributes: the article type (almost always), often the colour and the
  * gender, sometimes the usage, the season or the brand; in one of several word orders.
  */
-export function queryText(want: Record<TrueAttribute, string>, rng: Rng): string {
+export function composeQuery(want: Record<TrueAttribute, string>, rng: Rng): Query {
   const type = TYPE_WORDS[want.articleType] ? rng.pick(TYPE_WORDS[want.articleType]) : plain(want.articleType, rng);
   const known = (v: string) => v !== 'Unknown';
   const colour = known(want.baseColour) && rng.next() < 0.75 ? (COLOUR_WORDS[want.baseColour] ? rng.pick(COLOUR_WORDS[want.baseColour]) : lower(want.baseColour)) : '';
@@ -122,5 +128,6 @@ export function queryText(want: Record<TrueAttribute, string>, rng: Rng): string
   }
   let text = words.filter(Boolean).join(' ');
   if (rng.next() < 0.04) text = text.split(' ').map((w) => (rng.next() < 0.3 ? typo(w, rng) : w)).join(' ');
-  return text.replace(/\s+/g, ' ').trim();
+  const named: [TrueAttribute, unknown][] = [['articleType', type], ['baseColour', colour], ['gender', withGender], ['usage', usage], ['season', season], ['brand', brand]];
+  return { text: text.replace(/\s+/g, ' ').trim(), names: named.filter(([, w]) => w).map(([a]) => a) };
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { RandomStream } from '../../src/engine/random.js';
-import { IndexError, RedisIndex, RedisStreamQueue, type IngestJob } from '../../src/index/index.js';
+import { AnnIndex, IndexError, RedisIndex, RedisStreamQueue, type IngestJob } from '../../src/index/index.js';
 import { hasRedis, NO_REDIS, startRedis, type RedisProcess } from '../serve/fixture.js';
 
 const skip = hasRedis ? false : NO_REDIS;
@@ -86,4 +86,35 @@ test('redis stream queue: a job left unacknowledged by a dead worker is claimed 
   while ((await queue.status(job.jobId))?.state !== 'done') await new Promise((r) => setTimeout(r, 10));
   await w.stop();
   assert.deepEqual(handled, ['orphan']);
+});
+
+test('redis index: an ANN graph built on one process follows what another writes, and stops when closed', { skip }, async () => {
+  const rng = new RandomStream(11);
+  const item = (id: string) => ({ id, vector: rng.normal(8) });
+  const here = await RedisIndex.open({ client, prefix: 'feed:', dim: 8 });
+  const there = await RedisIndex.open({ url: server.url, prefix: 'feed:' });
+  try {
+    await here.putMany([item('old-1'), item('old-2')]);
+    const ann = await AnnIndex.build(here);
+    assert.equal(ann.size, 2, 'built from the scan');
+    const fresh = item('from-elsewhere');
+    await there.putMany([fresh]);
+    const until = async (ok: () => boolean, what: string) => {
+      for (const t0 = Date.now(); !ok(); await new Promise((r) => setTimeout(r, 10))) if (Date.now() - t0 > 5000) assert.fail(`timed out waiting: ${what}`);
+    };
+    await until(() => ann.has('from-elsewhere'), 'the other process write to reach the graph');
+    assert.equal(ann.nearest(fresh.vector, 1)[0].id, 'from-elsewhere');
+    assert.ok(Math.abs(ann.nearest(fresh.vector, 1)[0].score - 1) < 1e-5);
+    // A changed vector for a known id replaces the old one.
+    const moved = rng.normal(8);
+    await there.putMany([{ id: 'old-1', vector: moved }]);
+    await until(() => ann.nearest(moved, 1)[0]?.id === 'old-1' && ann.nearest(moved, 1)[0].score > 0.9999, 'the update to reach the graph');
+    assert.equal(ann.size, 3);
+    await ann.close();
+    await there.putMany([item('after-close')]);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.ok(!ann.has('after-close'), 'a closed graph follows nothing');
+  } finally {
+    await there.close();
+  }
 });

@@ -39,3 +39,19 @@ test('SCL variants train and evaluate (align, noqueue, nohard; linear fusion, mo
   assert.deepEqual(res.rows.map((r) => r.method), ['align', 'noqueue', 'nohard']);
   for (const r of res.rows) assert.ok(r.all.top1 >= 0 && r.all.top1 <= 1 && r.all.topK >= r.all.top1);
 });
+
+test('reference scorers are rated on the same candidates as the methods, with their note under the table', () => {
+  const w = syntheticWorld({ searches: 400 });
+  const config = sclConfig({ ...small, train: { ...small.train, epochs: 1 } });
+  const prep = prepare(config, w.items, w.searches, w.table);
+  const held = prep.mined.heldOut;
+  // Knows the answer: the bought item above every other candidate, so top-1 is exactly 1.
+  const perfect = { name: 'perfect', note: 'knows the bought item', score: (j: number, c: Int32Array) => Float32Array.from(c, (i) => +(i === held[j].pos)) };
+  // Knows nothing: all tied, so top-1 is 1 / N in expectation, exactly.
+  const blind = { name: 'blind', score: (_j: number, c: Int32Array) => new Float32Array(c.length) };
+  const res = runExperiment(config, prep, ['raw'], { references: [perfect, blind] });
+  assert.deepEqual(res.rows.map((r) => r.method), ['raw', 'perfect', 'blind']);
+  assert.equal(res.rows[1].all.top1, 1);
+  assert.ok(Math.abs(res.rows[2].all.top1 - 1 / config.eval.candidates) < 1e-9, String(res.rows[2].all.top1));
+  assert.match(formatTable(res.rows, 5), /perfect: knows the bought item/);
+});

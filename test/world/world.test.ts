@@ -14,7 +14,7 @@ import { loadFashionCatalog, TRUE_ATTRIBUTES } from '../../src/world/catalog.js'
 import { generateWorld, WorldSummary } from '../../src/world/generate.js';
 import { worldParams } from '../../src/world/params.js';
 import { Rng } from '../../src/world/rng.js';
-import { queryText } from '../../src/world/wording.js';
+import { composeQuery } from '../../src/world/wording.js';
 import { tempDir } from '../data/helpers.js';
 
 const dir = tempDir('mmctr-world-');
@@ -173,8 +173,8 @@ test('the built-in catalogue images decode as 64x64 RGB PNGs, and colours show',
 
 test('query texts are worded in many ways and are the same for a seed', () => {
   const want = { articleType: 'Tshirts', baseColour: 'Navy Blue', gender: 'Men', usage: 'Sports', season: 'Summer', brand: 'Puma' };
-  const texts = Array.from({ length: 200 }, (_, i) => queryText(want, new Rng(i)));
-  assert.deepEqual(texts, Array.from({ length: 200 }, (_, i) => queryText(want, new Rng(i))));
+  const texts = Array.from({ length: 200 }, (_, i) => composeQuery(want, new Rng(i)).text);
+  assert.deepEqual(texts, Array.from({ length: 200 }, (_, i) => composeQuery(want, new Rng(i)).text));
   assert.ok(new Set(texts).size > 40, `${new Set(texts).size} distinct wordings`);
   assert.ok(texts.some((t) => t.includes('tee')) && texts.some((t) => t.includes('navy')) && texts.some((t) => t.includes('for men')));
   assert.ok(texts.every((t) => t === t.toLowerCase() && t.trim() === t && !t.includes('  ')));
