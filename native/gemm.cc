@@ -210,6 +210,8 @@ static Napi::Value blasInfo(const Napi::CallbackInfo& info) {
 #endif
   o.Set("active", Napi::String::New(env, g_use_openblas ? "openblas" : "builtin"));
   o.Set("threads", Napi::Number::New(env, threads()));
+  // What OpenBLAS sizes a GEMM by when called from this thread (the main one or a worker).
+  o.Set("callerOmpThreads", Napi::Number::New(env, omp_get_max_threads()));
   return o;
 }
 

@@ -7,12 +7,19 @@ namespace mm {
 
 static int g_threads = 0;
 
+// OpenMP's thread count is a per-thread setting, and a thread that never sets it takes
+// OMP_NUM_THREADS (or every core). OpenBLAS sizes each GEMM by the calling thread's setting, so
+// every thread that runs kernels (Node's main thread, each ranking worker thread) sets it once.
 int threads() {
   if (g_threads == 0) {
     const char* env = std::getenv("MMCTR_THREADS");
     int n = env ? std::atoi(env) : 0;
     g_threads = n > 0 ? n : omp_get_num_procs();
+  }
+  static thread_local bool t_set = false;
+  if (!t_set) {
     omp_set_num_threads(g_threads);
+    t_set = true;
   }
   return g_threads;
 }

@@ -5,7 +5,6 @@
  * through a Redis server; `--role worker` runs only encoder workers draining that queue.
  */
 import { Command } from 'commander';
-import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { MmctrError } from '../util/errors.js';
 import { startIngestWorkers } from '../serve/ingest.js';
@@ -39,19 +38,6 @@ function positiveInt(name: string, v: string): number {
   return n;
 }
 
-/**
- * OpenBLAS (OpenMP build) sizes each GEMM by the calling thread's OpenMP default, which a
- * worker thread takes from OMP_NUM_THREADS as read when the addon loaded: unset, every ranking
- * thread's GEMMs fan out over all cores and spin against each other (measured: 3x the CPU per
- * request). The addon is loaded before this command runs, so the setting needs a fresh process:
- * the same command again with OMP_NUM_THREADS=1, signals passed through, its exit code ours.
- */
-function rerunWithOneOmpThread(): Promise<void> {
-  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, OMP_NUM_THREADS: '1' } });
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
-  return new Promise(() => child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0))));
-}
-
 export function registerServe(program: Command): void {
   program
     .command('serve [run]')
@@ -75,7 +61,6 @@ export function registerServe(program: Command): void {
     .option('--no-ann', 'skip the HNSW graph (no /similar)')
     .action(async (run: string | undefined, opts: ServeOpts) => {
       const rankThreads = positiveInt('--rank-threads', opts.rankThreads);
-      if (rankThreads > 0 && process.env.OMP_NUM_THREADS === undefined) return rerunWithOneOmpThread();
       // Read by the native addon on its first kernel call, which has not happened yet.
       process.env.MMCTR_THREADS = String(positiveInt('--threads', opts.threads) || 1);
       if (!['float32', 'int8'].includes(opts.precision)) throw new MmctrError(`--precision must be float32 or int8, got '${opts.precision}'`);

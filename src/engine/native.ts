@@ -13,6 +13,8 @@ export interface BlasInfo {
   active: 'openblas' | 'builtin';
   config: string;
   threads: number;
+  /** OpenMP threads of the calling thread (what OpenBLAS sizes its GEMMs by there); equals `threads` in every thread. */
+  callerOmpThreads: number;
 }
 
 type F32 = Float32Array;

@@ -231,3 +231,25 @@ test('uniqueInverse: distinct ids in order of first appearance and the inverse m
   assert.equal(n, 3);
   assert.deepEqual([...inverse.subarray(0, 5)], [0, 1, 0, 2, 1]);
 });
+
+test('every thread that runs kernels uses the engine thread count for OpenBLAS, worker threads included', async () => {
+  // A fresh process with 1 engine thread and OMP_NUM_THREADS unset: a thread that never set its
+  // OpenMP count would take every core and fan each GEMM out over them.
+  const { spawnSync } = await import('node:child_process');
+  const nativeModule = new URL('../../src/engine/native.js', import.meta.url).href;
+  const script = `
+    import { Worker } from 'node:worker_threads';
+    const { native } = await import(${JSON.stringify(nativeModule)});
+    const main = native.blasInfo();
+    const code = "import { parentPort } from 'node:worker_threads'; const { native } = await import(" + ${JSON.stringify(JSON.stringify(nativeModule))} + "); parentPort.postMessage(native.blasInfo());";
+    const worker = new Worker(code, { eval: true });
+    worker.once('message', (w) => { console.log(JSON.stringify({ main, worker: w })); worker.terminate(); });
+  `;
+  const env: NodeJS.ProcessEnv = { ...process.env, MMCTR_THREADS: '1' };
+  delete env.OMP_NUM_THREADS;
+  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env, encoding: 'utf8' });
+  assert.equal(run.status, 0, run.stderr);
+  const { main, worker } = JSON.parse(run.stdout.trim().split('\n').pop()!) as Record<'main' | 'worker', { threads: number; callerOmpThreads: number }>;
+  assert.deepEqual([main.threads, main.callerOmpThreads], [1, 1]);
+  assert.deepEqual([worker.threads, worker.callerOmpThreads], [1, 1], 'the worker thread sized its GEMMs by the engine setting');
+});
