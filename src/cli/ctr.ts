@@ -5,6 +5,8 @@ import path from 'node:path';
 import { readCatalog } from '../data/samples.js';
 import { SPLITS, SplitName } from '../data/sample-config.js';
 import { readFileSync } from 'node:fs';
+import type { Spread } from '../ctr/experiment/result.js';
+import { spread } from '../ctr/experiment/summary.js';
 import { BUCKETS, Evaluation } from '../ctr/metrics.js';
 import { openRun, readExperimentConfig, trainRun } from '../ctr/run.js';
 import { evaluateSplit, predictSplit } from '../ctr/trainer.js';
@@ -28,13 +30,8 @@ export function evaluationTable(e: Evaluation): string {
 }
 
 /** Mean and (sample) standard deviation of each test metric over seeds. */
-export function summarizeSeeds(tests: Evaluation[]): Record<'auc' | 'gauc' | 'logloss', { mean: number; std: number }> {
-  const stat = (xs: number[]) => {
-    const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-    const std = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1)) : 0;
-    return { mean, std };
-  };
-  return { auc: stat(tests.map((t) => t.overall.auc)), gauc: stat(tests.map((t) => t.overall.gauc)), logloss: stat(tests.map((t) => t.overall.logloss)) };
+function summarizeSeeds(tests: Evaluation[]): Record<'auc' | 'gauc' | 'logloss', Spread> {
+  return { auc: spread(tests.map((t) => t.overall.auc)), gauc: spread(tests.map((t) => t.overall.gauc)), logloss: spread(tests.map((t) => t.overall.logloss)) };
 }
 
 function seedTable(s: ReturnType<typeof summarizeSeeds>, n: number): string {

@@ -9,12 +9,13 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { PaperExperimentConfig, readPaperConfig, runPaperExperiment } from '../ctr/experiment/paper.js';
-import { PAPER_VARIANTS, PaperResult, PaperVariant, VARIANT_LABELS } from '../ctr/experiment/result.js';
+import { PAPER_VARIANTS, PaperResult, PaperVariant } from '../ctr/experiment/result.js';
 import { readSampleConfig } from '../data/sample-config.js';
 import { embedItems, writeEmbeddings } from '../pretrain/export.js';
 import type { SclConfig } from '../pretrain/config.js';
 import { prepare, runExperiment } from '../pretrain/pipeline.js';
-import { writePaperReport } from '../report/paper-report.js';
+import { paperComparison, writePaperReport } from '../report/paper-report.js';
+import { consoleSummary } from '../report/render.js';
 import { MmctrError } from '../util/errors.js';
 import { generateWorld, worldIsCurrent } from '../world/generate.js';
 import { PRESET_NAMES, PresetName, worldParams } from '../world/params.js';
@@ -78,19 +79,9 @@ export async function preparePaperInputs(config: PaperExperimentConfig, runsDir:
   return { storeDir, description: description || config.data.dataset || config.data.adapter || storeDir };
 }
 
-const f4 = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : 'n/a');
-const signed = (x: number) => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${x.toFixed(2)}%` : 'n/a');
-
-/** The overall and new-item GAUC table for the terminal. */
+/** The overall and new-item figures per variant, for the terminal. */
 export function paperSummaryTable(r: PaperResult): string {
-  const lines = [`${'variant'.padEnd(16)} ${'AUC'.padStart(15)} ${'GAUC'.padStart(15)} ${'gain'.padStart(8)} ${'new GAUC'.padStart(15)} ${'gain'.padStart(8)}`];
-  const overall = r.slices[0], fresh = r.slices.find((s) => s.slice === 'new');
-  for (const v of r.variants) {
-    const o = overall.summary[v], n = fresh?.summary[v];
-    lines.push(`${VARIANT_LABELS[v].padEnd(16)} ${`${f4(o.auc.mean)}±${f4(o.auc.std)}`.padStart(15)} ${`${f4(o.gauc.mean)}±${f4(o.gauc.std)}`.padStart(15)} ${signed(o.gainVsId.gauc).padStart(8)} ${(n ? `${f4(n.gauc.mean)}±${f4(n.gauc.std)}` : '-').padStart(15)} ${(n ? signed(n.gainVsId.gauc) : '-').padStart(8)}`);
-  }
-  if (overall.oracle) lines.push(`${'oracle (true p)'.padEnd(16)} ${f4(overall.oracle.auc).padStart(15)} ${f4(overall.oracle.gauc).padStart(15)} ${''.padStart(8)} ${(fresh?.oracle ? f4(fresh.oracle.gauc) : '-').padStart(15)}`);
-  return lines.join('\n');
+  return consoleSummary(paperComparison(r));
 }
 
 const list = (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean);

@@ -1,11 +1,11 @@
 /**
- * The paper report's charts: vega-lite specs compiled with vega-lite and rendered to SVG strings
+ * The reports' charts: vega-lite specs compiled with vega-lite and rendered to SVG strings
  * on the server by vega (headless, no canvas), so the HTML report inlines them and opens offline
- * without any script. Each builder returns null when the result has nothing to draw.
+ * without any script. Each builder returns null when the comparison has nothing to draw.
  */
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import { VARIANT_LABELS, type EpochPoint, type PaperResult, type PaperVariant } from '../ctr/experiment/result.js';
+import { finite, labelOf, NO_CURVES, nounHeading, type ComparedModel, type Comparison } from './comparison.js';
 
 export interface Chart {
   title: string;
@@ -28,36 +28,26 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
   }
 }
 
-const finite = (x: number | null | undefined): x is number => typeof x === 'number' && Number.isFinite(x);
-
-/** A fixed colour per variant (tableau10), so a variant looks the same in every chart whatever subset is drawn. */
-const VARIANT_COLOURS: Record<PaperVariant, string> = {
-  id: '#4c78a8',
-  vector: '#f58518',
-  simscore: '#e45756',
-  simtier: '#72b7b2',
-  make: '#54a24b',
-  simtier_make: '#eeca3b',
-};
-
-function variantColour(variants: PaperVariant[], field = 'variant', title = 'Variant') {
-  return { field, type: 'nominal' as const, title, scale: { domain: variants.map((v) => VARIANT_LABELS[v]), range: variants.map((v) => VARIANT_COLOURS[v]) } };
+/** A colour per model: drawn as given, whatever subset a chart shows. */
+function modelColour(models: readonly ComparedModel[], field: string, title: string) {
+  // Experiment names can be long: legends show them whole rather than cut at vega's 160 px.
+  return { field, type: 'nominal' as const, title, scale: { domain: models.map((m) => m.label), range: models.map((m) => m.colour) }, legend: { labelLimit: 400 } };
 }
 
-/** Mean ± std of a metric per variant on the overall slice, with the oracle as a dashed rule. */
-export function metricSpec(r: PaperResult, metric: 'auc' | 'gauc'): TopLevelSpec | null {
-  const overall = r.slices[0];
+/** Mean ± std of a metric per model on the overall slice, with the oracle as a dashed rule. */
+export function metricSpec(c: Comparison, metric: 'auc' | 'gauc'): TopLevelSpec | null {
+  const overall = c.slices[0];
   if (!overall) return null;
   const name = metric.toUpperCase();
-  const drawn = r.variants.filter((v) => finite(overall.summary[v]?.[metric].mean));
+  const drawn = c.models.filter((m) => finite(overall.summary[m.key]?.[metric].mean));
   if (drawn.length === 0) return null;
-  const rows = drawn.map((v) => {
-    const { mean, std } = overall.summary[v][metric];
+  const rows = drawn.map((m) => {
+    const { mean, std } = overall.summary[m.key][metric];
     const spread = finite(std) ? std : 0;
-    return { variant: VARIANT_LABELS[v], mean, low: mean - spread, high: mean + spread };
+    return { [c.noun]: m.label, mean, low: mean - spread, high: mean + spread };
   });
-  const x = { field: 'variant', type: 'nominal' as const, title: null, sort: rows.map((row) => row.variant), axis: { labelAngle: 0 } };
-  const color = { ...variantColour(drawn), legend: null };
+  const x = { field: c.noun, type: 'nominal' as const, title: null, sort: drawn.map((m) => m.label), axis: { labelAngle: 0 } };
+  const color = { ...modelColour(drawn, c.noun, nounHeading(c)), legend: null };
   const layers: object[] = [
     { mark: { type: 'point', filled: true, size: 80, opacity: 1 }, encoding: { x, y: { field: 'mean', type: 'quantitative', title: `test ${name}`, scale: { zero: false } }, color } },
     { mark: { type: 'errorbar', ticks: { size: 14 }, thickness: 1.5 }, encoding: { x, y: { field: 'low', type: 'quantitative', title: `test ${name}` }, y2: { field: 'high' }, color } },
@@ -75,17 +65,17 @@ export function metricSpec(r: PaperResult, metric: 'auc' | 'gauc'): TopLevelSpec
   return { width: WIDTH, height: HEIGHT, data: { values: rows }, layer: layers } as TopLevelSpec;
 }
 
-/** Relative GAUC gain over ID (%) per slice, one bar per variant (ID itself is the zero line). */
-export function gainSpec(r: PaperResult): TopLevelSpec | null {
-  const compared = r.variants.filter((v) => v !== 'id');
-  const rows = r.slices.flatMap((slice) =>
-    compared.flatMap((v) => {
-      const gain = slice.summary[v]?.gainVsId.gauc;
-      return finite(gain) ? [{ slice: slice.slice, variant: VARIANT_LABELS[v], gain }] : [];
+/** Relative GAUC gain over the baseline (%) per slice, one bar per model (the baseline itself is the zero line). */
+export function gainSpec(c: Comparison): TopLevelSpec | null {
+  const compared = c.models.filter((m) => m.key !== c.baseline);
+  const rows = c.slices.flatMap((slice) =>
+    compared.flatMap((m) => {
+      const gain = slice.summary[m.key]?.gain.gauc;
+      return finite(gain) ? [{ slice: slice.slice, [c.noun]: m.label, gain }] : [];
     }),
   );
   if (rows.length === 0) return null;
-  const drawn = compared.filter((v) => rows.some((row) => row.variant === VARIANT_LABELS[v]));
+  const drawn = compared.filter((m) => rows.some((row) => row[c.noun] === m.label));
   return {
     width: WIDTH,
     height: HEIGHT,
@@ -94,10 +84,10 @@ export function gainSpec(r: PaperResult): TopLevelSpec | null {
       {
         mark: 'bar',
         encoding: {
-          x: { field: 'slice', type: 'nominal', title: null, sort: r.slices.map((s) => s.slice), axis: { labelAngle: 0 } },
-          xOffset: { field: 'variant', sort: drawn.map((v) => VARIANT_LABELS[v]) },
-          y: { field: 'gain', type: 'quantitative', title: 'GAUC gain over ID (%)' },
-          color: variantColour(drawn),
+          x: { field: 'slice', type: 'nominal', title: null, sort: c.slices.map((s) => s.slice), axis: { labelAngle: 0 } },
+          xOffset: { field: c.noun, sort: drawn.map((m) => m.label) },
+          y: { field: 'gain', type: 'quantitative', title: `GAUC gain over ${labelOf(c, c.baseline)} (%)` },
+          color: modelColour(drawn, c.noun, nounHeading(c)),
         },
       },
       { data: { values: [{ zero: 0 }] }, mark: { type: 'rule', color: '#444' }, encoding: { y: { field: 'zero', type: 'quantitative' } } },
@@ -105,11 +95,10 @@ export function gainSpec(r: PaperResult): TopLevelSpec | null {
   } as TopLevelSpec;
 }
 
-/** Validation GAUC after each epoch for MAKE and for ID: the one-epoch phenomenon. */
-export function epochSpec(r: PaperResult): TopLevelSpec | null {
-  const points = (model: string, curve: EpochPoint[]) =>
-    curve.filter((p) => finite(p.epoch) && finite(p.validGauc)).map((p) => ({ model, epoch: p.epoch, gauc: p.validGauc }));
-  const rows = [...points(VARIANT_LABELS.make, r.curves.make), ...points(VARIANT_LABELS.id, r.curves.id)];
+/** Validation GAUC after each epoch, one line per curve. */
+export function epochSpec(c: Comparison): TopLevelSpec | null {
+  const series = c.curves.series.filter((s) => s.points.some((p) => finite(p.epoch) && finite(p.validGauc)));
+  const rows = series.flatMap((s) => s.points.filter((p) => finite(p.epoch) && finite(p.validGauc)).map((p) => ({ model: s.label, epoch: p.epoch, gauc: p.validGauc })));
   if (rows.length === 0) return null;
   return {
     width: WIDTH,
@@ -119,7 +108,7 @@ export function epochSpec(r: PaperResult): TopLevelSpec | null {
     encoding: {
       x: { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1, format: 'd' } },
       y: { field: 'gauc', type: 'quantitative', title: 'validation GAUC', scale: { zero: false } },
-      color: variantColour(['make', 'id'], 'model', 'Model'),
+      color: modelColour(series.map((s, k) => ({ key: String(k), label: s.label, colour: s.colour })), 'model', 'Model'),
     },
   } as TopLevelSpec;
 }
@@ -129,11 +118,12 @@ async function chart(title: string, spec: TopLevelSpec | null, missing: string):
 }
 
 /** The report's charts in display order. */
-export async function paperCharts(r: PaperResult): Promise<Chart[]> {
+export async function comparisonCharts(c: Comparison): Promise<Chart[]> {
+  const base = labelOf(c, c.baseline);
   return Promise.all([
-    chart('Test GAUC per variant (mean ± std over seeds, overall)', metricSpec(r, 'gauc'), 'No finite GAUC to plot.'),
-    chart('Relative GAUC gain over ID by slice (%)', gainSpec(r), 'No gain over ID to plot (ID alone, or no finite gains).'),
-    chart('Validation GAUC per epoch: MAKE against ID (one-epoch phenomenon)', epochSpec(r), 'No epoch curves were recorded for this run.'),
-    chart('Test AUC per variant (mean ± std over seeds, overall)', metricSpec(r, 'auc'), 'No finite AUC to plot.'),
+    chart(`Test GAUC per ${c.noun} (mean ± std over seeds, overall)`, metricSpec(c, 'gauc'), 'No finite GAUC to plot.'),
+    chart(`Relative GAUC gain over ${base} by slice (%)`, gainSpec(c), `No gain over ${base} to plot (${base} alone, or no finite gains).`),
+    chart(c.curves.chartTitle, epochSpec(c), NO_CURVES),
+    chart(`Test AUC per ${c.noun} (mean ± std over seeds, overall)`, metricSpec(c, 'auc'), 'No finite AUC to plot.'),
   ]);
 }

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { MetricSet, PaperResult, PaperVariant, SliceResult, VariantSummary } from '../../src/ctr/experiment/result.js';
-import { formatGain, renderPaperHtml, renderPaperMarkdown, writePaperReport } from '../../src/report/paper-report.js';
+import { formatGain } from '../../src/report/comparison.js';
+import { renderPaperHtml, renderPaperMarkdown, writePaperReport } from '../../src/report/paper-report.js';
 
 type Means = { auc: number; gauc: number; logloss: number };
 

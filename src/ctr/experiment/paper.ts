@@ -15,8 +15,8 @@ import { BUCKETS, Evaluation, MetricSet as EvalMetrics } from '../metrics.js';
 import { trainRun, TrainRunOptions } from '../run.js';
 import { loadItemVectors } from '../parts/item-vectors.js';
 import { ConfigError } from '../../util/errors.js';
-import { EpochPoint, MetricSet, PAPER_VARIANTS, PaperResult, PaperVariant, SliceResult, Spread, VariantSummary } from './result.js';
-import type { EpochRecord } from '../trainer.js';
+import { EpochPoint, MetricSet, PAPER_VARIANTS, PaperResult, PaperVariant, SliceResult, VariantSummary } from './result.js';
+import { bucketDescriptions, epochCurve, metricsOf, oracleOf, round, summarize, type Summary } from './summary.js';
 
 export const PaperExperimentConfig = z
   .object({
@@ -88,36 +88,6 @@ export interface PaperOptions extends Pick<TrainRunOptions, 'log' | 'onProgress'
   dataDescription?: string;
 }
 
-const round = (x: number) => Number(x.toFixed(6));
-
-function pick(m: EvalMetrics): MetricSet {
-  return { auc: round(m.auc), gauc: round(m.gauc), logloss: round(m.logloss), count: m.count };
-}
-
-function spread(xs: number[]): Spread {
-  const ok = xs.filter((x) => Number.isFinite(x));
-  if (ok.length === 0) return { mean: Number.NaN, std: Number.NaN };
-  const mean = ok.reduce((a, b) => a + b, 0) / ok.length;
-  const std = ok.length > 1 ? Math.sqrt(ok.reduce((a, b) => a + (b - mean) ** 2, 0) / (ok.length - 1)) : 0;
-  return { mean: round(mean), std: round(std) };
-}
-
-function summarize(perSeed: Record<PaperVariant, MetricSet[]>, variants: readonly PaperVariant[]): Record<PaperVariant, VariantSummary> {
-  const out = {} as Record<PaperVariant, VariantSummary>;
-  const stats = (v: PaperVariant) => ({ auc: spread(perSeed[v].map((m) => m.auc)), gauc: spread(perSeed[v].map((m) => m.gauc)), logloss: spread(perSeed[v].map((m) => m.logloss)) });
-  const base = variants.includes('id') ? stats('id') : null;
-  const gain = (x: number, id: number | undefined, lowerIsBetter = false) => (id === undefined || !Number.isFinite(id) || id === 0 ? Number.NaN : round((100 * (lowerIsBetter ? id - x : x - id)) / id));
-  for (const v of variants) {
-    const s = stats(v);
-    out[v] = { ...s, gainVsId: { auc: gain(s.auc.mean, base?.auc.mean), gauc: gain(s.gauc.mean, base?.gauc.mean), logloss: gain(s.logloss.mean, base?.logloss.mean, true) } };
-  }
-  return out;
-}
-
-function curve(epochs: readonly EpochRecord[]): EpochPoint[] {
-  return epochs.filter((e) => e.valid).map((e) => ({ epoch: e.epoch, validAuc: round(e.valid!.overall.auc), validGauc: round(e.valid!.overall.gauc), validLogloss: round(e.valid!.overall.logloss), trainLoss: round(e.trainLoss) }));
-}
-
 export function runPaperExperiment(config: PaperExperimentConfig, storeDir: string, outDir: string, options: PaperOptions = {}): PaperResult {
   const t0 = performance.now();
   const meta = readStoreMeta(storeDir);
@@ -138,7 +108,7 @@ export function runPaperExperiment(config: PaperExperimentConfig, storeDir: stri
       tests[variant].push(r.test);
       if (r.make && (variant === 'make' || !config.variants.includes('make'))) {
         makeEpochs.push(r.make.fit.bestEpoch);
-        if (seed === config.seeds[0]) makeCurve = curve(r.make.fit.epochs);
+        if (seed === config.seeds[0]) makeCurve = epochCurve(r.make.fit.epochs);
       }
     }
   }
@@ -148,30 +118,21 @@ export function runPaperExperiment(config: PaperExperimentConfig, storeDir: stri
     const c = variantConfig(config, 'id', config.seeds[0]);
     // Past one epoch, with no early stopping: the curve is the point.
     c.train = { ...c.train, epochs: config.curveEpochs, earlyStoppingPatience: config.curveEpochs, monitor: 'gauc' };
-    idCurve = curve(trainRun(c, storeDir, path.join(outDir, 'runs', `id-curve-seed${config.seeds[0]}`), runOptions).fit.epochs);
+    idCurve = epochCurve(trainRun(c, storeDir, path.join(outDir, 'runs', `id-curve-seed${config.seeds[0]}`), runOptions).fit.epochs);
   }
-  const { rareMax, midMax } = meta.config.buckets;
-  const bucketText: Record<string, string> = {
-    new: 'items with no training impression',
-    rare: `items with 1-${rareMax} training impressions`,
-    mid: `items with ${rareMax + 1}-${midMax} training impressions`,
-    head: `items with more than ${midMax} training impressions`,
-  };
-  const oracleOf = (pickOne: (e: NonNullable<Evaluation['oracle']>) => EvalMetrics): MetricSet | null => {
-    const all = Object.values(tests).flat().filter((e) => e.oracle);
-    if (all.length === 0) return null;
-    const ms = all.map((e) => pickOne(e.oracle!));
-    return { auc: spread(ms.map((m) => m.auc)).mean, gauc: spread(ms.map((m) => m.gauc)).mean, logloss: spread(ms.map((m) => m.logloss)).mean, count: ms[0].count };
-  };
+  const bucketText = bucketDescriptions(meta.config.buckets);
+  const everyTest = () => Object.values<Evaluation[]>(tests).flat();
   const slice = (name: string, description: string, of: (e: Evaluation) => EvalMetrics, oracle: MetricSet | null): SliceResult => {
-    const perSeed = Object.fromEntries(config.variants.map((v) => [v, tests[v].map((e) => pick(of(e)))])) as Record<PaperVariant, MetricSet[]>;
-    return { slice: name, description, perSeed, summary: summarize(perSeed, config.variants), oracle };
+    const perSeed = Object.fromEntries(config.variants.map((v) => [v, tests[v].map((e) => metricsOf(of(e)))])) as Record<PaperVariant, MetricSet[]>;
+    const summary = summarize(perSeed, config.variants, 'id');
+    const asVariant = (s: Summary): VariantSummary => ({ auc: s.auc, gauc: s.gauc, logloss: s.logloss, gainVsId: s.gain });
+    return { slice: name, description, perSeed, summary: Object.fromEntries(config.variants.map((v) => [v, asVariant(summary[v])])) as Record<PaperVariant, VariantSummary>, oracle };
   };
-  const slices = [slice('overall', 'all test impressions', (e) => e.overall, oracleOf((o) => o.overall))];
+  const slices = [slice('overall', 'all test impressions', (e) => e.overall, oracleOf(everyTest(), (o) => o.overall))];
   for (const b of BUCKETS) {
     const first = Object.values(tests)[0]?.[0];
     if (!first || first.buckets[b].count === 0) continue;
-    slices.push(slice(b, bucketText[b], (e) => e.buckets[b], oracleOf((o) => o.buckets[b])));
+    slices.push(slice(b, bucketText[b], (e) => e.buckets[b], oracleOf(everyTest(), (o) => o.buckets[b])));
   }
   const result: PaperResult = {
     name: config.name,

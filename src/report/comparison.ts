@@ -1,0 +1,92 @@
+/**
+ * report/: renderings of experiment results for people: HTML with inline SVG charts, Markdown
+ * and JSON. This file owns the one shape every report is drawn from, a `Comparison` of models
+ * (the paper's variants, or any trained runs grouped by experiment) with their test metrics per
+ * slice, a baseline the gains are measured against, validation curves and notes; and the number
+ * formats every rendering uses. render.ts draws it, charts.ts charts it.
+ */
+import type { EpochPoint, MetricSet, Spread } from '../ctr/experiment/result.js';
+
+export interface ComparedModel {
+  key: string;
+  label: string;
+  /** Its colour in every chart. */
+  colour: string;
+}
+
+export interface ModelSummary {
+  auc: Spread;
+  gauc: Spread;
+  logloss: Spread;
+  /** Relative gain of the mean over the baseline's mean, in percent (logloss: lower is better, so a positive gain is a lower logloss). */
+  gain: { auc: number; gauc: number; logloss: number };
+}
+
+export interface ComparedSlice {
+  /** "overall", "new", or a frequency bucket's name. */
+  slice: string;
+  description: string;
+  /** Test impressions behind the slice, when known. */
+  count: number | null;
+  summary: Record<string, ModelSummary>;
+  /** The true click probability's metrics on the same slice (simulated data only). */
+  oracle: MetricSet | null;
+}
+
+export interface Comparison {
+  title: string;
+  /** The header's (label, value) pairs. */
+  facts: [string, string][];
+  /** What a compared model is called in headings ("variant", "model"). */
+  noun: string;
+  /** Display order. */
+  models: ComparedModel[];
+  /** Key of the model every gain is measured against. */
+  baseline: string;
+  /** slices[0] is "overall". */
+  slices: ComparedSlice[];
+  curves: { heading: string; chartTitle: string; series: { label: string; colour: string; points: EpochPoint[] }[] };
+  notes: string[];
+}
+
+const NA = 'n/a';
+export const NO_CURVES = 'No epoch curves were recorded for this run.';
+
+export const finite = (x: number | null | undefined): x is number => typeof x === 'number' && Number.isFinite(x);
+
+/** Metrics with 4 decimals. */
+export function formatMetric(x: number | null | undefined): string {
+  return finite(x) ? x.toFixed(4) : NA;
+}
+
+/** Mean ± std; a missing std still shows the mean. */
+export function formatSpread(s: { mean: number; std: number } | undefined): string {
+  if (!s || !finite(s.mean)) return NA;
+  return finite(s.std) ? `${s.mean.toFixed(4)} ± ${s.std.toFixed(4)}` : s.mean.toFixed(4);
+}
+
+/** Percent gains with 2 decimals and always a sign ("+0.00%" rather than "-0.00%"). */
+export function formatGain(x: number | null | undefined): string {
+  if (!finite(x)) return NA;
+  const fixed = x.toFixed(2);
+  return Number(fixed) === 0 ? '+0.00%' : `${x > 0 ? '+' : ''}${fixed}%`;
+}
+
+/** Counts with thousands separators. */
+export const formatCount = (n: number) => (finite(n) ? n.toLocaleString('en-US') : NA);
+
+/** Mean and sample standard deviation (std 0 for one value). */
+export function spread(xs: readonly number[]): Spread {
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const std = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1)) : 0;
+  return { mean, std };
+}
+
+/** Relative gains over a baseline's means, in percent (logloss: lower is better). */
+export function gainOver(x: { auc: number; gauc: number; logloss: number }, base: { auc: number; gauc: number; logloss: number }): ModelSummary['gain'] {
+  return { auc: (100 * (x.auc - base.auc)) / base.auc, gauc: (100 * (x.gauc - base.gauc)) / base.gauc, logloss: (100 * (base.logloss - x.logloss)) / base.logloss };
+}
+
+export const labelOf = (c: Comparison, key: string) => c.models.find((m) => m.key === key)?.label ?? key;
+/** The noun as a column or legend heading ("Variant"). */
+export const nounHeading = (c: Comparison) => c.noun.charAt(0).toUpperCase() + c.noun.slice(1);

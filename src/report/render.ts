@@ -1,0 +1,150 @@
+/**
+ * A Comparison rendered: Markdown and HTML from the same table builders, so the two always show
+ * the same numbers; the HTML is one self-contained file (inline stylesheet, inline SVG charts, no
+ * scripts) that opens offline; JSON of the result it was drawn from beside them.
+ */
+import path from 'node:path';
+import type { EpochPoint } from '../ctr/experiment/result.js';
+import { writeTextAtomic } from '../util/atomic-write.js';
+import { comparisonCharts } from './charts.js';
+import { formatCount, formatGain, formatMetric, formatSpread, labelOf, NO_CURVES, nounHeading, type ComparedSlice, type Comparison } from './comparison.js';
+
+interface Table {
+  head: string[];
+  rows: string[][];
+}
+
+/** One slice's table: a row per model in display order, then the oracle when known. */
+function sliceTable(c: Comparison, slice: ComparedSlice): Table {
+  const base = labelOf(c, c.baseline);
+  const rows = c.models.map((m) => {
+    const s = slice.summary[m.key];
+    // The baseline is the reference of every gain: its own "gain" carries no information.
+    const gain = (x: number | undefined) => (m.key === c.baseline ? '—' : formatGain(x));
+    return [m.label, formatSpread(s?.auc), formatSpread(s?.gauc), formatSpread(s?.logloss), gain(s?.gain.auc), gain(s?.gain.gauc), gain(s?.gain.logloss)];
+  });
+  if (slice.oracle) {
+    const o = slice.oracle;
+    rows.push(['Oracle (true p)', formatMetric(o.auc), formatMetric(o.gauc), formatMetric(o.logloss), '', '', '']);
+  }
+  return { head: [nounHeading(c), 'AUC', 'GAUC', 'Logloss', `AUC gain vs ${base}`, `GAUC gain vs ${base}`, `Logloss gain vs ${base}`], rows };
+}
+
+function sliceTitle(slice: ComparedSlice): string {
+  const detail = [slice.description, slice.count === null ? '' : `${formatCount(slice.count)} test impressions`].filter(Boolean).join('; ');
+  return detail ? `${slice.slice} (${detail})` : slice.slice;
+}
+
+/** The curves side by side, joined on the epoch number; null when all are empty. */
+function curveTable(c: Comparison): Table | null {
+  const series = c.curves.series;
+  if (series.every((s) => s.points.length === 0)) return null;
+  const epochs = [...new Set(series.flatMap((s) => s.points.map((p) => p.epoch)))].sort((a, b) => a - b);
+  const cells = (p: EpochPoint | undefined) => [formatMetric(p?.validGauc), formatMetric(p?.validAuc), formatMetric(p?.validLogloss), formatMetric(p?.trainLoss)];
+  return {
+    head: ['Epoch', ...series.flatMap((s) => [`${s.label} valid GAUC`, `${s.label} valid AUC`, `${s.label} valid logloss`, `${s.label} train loss`])],
+    rows: epochs.map((e) => [String(e), ...series.flatMap((s) => cells(s.points.find((p) => p.epoch === e)))]),
+  };
+}
+
+const metricNote = (c: Comparison) => {
+  const base = labelOf(c, c.baseline);
+  return `Metrics are mean ± std over seeds on the test set; gains are relative to ${base} (logloss: lower is better, so a positive gain is a lower logloss).`;
+};
+
+// ---- Console ----
+
+/** The overall and new-item figures in a few terminal lines: AUC, GAUC and its gain per model, then the oracle. */
+export function consoleSummary(c: Comparison): string {
+  const overall = c.slices[0], fresh = c.slices.find((s) => s.slice === 'new');
+  const pm = (x: { mean: number; std: number } | undefined) => (x && Number.isFinite(x.mean) ? `${formatMetric(x.mean)}±${formatMetric(x.std)}` : '-');
+  const width = Math.max(16, ...c.models.map((m) => m.label.length + 1));
+  const lines = [`${c.noun.padEnd(width)} ${'AUC'.padStart(15)} ${'GAUC'.padStart(15)} ${'gain'.padStart(8)} ${'new GAUC'.padStart(15)} ${'gain'.padStart(8)}`];
+  for (const m of c.models) {
+    const o = overall?.summary[m.key], n = fresh?.summary[m.key];
+    lines.push(`${m.label.padEnd(width)} ${pm(o?.auc).padStart(15)} ${pm(o?.gauc).padStart(15)} ${formatGain(o?.gain.gauc).padStart(8)} ${pm(n?.gauc).padStart(15)} ${(n ? formatGain(n.gain.gauc) : '-').padStart(8)}`);
+  }
+  if (overall?.oracle) lines.push(`${'oracle (true p)'.padEnd(width)} ${formatMetric(overall.oracle.auc).padStart(15)} ${formatMetric(overall.oracle.gauc).padStart(15)} ${''.padStart(8)} ${(fresh?.oracle ? formatMetric(fresh.oracle.gauc) : '-').padStart(15)}`);
+  return lines.join('\n');
+}
+
+// ---- Markdown ----
+
+/** Free text on one line, with `<` escaped so a Markdown renderer shows it rather than parsing HTML. */
+const mdText = (s: string) => s.replace(/\s*\n\s*/g, ' ').replace(/</g, '\\<');
+/** Table cells additionally cannot hold pipes. */
+const mdCell = (s: string) => mdText(s).replace(/\|/g, '\\|');
+
+function mdTable(t: Table): string {
+  const line = (cells: string[]) => `| ${cells.map(mdCell).join(' | ')} |`;
+  return [line(t.head), line(t.head.map((_, i) => (i === 0 ? '---' : '---:'))), ...t.rows.map(line)].join('\n');
+}
+
+export function renderMarkdown(c: Comparison): string {
+  const out: string[] = [`# ${mdText(c.title)}`, ''];
+  for (const [label, value] of c.facts) out.push(`- **${label}**: ${mdText(value)}`);
+  out.push('', metricNote(c));
+  for (const slice of c.slices) out.push('', `## ${mdText(sliceTitle(slice))}`, '', mdTable(sliceTable(c, slice)));
+  const curves = curveTable(c);
+  out.push('', `## ${c.curves.heading}`, '', curves ? mdTable(curves) : NO_CURVES);
+  if (c.notes.length) out.push('', '## Notes', '', ...c.notes.map((n) => `- ${mdText(n)}`));
+  return out.join('\n') + '\n';
+}
+
+// ---- HTML ----
+
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
+}
+
+function htmlTable(t: Table): string {
+  const head = t.head.map((h) => `<th>${escapeHtml(h)}</th>`).join('');
+  const rows = t.rows.map((row) => `<tr>${row.map((cell) => `<td>${escapeHtml(cell)}</td>`).join('')}</tr>`).join('\n');
+  return `<table>\n<thead><tr>${head}</tr></thead>\n<tbody>\n${rows}\n</tbody>\n</table>`;
+}
+
+const STYLE = `
+body { font: 14px/1.45 system-ui, sans-serif; color: #222; max-width: 1100px; margin: 2em auto; padding: 0 1em; }
+h1 { font-size: 1.6em; } h2 { margin-top: 1.8em; border-bottom: 1px solid #ddd; }
+dl { display: grid; grid-template-columns: max-content 1fr; gap: .2em 1em; } dt { font-weight: 600; } dd { margin: 0; }
+table { border-collapse: collapse; margin: .6em 0 1.2em; }
+th, td { padding: .25em .7em; border-bottom: 1px solid #e4e4e4; }
+th { background: #f5f5f5; text-align: left; }
+td:not(:first-child), th:not(:first-child) { text-align: right; font-variant-numeric: tabular-nums; }
+figure { margin: 1em 0 2em; } figcaption { font-weight: 600; margin-bottom: .3em; }
+.missing { color: #777; font-style: italic; }
+`;
+
+export async function renderHtml(c: Comparison): Promise<string> {
+  const charts = await comparisonCharts(c);
+  const curves = curveTable(c);
+  const body: string[] = [
+    `<h1>${escapeHtml(c.title)}</h1>`,
+    `<dl>\n${c.facts.map(([label, value]) => `<dt>${escapeHtml(label)}</dt><dd>${escapeHtml(value)}</dd>`).join('\n')}\n</dl>`,
+    '<h2>Charts</h2>',
+    // Vega's SVG renderer escapes the text it draws, so the markup can be inlined as is.
+    ...charts.map((ch) => `<figure>\n<figcaption>${escapeHtml(ch.title)}</figcaption>\n${ch.svg ?? `<p class="missing">${escapeHtml(ch.missing ?? '')}</p>`}\n</figure>`),
+    '<h2>Results by slice</h2>',
+    `<p>${escapeHtml(metricNote(c))}</p>`,
+    ...c.slices.map((slice) => `<h3>${escapeHtml(sliceTitle(slice))}</h3>\n${htmlTable(sliceTable(c, slice))}`),
+    `<h2>${escapeHtml(c.curves.heading)}</h2>`,
+    curves ? htmlTable(curves) : `<p class="missing">${NO_CURVES}</p>`,
+  ];
+  if (c.notes.length) body.push('<h2>Notes</h2>', `<ul>\n${c.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('\n')}\n</ul>`);
+  return ['<!doctype html>', '<html lang="en">', '<head>', '<meta charset="utf-8">', `<title>${escapeHtml(c.title)}</title>`, `<style>${STYLE}</style>`, '</head>', '<body>', ...body, '</body>', '</html>', ''].join('\n');
+}
+
+// ---- Files ----
+
+/**
+ * Writes report.html, report.md and report.json (`data`: the result the comparison was drawn
+ * from) into `dir`, each atomically. JSON has no NaN or Infinity: such values are written as null.
+ */
+export async function writeReport(c: Comparison, data: unknown, dir: string): Promise<{ html: string; markdown: string; json: string }> {
+  const files = { html: path.join(dir, 'report.html'), markdown: path.join(dir, 'report.md'), json: path.join(dir, 'report.json') };
+  const html = await renderHtml(c);
+  writeTextAtomic(files.json, JSON.stringify(data, null, 2) + '\n');
+  writeTextAtomic(files.markdown, renderMarkdown(c));
+  writeTextAtomic(files.html, html);
+  return files;
+}

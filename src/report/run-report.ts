@@ -1,0 +1,37 @@
+/**
+ * The report of `mmctr report`: trained runs (`RunComparisonResult`, src/ctr/experiment/runs.ts)
+ * as a Comparison of experiments against a baseline, rendered by render.ts.
+ */
+import type { RunComparisonResult } from '../ctr/experiment/runs.js';
+import type { Comparison } from './comparison.js';
+import { writeReport } from './render.js';
+
+/** tableau10: an experiment keeps its colour in every chart of the report. */
+const PALETTE = ['#4c78a8', '#f58518', '#e45756', '#72b7b2', '#54a24b', '#eeca3b', '#b279a2', '#ff9da6', '#9d755d', '#bab0ac'];
+
+export function runComparison(r: RunComparisonResult): Comparison {
+  const models = r.groups.map((g, k) => ({ key: g.name, label: g.name, colour: PALETTE[k % PALETTE.length] }));
+  return {
+    title: `Runs compared: ${r.groups.map((g) => g.name).join(', ')}`,
+    facts: [
+      ['Created', r.createdAt],
+      ['Baseline', r.baseline],
+      ...r.groups.map((g): [string, string] => [g.name, `${g.description ? `${g.description}; ` : ''}seeds ${g.seeds.join(', ')} (${g.runs.length} run${g.runs.length === 1 ? '' : 's'}); store ${g.store || 'n/a'}`]),
+    ],
+    noun: 'experiment',
+    models,
+    baseline: r.baseline,
+    slices: r.slices.map((s) => ({ slice: s.slice, description: s.description, count: s.count, summary: s.summary, oracle: s.oracle })),
+    curves: {
+      heading: 'Validation over epochs (first seed of each experiment)',
+      chartTitle: 'Validation GAUC per epoch (first seed of each experiment)',
+      series: models.map((m) => ({ label: m.label, colour: m.colour, points: r.curves[m.key] ?? [] })),
+    },
+    notes: r.notes,
+  };
+}
+
+/** Writes report.html, report.md and report.json (the RunComparisonResult) into `dir`, each atomically. */
+export function writeRunReport(r: RunComparisonResult, dir: string): Promise<{ html: string; markdown: string; json: string }> {
+  return writeReport(runComparison(r), r, dir);
+}

@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import type { RunComparisonResult } from '../../src/ctr/experiment/runs.js';
+import { summarize } from '../../src/ctr/experiment/summary.js';
+import { consoleSummary, renderMarkdown } from '../../src/report/render.js';
+import { runComparison, writeRunReport } from '../../src/report/run-report.js';
+import { tempDir } from '../data/helpers.js';
+
+const m = (auc: number, gauc: number, logloss: number) => ({ auc, gauc, logloss, count: 500 });
+
+function fixture(): RunComparisonResult {
+  const perSeed = { base: [m(0.7, 0.68, 0.6), m(0.72, 0.7, 0.58)], 'din+simtier': [m(0.74, 0.72, 0.55), m(0.76, 0.74, 0.53)] };
+  const names = Object.keys(perSeed) as (keyof typeof perSeed)[];
+  const point = (epoch: number, validGauc: number) => ({ epoch, validAuc: validGauc, validGauc, validLogloss: 0.6, trainLoss: 0.6 });
+  return {
+    createdAt: '2026-11-24T22:00:00.000Z',
+    baseline: 'base',
+    groups: names.map((name) => ({ name, description: 'demo', store: '/s', seeds: [1, 2], runs: [`/r/${name}-1`, `/r/${name}-2`] })),
+    slices: [{ slice: 'overall', description: 'all test impressions', count: 500, perSeed, summary: summarize(perSeed, names, 'base'), oracle: m(0.9, 0.88, 0.4) }],
+    curves: { base: [point(1, 0.69), point(2, 0.68)], 'din+simtier': [point(1, 0.73)] },
+    notes: ['a note with <b>markup</b>'],
+  };
+}
+
+test('run report: experiments against the baseline, console summary, Markdown tables and notes', () => {
+  const c = runComparison(fixture());
+  assert.deepEqual(c.models.map((x) => x.label), ['base', 'din+simtier']);
+  assert.notEqual(c.models[0].colour, c.models[1].colour);
+  const md = renderMarkdown(c);
+  assert.match(md, /^# Runs compared: base, din\+simtier\n/);
+  assert.ok(md.includes('| Experiment | AUC | GAUC | Logloss | AUC gain vs base | GAUC gain vs base | Logloss gain vs base |'), md);
+  // AUC 0.75 vs 0.71: +5.63 %; GAUC 0.73 vs 0.69: +5.80 %; logloss (0.59 - 0.54) / 0.59 = +8.47 %.
+  assert.ok(md.includes('| din+simtier | 0.7500 ± 0.0141 | 0.7300 ± 0.0141 | 0.5400 ± 0.0141 | +5.63% | +5.80% | +8.47% |'), md);
+  assert.ok(md.includes('| base | 0.7100 ± 0.0141 | 0.6900 ± 0.0141 | 0.5900 ± 0.0141 | — | — | — |'));
+  assert.ok(md.includes('| 1 | 0.6900 | 0.6900 | 0.6000 | 0.6000 | 0.7300 | 0.7300 | 0.6000 | 0.6000 |'), 'curves joined on the epoch');
+  assert.ok(md.includes('- a note with \\<b>markup\\</b>'));
+  const text = consoleSummary(c);
+  assert.match(text, /^experiment\s+AUC\s+GAUC\s+gain/);
+  assert.match(text, /din\+simtier\s+0\.7500±0\.0141\s+0\.7300±0\.0141\s+\+5\.80%/);
+  assert.match(text, /oracle \(true p\)\s+0\.9000\s+0\.8800/);
+});
+
+test('run report files: HTML with its four charts, Markdown and the result as JSON', async () => {
+  const dir = tempDir('mmctr-run-report-');
+  const r = fixture();
+  const files = await writeRunReport(r, path.join(dir, 'out'));
+  const html = readFileSync(files.html, 'utf8');
+  assert.equal(html.match(/<svg[\s>]/g)?.length, 4, 'GAUC, gain over the baseline, curves, AUC');
+  assert.ok(html.includes('<h1>Runs compared: base, din+simtier</h1>'));
+  assert.ok(html.includes('a note with &lt;b&gt;markup&lt;/b&gt;'));
+  assert.doesNotMatch(html, /<script/i);
+  assert.deepEqual(JSON.parse(readFileSync(files.json, 'utf8')), r);
+  assert.equal(readFileSync(files.markdown, 'utf8'), renderMarkdown(runComparison(r)));
+});
