@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { compareRuns } from '../../src/ctr/experiment/runs.js';
 import { checkPaperClaims, PaperExperimentConfig, readPaperConfig, runPaperExperiment, variantConfig } from '../../src/ctr/experiment/paper.js';
 import { ConfigError } from '../../src/util/errors.js';
 import { writePaperReport } from '../../src/report/paper-report.js';
@@ -60,6 +61,12 @@ test('the experiment trains every variant per seed, MAKE once per seed, and repo
   const files = await writePaperReport(r, out);
   for (const f of [files.html, files.markdown, files.json]) assert.ok(existsSync(f));
   assert.match(readFileSync(files.markdown, 'utf8'), /SimTier \+ MAKE/);
+  // `mmctr report` over the experiment's run folders gives the experiment's own figures: the
+  // curve run is an experiment of its own, not a second ID seed 1.
+  const again = compareRuns([path.join(out, 'runs')], { baseline: 'tiny-paper-id' });
+  assert.deepEqual(again.groups.map((g) => g.name).sort(), ['tiny-paper-id', 'tiny-paper-id-curve', 'tiny-paper-make', 'tiny-paper-simtier', 'tiny-paper-simtier_make']);
+  for (const v of r.variants) assert.deepEqual(again.slices[0].summary[`tiny-paper-${v}`].gauc, overall.summary[v].gauc, v);
+  assert.ok(!again.notes.some((n) => n.includes('trained more than once')), again.notes.join('\n'));
 });
 
 test('a paper config without data or vectors is refused with the field named', () => {

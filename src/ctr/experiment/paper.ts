@@ -115,7 +115,8 @@ export function runPaperExperiment(config: PaperExperimentConfig, storeDir: stri
   let idCurve: EpochPoint[] = [];
   if (config.curveEpochs > 1) {
     options.onRun?.({ seed: config.seeds[0], variant: 'curve', index: index++, total });
-    const c = variantConfig(config, 'id', config.seeds[0]);
+    // Its own experiment name: beside id-seed<n> in the runs folder, `mmctr report` keeps the two apart.
+    const c = { ...variantConfig(config, 'id', config.seeds[0]), name: `${config.name}-id-curve` };
     // Past one epoch, with no early stopping: the curve is the point.
     c.train = { ...c.train, epochs: config.curveEpochs, earlyStoppingPatience: config.curveEpochs, monitor: 'gauc' };
     idCurve = epochCurve(trainRun(c, storeDir, path.join(outDir, 'runs', `id-curve-seed${config.seeds[0]}`), runOptions).fit.epochs);
