@@ -6,7 +6,8 @@
  * Prints the table and the paper's claims; last line:
  * {"gauc": {id, vector, simscore, simtier, make, simtier_make}, "gauc_new": {...}, "oracle_gauc", ...}
  * Options: --preset (default medium, so that it finishes in well under 15 minutes; the config's
- * bench preset is the full experiment), --seed <n>, --curve-epochs <n> (default 0 here), --json.
+ * bench preset is the full experiment), --seed <n>, --curve-epochs <n> (default 0 here),
+ * --pretrain-config <file> (another SCL config for the vectors, e.g. configs/scl-fashion-colour.json), --json.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -30,10 +31,10 @@ const runs = path.join(root, 'runs');
 const config = readPaperConfig(path.join(root, 'configs', 'paper-fashion.json'));
 const seed = Number(opt('seed') ?? 1);
 config.world = { ...config.world!, preset: opt('preset') ?? 'medium', seed };
-config.pretrain = { ...config.pretrain!, seed };
+config.pretrain = { ...config.pretrain!, seed, ...(opt('pretrain-config') ? { config: path.resolve(opt('pretrain-config')!) } : {}) };
 config.seeds = [seed];
 config.curveEpochs = Number(opt('curve-epochs') ?? 0);
-config.name = `bench-paper-${config.world.preset}-seed${seed}`;
+config.name = `bench-paper-${config.world.preset}-seed${seed}${opt('pretrain-config') ? `-${path.basename(opt('pretrain-config')!, '.json')}` : ''}`;
 const t0 = performance.now();
 const log = (line: string) => console.log(`[${((performance.now() - t0) / 1000).toFixed(1)} s] ${line}`);
 const { storeDir, description } = await preparePaperInputs(config, runs, log);

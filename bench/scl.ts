@@ -19,9 +19,9 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { engineSummary } from '../src/engine/info.js';
-import { imageFeatures, MobileNetV2Backbone } from '../src/encoders/index.js';
 import { parseSclConfig, readSclConfig } from '../src/pretrain/config.js';
 import { formatTable } from '../src/pretrain/evaluate.js';
+import { sclImageFeatures } from '../src/pretrain/features.js';
 import { Method, METHODS, prepare, runExperiment } from '../src/pretrain/pipeline.js';
 import type { RetrievalRow } from '../src/pretrain/evaluate.js';
 import { loadSearchData } from '../src/pretrain/source.js';
@@ -95,14 +95,12 @@ async function runSeed(seed: number): Promise<Figures> {
   const data = await loadSearchData(path.join(worldDir, 'dataset.json'));
   console.log(`[${secs()} s] read ${data.items.length} items, ${data.searches.length} searches`);
 
-  const backbone = await MobileNetV2Backbone.load();
   let lastPct = -1;
-  const table = await imageFeatures(backbone, data.items, path.join(root, 'runs', 'features'), (d, n) => {
+  const table = await sclImageFeatures(config.model, data.items, path.join(root, 'runs', 'features'), (d, n) => {
     const pct = Math.floor((100 * d) / Math.max(n, 1) / 10);
     if (pct !== lastPct) console.log(`  image features ${d}/${n}`);
     lastPct = pct;
   });
-  await backbone.close?.();
   console.log(`[${secs()} s] image features (${table.backbone}, ${table.dim}-d): ${table.report.cached} cached, ${table.report.computed} computed, ${table.report.missing} missing, ${table.report.corrupt} corrupt`);
 
   const prep = prepare(config, data.items, data.searches, table);

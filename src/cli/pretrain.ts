@@ -11,7 +11,7 @@ import { RandomStream } from '../engine/random.js';
 import { parseSclConfig, readSclConfig, SclConfig } from '../pretrain/config.js';
 import { formatTable, Scorer } from '../pretrain/evaluate.js';
 import { embedItems, writeEmbeddings } from '../pretrain/export.js';
-import { mobileNetFeatures } from '../pretrain/features.js';
+import { sclImageFeatures } from '../pretrain/features.js';
 import { SclModel } from '../pretrain/model.js';
 import { Method, METHODS, prepare, runExperiment } from '../pretrain/pipeline.js';
 import type { Pair } from '../pretrain/pairs.js';
@@ -49,10 +49,10 @@ async function worldReferences(spec: string, data: SearchData, heldOut: readonly
   return [statedOracle(truth, { searchIds: data.searches.map((x) => x.id), itemIds: data.items.map((it) => it.id), heldOutSearches: heldOut.map((p) => p.search) })];
 }
 
-export async function loadAll(c: SclConfig, specOverride?: string): Promise<{ data: SearchData; table: Awaited<ReturnType<typeof mobileNetFeatures>> }> {
+export async function loadAll(c: SclConfig, specOverride?: string): Promise<{ data: SearchData; table: Awaited<ReturnType<typeof sclImageFeatures>> }> {
   const data = await loadSearchData(specOf(c, specOverride));
   const bar = progressBar('features');
-  const table = await mobileNetFeatures(data.items, c.featureCache, (d, n) => bar.update(d, n));
+  const table = await sclImageFeatures(c.model, data.items, c.featureCache, (d, n) => bar.update(d, n));
   bar.stop();
   return { data, table };
 }

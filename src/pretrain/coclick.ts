@@ -300,7 +300,7 @@ export interface CoClickResult {
 
 /** The SCL model shape for a text-only co-click run (no image side is ever used). */
 function sclModelConfig(c: CoClickConfig): SclModel['config'] {
-  return { ...c.model, maxTokens: c.text.maxTokens, fusion: 'sum', keySide: 'fused' };
+  return { ...c.model, maxTokens: c.text.maxTokens, fusion: 'sum', keySide: 'fused', colourHistogram: 0 };
 }
 
 export function trainCoClick(config: CoClickConfig, inputs: ItemInputs, pairs: Pick<CoClickPairs, 'a' | 'b'>, { onProgress, reportEvery = 20 }: { onProgress?: (p: CoClickProgress) => void; reportEvery?: number } = {}): CoClickResult {

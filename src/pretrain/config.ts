@@ -30,6 +30,12 @@ export const SclModelConfig = z
      * an item lacking that side falls back to the other).
      */
     keySide: z.enum(['fused', 'modality']).default('fused'),
+    /**
+     * Weight of the product's colour histogram (encoders/colour.ts) appended to the frozen
+     * backbone features the image tower reads; 0: the backbone alone. MobileNetV2 rows have a
+     * mean norm of about 12 and a histogram has norm 1, so 12 weighs the two alike.
+     */
+    colourHistogram: z.number().min(0).default(0),
   })
   .strict();
 

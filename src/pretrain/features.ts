@@ -1,12 +1,37 @@
-/** The frozen image features SCL uses: MobileNetV2 through encoders' on-disk cache. */
-import type { FeatureTable, ItemContent } from '../encoders/types.js';
+/**
+ * The frozen image features SCL's image tower reads: MobileNetV2, joined with the colour
+ * histogram when `model.colourHistogram` > 0. For a catalogue, through encoders' on-disk cache
+ * (each backbone cached on its own, so turning the histogram on recomputes nothing of MobileNet);
+ * for items encoded as they arrive (the service), the same backbones joined the same way.
+ */
+import { ColourHistogramBackbone, JoinedBackbone, joinFeatureTables } from '../encoders/colour.js';
+import type { FeatureTable, ImageBackbone, ItemContent } from '../encoders/types.js';
 import { imageFeatures, MobileNetV2Backbone } from '../encoders/index.js';
+import type { SclConfig } from './config.js';
 
-export async function mobileNetFeatures(items: readonly ItemContent[], cacheDir: string, onProgress?: (done: number, total: number) => void): Promise<FeatureTable> {
+type Progress = (done: number, total: number) => void;
+
+export async function sclImageFeatures(model: SclConfig['model'], items: readonly ItemContent[], cacheDir: string, onProgress?: Progress): Promise<FeatureTable> {
   const backbone = await MobileNetV2Backbone.load();
+  let mobile: FeatureTable;
   try {
-    return await imageFeatures(backbone, items, cacheDir, onProgress);
+    mobile = await imageFeatures(backbone, items, cacheDir, onProgress);
   } finally {
     await backbone.close?.();
   }
+  if (!(model.colourHistogram > 0)) return mobile;
+  const colour = await imageFeatures(new ColourHistogramBackbone(), items, cacheDir, onProgress);
+  return joinFeatureTables([
+    { table: mobile, weight: 1 },
+    { table: colour, weight: model.colourHistogram },
+  ]);
+}
+
+export async function sclImageBackbone(model: SclConfig['model'], { workers = 1 }: { workers?: number } = {}): Promise<ImageBackbone> {
+  const mobile = await MobileNetV2Backbone.load({ workers });
+  if (!(model.colourHistogram > 0)) return mobile;
+  return new JoinedBackbone([
+    { backbone: mobile, weight: 1 },
+    { backbone: new ColourHistogramBackbone(), weight: model.colourHistogram },
+  ]);
 }

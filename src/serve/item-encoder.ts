@@ -19,7 +19,8 @@ import path from 'node:path';
 import { loadModel, readModelConfig } from '../engine/checkpoint.js';
 import { RandomStream } from '../engine/random.js';
 import { ngramVectors } from '../encoders/ngram-projection.js';
-import { MobileNetV2Backbone } from '../encoders/mobilenet.js';
+import type { ImageBackbone } from '../encoders/types.js';
+import { sclImageBackbone } from '../pretrain/features.js';
 import { parseSclConfig } from '../pretrain/config.js';
 import { encodeCatalogue } from '../pretrain/evaluate.js';
 import { SclModel } from '../pretrain/model.js';
@@ -71,7 +72,7 @@ export class SclItemEncoder implements ItemEncoder {
 
   private constructor(
     private readonly model: SclModel,
-    private readonly backbone: MobileNetV2Backbone,
+    private readonly backbone: ImageBackbone,
     modelFile: string,
   ) {
     this.dim = model.config.outDim;
@@ -83,9 +84,9 @@ export class SclItemEncoder implements ItemEncoder {
     const saved = readModelConfig(modelFile) as { scl?: unknown; featureDim?: number } | null;
     if (!saved?.scl || !saved.featureDim) throw new MmctrError(`${modelFile} is not an SCL model file (no SCL config in its metadata)`);
     const c = parseSclConfig(saved.scl, `${modelFile} (config)`);
-    const backbone = await MobileNetV2Backbone.load({ workers });
+    const backbone = await sclImageBackbone(c.model, { workers });
     if (backbone.dim !== saved.featureDim) {
-      await backbone.close();
+      await backbone.close?.();
       throw new MmctrError(`${modelFile} was trained on ${saved.featureDim}-d image features, the backbone gives ${backbone.dim}`);
     }
     const model = new SclModel(c.model, backbone.dim, new RandomStream(c.seed));
@@ -125,6 +126,6 @@ export class SclItemEncoder implements ItemEncoder {
   }
 
   async close(): Promise<void> {
-    await this.backbone.close();
+    await this.backbone.close?.();
   }
 }
