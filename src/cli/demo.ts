@@ -82,6 +82,6 @@ export function registerDemo(program: Command): void {
       say(paperSummaryTable(result).replace(/^/gm, '   '));
       say(`   report: ${files.html}`);
       if (opts.json) console.log(JSON.stringify(results));
-      else say(`runs written under ${path.join(opts.out, 'runs')}; reopen them with \`mmctr evaluate <run>\` or \`mmctr predict <run> --out preds.csv\`; next: \`mmctr serve\``);
+      else say(`runs written under ${path.join(opts.out, 'runs')}; reopen them with \`mmctr evaluate <run>\` or \`mmctr predict <run> --out preds.csv\`, compare them with \`mmctr report ${opts.out}\`; next: \`mmctr serve\``);
     });
 }
