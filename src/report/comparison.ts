@@ -46,6 +46,8 @@ export interface Comparison {
   /** slices[0] is "overall". */
   slices: ComparedSlice[];
   curves: { heading: string; chartTitle: string; series: { label: string; colour: string; points: EpochPoint[] }[] };
+  /** Differences to the baseline seed by seed (overall), where the runs share seeds. */
+  paired?: { key: string; seeds: number[]; auc: Spread; gauc: Spread; logloss: Spread; steady: boolean }[];
   notes: string[];
 }
 
@@ -70,6 +72,13 @@ export function formatGain(x: number | null | undefined): string {
   if (!finite(x)) return NA;
   const fixed = x.toFixed(2);
   return Number(fixed) === 0 ? '+0.00%' : `${x > 0 ? '+' : ''}${fixed}%`;
+}
+
+/** A difference with its sign and spread: "+0.0123 ± 0.0020". */
+export function formatGap(s: Spread): string {
+  if (!finite(s.mean)) return NA;
+  const mean = `${s.mean >= 0 ? '+' : ''}${s.mean.toFixed(4)}`;
+  return finite(s.std) ? `${mean} ± ${s.std.toFixed(4)}` : mean;
 }
 
 /** Counts with thousands separators. */

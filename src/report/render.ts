@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { EpochPoint } from '../ctr/experiment/result.js';
 import { writeTextAtomic } from '../util/atomic-write.js';
 import { comparisonCharts } from './charts.js';
-import { formatCount, formatGain, formatMetric, formatSpread, labelOf, NO_CURVES, nounHeading, type ComparedSlice, type Comparison } from './comparison.js';
+import { formatCount, formatGain, formatGap, formatMetric, formatSpread, labelOf, NO_CURVES, nounHeading, type ComparedSlice, type Comparison } from './comparison.js';
 
 interface Table {
   head: string[];
@@ -47,6 +47,19 @@ function curveTable(c: Comparison): Table | null {
   };
 }
 
+/** The paired differences to the baseline; null when there are none. */
+function pairedTable(c: Comparison): Table | null {
+  if (!c.paired?.length) return null;
+  return {
+    head: [nounHeading(c), 'Seeds', 'AUC gap', 'GAUC gap', 'Logloss gap', 'Every seed agrees'],
+    rows: c.paired.map((p) => [labelOf(c, p.key), p.seeds.join(', '), formatGap(p.auc), formatGap(p.gauc), formatGap(p.logloss), p.steady ? 'yes' : 'no']),
+  };
+}
+
+const pairedHeading = (c: Comparison) => `Paired over seeds: difference to ${labelOf(c, c.baseline)}, seed by seed (overall)`;
+const PAIRED_NOTE =
+  'A seed gives both models the same data order, so the per-seed difference cancels what the order moves in both; its spread says whether a gap is steady. Logloss: lower is better, so a negative gap is a gain.';
+
 const metricNote = (c: Comparison) => {
   const base = labelOf(c, c.baseline);
   return `Metrics are mean ± std over seeds on the test set; gains are relative to ${base} (logloss: lower is better, so a positive gain is a lower logloss).`;
@@ -85,6 +98,8 @@ export function renderMarkdown(c: Comparison): string {
   for (const [label, value] of c.facts) out.push(`- **${label}**: ${mdText(value)}`);
   out.push('', metricNote(c));
   for (const slice of c.slices) out.push('', `## ${mdText(sliceTitle(slice))}`, '', mdTable(sliceTable(c, slice)));
+  const paired = pairedTable(c);
+  if (paired) out.push('', `## ${mdText(pairedHeading(c))}`, '', PAIRED_NOTE, '', mdTable(paired));
   const curves = curveTable(c);
   out.push('', `## ${c.curves.heading}`, '', curves ? mdTable(curves) : NO_CURVES);
   if (c.notes.length) out.push('', '## Notes', '', ...c.notes.map((n) => `- ${mdText(n)}`));
@@ -127,6 +142,7 @@ export async function renderHtml(c: Comparison): Promise<string> {
     '<h2>Results by slice</h2>',
     `<p>${escapeHtml(metricNote(c))}</p>`,
     ...c.slices.map((slice) => `<h3>${escapeHtml(sliceTitle(slice))}</h3>\n${htmlTable(sliceTable(c, slice))}`),
+    ...(pairedTable(c) ? [`<h2>${escapeHtml(pairedHeading(c))}</h2>`, `<p>${escapeHtml(PAIRED_NOTE)}</p>`, htmlTable(pairedTable(c)!)] : []),
     `<h2>${escapeHtml(c.curves.heading)}</h2>`,
     curves ? htmlTable(curves) : `<p class="missing">${NO_CURVES}</p>`,
   ];

@@ -27,6 +27,7 @@ export function runComparison(r: RunComparisonResult): Comparison {
       chartTitle: 'Validation GAUC per epoch (first seed of each experiment)',
       series: models.map((m) => ({ label: m.label, colour: m.colour, points: r.curves[m.key] ?? [] })),
     },
+    paired: Object.entries(r.paired).flatMap(([key, p]) => (p ? [{ key, ...p }] : [])),
     notes: r.notes,
   };
 }

@@ -51,6 +51,12 @@ test('runs are grouped by experiment: mean ± std over seeds per slice, gains ov
   assert.ok(r.notes.some((n) => n.includes('new seed 2 was trained more than once') && n.includes(stale)), r.notes.join('\n'));
   assert.ok(r.notes.some((n) => n.startsWith('solo has one seed')));
   assert.ok(!r.notes.some((n) => n.includes('same test set')));
+  // Seed by seed: new - base = +0.03 GAUC on both seeds, steady; solo shares one seed only.
+  const gap = r.paired.new!;
+  assert.deepEqual(gap.seeds, [1, 2]);
+  assert.ok(Math.abs(gap.gauc.mean - 0.03) < 1e-6 && gap.gauc.std < 1e-6 && gap.steady, JSON.stringify(gap));
+  assert.equal(r.paired.solo, null);
+  assert.ok(!('base' in r.paired));
   // Another baseline by name.
   const again = compareRuns([path.join(dir, 'cmp')], { baseline: 'new' });
   assert.equal(again.slices[0].summary.new.gain.gauc, 0);

@@ -20,6 +20,7 @@ function fixture(): RunComparisonResult {
     groups: names.map((name) => ({ name, description: 'demo', store: '/s', seeds: [1, 2], runs: [`/r/${name}-1`, `/r/${name}-2`] })),
     slices: [{ slice: 'overall', description: 'all test impressions', count: 500, perSeed, summary: summarize(perSeed, names, 'base'), oracle: m(0.9, 0.88, 0.4) }],
     curves: { base: [point(1, 0.69), point(2, 0.68)], 'din+simtier': [point(1, 0.73)] },
+    paired: { 'din+simtier': { seeds: [1, 2], auc: { mean: 0.04, std: 0 }, gauc: { mean: 0.04, std: 0 }, logloss: { mean: -0.05, std: 0 }, steady: true } },
     notes: ['a note with <b>markup</b>'],
   };
 }
@@ -36,6 +37,8 @@ test('run report: experiments against the baseline, console summary, Markdown ta
   assert.ok(md.includes('| base | 0.7100 ± 0.0141 | 0.6900 ± 0.0141 | 0.5900 ± 0.0141 | — | — | — |'));
   assert.ok(md.includes('| 1 | 0.6900 | 0.6900 | 0.6000 | 0.6000 | 0.7300 | 0.7300 | 0.6000 | 0.6000 |'), 'curves joined on the epoch');
   assert.ok(md.includes('- a note with \\<b>markup\\</b>'));
+  assert.ok(md.includes('## Paired over seeds: difference to base, seed by seed (overall)'));
+  assert.ok(md.includes('| din+simtier | 1, 2 | +0.0400 ± 0.0000 | +0.0400 ± 0.0000 | -0.0500 ± 0.0000 | yes |'), md);
   const text = consoleSummary(c);
   assert.match(text, /^experiment\s+AUC\s+GAUC\s+gain/);
   assert.match(text, /din\+simtier\s+0\.7500±0\.0141\s+0\.7300±0\.0141\s+\+5\.80%/);

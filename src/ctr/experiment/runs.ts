@@ -13,8 +13,8 @@ import { readConfigFile } from '../../util/config-file.js';
 import { MmctrError } from '../../util/errors.js';
 import { BUCKETS, type Bucket, type Evaluation, type MetricSet as EvalMetrics } from '../metrics.js';
 import type { EpochRecord } from '../trainer.js';
-import type { EpochPoint, MetricSet } from './result.js';
-import { bucketDescriptions, epochCurve, metricsOf, oracleOf, summarize, type Summary } from './summary.js';
+import type { EpochPoint, MetricSet, Spread } from './result.js';
+import { bucketDescriptions, epochCurve, metricsOf, oracleOf, spread, summarize, type Summary } from './summary.js';
 
 export interface RunGroup {
   name: string;
@@ -35,11 +35,28 @@ export interface RunSlice {
   oracle: MetricSet | null;
 }
 
+/**
+ * An experiment against the baseline seed by seed (the seeds both ran), overall: experiment minus
+ * baseline per seed (logloss: lower is better, so a negative gap is a gain). The spread of the
+ * per-seed differences says whether a gain is steady or noise, which the two separate spreads
+ * cannot (a seed moves both models together).
+ */
+export interface PairedGap {
+  seeds: number[];
+  auc: Spread;
+  gauc: Spread;
+  logloss: Spread;
+  /** Every seed's GAUC difference has the mean's sign. */
+  steady: boolean;
+}
+
 export interface RunComparisonResult {
   createdAt: string;
   baseline: string;
   groups: RunGroup[];
   slices: RunSlice[];
+  /** Per experiment other than the baseline; null when it shares fewer than 2 seeds with it. */
+  paired: Record<string, PairedGap | null>;
   curves: Record<string, EpochPoint[]>;
   notes: string[];
 }
@@ -150,9 +167,19 @@ export function compareRuns(paths: readonly string[], { baseline }: { baseline?:
   const slices = [slice('overall', 'all test impressions', (e) => e.overall, (o) => o.overall)];
   for (const b of BUCKETS) if (baseRun.test.buckets[b]?.count > 0) slices.push(slice(b, described?.[b] ?? `items in the ${b} frequency bucket`, (e) => e.buckets[b], (o) => o.buckets[b]));
 
+  const baseBySeed = new Map(groups[names.indexOf(base)].map((r) => [r.seed, r.test.overall]));
+  const pairedGap = (name: string): PairedGap | null => {
+    const runs = groups[names.indexOf(name)].filter((r) => baseBySeed.has(r.seed));
+    if (runs.length < 2) return null;
+    const gaps = (metric: 'auc' | 'gauc' | 'logloss') => runs.map((r) => r.test.overall[metric] - baseBySeed.get(r.seed)![metric]);
+    const gauc = spread(gaps('gauc'));
+    return { seeds: runs.map((r) => r.seed), auc: spread(gaps('auc')), gauc, logloss: spread(gaps('logloss')), steady: gaps('gauc').every((g) => Math.sign(g) === Math.sign(gauc.mean)) };
+  };
+  const paired = Object.fromEntries(names.filter((n) => n !== base).map((n) => [n, pairedGap(n)]));
   return {
     createdAt: new Date().toISOString(),
     baseline: base,
+    paired,
     groups: names.map((name, k) => ({ name, description: groups[k][0].description, store: groups[k][0].store, seeds: groups[k].map((r) => r.seed), runs: groups[k].map((r) => r.dir) })),
     slices,
     curves: Object.fromEntries(names.map((n, k) => [n, epochCurve(groups[k][0].epochs)])),
