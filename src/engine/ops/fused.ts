@@ -253,9 +253,10 @@ function sameMaskEverySample(offsets: Int32Array, pairs: Int32Array, B: number, 
  */
 function sharedPairLayer(q: Float32Array, keys: Float32Array, B: number, D: number, firstPairs: Int32Array, wc: Float32Array, H: number, z: Float32Array): void {
   const m = firstPairs.length;
-  const K = new Float32Array(m * D);
+  // Per request in a ranking service: scratch memory, not fresh arrays for the collector.
+  const K = scratch.take(m * D);
   for (let j = 0; j < m; j++) K.set(keys.subarray(firstPairs[j] * D, (firstPairs[j] + 1) * D), j * D);
-  const T = new Float32Array((D + 1) * m * H);
+  const T = scratch.take((D + 1) * m * H);
   const wp = wc.subarray(D * H);
   for (let d = 0; d < D; d++)
     for (let j = 0; j < m; j++) {
@@ -263,12 +264,13 @@ function sharedPairLayer(q: Float32Array, keys: Float32Array, B: number, D: numb
       for (let h = 0; h < H; h++) T[row + h] = k * wp[d * H + h];
     }
   native.gemm(false, false, m, H, D, 1, K, D, wc, H, 0, T.subarray(D * m * H), H);
-  const qOnes = new Float32Array(B * (D + 1));
+  const qOnes = scratch.take(B * (D + 1));
   for (let b = 0; b < B; b++) {
     qOnes.set(q.subarray(b * D, (b + 1) * D), b * (D + 1));
     qOnes[b * (D + 1) + D] = 1;
   }
   native.gemm(false, false, B, m * H, D + 1, 1, qOnes, D + 1, T, m * H, 0, z, m * H);
+  scratch.give(K, T, qOnes);
 }
 
 function splitFirstLayer(w: Float32Array, D: number, H: number): { wc: Float32Array; wa: Float32Array } {
