@@ -6,15 +6,15 @@
  *   <prefix>meta      hash: dim, precision (written by the first opener, checked by every later one)
  *   <prefix>changes   stream: the ids of each write (fields "0", "1", ...), written in the same
  *                     transaction as the vectors; servers follow it to keep their ANN graphs
- *                     current with items other processes ingest. Trimmed to about 1M entries.
+ *                     current with items other processes ingest. Trimmed to about 100k entries.
  *
  * A ranking request reads its few hundred rows with one HMGET (one round trip, binary replies).
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import { ChangeFeed, fromInt8, IndexError, normalized, quantizeInt8, VectorIndex, VectorPrecision } from './types.js';
 
-/** Entries kept in the change stream (approximate trimming): a follower this far behind has restarted anyway. */
-const CHANGES_KEPT = 1_000_000;
+/** Entries kept in the change stream (approximate trimming): a live follower reads within milliseconds, and one that fell this far behind has restarted (and rescanned) anyway; at 100 ingests/s this is 17 minutes of writes in a few MB to tens of MB. */
+const CHANGES_KEPT = 100_000;
 
 export interface RedisIndexOptions {
   /** redis://host:port/db, or an existing connection (not closed by close()). */
