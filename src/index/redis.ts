@@ -13,7 +13,11 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { ChangeFeed, fromInt8, IndexError, normalized, quantizeInt8, VectorIndex, VectorPrecision } from './types.js';
 
-/** Entries kept in the change stream (approximate trimming): a live follower reads within milliseconds, and one that fell this far behind has restarted (and rescanned) anyway; at 100 ingests/s this is 17 minutes of writes in a few MB to tens of MB. */
+/**
+ * Entries kept in the change stream (approximate trimming): a live follower reads within
+ * milliseconds; at 100 ingests/s this holds 17 minutes of writes in a few to tens of MB. A follower
+ * that fell further behind sees it and reads the whole index again.
+ */
 const CHANGES_KEPT = 100_000;
 
 export interface RedisIndexOptions {
@@ -108,6 +112,16 @@ export class RedisIndex implements VectorIndex {
     if (!replies || failed) throw new IndexError(`redis index: writing ${items.length} vectors failed: ${failed?.[0]?.message ?? 'transaction aborted'}`);
   }
 
+  /** Whether the change stream's oldest entry is newer than `cursor`: entries after it may be gone. */
+  private async trimmedPast(cursor: string): Promise<boolean> {
+    // A feed that opened on an empty stream reads from its first entry on.
+    if (cursor === '0-0') return false;
+    const [oldest] = await this.client.xrange(this.changesKey, '-', '+', 'COUNT', 1);
+    if (!oldest) return false;
+    const [ms, seq] = oldest[0].split('-').map(Number), [cms, cseq] = cursor.split('-').map(Number);
+    return ms > cms || (ms === cms && seq > cseq + 1);
+  }
+
   async changes(): Promise<ChangeFeed> {
     const [newest] = await this.client.xrevrange(this.changesKey, '+', '-', 'COUNT', 1);
     let cursor = newest ? newest[0] : '0-0';
@@ -121,6 +135,10 @@ export class RedisIndex implements VectorIndex {
           while (!stopped) {
             try {
               const reply = await reader.xread('COUNT', 1000, 'BLOCK', 1000, 'STREAMS', this.changesKey, cursor);
+              if (reply && (await this.trimmedPast(cursor))) {
+                // Entries after ours were trimmed (a follower far behind): everything again, idempotently.
+                for await (const batch of this.scan()) onItems(batch);
+              }
               for (const [, entries] of reply ?? []) {
                 const ids: string[] = [];
                 for (const [entryId, fields] of entries) {
