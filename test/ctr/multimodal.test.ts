@@ -187,7 +187,7 @@ test("a batch's own vector rows (the service's live index) give the same logits 
   assert.deepEqual(overridden, own);
 });
 
-test('a ranking batch (one history shared by every candidate) scores the same through the shared-keys attention path', async () => {
+test('a ranking batch (one history shared by every candidate) scores the same through the shared-history paths (behaviours embedded once, shared-keys attention)', async () => {
   await store();
   const r = trainRun(config('shared', { simTier: {}, make: makeConfig }), storeDir, path.join(dir, 'shared'), { makeCacheDir: path.join(dir, 'make-cache') });
   const { model } = openRun(r.dir);

@@ -3,6 +3,7 @@
  * its attributes and the user, and the lookups that turn a batch into the target item vector,
  * the behaviour sequence and its mask.
  */
+import { isGradEnabled } from '../../engine/autograd.js';
 import { Module } from '../../engine/module.js';
 import { normal } from '../../engine/init.js';
 import { concat } from '../../engine/ops/index.js';
@@ -12,6 +13,7 @@ import { Tensor } from '../../engine/tensor.js';
 import type { Batch } from '../../data/batches.js';
 import { ITEM_FIELDS, type ItemField } from '../../data/samples.js';
 import { ConfigError } from '../../util/errors.js';
+import { RepeatedRows } from './shared-history.js';
 
 /** What a model needs to know about the data: vocabulary sizes and each item's attributes. */
 export interface FeatureSpace {
@@ -46,6 +48,7 @@ export class IdFeatures extends Module {
   private readonly userTable: SparseEmbedding | null = null;
   readonly itemDim: number;
   readonly userDim: number;
+  private readonly repeated = new RepeatedRows();
 
   constructor(
     readonly space: FeatureSpace,
@@ -93,9 +96,10 @@ export class IdFeatures extends Module {
       // Histories are stored most recent last and left-aligned: positions [0, len) are real.
       for (let l = 0; l < len; l++) mask[b * L + l] = 1;
     }
+    const shared = batch.sharedHistory && !isGradEnabled();
     return {
       target: this.embedItems(batch.item, [B]),
-      history: this.embedItems(batch.hist, [B, L]),
+      history: shared ? this.repeated.repeat(this.embedItems(batch.hist.subarray(0, L), [L]).data, B, L, this.itemDim) : this.embedItems(batch.hist, [B, L]),
       mask,
       user: this.userTable ? this.userTable.lookup(batch.user, [B]) : null,
     };

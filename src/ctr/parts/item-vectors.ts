@@ -13,6 +13,7 @@ import { readVectorFile } from '../../encoders/precomputed.js';
 import { EMBEDDING_FORMAT, readEmbeddings } from '../../pretrain/export.js';
 import { readSafetensors } from '../../engine/safetensors.js';
 import { MmctrError } from '../../util/errors.js';
+import { RepeatedRows } from './shared-history.js';
 
 export class VectorFileError extends MmctrError {
   constructor(
@@ -109,7 +110,7 @@ export function alignVectors(source: string, ids: readonly string[], vectors: Fl
 /** A batch's vector rows: the service's live ones when the batch carries them, else the model's table. */
 export class ItemVectors extends Module {
   /** Reused for ranking batches (see historyOf): a new 10 MB array per request keeps the GC busy. */
-  private sharedBuffer = new Float32Array(0);
+  private readonly repeated = new RepeatedRows();
 
   constructor(readonly vectors: ItemVectorTable) {
     super();
@@ -140,12 +141,7 @@ export class ItemVectors extends Module {
   historyOf(rows: BatchVectors, batch: Batch): Tensor {
     const B = batch.size, L = rows.hist.length / Math.max(B, 1);
     if (!batch.sharedHistory) return this.gather(rows, rows.hist, [B, L]);
-    const one = L * rows.dim;
-    if (this.sharedBuffer.length < B * one) this.sharedBuffer = new Float32Array(B * one);
-    const out = this.sharedBuffer.subarray(0, B * one);
-    native.gatherRows(rows.table, rows.dim, rows.hist.subarray(0, L), out.subarray(0, one));
-    for (let b = 1; b < B; b++) out.copyWithin(b * one, 0, one);
-    return new Tensor(out, [B, L, rows.dim]);
+    return this.repeated.repeat(this.gather(rows, rows.hist.subarray(0, L), [L]).data, B, L, rows.dim);
   }
 
   /** The vectors at the given rows as a constant tensor [...shape, dim]. */
