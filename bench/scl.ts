@@ -18,6 +18,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { worldReferences } from '../src/cli/pretrain.js';
 import { engineSummary } from '../src/engine/info.js';
 import { parseSclConfig, readSclConfig } from '../src/pretrain/config.js';
 import { formatTable } from '../src/pretrain/evaluate.js';
@@ -28,7 +29,6 @@ import { loadSearchData } from '../src/pretrain/source.js';
 import { repoRoot, sharedDataDir } from '../src/util/paths.js';
 import { generateWorld, worldIsCurrent } from '../src/world/generate.js';
 import { PRESET_NAMES, PresetName, worldParams } from '../src/world/params.js';
-import { readSearchTruth, statedOracle } from '../src/world/search-truth.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string) => {
@@ -106,13 +106,9 @@ async function runSeed(seed: number): Promise<Figures> {
   const prep = prepare(config, data.items, data.searches, table);
   const s = prep.mined.stats;
   console.log(`[${secs()} s] pairs: ${prep.mined.train.length} train, ${prep.mined.heldOut.length} held out (searches from ts ${prep.mined.cutoffTs}); ${s.textPairs} text, ${s.imagePairs} photo; ${s.hardNegatives} hard negatives`);
-  const oracle = statedOracle(await readSearchTruth(worldDir), {
-    searchIds: data.searches.map((x) => x.id),
-    itemIds: data.items.map((it) => it.id),
-    heldOutSearches: prep.mined.heldOut.map((p) => p.search),
-  });
+  const references = await worldReferences(path.join(worldDir, 'dataset.json'), data, prep.mined.heldOut);
   const res = runExperiment(config, prep, methods, {
-    references: [oracle],
+    references,
     onProgress: (m, p) => {
       if (p.step === p.steps) console.log(`  ${m.padEnd(8)} ${p.steps} steps, loss ${p.loss.toFixed(4)} (nce ${p.nce.toFixed(4)}, triplet ${p.triplet.toFixed(4)}), ${p.pairsPerSec.toFixed(0)} pairs/s`);
     },
@@ -121,7 +117,7 @@ async function runSeed(seed: number): Promise<Figures> {
   console.log(formatTable(res.rows, config.eval.topK));
   const fig: Figures = {};
   const row = (m: string): RetrievalRow | undefined => res.rows.find((r) => r.method === m);
-  for (const m of [...methods, oracle.name]) {
+  for (const m of [...methods, ...references.map((r) => r.name)]) {
     fig[`${m}_top1`] = row(m)?.all.top1 ?? NaN;
     fig[`${m}_session_top1`] = row(m)?.session?.top1 ?? NaN;
   }

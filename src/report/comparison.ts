@@ -6,6 +6,7 @@
  * formats every rendering uses. render.ts draws it, charts.ts charts it.
  */
 import type { EpochPoint, MetricSet, Spread } from '../ctr/experiment/result.js';
+import type { Summary } from '../ctr/experiment/summary.js';
 
 export interface ComparedModel {
   key: string;
@@ -14,21 +15,14 @@ export interface ComparedModel {
   colour: string;
 }
 
-export interface ModelSummary {
-  auc: Spread;
-  gauc: Spread;
-  logloss: Spread;
-  /** Relative gain of the mean over the baseline's mean, in percent (logloss: lower is better, so a positive gain is a lower logloss). */
-  gain: { auc: number; gauc: number; logloss: number };
-}
-
 export interface ComparedSlice {
   /** "overall", "new", or a frequency bucket's name. */
   slice: string;
   description: string;
   /** Test impressions behind the slice, when known. */
   count: number | null;
-  summary: Record<string, ModelSummary>;
+  /** Per model key: spreads over seeds and gains over the baseline (ctr/experiment/summary.ts). */
+  summary: Record<string, Summary>;
   /** The true click probability's metrics on the same slice (simulated data only). */
   oracle: MetricSet | null;
 }
@@ -83,18 +77,6 @@ export function formatGap(s: Spread): string {
 
 /** Counts with thousands separators. */
 export const formatCount = (n: number) => (finite(n) ? n.toLocaleString('en-US') : NA);
-
-/** Mean and sample standard deviation (std 0 for one value). */
-export function spread(xs: readonly number[]): Spread {
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const std = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1)) : 0;
-  return { mean, std };
-}
-
-/** Relative gains over a baseline's means, in percent (logloss: lower is better). */
-export function gainOver(x: { auc: number; gauc: number; logloss: number }, base: { auc: number; gauc: number; logloss: number }): ModelSummary['gain'] {
-  return { auc: (100 * (x.auc - base.auc)) / base.auc, gauc: (100 * (x.gauc - base.gauc)) / base.gauc, logloss: (100 * (base.logloss - x.logloss)) / base.logloss };
-}
 
 export const labelOf = (c: Comparison, key: string) => c.models.find((m) => m.key === key)?.label ?? key;
 /** The noun as a column or legend heading ("Variant"). */

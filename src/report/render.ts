@@ -133,6 +133,7 @@ figure { margin: 1em 0 2em; } figcaption { font-weight: 600; margin-bottom: .3em
 export async function renderHtml(c: Comparison): Promise<string> {
   const charts = await comparisonCharts(c);
   const curves = curveTable(c);
+  const paired = pairedTable(c);
   const body: string[] = [
     `<h1>${escapeHtml(c.title)}</h1>`,
     `<dl>\n${c.facts.map(([label, value]) => `<dt>${escapeHtml(label)}</dt><dd>${escapeHtml(value)}</dd>`).join('\n')}\n</dl>`,
@@ -142,7 +143,7 @@ export async function renderHtml(c: Comparison): Promise<string> {
     '<h2>Results by slice</h2>',
     `<p>${escapeHtml(metricNote(c))}</p>`,
     ...c.slices.map((slice) => `<h3>${escapeHtml(sliceTitle(slice))}</h3>\n${htmlTable(sliceTable(c, slice))}`),
-    ...(pairedTable(c) ? [`<h2>${escapeHtml(pairedHeading(c))}</h2>`, `<p>${escapeHtml(PAIRED_NOTE)}</p>`, htmlTable(pairedTable(c)!)] : []),
+    ...(paired ? [`<h2>${escapeHtml(pairedHeading(c))}</h2>`, `<p>${escapeHtml(PAIRED_NOTE)}</p>`, htmlTable(paired)] : []),
     `<h2>${escapeHtml(c.curves.heading)}</h2>`,
     curves ? htmlTable(curves) : `<p class="missing">${NO_CURVES}</p>`,
   ];

@@ -124,12 +124,18 @@ interface User {
 /** Bumped whenever the generator writes something different for the same parameters (2: searches.csv query_attributes). */
 export const WORLD_VERSION = 2;
 
+/** The generator version and parameters of the world in `dir` (world.json), or null when it holds none. */
+export function writtenWorld(dir: string): { version: number; params: unknown } | null {
+  const file = path.join(dir, 'world.json');
+  if (!existsSync(file)) return null;
+  const written = JSON.parse(readFileSync(file, 'utf8')) as { version?: number; params?: unknown };
+  return { version: written.version ?? 0, params: written.params };
+}
+
 /** Whether `dir` holds the world of `params` as this version of the generator writes it. */
 export function worldIsCurrent(dir: string, params: WorldParams): boolean {
-  const file = path.join(dir, 'world.json');
-  if (!existsSync(file)) return false;
-  const written = JSON.parse(readFileSync(file, 'utf8')) as { version?: number; params?: unknown };
-  return written.version === WORLD_VERSION && JSON.stringify(written.params) === JSON.stringify(params);
+  const written = writtenWorld(dir);
+  return written?.version === WORLD_VERSION && JSON.stringify(written.params) === JSON.stringify(params);
 }
 
 /** Generates the world described by `params` into `outDir`; returns what came out. */

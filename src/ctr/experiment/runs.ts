@@ -146,6 +146,7 @@ export function compareRuns(paths: readonly string[], { baseline }: { baseline?:
   if (!byGroup.has(base)) throw new MmctrError(`--baseline ${base}: no such experiment among the runs (found: ${names.join(', ')})`);
   const groups = names.map((name) => [...byGroup.get(name)!.values()].sort((a, b) => a.seed - b.seed));
   const tests = (k: number) => groups[k].map((r) => r.test);
+  const baseGroup = groups[names.indexOf(base)];
 
   const counts = new Set(groups.map((g) => g[0].test.overall.count));
   const stores = new Set(groups.map((g) => g[0].store));
@@ -153,7 +154,7 @@ export function compareRuns(paths: readonly string[], { baseline }: { baseline?:
     notes.push(`The experiments were not tested on the same test set (${names.map((n, k) => `${n}: ${groups[k][0].test.overall.count} impressions`).join(', ')}): their gains over ${base} compare different data.`);
   for (const [k, g] of groups.entries()) if (g.length === 1) notes.push(`${names[k]} has one seed: its std is 0 and says nothing about the spread over seeds.`);
 
-  const baseRun = groups[names.indexOf(base)][0];
+  const baseRun = baseGroup[0];
   let described: Record<Bucket, string> | null = null;
   try {
     described = baseRun.store ? bucketDescriptions(readStoreMeta(baseRun.store).config.buckets) : null;
@@ -162,12 +163,12 @@ export function compareRuns(paths: readonly string[], { baseline }: { baseline?:
   }
   const slice = (name: string, description: string, of: (e: Evaluation) => EvalMetrics, oracle: (o: NonNullable<Evaluation['oracle']>) => EvalMetrics): RunSlice => {
     const perSeed = Object.fromEntries(names.map((n, k) => [n, tests(k).map((e) => metricsOf(of(e)))]));
-    return { slice: name, description, count: of(baseRun.test).count, perSeed, summary: summarize(perSeed, names, base), oracle: oracleOf(tests(names.indexOf(base)), oracle) };
+    return { slice: name, description, count: of(baseRun.test).count, perSeed, summary: summarize(perSeed, names, base), oracle: oracleOf(baseGroup.map((r) => r.test), oracle) };
   };
   const slices = [slice('overall', 'all test impressions', (e) => e.overall, (o) => o.overall)];
   for (const b of BUCKETS) if (baseRun.test.buckets[b]?.count > 0) slices.push(slice(b, described?.[b] ?? `items in the ${b} frequency bucket`, (e) => e.buckets[b], (o) => o.buckets[b]));
 
-  const baseBySeed = new Map(groups[names.indexOf(base)].map((r) => [r.seed, r.test.overall]));
+  const baseBySeed = new Map(baseGroup.map((r) => [r.seed, r.test.overall]));
   const pairedGap = (name: string): PairedGap | null => {
     const runs = groups[names.indexOf(name)].filter((r) => baseBySeed.has(r.seed));
     if (runs.length < 2) return null;
