@@ -15,7 +15,7 @@ import { Bucket, BUCKETS, Evaluation, MetricSet } from '../src/ctr/metrics.js';
 import { createModel } from '../src/ctr/models/index.js';
 import { readExperimentConfig } from '../src/ctr/run.js';
 import { evaluateSplit, fit } from '../src/ctr/trainer.js';
-import { buildStoreFromSpec } from '../src/data/resolve.js';
+import { buildStoreFromSpec } from '../src/data/samples.js';
 import { readSampleConfig } from '../src/data/sample-config.js';
 import { engineSummary } from '../src/engine/info.js';
 import { repoRoot, sharedDataDir } from '../src/util/paths.js';
@@ -45,8 +45,8 @@ console.log(engineSummary());
 
 const world = await generateWorld(params, path.join(out, 'world'));
 console.log(`[${secs()} s] world (${preset}, seed ${params.seed}): ${world.items} items (${world.newItems} new), ${world.users} users, ${world.impressions} impressions, CTR ${world.ctr.toFixed(4)}, ${world.searches} searches, ${world.purchases} purchases`);
-const storeDir = path.join(out, 'store');
-const { meta } = await buildStoreFromSpec(world.specFile, readSampleConfig(world.sampleConfigFile), storeDir);
+const { store } = await buildStoreFromSpec(world.specFile, readSampleConfig(world.sampleConfigFile), path.join(out, 'store'));
+const { meta } = store;
 console.log(`[${secs()} s] store: train ${meta.splits.train.count}, valid ${meta.splits.valid.count}, test ${meta.splits.test.count}`);
 
 const fmt = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '   -  ' : x.toFixed(4));
@@ -58,9 +58,9 @@ function table(name: string, e: { overall: MetricSet; buckets: Record<Bucket, Me
 const results: Record<string, Evaluation> = {};
 for (const [key, file] of [['id', 'adworld-din-id.json'], ['attr', 'adworld-din-attr.json']] as const) {
   const config = readExperimentConfig(path.join(root, 'configs', file));
-  const model = createModel(config.model, featureSpaceOf(storeDir), config.train.seed);
-  const r = fit(model, storeDir, config.train);
-  results[key] = evaluateSplit(model, storeDir, 'test');
+  const model = createModel(config.model, featureSpaceOf(store), config.train.seed);
+  const r = fit(model, store, config.train);
+  results[key] = evaluateSplit(model, store, 'test');
   console.log(`[${secs()} s] ${config.name}: trained ${r.samples} samples in ${r.seconds.toFixed(1)} s (${Math.round(r.samplesPerSecond)} samples/s); test AUC ${fmt(results[key].overall.auc)} GAUC ${fmt(results[key].overall.gauc)}`);
 }
 

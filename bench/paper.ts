@@ -11,10 +11,10 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { paperSummaryTable, preparePaperInputs } from '../src/cli/experiment.js';
 import { readPaperConfig, runPaperExperiment } from '../src/ctr/experiment/paper.js';
 import { PAPER_VARIANTS } from '../src/ctr/experiment/result.js';
-import { writePaperReport } from '../src/report/paper-report.js';
+import { preparePaperInputs } from '../src/pipeline/paper.js';
+import { paperSummaryTable, writePaperReport } from '../src/report/paper-report.js';
 import { repoRoot, sharedDataDir } from '../src/util/paths.js';
 
 const args = process.argv.slice(2);
@@ -37,9 +37,9 @@ config.curveEpochs = Number(opt('curve-epochs') ?? 0);
 config.name = `bench-paper-${config.world.preset}-seed${seed}${opt('pretrain-config') ? `-${path.basename(opt('pretrain-config')!, '.json')}` : ''}`;
 const t0 = performance.now();
 const log = (line: string) => console.log(`[${((performance.now() - t0) / 1000).toFixed(1)} s] ${line}`);
-const { storeDir, description } = await preparePaperInputs(config, runs, log);
+const { store, description } = await preparePaperInputs(config, runs, { log });
 const out = path.join(runs, 'bench-paper', config.name);
-const result = runPaperExperiment(config, storeDir, out, { dataDescription: description, onRun: (p) => log(`${p.variant} (${p.index + 1}/${p.total})`) });
+const result = runPaperExperiment(config, store, out, { dataDescription: description, onRun: (p) => log(`${p.variant} (${p.index + 1}/${p.total})`) });
 const files = await writePaperReport(result, out);
 console.log(paperSummaryTable(result));
 for (const n of result.notes) console.log(`- ${n}`);

@@ -1,7 +1,7 @@
 /**
  * bench:scl — SCL pre-training against its baselines and ablations on the fashion ad world.
- * Generates the world (preset `medium`, from ../shared/data/fashion-products; cached in
- * runs/scl/world-<preset>-seed<n> and reused when its parameters match), computes the frozen
+ * Generates the world (preset `medium`, from ../shared/data/fashion-products; cached by the
+ * pipeline in runs/worlds, shared with bench:paper), computes the frozen
  * MobileNetV2 image features once (cached in runs/features), trains SCL, the title <-> image
  * projection, SCL without the queue and SCL without hard negatives (configs/scl-fashion.json),
  * evaluates all with the raw backbone / bag-of-n-grams baseline on held-out search -> purchase
@@ -18,8 +18,9 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { worldReferences } from '../src/cli/pretrain.js';
 import { engineSummary } from '../src/engine/info.js';
+import { worldReferences } from '../src/pipeline/scl.js';
+import { ensureWorld } from '../src/pipeline/world.js';
 import { parseSclConfig, readSclConfig } from '../src/pretrain/config.js';
 import { formatTable } from '../src/pretrain/evaluate.js';
 import { sclImageFeatures } from '../src/pretrain/features.js';
@@ -27,8 +28,7 @@ import { Method, METHODS, prepare, runExperiment } from '../src/pretrain/pipelin
 import type { RetrievalRow } from '../src/pretrain/evaluate.js';
 import { loadSearchData } from '../src/pretrain/source.js';
 import { repoRoot, sharedDataDir } from '../src/util/paths.js';
-import { generateWorld, worldIsCurrent } from '../src/world/generate.js';
-import { PRESET_NAMES, PresetName, worldParams } from '../src/world/params.js';
+import { PRESET_NAMES, PresetName } from '../src/world/params.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string) => {
@@ -84,15 +84,10 @@ type Figures = Record<string, number>;
 
 async function runSeed(seed: number): Promise<Figures> {
   const worldSeed = worldSeedOf(seed);
-  const params = worldParams(preset, { seed: worldSeed, catalog: 'fashion' });
   const config = parseSclConfig(checked);
   config.seed = seed;
-  const worldDir = path.join(root, 'runs', 'scl', `world-${preset}-seed${worldSeed}`);
-  if (!worldIsCurrent(worldDir, params)) {
-    const w = await generateWorld(params, worldDir);
-    console.log(`[${secs()} s] world generated (${preset}, seed ${worldSeed}): ${w.items} items, ${w.searches} searches (${w.photoSearches} by photo), ${w.purchases} purchases`);
-  } else console.log(`[${secs()} s] world reused: ${worldDir}`);
-  const data = await loadSearchData(path.join(worldDir, 'dataset.json'));
+  const world = await ensureWorld({ preset, seed: worldSeed, catalog: 'fashion' }, path.join(root, 'runs'), { log: (line) => console.log(`[${secs()} s] ${line}`) });
+  const data = await loadSearchData(world.specFile);
   console.log(`[${secs()} s] read ${data.items.length} items, ${data.searches.length} searches`);
 
   let lastPct = -1;
@@ -106,7 +101,7 @@ async function runSeed(seed: number): Promise<Figures> {
   const prep = prepare(config, data.items, data.searches, table);
   const s = prep.mined.stats;
   console.log(`[${secs()} s] pairs: ${prep.mined.train.length} train, ${prep.mined.heldOut.length} held out (searches from ts ${prep.mined.cutoffTs}); ${s.textPairs} text, ${s.imagePairs} photo; ${s.hardNegatives} hard negatives`);
-  const references = await worldReferences(path.join(worldDir, 'dataset.json'), data, prep.mined.heldOut);
+  const references = await worldReferences(world.specFile, data, prep.mined.heldOut, (line) => console.error(line));
   const res = runExperiment(config, prep, methods, {
     references,
     onProgress: (m, p) => {

@@ -25,7 +25,7 @@ import path from 'node:path';
 import { simTierCounts } from '../src/engine/ops/simtier.js';
 import { RandomStream } from '../src/engine/random.js';
 import { ensureDefaultModel } from '../src/serve/default-model.js';
-import { readCatalog } from '../src/data/samples.js';
+import { SampleStore } from '../src/data/store.js';
 import { readExperimentConfig } from '../src/ctr/run.js';
 import { repoRoot } from '../src/util/paths.js';
 import { freePort } from '../src/util/net.js';
@@ -220,8 +220,7 @@ function simTierKernel(): { pairsDimPerSec: number; boundPerSec: number; bandwid
 }
 
 const manifest = await ensureDefaultModel({ log: say });
-const storeDir = readExperimentConfig(path.join(manifest.run, 'config.json')).data.store!;
-const ids = readCatalog(storeDir).ids;
+const ids = SampleStore.open(readExperimentConfig(path.join(manifest.run, 'config.json')).data.store!).catalog.ids;
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'mmctr-bench-serve-'));
 const server = await startServer(['--index', path.join(tmp, 'index.safetensors')]);
 let results: Record<string, number>;

@@ -12,8 +12,7 @@ import { featureSpaceOf } from '../src/ctr/feature-space.js';
 import { createModel } from '../src/ctr/models/index.js';
 import { evaluateSplit, fit } from '../src/ctr/trainer.js';
 import { engineSummary } from '../src/engine/info.js';
-import { ADAPTERS } from '../src/data/adapters/index.js';
-import { resolveStore } from '../src/data/resolve.js';
+import { resolveStore } from '../src/pipeline/store.js';
 import { repoRoot, sharedDataDir } from '../src/util/paths.js';
 
 const root = repoRoot();
@@ -22,7 +21,7 @@ if (!existsSync(path.join(sharedDataDir(), 'movielens-100k'))) {
   process.exit(2);
 }
 const config = readExperimentConfig(path.join(root, 'configs', 'movielens-din.json'));
-const store = await resolveStore(config.data, path.join(root, 'configs'), path.join(root, 'runs'), ADAPTERS);
+const store = await resolveStore(config.data, path.join(root, 'configs'), path.join(root, 'runs'));
 console.log(engineSummary());
 const model = createModel(config.model, featureSpaceOf(store), config.train.seed);
 const result = fit(model, store, config.train, { log: (l) => console.log(l) });
@@ -38,7 +37,7 @@ const ours = {
 console.log(`mmctr DIN: test AUC ${ours.auc} GAUC ${ours.gauc} logloss ${ours.logloss}; ${ours.samples_per_s} samples/s end to end (${ours.loop_samples_per_s} in the loop), ${ours.seconds} s`);
 
 const out: Record<string, unknown> = { ...ours };
-const torch = spawnSync('/usr/bin/python3', [path.join(root, 'bench', 'torch_din.py'), store, '--seed', String(config.train.seed)], {
+const torch = spawnSync('/usr/bin/python3', [path.join(root, 'bench', 'torch_din.py'), store.dir, '--seed', String(config.train.seed)], {
   encoding: 'utf8',
   env: { ...process.env, OPENBLAS_NUM_THREADS: '1' },
 });

@@ -2,17 +2,16 @@
 import { Command } from 'commander';
 import { createWriteStream } from 'node:fs';
 import path from 'node:path';
-import { readCatalog } from '../data/samples.js';
 import { SPLITS, SplitName } from '../data/sample-config.js';
-import { readFileSync } from 'node:fs';
+import { SampleStore } from '../data/store.js';
 import type { Spread } from '../ctr/experiment/result.js';
 import { spread } from '../ctr/experiment/summary.js';
 import { BUCKETS, Evaluation } from '../ctr/metrics.js';
 import { openRun, readExperimentConfig, trainRun } from '../ctr/run.js';
 import { evaluateSplit, predictSplit } from '../ctr/trainer.js';
+import { resolveStore } from '../pipeline/store.js';
 import { MmctrError } from '../util/errors.js';
 import { progressBar } from './progress.js';
-import { resolveStore } from './stores.js';
 
 const fmt = (x: number) => (Number.isNaN(x) ? '   -  ' : x.toFixed(4));
 
@@ -57,12 +56,12 @@ export function registerCtr(program: Command): void {
       if (opts.epochs !== undefined) config.train.epochs = opts.epochs;
       const seeds = opts.seeds ?? [config.train.seed];
       if (seeds.some((s) => !Number.isInteger(s) || s < 0)) throw new MmctrError(`--seeds must list non-negative integers, got ${seeds.join(',')}`);
-      const storeDir = await resolveStore(config.data, path.dirname(path.resolve(file)), opts.runs);
+      const store = await resolveStore(config.data, path.dirname(path.resolve(file)), opts.runs, { progress: progressBar });
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');
       const runs = seeds.map((seed) => {
         const runConfig = { ...config, train: { ...config.train, seed } };
         const bar = progressBar(`seed ${seed}`);
-        const result = trainRun(runConfig, storeDir, path.join(opts.runs, `${config.name}-seed${seed}-${stamp}`), {
+        const result = trainRun(runConfig, store, path.join(opts.runs, `${config.name}-seed${seed}-${stamp}`), {
           onProgress: (p) => bar.update(p.done, p.total, p.phase === 'train' ? `epoch ${p.epoch} loss ${p.loss?.toFixed(4)}` : `epoch ${p.epoch} evaluating`),
           log: opts.json ? undefined : (line) => console.error(line),
         });
@@ -86,7 +85,7 @@ export function registerCtr(program: Command): void {
     .action((runDir: string) => {
       const config = readExperimentConfig(path.join(runDir, 'config.json'));
       const bar = progressBar('train');
-      const result = trainRun(config, config.data.store!, runDir, {
+      const result = trainRun(config, SampleStore.open(config.data.store!), runDir, {
         resume: true,
         onProgress: (p) => bar.update(p.done, p.total, p.phase === 'train' ? `epoch ${p.epoch} loss ${p.loss?.toFixed(4)}` : `epoch ${p.epoch} evaluating`),
         log: (line) => console.error(line),
@@ -103,9 +102,9 @@ export function registerCtr(program: Command): void {
     .option('--split <name>', 'train, valid or test', 'test')
     .option('--json', 'machine-readable output')
     .action((runDir: string, opts: { split: string; json?: boolean }) => {
-      const { model, storeDir } = openRun(runDir);
+      const { model, store } = openRun(runDir);
       const bar = progressBar('evaluate');
-      const e = evaluateSplit(model, storeDir, splitOption(opts.split), (d, t) => bar.update(d, t));
+      const e = evaluateSplit(model, store, splitOption(opts.split), (d, t) => bar.update(d, t));
       bar.stop();
       console.log(opts.json ? JSON.stringify(e) : evaluationTable(e));
     });
@@ -117,12 +116,11 @@ export function registerCtr(program: Command): void {
     .option('--split <name>', 'train, valid or test', 'test')
     .requiredOption('--out <file>', 'CSV file to write')
     .action(async (runDir: string, opts: { split: string; out: string }) => {
-      const { model, storeDir } = openRun(runDir);
-      const { probs, reader } = predictSplit(model, storeDir, splitOption(opts.split));
+      const { model, store } = openRun(runDir);
+      const { probs, reader } = predictSplit(model, store, splitOption(opts.split));
       const all = reader.readRange(0, reader.count);
       reader.close();
-      const catalog = readCatalog(storeDir);
-      const users = JSON.parse(readFileSync(path.join(storeDir, 'users.json'), 'utf8')) as string[];
+      const { catalog, users } = store;
       const out = createWriteStream(opts.out);
       out.write('user_id,item_id,label,pctr\n');
       for (let i = 0; i < probs.length; i++) out.write(`${users[all.user[i] - 1]},${catalog.ids[all.item[i] - 1]},${all.label[i]},${probs[i].toFixed(6)}\n`);

@@ -9,7 +9,8 @@ import { Duck } from '../data/duck.js';
 import { DataError } from '../data/errors.js';
 import { DatasetSummary, ingest, IngestReport, Problem, summarize, TableReport } from '../data/ingest.js';
 import { readSampleConfig, SampleConfig, SPLITS } from '../data/sample-config.js';
-import { buildSamples, StoreMeta } from '../data/samples.js';
+import { buildSamples } from '../data/samples.js';
+import type { StoreMeta } from '../data/store.js';
 import { readDatasetSpec } from '../data/spec.js';
 import { progressBar } from './progress.js';
 

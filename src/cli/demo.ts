@@ -13,10 +13,10 @@ import { rmSync } from 'node:fs';
 import { ExperimentConfig } from '../ctr/config.js';
 import { PaperExperimentConfig, runPaperExperiment } from '../ctr/experiment/paper.js';
 import { sclConfig } from '../pretrain/config.js';
-import { writePaperReport } from '../report/paper-report.js';
-import { ensureSclVectors, paperSummaryTable } from './experiment.js';
+import { paperSummaryTable, writePaperReport } from '../report/paper-report.js';
+import { ensureSclVectors } from '../pipeline/scl.js';
 import { trainRun } from '../ctr/run.js';
-import { buildStoreFromSpec } from '../data/resolve.js';
+import { buildStoreFromSpec } from '../data/samples.js';
 import { readSampleConfig } from '../data/sample-config.js';
 import { generateWorld } from '../world/generate.js';
 import { worldParams } from '../world/params.js';
@@ -37,8 +37,9 @@ export function registerDemo(program: Command): void {
       say(`1. generated a small ad world (${world.items} drawn products, ${world.users} users, ${world.impressions} ad impressions, ${world.searches} searches): ${world.specFile}`);
       const bar = progressBar('samples');
       const storeDir = path.join(opts.out, 'store');
-      const { meta, report } = await buildStoreFromSpec(world.specFile, readSampleConfig(world.sampleConfigFile), storeDir, (d, t) => bar.update(d, t));
+      const { store, report } = await buildStoreFromSpec(world.specFile, readSampleConfig(world.sampleConfigFile), storeDir, (d, t) => bar.update(d, t));
       bar.stop();
+      const { meta } = store;
       const ev = report.tables.events;
       say(`2. validated ${ev.rows} event rows (${ev.rowsDropped} dropped) and built samples: train ${meta.splits.train.count}, valid ${meta.splits.valid.count}, test ${meta.splits.test.count}`);
       const results: Record<string, unknown> = {};
@@ -50,7 +51,7 @@ export function registerDemo(program: Command): void {
           train: { batchSize: 256, lr: 0.005, seed: opts.seed, epochs: 4, earlyStoppingPatience: 1 },
         });
         const tb = progressBar(model);
-        const run = trainRun(config, storeDir, path.join(opts.out, 'runs', model), { onProgress: (p) => tb.update(p.done, p.total) });
+        const run = trainRun(config, store, path.join(opts.out, 'runs', model), { onProgress: (p) => tb.update(p.done, p.total) });
         tb.stop();
         results[model] = { auc: run.test.overall.auc, gauc: run.test.overall.gauc, logloss: run.test.overall.logloss, run: run.dir };
         if (run.test.oracle) results.oracle = { auc: run.test.oracle.overall.auc, gauc: run.test.oracle.overall.gauc, logloss: run.test.oracle.overall.logloss };
@@ -58,7 +59,7 @@ export function registerDemo(program: Command): void {
         say(evaluationTable(run.test).replace(/^/gm, '   '));
       }
       const scl = sclConfig({ seed: opts.seed, featureCache: path.join(opts.out, 'features'), model: { hidden: 128, tokenDim: 32 }, loss: { queueSize: 1024 }, train: { epochs: 6, batchSize: 128 } });
-      const vectors = await ensureSclVectors(scl, world.specFile, opts.out, say);
+      const vectors = await ensureSclVectors(scl, world.specFile, opts.out, { log: say, progress: progressBar });
       say(`4. SCL item vectors (image + title, 128-d) for every product: ${vectors}`);
       const paper = PaperExperimentConfig.parse({
         name: 'demo-paper',
@@ -71,7 +72,7 @@ export function registerDemo(program: Command): void {
         curveEpochs: 3,
       });
       const pb = progressBar('paper');
-      const result = runPaperExperiment(paper, storeDir, path.join(opts.out, 'paper'), {
+      const result = runPaperExperiment(paper, store, path.join(opts.out, 'paper'), {
         dataDescription: `the demo's small ad world (built-in drawn catalogue, seed ${opts.seed})`,
         onRun: (p) => pb.update(p.index, p.total, `${p.variant}`),
       });

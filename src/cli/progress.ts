@@ -1,10 +1,6 @@
 /** Progress bars on stderr for long work (silent when stderr is not a terminal, e.g. in CI). */
 import cliProgress from 'cli-progress';
-
-export interface Bar {
-  update(done: number, total: number, info?: string): void;
-  stop(): void;
-}
+import type { Bar } from '../pipeline/options.js';
 
 export function progressBar(label: string): Bar {
   if (!process.stderr.isTTY) return { update() {}, stop() {} };

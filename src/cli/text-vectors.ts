@@ -11,7 +11,8 @@ import { coClickConfig, CoClickConfig, formatCoClickTable, readCoClickConfig, ru
 import { writeEmbeddings } from '../pretrain/export.js';
 import { ConfigError, MmctrError } from '../util/errors.js';
 import { progressBar } from './progress.js';
-import { resolveStore } from './stores.js';
+import { resolveStore, type StoreSource } from '../pipeline/store.js';
+import { SampleStore } from '../data/store.js';
 
 type DataRef = { store?: string; dataset?: string; adapter?: string; samples?: unknown };
 
@@ -26,13 +27,13 @@ function dataOf(raw: Record<string, unknown>, file: string): DataRef {
  * The input: a built store folder, a text-vectors config ("kind": "text-vectors", its data section
  * and settings), or an experiment config (its data section; settings from --config or defaults).
  */
-async function resolveInput(input: string, configFile: string | undefined, runs: string): Promise<{ store: string; config: CoClickConfig }> {
+async function resolveInput(input: string, configFile: string | undefined, runs: string): Promise<{ store: SampleStore; config: CoClickConfig }> {
   let config = configFile ? readCoClickConfig(configFile) : coClickConfig();
   const abs = path.resolve(input);
   if (!existsSync(abs)) throw new MmctrError(`${input} does not exist: give a sample store folder or a config file`);
   if (statSync(abs).isDirectory()) {
-    if (!existsSync(path.join(abs, 'meta.json'))) throw new MmctrError(`${input} is a folder but not a sample store (no meta.json)`);
-    return { store: abs, config };
+    if (!SampleStore.isStore(abs)) throw new MmctrError(`${input} is a folder but not a sample store (no meta.json)`);
+    return { store: SampleStore.open(abs), config };
   }
   let raw: Record<string, unknown>;
   try {
@@ -45,7 +46,7 @@ async function resolveInput(input: string, configFile: string | undefined, runs:
     config = readCoClickConfig(abs);
   }
   const data = dataOf(raw, input);
-  const store = await resolveStore(data as Parameters<typeof resolveStore>[0], path.dirname(abs), runs);
+  const store = await resolveStore(data as StoreSource, path.dirname(abs), runs, { progress: progressBar });
   return { store, config };
 }
 
@@ -83,8 +84,8 @@ export function registerTextVectors(program: Command): void {
       if (missing.length && !opts.json)
         console.error(`note: the store's catalogue has no (or empty) field(s) ${missing.join(', ')}; item texts are the title${res.fields.length ? ` + ${res.fields.join(', ')}` : ''} (a store built before the adapter's attributes were kept? rebuild it with \`mmctr data build\`)`);
       mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
-      const report = { method, store, fields: res.fields, trainPairs: res.train, heldOutPairs: res.heldOut, training: res.training ?? null, retrieval: res.eval, config };
-      writeEmbeddings(opts.out, res.ids, res.vectors, res.dim, { method, store, fields: JSON.stringify(res.fields), config: JSON.stringify(config), retrieval: JSON.stringify(res.eval) });
+      const report = { method, store: store.dir, fields: res.fields, trainPairs: res.train, heldOutPairs: res.heldOut, training: res.training ?? null, retrieval: res.eval, config };
+      writeEmbeddings(opts.out, res.ids, res.vectors, res.dim, { method, store: store.dir, fields: JSON.stringify(res.fields), config: JSON.stringify(config), retrieval: JSON.stringify(res.eval) });
       if (opts.json) console.log(JSON.stringify({ out: opts.out, ...report }));
       else {
         const t = res.training;

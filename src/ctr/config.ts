@@ -122,8 +122,9 @@ export const DataSection = z
     adapter: z.enum(['movielens-100k', 'taobao-samples']).optional(),
     samples: SampleConfig.optional(),
     /**
-     * Item vectors for the multimodal features (Vector, SimScore, SimTier, MAKE): an
-     * `mmctr embed` file or any precomputed vector file (jsonl, csv, tsv, safetensors).
+     * Item vectors for the multimodal features (Vector, SimScore, SimTier, MAKE): any source
+     * encoders/vector-file.ts reads (an `mmctr embed` export, a feature cache file, or a
+     * precomputed jsonl, csv, tsv or safetensors file).
      */
     vectors: z.string().optional(),
   })

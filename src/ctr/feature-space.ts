@@ -1,10 +1,9 @@
 /** The FeatureSpace of a sample store: vocabulary sizes and item fields from its catalogue. */
-import { readCatalog, readStoreMeta } from '../data/samples.js';
+import type { SampleStore } from '../data/store.js';
 import type { FeatureSpace } from './parts/id-features.js';
 
-export function featureSpaceOf(storeDir: string): FeatureSpace {
-  const meta = readStoreMeta(storeDir);
-  const catalog = readCatalog(storeDir);
+export function featureSpaceOf(store: SampleStore): FeatureSpace {
+  const { meta, catalog } = store;
   const itemFields: FeatureSpace['itemFields'] = {};
   // Every categorical field the catalogue has (category, brand, shop, listed attributes).
   for (const [f, field] of Object.entries(catalog.fields)) {

@@ -3,15 +3,15 @@
  * config, the log, per-epoch and test metrics (JSON), and the trained model (safetensors).
  * `mmctr evaluate` and `mmctr predict` reopen a run from its folder.
  */
-import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadModel, saveModel } from '../engine/checkpoint.js';
 import { engineSummary } from '../engine/info.js';
 import { readConfigFile } from '../util/config-file.js';
 import { ConfigError } from '../util/errors.js';
 import { writeTextAtomic } from '../util/atomic-write.js';
-import { readCatalog, readStoreMeta } from '../data/samples.js';
+import { SampleStore } from '../data/store.js';
+import { cacheKey } from '../util/cache-key.js';
 import { ExperimentConfig, MakeConfig, TrainConfig } from './config.js';
 import { featureSpaceOf } from './feature-space.js';
 import { Evaluation } from './metrics.js';
@@ -53,26 +53,27 @@ export interface TrainRunOptions extends Omit<FitOptions, 'checkpointDir'> {
 }
 
 /** The item vectors a config names (data.vectors), aligned to the store's catalogue; null without. */
-export function loadRunVectors(config: ExperimentConfig, storeDir: string): ItemVectorTable | null {
-  return config.data.vectors ? loadItemVectors(config.data.vectors, readCatalog(storeDir).ids) : null;
+export function loadRunVectors(config: ExperimentConfig, store: SampleStore): ItemVectorTable | null {
+  return config.data.vectors ? loadItemVectors(config.data.vectors, store.catalog.ids) : null;
 }
+
+/** Bumped whenever MAKE's training gives a different module for the same recipe, so older cached modules are retrained. */
+const MAKE_VERSION = 1;
 
 /**
  * MAKE for a run: the module named by model.make.module, else one trained on this store for
  * model.make.epochs (best epoch on validation) and cached under a key of everything that shapes
  * it (store, vectors, MAKE config, seed), so retraining the ID model reuses it.
  */
-export function ensureMake(make: MakeConfig, vectors: ItemVectorTable, storeDir: string, seed: number, cacheDir: string, options: Omit<FitOptions, 'checkpointDir'> = {}): { module: Make; training: MakeTraining } {
+export function ensureMake(make: MakeConfig, vectors: ItemVectorTable, store: SampleStore, seed: number, cacheDir: string, options: Omit<FitOptions, 'checkpointDir'> = {}): { module: Make; training: MakeTraining } {
   const module = createMake(make, vectors, seed);
   if (make.module) {
     loadModel(make.module, module);
     return { module, training: { file: make.module, reused: true, fit: readMakeFit(make.module) } };
   }
   const { module: _unused, fineTuneLr: _ft, ...shape } = make;
-  const key = createHash('sha256')
-    .update(JSON.stringify({ store: path.resolve(storeDir), storeMeta: readStoreMeta(storeDir), vectors: vectors.source, vectorsStat: statSync(vectors.source).mtimeMs, shape, seed }))
-    .digest('hex')
-    .slice(0, 16);
+  // A store is written once (a rebuild replaces it whole, with a new builtAt): its folder and meta identify it.
+  const key = cacheKey({ stage: 'make', version: MAKE_VERSION, recipe: { store: store.dir, storeMeta: store.meta, shape, seed }, files: [vectors.source] });
   const dir = path.join(cacheDir, key);
   const file = path.join(dir, 'make.safetensors');
   if (existsSync(file)) {
@@ -83,7 +84,7 @@ export function ensureMake(make: MakeConfig, vectors: ItemVectorTable, storeDir:
   mkdirSync(dir, { recursive: true });
   const train = TrainConfig.parse({ batchSize: make.batchSize, lr: make.lr, epochs: make.epochs, earlyStoppingPatience: make.earlyStoppingPatience, monitor: make.monitor, seed });
   options.log?.(`MAKE: training up to ${make.epochs} epochs on item vectors (${vectors.dim}-d), best epoch on validation ${make.monitor}`);
-  const result = fit(module, storeDir, train, { ...options, checkpointDir: path.join(dir, 'checkpoints') });
+  const result = fit(module, store, train, { ...options, checkpointDir: path.join(dir, 'checkpoints') });
   saveModel(file, module, { make, vectors: vectors.source, seed });
   writeTextAtomic(path.join(dir, 'fit.json'), JSON.stringify(result, null, 2));
   options.log?.(`MAKE: kept epoch ${result.bestEpoch} of ${result.epochs.length}; saved ${file}`);
@@ -96,28 +97,28 @@ function readMakeFit(file: string): FitResult {
 }
 
 /** Trains the experiment on a built store and writes the run folder. */
-export function trainRun(config: ExperimentConfig, storeDir: string, runDir: string, options: TrainRunOptions = {}): RunResult {
+export function trainRun(config: ExperimentConfig, store: SampleStore, runDir: string, options: TrainRunOptions = {}): RunResult {
   mkdirSync(runDir, { recursive: true });
   const logFile = path.join(runDir, 'log.txt');
   const log = (line: string) => {
     appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`);
     options.log?.(line);
   };
-  writeTextAtomic(path.join(runDir, 'config.json'), JSON.stringify({ ...config, data: { ...config.data, store: path.resolve(storeDir) } }, null, 2));
+  writeTextAtomic(path.join(runDir, 'config.json'), JSON.stringify({ ...config, data: { ...config.data, store: store.dir } }, null, 2));
   log(engineSummary());
-  const vectors = options.vectors ?? loadRunVectors(config, storeDir);
+  const vectors = options.vectors ?? loadRunVectors(config, store);
   if (vectors) log(`item vectors: ${vectors.source} (${vectors.dim}-d); ${vectors.missing} catalogue items without one, ${vectors.unused} vectors of unknown items`);
   const extras: DinExtras = { vectors: vectors ?? undefined };
   let make: MakeTraining | undefined;
   if (config.model.model === 'din' && config.model.make && vectors) {
-    const made = ensureMake(config.model.make, vectors, storeDir, config.train.seed, options.makeCacheDir ?? path.join(path.dirname(path.resolve(runDir)), 'make-cache'), { ...options, log });
+    const made = ensureMake(config.model.make, vectors, store, config.train.seed, options.makeCacheDir ?? path.join(path.dirname(path.resolve(runDir)), 'make-cache'), { ...options, log });
     extras.make = made.module;
     make = made.training;
   }
-  const model = createModel(config.model, featureSpaceOf(storeDir), config.train.seed, extras);
+  const model = createModel(config.model, featureSpaceOf(store), config.train.seed, extras);
   log(`${config.model.model}: ${model.parameterCount().toLocaleString('en')} parameters; training ${config.train.epochs} epoch(s)`);
-  const result = fit(model, storeDir, config.train, { ...options, log, checkpointDir: path.join(runDir, 'checkpoints') });
-  const test = evaluateSplit(model, storeDir, 'test');
+  const result = fit(model, store, config.train, { ...options, log, checkpointDir: path.join(runDir, 'checkpoints') });
+  const test = evaluateSplit(model, store, 'test');
   log(`test: AUC ${test.overall.auc.toFixed(4)} GAUC ${test.overall.gauc.toFixed(4)} logloss ${test.overall.logloss.toFixed(4)}; ${Math.round(result.samplesPerSecond)} samples/s end to end, ${Math.round(result.loopSamplesPerSecond)} in the training loop`);
   saveModel(path.join(runDir, 'model.safetensors'), model, config);
   writeTextAtomic(path.join(runDir, 'metrics.json'), JSON.stringify({ fit: result, test, make }, null, 2));
@@ -125,15 +126,15 @@ export function trainRun(config: ExperimentConfig, storeDir: string, runDir: str
 }
 
 /** Reopens a run folder: its config, store and trained model. */
-export function openRun(runDir: string): { config: ExperimentConfig; storeDir: string; model: CtrModel } {
+export function openRun(runDir: string): { config: ExperimentConfig; store: SampleStore; model: CtrModel } {
   const configFile = path.join(runDir, 'config.json');
   if (!existsSync(configFile)) throw new ConfigError(configFile, ['not found: is this a run folder written by `mmctr train`?']);
   const config = readExperimentConfig(configFile);
-  const storeDir = config.data.store!;
-  const vectors = loadRunVectors(config, storeDir) ?? undefined;
+  const store = SampleStore.open(config.data.store!);
+  const vectors = loadRunVectors(config, store) ?? undefined;
   // MAKE's weights are part of the model file; the module only needs building first.
   const make = config.model.model === 'din' && config.model.make && vectors ? createMake({ ...config.model.make, module: undefined }, vectors, config.train.seed) : undefined;
-  const model = createModel(config.model, featureSpaceOf(storeDir), config.train.seed, { vectors, make });
+  const model = createModel(config.model, featureSpaceOf(store), config.train.seed, { vectors, make });
   loadModel(path.join(runDir, 'model.safetensors'), model);
-  return { config, storeDir, model };
+  return { config, store, model };
 }

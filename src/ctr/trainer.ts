@@ -11,9 +11,9 @@ import { resumeLatest, saveCheckpoint } from '../engine/checkpoint.js';
 import { readSafetensors, writeSafetensors } from '../engine/safetensors.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { SplitReader } from '../data/batches.js';
+import type { SplitReader } from '../data/batches.js';
 import { SplitName } from '../data/sample-config.js';
-import { readStoreMeta, readTruth } from '../data/samples.js';
+import type { SampleStore } from '../data/store.js';
 import type { TrainConfig } from './config.js';
 import { evaluatePredictions, Evaluation } from './metrics.js';
 import { CtrModel, parameterGroups } from './models/index.js';
@@ -55,8 +55,8 @@ export interface FitOptions {
 const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
 
 /** Predicted click probabilities for every sample of a split, in store order. */
-export function predictSplit(model: CtrModel, storeDir: string, split: SplitName, batchSize = 4096, onProgress?: (done: number, total: number) => void): { probs: Float32Array; reader: SplitReader } {
-  const reader = new SplitReader(storeDir, split);
+export function predictSplit(model: CtrModel, store: SampleStore, split: SplitName, batchSize = 4096, onProgress?: (done: number, total: number) => void): { probs: Float32Array; reader: SplitReader } {
+  const reader = store.split(split);
   const probs = new Float32Array(reader.count);
   const wasTraining = model.training;
   model.eval();
@@ -74,13 +74,12 @@ export function predictSplit(model: CtrModel, storeDir: string, split: SplitName
 }
 
 /** AUC, GAUC, logloss overall and per frequency bucket for one split. */
-export function evaluateSplit(model: CtrModel, storeDir: string, split: SplitName, onProgress?: (done: number, total: number) => void): Evaluation {
-  const { probs, reader } = predictSplit(model, storeDir, split, 4096, onProgress);
+export function evaluateSplit(model: CtrModel, store: SampleStore, split: SplitName, onProgress?: (done: number, total: number) => void): Evaluation {
+  const { probs, reader } = predictSplit(model, store, split, 4096, onProgress);
   const all = reader.readRange(0, reader.count);
   reader.close();
-  const { buckets } = readStoreMeta(storeDir).config;
   // The true click probabilities (simulated data only) give the oracle's metrics beside the model's.
-  return evaluatePredictions(probs, all.label, all.user, all.freq, buckets, readTruth(storeDir, split));
+  return evaluatePredictions(probs, all.label, all.user, all.freq, store.meta.config.buckets, store.truth(split));
 }
 
 function monitorValue(e: Evaluation, monitor: TrainConfig['monitor']): number {
@@ -102,13 +101,13 @@ interface FitProgress {
   bad: number;
 }
 
-export function fit(model: CtrModel, storeDir: string, config: TrainConfig, { onProgress, log = () => {}, checkpointDir, resume = false }: FitOptions = {}): FitResult {
+export function fit(model: CtrModel, store: SampleStore, config: TrainConfig, { onProgress, log = () => {}, checkpointDir, resume = false }: FitOptions = {}): FitResult {
   const denseGroups = parameterGroups(model, config.lr).map((g) => ({ name: g.name, optimizer: new Adam(g.params, { lr: g.lr }) }));
   const dense = denseGroups[0].optimizer;
   const sparse = new SparseAdam(model.namedTables(), { lr: config.embeddingLr ?? config.lr, l2: model.config.embeddingL2 });
   const optimizers = { ...Object.fromEntries(denseGroups.map((g) => [g.name, g.optimizer])), sparse };
   let shuffleRng = new RandomStream(config.seed).fork('shuffle');
-  const reader = new SplitReader(storeDir, 'train');
+  const reader = store.split('train');
   let epochs: EpochRecord[] = [];
   let best = -Infinity, bestEpoch = 0, bad = 0;
   let bestState: Map<string, Float32Array> | null = null;
@@ -151,8 +150,8 @@ export function fit(model: CtrModel, storeDir: string, config: TrainConfig, { on
     }
     skipBatches = 0;
     const evalStart = performance.now();
-    const valid = readStoreMeta(storeDir).splits.valid.count > 0
-      ? evaluateSplit(model, storeDir, 'valid', (done, total) => onProgress?.({ phase: 'evaluate', epoch, done, total }))
+    const valid = store.meta.splits.valid.count > 0
+      ? evaluateSplit(model, store, 'valid', (done, total) => onProgress?.({ phase: 'evaluate', epoch, done, total }))
       : null;
     const evalMs = performance.now() - evalStart;
     evalSecondsTotal += evalMs / 1000;

@@ -3,10 +3,8 @@
  * shuffle window, not the split. Shuffling permutes blocks of records and, within a window of
  * blocks, the records themselves: near-uniform mixing at sequential-read cost.
  */
-import path from 'node:path';
 import { RandomStream } from '../engine/random.js';
-import { ColumnReader } from './column-file.js';
-import { readStoreMeta, StoreMeta } from './samples.js';
+import type { ColumnReader } from './column-file.js';
 import { SplitName } from './sample-config.js';
 
 export interface Batch {
@@ -41,6 +39,9 @@ export interface BatchVectors {
   hist: Int32Array;
 }
 
+/** The fields of a batch that a split stores (one column file each; store.ts names the files). */
+export type StoredField = Exclude<keyof Batch, 'size' | 'index' | 'vectors' | 'sharedHistory'>;
+
 export interface BatchOptions {
   batchSize: number;
   shuffle?: RandomStream | null;
@@ -49,29 +50,15 @@ export interface BatchOptions {
   windowBlocks?: number;
 }
 
+/** One split's samples, read by record range from its open column files (`SampleStore.split` opens them). */
 export class SplitReader {
   readonly count: number;
-  readonly historyLength: number;
-  private readonly cols: Record<string, ColumnReader>;
 
   constructor(
-    readonly dir: string,
     readonly split: SplitName,
-    readonly meta: StoreMeta = readStoreMeta(dir),
+    readonly historyLength: number,
+    private readonly cols: Record<StoredField, ColumnReader>,
   ) {
-    const d = path.join(dir, split);
-    const L = meta.config.historyLength;
-    this.historyLength = L;
-    this.cols = {
-      user: new ColumnReader(path.join(d, 'user.i32'), 'i32'),
-      item: new ColumnReader(path.join(d, 'item.i32'), 'i32'),
-      label: new ColumnReader(path.join(d, 'label.f32'), 'f32'),
-      ts: new ColumnReader(path.join(d, 'ts.f64'), 'f64'),
-      hist: new ColumnReader(path.join(d, 'hist.i32'), 'i32', L),
-      histLen: new ColumnReader(path.join(d, 'hist_len.i32'), 'i32'),
-      freq: new ColumnReader(path.join(d, 'freq.i32'), 'i32'),
-      isNew: new ColumnReader(path.join(d, 'new.u8'), 'u8'),
-    };
     this.count = this.cols.user.records;
   }
 
@@ -121,7 +108,7 @@ export class SplitReader {
 }
 
 // The stored columns (a batch's vectors come from the caller, never from the store).
-type Field = Exclude<keyof Batch, 'size' | 'vectors' | 'sharedHistory'>;
+type Field = StoredField | 'index';
 const FIELDS: Field[] = ['index', 'user', 'item', 'label', 'ts', 'hist', 'histLen', 'freq', 'isNew'];
 
 function widthOf(f: Field, L: number): number {

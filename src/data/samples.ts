@@ -6,77 +6,32 @@
  * "all samples" is held in memory. Fraction splits cut impressions in that order at
  * floor(n * train) and floor(n * (train + valid)); time splits at validStart and testStart.
  *
- * A sample store folder holds: meta.json, catalog.json (item ids, titles, images, and every
- * categorical item field as indices: category, brand, shop and the spec's listed attributes, by
- * name), users.json, and per split: user.i32 item.i32 label.f32 ts.f64 hist.i32 (L per record,
- * 0 = padding) hist_len.i32 freq.i32 (target's training impressions) new.u8, and, when the events
- * carry a true click probability (a simulated world), p_true.f32 (NaN where unknown).
- *
- * p_true is the answer key, not a feature: batches (batches.ts) never read it; only evaluation
- * does, through readTruth, to report what the best possible model would score.
+ * The folder's layout and file names are store.ts's (STORE_FILES, SPLIT_COLUMNS, TRUTH_FILE); this
+ * file writes them. p_true (the answer key, when the events carry one) goes to its own file per
+ * split, which batches never read.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeTextAtomic } from '../util/atomic-write.js';
 import { ColumnReader, ColumnWriter } from './column-file.js';
 import { Duck, sqlIdent } from './duck.js';
 import { DataError } from './errors.js';
+import { ingest, IngestReport } from './ingest.js';
 import { labelEvents } from './labels.js';
 import { SampleConfig, SplitName, SPLITS } from './sample-config.js';
+import { readDatasetSpec } from './spec.js';
+import type { StoredField } from './batches.js';
+import { Catalog, ITEM_FIELDS, ItemField, SampleStore, SPLIT_COLUMNS, splitDir, splitFile, SplitMeta, StoreMeta, storeFile } from './store.js';
 
-/** The canonical categorical item fields; the spec's listed attributes are further fields, by name. */
-export const ITEM_FIELDS = ['category', 'brand', 'shop'] as const;
-/** A categorical item field: a canonical one or a listed attribute's name. */
-export type ItemField = string;
-
-export interface Catalog {
-  /** Item ids; catalogue index i (1-based) is ids[i - 1]. Index 0 is padding. */
-  ids: string[];
-  titles: (string | null)[];
-  images: (string | null)[];
-  /**
-   * Per field (category, brand, shop, then the listed attributes by name): vocabulary (value of
-   * index v is vocab[v - 1], index 0 = unknown) and per-item index (length ids.length + 1).
-   */
-  fields: Record<ItemField, { vocab: string[]; index: number[] }>;
-}
-
-export interface SplitMeta {
-  count: number;
-  clicks: number;
-  users: number;
-  tsMin: number | null;
-  tsMax: number | null;
-}
-
-export interface StoreMeta {
-  version: 1;
-  dataset: string;
-  config: SampleConfig;
-  items: number;
-  users: number;
-  splits: Record<SplitName, SplitMeta>;
-  /** Training impressions' time range: items with no training impression are "new". */
-  trainEnd: number | null;
-  /** Whether the splits carry p_true.f32 (true click probabilities, for oracle metrics only). */
-  truth?: boolean;
-  builtAt: string;
-}
-
-const COLUMNS = {
-  user: { type: 'i32', width: 1 },
-  item: { type: 'i32', width: 1 },
-  label: { type: 'f32', width: 1 },
-  ts: { type: 'f64', width: 1 },
-  hist_len: { type: 'i32', width: 1 },
-} as const;
+/** The columns written while the events stream by; freq and isNew follow once the training window is known. */
+const STREAMED = ['user', 'item', 'label', 'ts', 'histLen', 'hist'] as const satisfies readonly StoredField[];
 
 /** `dir` may be (re)written: it is absent, an empty folder, or an earlier sample store. */
 function checkStoreDir(dir: string): void {
   if (!existsSync(dir)) return;
   if (!statSync(dir).isDirectory()) throw new DataError({ file: dir }, 'exists and is not a folder: choose another --out for the sample store');
   const entries = readdirSync(dir);
-  if (entries.length > 0 && !entries.includes('meta.json'))
+  if (entries.length > 0 && !SampleStore.isStore(dir))
     throw new DataError({ file: dir }, 'is a folder that is not empty and not a sample store: it is left alone; choose an empty or new folder');
 }
 
@@ -100,6 +55,19 @@ export async function buildSamples(duck: Duck, datasetName: string, config: Samp
   } catch (err) {
     rmSync(tmpDir, { recursive: true, force: true });
     throw err;
+  }
+}
+
+/** Ingests a dataset spec and builds its sample store in `storeDir`; returns the store, opened. */
+export async function buildStoreFromSpec(specFile: string, samples: SampleConfig, storeDir: string, onProgress?: (done: number, total: number) => void): Promise<{ store: SampleStore; report: IngestReport }> {
+  const spec = readDatasetSpec(specFile);
+  const duck = await Duck.open();
+  try {
+    const report = await ingest(duck, spec);
+    await buildSamples(duck, spec.name, samples, storeDir, onProgress);
+    return { store: SampleStore.open(storeDir), report };
+  } finally {
+    duck.close();
   }
 }
 
@@ -156,14 +124,13 @@ async function writeStore(duck: Duck, datasetName: string, config: SampleConfig,
 
   const writers = Object.fromEntries(
     SPLITS.map((s) => {
-      mkdirSync(path.join(tmpDir, s));
-      const w = Object.fromEntries(Object.entries(COLUMNS).map(([name, c]) => [name, new ColumnWriter(path.join(tmpDir, s, `${name}.${c.type}`), c.type, c.width)]));
-      return [s, { ...w, hist: new ColumnWriter(path.join(tmpDir, s, 'hist.i32'), 'i32', L) }];
+      mkdirSync(splitDir(tmpDir, s));
+      return [s, Object.fromEntries(STREAMED.map((c) => [c, new ColumnWriter(splitFile(tmpDir, s, c), SPLIT_COLUMNS[c].type, SPLIT_COLUMNS[c].history ? L : 1)]))];
     }),
-  ) as Record<SplitName, Record<keyof typeof COLUMNS | 'hist', ColumnWriter>>;
+  ) as Record<SplitName, Record<(typeof STREAMED)[number], ColumnWriter>>;
   // The answer key, in its own file: never part of a batch.
   const truthWriters = hasTruth
-    ? (Object.fromEntries(SPLITS.map((s) => [s, new ColumnWriter(path.join(tmpDir, s, TRUTH_FILE), 'f32')])) as Record<SplitName, ColumnWriter>)
+    ? (Object.fromEntries(SPLITS.map((s) => [s, new ColumnWriter(splitFile(tmpDir, s, 'truth'), 'f32')])) as Record<SplitName, ColumnWriter>)
     : null;
   const meta: Record<SplitName, SplitMeta & { userSet: Set<number> }> = Object.fromEntries(
     SPLITS.map((s) => [s, { count: 0, clicks: 0, users: 0, tsMin: null, tsMax: null, userSet: new Set<number>() }]),
@@ -198,7 +165,7 @@ async function writeStore(duck: Duck, datasetName: string, config: SampleConfig,
     w.item.push(item);
     w.label.push(label);
     w.ts.push(ts);
-    w.hist_len.push(len);
+    w.histLen.push(len);
     w.hist.push(snapshot);
     truthWriters?.[name].push(pTrue === null || pTrue === undefined ? Number.NaN : Number(pTrue));
     const m = meta[name];
@@ -235,7 +202,7 @@ async function writeStore(duck: Duck, datasetName: string, config: SampleConfig,
 
   // Frequencies are known only after the training window has been read: second, small pass.
   for (const s of SPLITS) {
-    const items = new ColumnReader(path.join(tmpDir, s, 'item.i32'), 'i32');
+    const items = new ColumnReader(splitFile(tmpDir, s, 'item'), SPLIT_COLUMNS.item.type);
     const all = items.readAll() as Int32Array;
     items.close();
     const freq = new Int32Array(all.length), fresh = new Uint8Array(all.length);
@@ -243,8 +210,8 @@ async function writeStore(duck: Duck, datasetName: string, config: SampleConfig,
       freq[i] = trainFreq[all[i]];
       fresh[i] = freq[i] === 0 ? 1 : 0;
     }
-    writeFileSync(path.join(tmpDir, s, 'freq.i32'), freq);
-    writeFileSync(path.join(tmpDir, s, 'new.u8'), fresh);
+    writeFileSync(splitFile(tmpDir, s, 'freq'), freq);
+    writeFileSync(splitFile(tmpDir, s, 'isNew'), fresh);
   }
 
   const storeMeta: StoreMeta = {
@@ -261,42 +228,8 @@ async function writeStore(duck: Duck, datasetName: string, config: SampleConfig,
     truth: hasTruth,
     builtAt: new Date().toISOString(),
   };
-  writeFileSync(path.join(tmpDir, 'catalog.json'), JSON.stringify(catalog));
-  writeFileSync(path.join(tmpDir, 'users.json'), JSON.stringify(users));
-  writeTextAtomic(path.join(tmpDir, 'meta.json'), JSON.stringify(storeMeta, null, 2));
+  writeFileSync(storeFile(tmpDir, 'catalog'), JSON.stringify(catalog));
+  writeFileSync(storeFile(tmpDir, 'users'), JSON.stringify(users));
+  writeTextAtomic(storeFile(tmpDir, 'meta'), JSON.stringify(storeMeta, null, 2));
   return storeMeta;
-}
-
-export function readStoreMeta(dir: string): StoreMeta {
-  try {
-    return JSON.parse(readFileSync(path.join(dir, 'meta.json'), 'utf8')) as StoreMeta;
-  } catch (err) {
-    throw new DataError({ file: path.join(dir, 'meta.json') }, `is not a sample store (${(err as Error).message}); build one with \`mmctr data build\``);
-  }
-}
-
-/** The file of a split that holds the true click probabilities. */
-export const TRUTH_FILE = 'p_true.f32';
-
-/**
- * The true click probability of every sample of a split (NaN where unknown), or null when the
- * store has none. For oracle metrics only: a model must never be given it.
- */
-export function readTruth(dir: string, split: SplitName): Float32Array | null {
-  const file = path.join(dir, split, TRUTH_FILE);
-  if (!existsSync(file)) return null;
-  const reader = new ColumnReader(file, 'f32');
-  try {
-    return reader.readAll() as Float32Array;
-  } finally {
-    reader.close();
-  }
-}
-
-export function readCatalog(dir: string): Catalog {
-  try {
-    return JSON.parse(readFileSync(path.join(dir, 'catalog.json'), 'utf8')) as Catalog;
-  } catch (err) {
-    throw new DataError({ file: path.join(dir, 'catalog.json') }, `cannot be read (${(err as Error).message}); rebuild the store with \`mmctr data build\``);
-  }
 }

@@ -18,8 +18,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, renameSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { readSafetensors, writeSafetensors } from '../engine/safetensors.js';
-import { EncoderError } from './errors.js';
+import { readSafetensors, SafetensorsFile, writeSafetensors } from '../engine/safetensors.js';
+import { EncoderError, FeatureFileError } from './errors.js';
 import type { FeatureTable, ImageBackbone, ItemContent } from './types.js';
 
 export interface ImageFeatureOptions {
@@ -50,24 +50,45 @@ function fileSignature(file: string): string {
   }
 }
 
+/** Whether a safetensors file is a feature cache of this module's layout. */
+export function isFeatureCache(st: SafetensorsFile): boolean {
+  return Boolean(st.metadata.backbone) && st.tensors.has('features') && st.tensors.has('missing');
+}
+
+/** One metadata list of a feature cache (a JSON array), or a FeatureFileError naming the file. */
+function metadataList(file: string, st: SafetensorsFile, key: string): string[] {
+  try {
+    const v = JSON.parse(st.metadata[key] ?? 'null') as unknown;
+    if (Array.isArray(v)) return v.map(String);
+  } catch {
+    /* reported below */
+  }
+  throw new FeatureFileError(file, null, `feature cache metadata "${key}" is not a JSON array`);
+}
+
+/** The features of a feature cache file by item id, checked for consistent sizes (a FeatureFileError naming the file otherwise). */
+export function featureCacheContents(file: string, st: SafetensorsFile): { backbone: string; dim: number; ids: string[]; features: Float32Array; missing: Uint8Array } {
+  const features = st.tensors.get('features'), missing = st.tensors.get('missing');
+  if (!features || !missing) throw new FeatureFileError(file, null, 'a feature cache needs the tensors "features" and "missing"');
+  const ids = metadataList(file, st, 'ids');
+  if (features.dtype !== 'F32' || features.shape.length !== 2 || features.shape[0] !== ids.length || missing.data.length !== ids.length)
+    throw new FeatureFileError(file, null, `feature cache: features ${features.dtype} [${features.shape.join(', ')}] and missing [${missing.data.length}] do not match ${ids.length} ids`);
+  return { backbone: st.metadata.backbone, dim: features.shape[1], ids, features: features.data as Float32Array, missing: missing.data as Uint8Array };
+}
+
 function readCache(file: string, backbone: ImageBackbone): Map<string, Row> {
   const rows = new Map<string, Row>();
   if (!existsSync(file)) return rows;
   try {
     const st = readSafetensors(file);
-    const meta = st.metadata;
-    if (meta.backbone !== backbone.id || Number(meta.dim) !== backbone.dim) throw new Error(`made by backbone "${meta.backbone}" (${meta.dim}-d)`);
-    const ids = JSON.parse(meta.ids) as string[];
-    const images = JSON.parse(meta.images) as string[];
-    const sigs = JSON.parse(meta.signatures) as string[];
-    const reasons = JSON.parse(meta.reasons) as string[];
-    const feats = st.tensors.get('features')!.data as Float32Array;
-    const missing = st.tensors.get('missing')!.data as Uint8Array;
+    const cache = featureCacheContents(file, st);
+    if (cache.backbone !== backbone.id || Number(st.metadata.dim) !== backbone.dim) throw new Error(`made by backbone "${cache.backbone}" (${st.metadata.dim}-d)`);
+    const [images, sigs, reasons] = ['images', 'signatures', 'reasons'].map((key) => metadataList(file, st, key));
     const d = backbone.dim;
-    if (feats.length !== ids.length * d || missing.length !== ids.length || images.length !== ids.length) throw new Error('inconsistent sizes');
-    ids.forEach((id, i) =>
+    if (cache.dim !== d || images.length !== cache.ids.length) throw new Error('inconsistent sizes');
+    cache.ids.forEach((id, i) =>
       rows.set(id, {
-        feature: missing[i] ? null : feats.slice(i * d, (i + 1) * d),
+        feature: cache.missing[i] ? null : cache.features.slice(i * d, (i + 1) * d),
         image: images[i],
         signature: sigs[i] ?? '',
         reason: reasons[i] ?? '',

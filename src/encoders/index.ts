@@ -1,7 +1,8 @@
-/** encoders/: frozen backbones, precomputed vectors, the feature cache and the text tokenizer. */
+/** encoders/: frozen backbones, the one reader of item-vector files, the feature cache and the text tokenizer. */
 export type { FeatureTable, ImageBackbone, ItemContent } from './types.js';
 export { EncoderError, FeatureFileError } from './errors.js';
 export { imageFeatures, cacheFolder, type ImageFeatureOptions } from './cache.js';
 export { MobileNetV2Backbone, MOBILENET_DIM, MOBILENET_ID, type MobileNetOptions } from './mobilenet.js';
-export { readVectorFile, precomputedFeatures, type VectorFile } from './precomputed.js';
+export { precomputedFeatures } from './precomputed.js';
+export { EMBEDDING_FORMAT, readEmbeddings, readVectorFile, type ItemEmbeddings, type VectorFile, type VectorSource } from './vector-file.js';
 export { tokenize, tokenizeBatch, tokenStrings, words, wordId, fnv1a, loadWordVectors, DEFAULT_BUCKETS, type TokenizerArgs, type TokenBatch, type WordVectorInit } from './tokenizer.js';

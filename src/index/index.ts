@@ -1,11 +1,8 @@
 /**
  * index/: what the rest of the project imports. This file owns choosing a backend from options
- * and loading item vectors from the files the project writes (`mmctr embed`, precomputed files).
+ * and seeding an index from a vector file (any source encoders/vector-file.ts reads).
  */
-import path from 'node:path';
-import { readSafetensorsHeader } from '../engine/safetensors.js';
-import { readVectorFile } from '../encoders/precomputed.js';
-import { EMBEDDING_FORMAT, readEmbeddings } from '../pretrain/export.js';
+import { readVectorFile, type VectorFile } from '../encoders/vector-file.js';
 import type { Redis } from 'ioredis';
 import { EmbeddedIndex } from './embedded.js';
 import { InProcessQueue, IngestQueue, RedisStreamQueue } from './queue.js';
@@ -59,22 +56,16 @@ export async function closeIndex({ index, queue, redis }: OpenedIndex): Promise<
   if (redis) await redis.quit().catch(() => redis.disconnect());
 }
 
-/** Item vectors from an `mmctr embed` file or any precomputed vector file (jsonl, csv, tsv, safetensors). */
-export function readItemVectors(file: string): { ids: string[]; dim: number; vectors: Float32Array } {
-  if (path.extname(file).toLowerCase() === '.safetensors' && readSafetensorsHeader(file).metadata?.format === EMBEDDING_FORMAT) {
-    const e = readEmbeddings(file);
-    return { ids: e.ids, dim: e.dim, vectors: e.vectors };
-  }
-  const f = readVectorFile(file);
-  return { ids: f.ids, dim: f.dim, vectors: f.vectors };
-}
-
-/** Writes every vector of a file into the index (in batches); returns how many. */
-export async function loadVectorsInto(index: VectorIndex, file: string, batch = 2048): Promise<number> {
-  const { ids, dim, vectors } = readItemVectors(file);
-  for (let s = 0; s < ids.length; s += batch) {
-    const items = ids.slice(s, s + batch).map((id, k) => ({ id, vector: vectors.subarray((s + k) * dim, (s + k + 1) * dim) }));
-    await index.putMany(items);
-  }
-  return ids.length;
+/**
+ * Writes the vectors of a file into the index (in batches); returns how many. An all-zero row is
+ * an item without a vector (as training counts it: ctr/parts/item-vectors.ts), left out, never an error.
+ */
+export async function loadVectorsInto(index: VectorIndex, file: string | VectorFile, batch = 2048): Promise<number> {
+  const { ids, dim, vectors } = typeof file === 'string' ? readVectorFile(file) : file;
+  const rows = ids.flatMap((id, i) => {
+    const vector = vectors.subarray(i * dim, (i + 1) * dim);
+    return vector.some((x) => x !== 0) ? [{ id, vector }] : [];
+  });
+  for (let s = 0; s < rows.length; s += batch) await index.putMany(rows.slice(s, s + batch));
+  return rows.length;
 }

@@ -47,9 +47,8 @@ import { ngramVectors } from '../encoders/ngram-projection.js';
 
 export { ngramVectors };
 import { tokenizeBatch } from '../encoders/tokenizer.js';
-import { SplitReader } from '../data/batches.js';
 import type { SplitName } from '../data/sample-config.js';
-import { Catalog, readCatalog } from '../data/samples.js';
+import type { Catalog, SampleStore } from '../data/store.js';
 import { MmctrError } from '../util/errors.js';
 import { parseConfig, readConfigFile } from '../util/config-file.js';
 import { encodeCatalogue } from './evaluate.js';
@@ -213,8 +212,8 @@ export interface CoClickPairs {
  * recent last, 0 = padding). Pairs of an item with itself are skipped. `trainClicked` (rows with
  * a training click) marks cold targets.
  */
-export function mineCoClicks(store: string, split: SplitName, window: number, trainClicked?: Uint8Array): CoClickPairs {
-  const reader = new SplitReader(store, split);
+export function mineCoClicks(store: SampleStore, split: SplitName, window: number, trainClicked?: Uint8Array): CoClickPairs {
+  const reader = store.split(split);
   const a: number[] = [], b: number[] = [], cold: number[] = [];
   const stats = { samples: reader.count, clicks: 0, pairs: 0, selfSkipped: 0 };
   try {
@@ -245,9 +244,9 @@ export function mineCoClicks(store: string, split: SplitName, window: number, tr
 }
 
 /** Clicks per row (catalogue index - 1) in the training split. */
-export function trainClickCounts(store: string, items: number): Int32Array {
+export function trainClickCounts(store: SampleStore, items: number): Int32Array {
   const out = new Int32Array(items);
-  const reader = new SplitReader(store, 'train');
+  const reader = store.split('train');
   try {
     for (const batch of reader.batches({ batchSize: 8192 })) for (let i = 0; i < batch.size; i++) if (batch.label[i] >= 0.5) out[batch.item[i] - 1]++;
   } finally {
@@ -272,7 +271,7 @@ export function dropItems(p: CoClickPairs, withheld: Uint8Array): CoClickPairs {
 }
 
 /** Rows (catalogue index - 1) clicked at least once in the training split. */
-export function trainClickedItems(store: string, items: number): Uint8Array {
+export function trainClickedItems(store: SampleStore, items: number): Uint8Array {
   return Uint8Array.from(trainClickCounts(store, items), (c) => (c > 0 ? 1 : 0));
 }
 
@@ -492,9 +491,8 @@ export interface TextVectorRun {
  * Builds the vectors of `method` for every catalogue item of a store and evaluates them (and the
  * ngram baseline, always) on the validation split's co-click pairs.
  */
-export function runTextVectors(store: string, config: CoClickConfig, method: TextMethod, onProgress?: (p: CoClickProgress) => void): TextVectorRun {
-  const catalog = readCatalog(store);
-  const texts = itemTexts(catalog, config.text.fields);
+export function runTextVectors(store: SampleStore, config: CoClickConfig, method: TextMethod, onProgress?: (p: CoClickProgress) => void): TextVectorRun {
+  const texts = itemTexts(store.catalog, config.text.fields);
   const items = texts.ids.length;
   const dim = config.model.outDim;
   const popularity = trainClickCounts(store, items);

@@ -3,31 +3,23 @@
  * (trunc(127 * clip(v, -1, 1)), the public release's format), in one safetensors file:
  *   "embeddings" F32 [items, d], "embeddings_int8" I8 [items, d]
  * with the item ids in the metadata ("ids": JSON array, row order) and in a side file
- * <file>.ids.json, so the CTR models and the service can join on item id.
+ * <file>.ids.json, so the CTR models and the service can join on item id. encoders/vector-file.ts
+ * reads it back (with every other vector source).
  */
 import { writeFileSync } from 'node:fs';
-import { readSafetensors, writeSafetensors } from '../engine/safetensors.js';
+import { writeSafetensors } from '../engine/safetensors.js';
 import type { FeatureTable, ItemContent } from '../encoders/types.js';
+import { EMBEDDING_FORMAT } from '../encoders/vector-file.js';
 import { MmctrError } from '../util/errors.js';
 import { encodeCatalogue } from './evaluate.js';
 import type { SclModel } from './model.js';
 import { alignFeatures } from './pipeline.js';
 import { itemInputs } from './train.js';
 
-export const EMBEDDING_FORMAT = 'mmctr.item-embeddings';
-
 export function quantizeInt8(v: Float32Array): Int8Array {
   const out = new Int8Array(v.length);
   for (let i = 0; i < v.length; i++) out[i] = Math.trunc(127 * Math.min(1, Math.max(-1, v[i])));
   return out;
-}
-
-export interface ItemEmbeddings {
-  ids: string[];
-  dim: number;
-  vectors: Float32Array;
-  int8: Int8Array;
-  meta: Record<string, string>;
 }
 
 export function writeEmbeddings(file: string, ids: readonly string[], vectors: Float32Array, dim: number, meta: Record<string, string> = {}): void {
@@ -45,14 +37,4 @@ export function embedItems(model: SclModel, items: readonly ItemContent[], table
   if (model.training) model.eval();
   const { features, missing } = alignFeatures(items, table);
   return encodeCatalogue(model, itemInputs(items.map((it) => it.title), features, table.dim, missing, model.config.maxTokens), 'fused');
-}
-
-export function readEmbeddings(file: string): ItemEmbeddings {
-  const f = readSafetensors(file);
-  const meta = f.metadata ?? {};
-  if (meta.format !== EMBEDDING_FORMAT) throw new MmctrError(`${file} is not an item embedding file (format '${meta.format ?? ''}')`);
-  const ids = JSON.parse(meta.ids ?? '[]') as string[];
-  const e = f.tensors.get('embeddings'), q = f.tensors.get('embeddings_int8');
-  if (!e || !q) throw new MmctrError(`${file}: missing the embeddings tensors`);
-  return { ids, dim: e.shape[1], vectors: e.data as Float32Array, int8: q.data as Int8Array, meta };
 }

@@ -5,7 +5,7 @@
  */
 import { VARIANT_LABELS, type PaperResult, type PaperVariant } from '../ctr/experiment/result.js';
 import { finite, formatCount, type Comparison } from './comparison.js';
-import { renderHtml, renderMarkdown, writeReport } from './render.js';
+import { consoleSummary, renderHtml, renderMarkdown, writeReport } from './render.js';
 
 /** A fixed colour per variant (tableau10), so a variant looks the same in every chart whatever subset is drawn. */
 const VARIANT_COLOURS: Record<PaperVariant, string> = {
@@ -51,6 +51,11 @@ export function paperComparison(r: PaperResult): Comparison {
     },
     notes: r.notes,
   };
+}
+
+/** The overall and new-item figures per variant, for the terminal. */
+export function paperSummaryTable(r: PaperResult): string {
+  return consoleSummary(paperComparison(r));
 }
 
 export function renderPaperMarkdown(r: PaperResult): string {

@@ -5,12 +5,10 @@
  * swaps the holder's reference; a request captures the reference when it starts, so in-flight
  * requests finish on the model they began with and no request ever sees a half-loaded one.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ExperimentConfig } from '../ctr/config.js';
 import type { CtrModel } from '../ctr/models/index.js';
 import { openRun } from '../ctr/run.js';
-import { readCatalog, readStoreMeta } from '../data/samples.js';
 import { MmctrError } from '../util/errors.js';
 
 export interface ServingModel {
@@ -30,17 +28,9 @@ export interface ServingModel {
 
 export function loadServingModel(runDir: string, version: number): ServingModel {
   const dir = path.resolve(runDir);
-  const { config, storeDir, model } = openRun(dir);
+  const { config, store, model } = openRun(dir);
   model.eval();
-  const meta = readStoreMeta(storeDir);
-  const catalog = readCatalog(storeDir);
-  const itemIndex = new Map<string, number>();
-  catalog.ids.forEach((id, i) => itemIndex.set(id, i + 1));
-  const usersFile = path.join(storeDir, 'users.json');
-  if (!existsSync(usersFile)) throw new MmctrError(`${usersFile} is missing: rebuild the store of ${dir} with \`mmctr data build\``);
-  const userIndex = new Map<string, number>();
-  (JSON.parse(readFileSync(usersFile, 'utf8')) as string[]).forEach((id, i) => userIndex.set(id, i + 1));
-  return { version, runDir: dir, loadedAt: new Date().toISOString(), config, model, historyLength: meta.config.historyLength, itemIndex, userIndex };
+  return { version, runDir: dir, loadedAt: new Date().toISOString(), config, model, historyLength: store.historyLength, itemIndex: store.itemIndex, userIndex: store.userIndex };
 }
 
 export class ModelHolder {

@@ -4,7 +4,8 @@
  * tests all start services through here, so they run the same thing.
  */
 import path from 'node:path';
-import { closeIndex, loadVectorsInto, openIndex, OpenedIndex, readItemVectors } from '../index/index.js';
+import { readVectorFile, type VectorFile } from '../encoders/vector-file.js';
+import { closeIndex, loadVectorsInto, openIndex, OpenedIndex } from '../index/index.js';
 import type { VectorPrecision } from '../index/types.js';
 import { readExperimentConfig } from '../ctr/run.js';
 import { MmctrError } from '../util/errors.js';
@@ -45,8 +46,8 @@ async function openEncoder(spec: string, dim: number): Promise<ItemEncoder | nul
   return SclItemEncoder.open(file);
 }
 
-/** Seeds the index with a vector file when the index is empty; returns how many were loaded. */
-async function seedIndex(opened: OpenedIndex, vectors: string | undefined, say: (line: string) => void): Promise<void> {
+/** Seeds the index with a vector file when the index is empty. */
+async function seedIndex(opened: OpenedIndex, vectors: VectorFile | null, say: (line: string) => void): Promise<void> {
   const n = await opened.index.size();
   if (n > 0 || !vectors) {
     say(`index: ${opened.index.backend}, ${n} items`);
@@ -55,7 +56,8 @@ async function seedIndex(opened: OpenedIndex, vectors: string | undefined, say: 
   const t = Date.now();
   const loaded = await loadVectorsInto(opened.index, vectors);
   await opened.index.flush();
-  say(`index: ${opened.index.backend}, seeded with ${loaded} item vectors from ${vectors} in ${Date.now() - t} ms`);
+  const empty = vectors.ids.length - loaded;
+  say(`index: ${opened.index.backend}, seeded with ${loaded} item vectors from ${vectors.file} (${vectors.source}) in ${Date.now() - t} ms${empty ? `; ${empty} all-zero rows (items without a vector) left out` : ''}`);
 }
 
 export async function startService(options: StartOptions): Promise<{ service: RankingService; opened: OpenedIndex; run: string }> {
@@ -70,7 +72,8 @@ export async function startService(options: StartOptions): Promise<{ service: Ra
     vectors ??= readExperimentConfig(path.join(run, 'config.json')).data.vectors;
   }
   // The index's width: from the seed vectors if any, else the encoder's default 128.
-  const dim = vectors ? readItemVectors(vectors).dim : 128;
+  const seed = vectors ? readVectorFile(vectors) : null;
+  const dim = seed?.dim ?? 128;
   const indexFile = options.indexFile === undefined ? path.join(run, 'index.safetensors') : options.indexFile;
   const opened = await openIndex(
     options.redis
@@ -78,7 +81,7 @@ export async function startService(options: StartOptions): Promise<{ service: Ra
       : { backend: 'embedded', file: indexFile, dim, precision: options.precision },
   );
   try {
-    await seedIndex(opened, vectors, say);
+    await seedIndex(opened, seed, say);
     const encoder = await openEncoder(encoderSpec ?? 'hashed-title', opened.index.dim);
     const service = await RankingService.create({
       run,

@@ -11,9 +11,11 @@
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { splitCsvLine } from '../data/csv.js';
 import { DataError } from '../data/errors.js';
+import { sharedDataDir } from '../util/paths.js';
+import type { WorldParams } from './params.js';
 import { Rng } from './rng.js';
-import { splitCsvLine } from '../data/adapters/common.js';
 
 /** The hidden truth of an item: what users' tastes are about. Never a model feature by default. */
 export const TRUE_ATTRIBUTES = ['articleType', 'baseColour', 'gender', 'usage', 'season', 'brand'] as const;
@@ -38,6 +40,9 @@ export interface WorldCatalog {
   notes: string[];
 }
 
+/** The fashion catalogue's table of products (beside it, images/<id>.jpg). */
+const FASHION_ITEMS = 'items.csv';
+
 const clean = (v: string | undefined) => {
   const s = (v ?? '').trim();
   return s === '' || s === 'NA' ? 'Unknown' : s;
@@ -48,7 +53,7 @@ const clean = (v: string | undefined) => {
  * title are left out and counted in `notes`. `maxItems` keeps a deterministic subset.
  */
 export function loadFashionCatalog(dir: string, maxItems?: number): WorldCatalog {
-  const file = path.join(dir, 'items.csv');
+  const file = path.join(dir, FASHION_ITEMS);
   if (!existsSync(file)) throw new DataError({ file }, 'not found: the fashion catalogue needs items.csv and images/ (set --catalog-dir or MMCTR_SHARED_DATA)');
   const lines = readFileSync(file, 'utf8').split(/\r?\n/).filter((l) => l.trim() !== '');
   const header = splitCsvLine(lines[0], ',').map((h) => h.trim());
@@ -310,4 +315,21 @@ export async function writeBuiltinImages(items: CatalogItem[], root: string): Pr
 /** The built-in catalogue (images are written by the world generator into its output folder). */
 export function builtinCatalog(count: number, outDir: string): WorldCatalog {
   return { name: 'builtin', items: builtinItems(count), imageRoot: path.resolve(outDir), notes: [] };
+}
+
+/** The folder of the fashion catalogue a world of `params` reads (items.csv + images/). */
+export function fashionCatalogDir(params: WorldParams): string {
+  return params.catalogDir ? path.resolve(params.catalogDir) : path.join(sharedDataDir(), 'fashion-products');
+}
+
+/** The files a world's catalogue is read from (the fashion items.csv; images are read in place), for cache keys. */
+export function catalogSourceFiles(params: WorldParams): string[] {
+  return params.catalog === 'fashion' ? [path.join(fashionCatalogDir(params), FASHION_ITEMS)] : [];
+}
+
+/** The catalogue of a world of `params` written to `outDir` (at least 10 usable items). */
+export function worldCatalog(params: WorldParams, outDir: string): WorldCatalog {
+  const catalog = params.catalog === 'fashion' ? loadFashionCatalog(fashionCatalogDir(params), params.maxItems) : builtinCatalog(params.builtinItems, outDir);
+  if (catalog.items.length < 10) throw new DataError({ file: catalog.imageRoot }, `holds ${catalog.items.length} usable items: a world needs at least 10`);
+  return catalog;
 }

@@ -3,8 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { RandomStream } from '../../src/engine/random.js';
-import { buildStoreFromSpec } from '../../src/data/resolve.js';
-import { readCatalog } from '../../src/data/samples.js';
+import { buildStoreFromSpec } from '../../src/data/samples.js';
+import { SampleStore } from '../../src/data/store.js';
 import { SampleConfig } from '../../src/data/sample-config.js';
 import { writeDemoData } from '../../src/world/demo-data.js';
 
@@ -20,7 +20,7 @@ export function demoStoreWithVectors(prefix: string): { dir: string; storeDir: s
   const ready = () =>
     (built ??= (async () => {
       await buildStoreFromSpec(writeDemoData(path.join(dir, 'data'), { users: 150, items: 200, impressionsPerUser: 40, seed: 3 }), SampleConfig.parse({}), storeDir);
-      const catalog = readCatalog(storeDir);
+      const catalog = SampleStore.open(storeDir).catalog;
       const rng = new RandomStream(4);
       const lines = catalog.ids.map((id, i) => {
         const cat = catalog.fields.category.index[i + 1];

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { ModelConfig } from '../../src/ctr/config.js';
 import { featureSpaceOf } from '../../src/ctr/feature-space.js';
 import { createModel } from '../../src/ctr/models/index.js';
-import { readCatalog } from '../../src/data/samples.js';
+import { SampleStore } from '../../src/data/store.js';
 import { ConfigError } from '../../src/util/errors.js';
 import { buildStore, csv, tempDir, write } from '../data/helpers.js';
 
@@ -20,17 +20,17 @@ async function store(): Promise<string> {
 }
 
 test('listed attributes become catalogue fields by name (index 0 = unknown)', async () => {
-  const catalog = readCatalog(await store());
+  const catalog = SampleStore.open(await store()).catalog;
   assert.deepEqual(catalog.fields.colour, { vocab: ['red', 'blue'], index: [0, 1, 2, 1] });
   assert.deepEqual(catalog.fields.kind, { vocab: ['shirt'], index: [0, 1, 1, 0] });
   assert.deepEqual(catalog.fields.category.vocab, ['c1', 'c2']);
-  const space = featureSpaceOf(await store());
+  const space = featureSpaceOf(SampleStore.open(await store()));
   assert.deepEqual(Object.keys(space.itemFields).sort(), ['category', 'colour', 'kind']);
 });
 
 test('a model embeds any listed attribute; an unknown attribute is an error, a missing canonical field is skipped', async () => {
   const dir = await store();
-  const space = featureSpaceOf(dir);
+  const space = featureSpaceOf(SampleStore.open(dir));
   const model = createModel(ModelConfig.parse({ model: 'din', embeddingDim: 4, itemFields: ['category', 'colour', 'kind', 'brand'] }), space, 1);
   const tables = [...model.namedTables().keys()].sort();
   assert.deepEqual(tables, ['features.attr_colour', 'features.attr_kind', 'features.category', 'features.item', 'features.user']);

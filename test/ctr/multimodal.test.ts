@@ -6,14 +6,13 @@ import path from 'node:path';
 import { noGrad } from '../../src/engine/autograd.js';
 import { simTierCounts } from '../../src/engine/ops/index.js';
 import { RandomStream } from '../../src/engine/random.js';
-import { SplitReader } from '../../src/data/batches.js';
 import { ExperimentConfig } from '../../src/ctr/config.js';
 import { alignVectors, loadItemVectors, VectorFileError } from '../../src/ctr/parts/item-vectors.js';
 import { transformCounts } from '../../src/ctr/parts/simtier.js';
 import { openRun, trainRun } from '../../src/ctr/run.js';
 import { evaluateSplit } from '../../src/ctr/trainer.js';
 import { readSafetensors, writeSafetensors } from '../../src/engine/safetensors.js';
-import { readCatalog } from '../../src/data/samples.js';
+import { SampleStore } from '../../src/data/store.js';
 import { FeatureFileError } from '../../src/encoders/errors.js';
 import { demoStoreWithVectors } from './helpers.js';
 
@@ -132,7 +131,7 @@ const makeConfig = { attentionHidden: [8], mlpHidden: [8, 4], epochs: 2, batchSi
 test('MAKE: frozen weights do not move while the ID model trains, the saved module is reused, fine-tuning moves them', async () => {
   await store();
   const cache = path.join(dir, 'make-cache');
-  const first = trainRun(config('make-a', { make: makeConfig }), storeDir, path.join(dir, 'make-a'), { makeCacheDir: cache });
+  const first = trainRun(config('make-a', { make: makeConfig }), SampleStore.open(storeDir), path.join(dir, 'make-a'), { makeCacheDir: cache });
   assert.ok(first.make && !first.make.reused && first.make.fit.epochs.length >= 1);
   const saved = readSafetensors(first.make.file).tensors;
   const inRun = readSafetensors(path.join(first.dir, 'model.safetensors')).tensors;
@@ -144,10 +143,10 @@ test('MAKE: frozen weights do not move while the ID model trains, the saved modu
     compared++;
   }
   assert.ok(compared > 4);
-  const again = trainRun(config('make-b', { make: makeConfig }), storeDir, path.join(dir, 'make-b'), { makeCacheDir: cache });
+  const again = trainRun(config('make-b', { make: makeConfig }), SampleStore.open(storeDir), path.join(dir, 'make-b'), { makeCacheDir: cache });
   assert.ok(again.make?.reused, 'the second run reuses the trained MAKE');
   assert.equal(again.make.file, first.make.file);
-  const tuned = trainRun(config('make-c', { make: { ...makeConfig, fineTuneLr: 0.01 } }), storeDir, path.join(dir, 'make-c'), { makeCacheDir: cache });
+  const tuned = trainRun(config('make-c', { make: { ...makeConfig, fineTuneLr: 0.01 } }), SampleStore.open(storeDir), path.join(dir, 'make-c'), { makeCacheDir: cache });
   const tunedWeights = readSafetensors(path.join(tuned.dir, 'model.safetensors')).tensors;
   const moved = [...saved].some(([name, t]) => t.data.some((x, i) => x !== tunedWeights.get(`make.${name}`)!.data[i]));
   assert.ok(moved, 'with fineTuneLr, MAKE trains with the ID model');
@@ -161,22 +160,22 @@ test('SimTier + MAKE, Vector and SimScore models train, beat chance, and reopen 
     simscore: { simScore: true },
   };
   for (const [name, model] of Object.entries(variants)) {
-    const r = trainRun(config(name, model), storeDir, path.join(dir, name), { makeCacheDir: path.join(dir, 'make-cache') });
+    const r = trainRun(config(name, model), SampleStore.open(storeDir), path.join(dir, name), { makeCacheDir: path.join(dir, 'make-cache') });
     assert.ok(r.test.overall.auc > 0.55, `${name} test AUC ${r.test.overall.auc}`);
-    const { model: reopened, storeDir: s } = openRun(r.dir);
+    const { model: reopened, store: s } = openRun(r.dir);
     assert.deepEqual(evaluateSplit(reopened, s, 'test'), r.test, `${name} reopens to the same metrics`);
   }
 });
 
 test("a batch's own vector rows (the service's live index) give the same logits as the model's table", async () => {
   await store();
-  const r = trainRun(config('override', { simTier: {}, make: makeConfig }), storeDir, path.join(dir, 'override'), { makeCacheDir: path.join(dir, 'make-cache') });
+  const r = trainRun(config('override', { simTier: {}, make: makeConfig }), SampleStore.open(storeDir), path.join(dir, 'override'), { makeCacheDir: path.join(dir, 'make-cache') });
   const { model } = openRun(r.dir);
   model.eval();
-  const reader = new SplitReader(storeDir, 'test');
+  const reader = SampleStore.open(storeDir).split('test');
   const batch = reader.readRange(0, 64);
   reader.close();
-  const table = loadItemVectors(vectorsFile, readCatalog(storeDir).ids);
+  const table = loadItemVectors(vectorsFile, SampleStore.open(storeDir).catalog.ids);
   // The service's table: a different row order (reversed), same vectors.
   const n = table.rowOf.length;
   const live = new Float32Array(table.table.length);
@@ -189,10 +188,10 @@ test("a batch's own vector rows (the service's live index) give the same logits 
 
 test('a ranking batch (one history shared by every candidate) scores the same through the shared-history paths (behaviours embedded once, shared-keys attention)', async () => {
   await store();
-  const r = trainRun(config('shared', { simTier: {}, make: makeConfig }), storeDir, path.join(dir, 'shared'), { makeCacheDir: path.join(dir, 'make-cache') });
+  const r = trainRun(config('shared', { simTier: {}, make: makeConfig }), SampleStore.open(storeDir), path.join(dir, 'shared'), { makeCacheDir: path.join(dir, 'make-cache') });
   const { model } = openRun(r.dir);
   model.eval();
-  const reader = new SplitReader(storeDir, 'test');
+  const reader = SampleStore.open(storeDir).split('test');
   const source = reader.readRange(0, 40);
   reader.close();
   // One user's history (the longest in the slice) against 40 candidates.

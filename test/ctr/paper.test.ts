@@ -4,6 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { compareRuns } from '../../src/ctr/experiment/runs.js';
 import { checkPaperClaims, PaperExperimentConfig, readPaperConfig, runPaperExperiment, variantConfig } from '../../src/ctr/experiment/paper.js';
+import { SampleStore } from '../../src/data/store.js';
 import { ConfigError } from '../../src/util/errors.js';
 import { writePaperReport } from '../../src/report/paper-report.js';
 import { demoStoreWithVectors } from './helpers.js';
@@ -38,7 +39,7 @@ test('each variant is the ID model plus exactly its multimodal parts', () => {
 test('the experiment trains every variant per seed, MAKE once per seed, and reports slices, curves and claims', async () => {
   await ready();
   const out = path.join(dir, 'exp');
-  const r = runPaperExperiment(config(), storeDir, out);
+  const r = runPaperExperiment(config(), SampleStore.open(storeDir), out);
   assert.deepEqual(r.seeds, [1, 2]);
   const overall = r.slices[0];
   assert.equal(overall.slice, 'overall');

@@ -6,7 +6,8 @@ import path from 'node:path';
 import { ExperimentConfig } from '../../src/ctr/config.js';
 import { openRun, readExperimentConfig, trainRun } from '../../src/ctr/run.js';
 import { evaluateSplit } from '../../src/ctr/trainer.js';
-import { buildStoreFromSpec } from '../../src/data/resolve.js';
+import { buildStoreFromSpec } from '../../src/data/samples.js';
+import { SampleStore } from '../../src/data/store.js';
 import { SampleConfig } from '../../src/data/sample-config.js';
 import { ConfigError } from '../../src/util/errors.js';
 import { writeDemoData } from '../../src/world/demo-data.js';
@@ -30,9 +31,9 @@ function config(model: 'din' | 'sum-pooling', seed = 1): ExperimentConfig {
 
 test('training is deterministic for a seed and differs across seeds', async () => {
   await store();
-  const a = trainRun(config('din', 5), storeDir, path.join(dir, 'a'));
-  const b = trainRun(config('din', 5), storeDir, path.join(dir, 'b'));
-  const c = trainRun(config('din', 6), storeDir, path.join(dir, 'c'));
+  const a = trainRun(config('din', 5), SampleStore.open(storeDir), path.join(dir, 'a'));
+  const b = trainRun(config('din', 5), SampleStore.open(storeDir), path.join(dir, 'b'));
+  const c = trainRun(config('din', 6), SampleStore.open(storeDir), path.join(dir, 'c'));
   assert.equal(a.test.overall.auc, b.test.overall.auc);
   assert.equal(a.test.overall.logloss, b.test.overall.logloss);
   assert.notEqual(a.test.overall.logloss, c.test.overall.logloss);
@@ -41,7 +42,7 @@ test('training is deterministic for a seed and differs across seeds', async () =
 test('DIN and sum pooling learn the demo log beyond chance', async () => {
   await store();
   for (const model of ['din', 'sum-pooling'] as const) {
-    const r = trainRun(config(model), storeDir, path.join(dir, `learn-${model}`));
+    const r = trainRun(config(model), SampleStore.open(storeDir), path.join(dir, `learn-${model}`));
     assert.ok(r.test.overall.auc > 0.58, `${model} test AUC ${r.test.overall.auc}`);
     assert.ok(r.fit.epochs.length >= 1 && r.fit.epochs.length <= 3);
   }
@@ -49,8 +50,8 @@ test('DIN and sum pooling learn the demo log beyond chance', async () => {
 
 test('a run folder reopens to the same model: evaluation reproduces the test metrics exactly', async () => {
   await store();
-  const r = trainRun(config('din', 2), storeDir, path.join(dir, 'reopen'));
-  const { model, storeDir: reopenedStore } = openRun(r.dir);
+  const r = trainRun(config('din', 2), SampleStore.open(storeDir), path.join(dir, 'reopen'));
+  const { model, store: reopenedStore } = openRun(r.dir);
   const again = evaluateSplit(model, reopenedStore, 'test');
   assert.deepEqual(again, r.test);
 });
@@ -71,18 +72,18 @@ test('an experiment config with a bad field is refused with the field named', ()
 test('a run stopped mid-epoch resumes from its checkpoint to the same weights as an uninterrupted run', async () => {
   await store();
   const cfg = ExperimentConfig.parse({ ...config('din', 9), train: { ...config('din', 9).train, epochs: 2, checkpointEvery: 4 } });
-  const straight = trainRun(cfg, storeDir, path.join(dir, 'straight'));
+  const straight = trainRun(cfg, SampleStore.open(storeDir), path.join(dir, 'straight'));
   const crashDir = path.join(dir, 'crashed');
   let steps = 0;
   assert.throws(() =>
-    trainRun(cfg, storeDir, crashDir, {
+    trainRun(cfg, SampleStore.open(storeDir), crashDir, {
       onProgress: (p) => {
         if (p.phase === 'train' && ++steps === 10) throw new Error('simulated crash');
       },
     }),
   /simulated crash/);
   const lines: string[] = [];
-  const resumed = trainRun(cfg, storeDir, crashDir, { resume: true, log: (l) => lines.push(l) });
+  const resumed = trainRun(cfg, SampleStore.open(storeDir), crashDir, { resume: true, log: (l) => lines.push(l) });
   assert.ok(lines.some((l) => /resumed from .*step-0+8\.safetensors: epoch \d, batch \d+/.test(l)), `the run resumed from the step-8 checkpoint:\n${lines.join('\n')}`);
   assert.deepEqual(resumed.test, straight.test);
   const a = openRun(straight.dir).model, b = openRun(crashDir).model;

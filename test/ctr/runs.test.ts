@@ -5,7 +5,8 @@ import path from 'node:path';
 import { ExperimentConfig } from '../../src/ctr/config.js';
 import { compareRuns } from '../../src/ctr/experiment/runs.js';
 import { trainRun } from '../../src/ctr/run.js';
-import { buildStoreFromSpec } from '../../src/data/resolve.js';
+import { buildStoreFromSpec } from '../../src/data/samples.js';
+import { SampleStore } from '../../src/data/store.js';
 import { SampleConfig } from '../../src/data/sample-config.js';
 import { ConfigError } from '../../src/util/errors.js';
 import { writeDemoData } from '../../src/world/demo-data.js';
@@ -93,7 +94,7 @@ test('real runs of `mmctr train` are read back: the figures are the runs own tes
   await buildStoreFromSpec(writeDemoData(path.join(dir, 'data'), { users: 80, items: 120, impressionsPerUser: 30, seed: 4 }), SampleConfig.parse({}), storeDir);
   const config = (model: 'din' | 'sum-pooling', seed: number) =>
     ExperimentConfig.parse({ name: `real-${model}`, data: { store: storeDir }, model: { model, embeddingDim: 8, mlpHidden: [8] }, train: { batchSize: 256, epochs: 1, seed } });
-  const runs = [trainRun(config('din', 1), storeDir, path.join(dir, 'real', 'din-1')), trainRun(config('sum-pooling', 1), storeDir, path.join(dir, 'real', 'sum-1'))];
+  const runs = [trainRun(config('din', 1), SampleStore.open(storeDir), path.join(dir, 'real', 'din-1')), trainRun(config('sum-pooling', 1), SampleStore.open(storeDir), path.join(dir, 'real', 'sum-1'))];
   const r = compareRuns([path.join(dir, 'real')]);
   assert.deepEqual(r.groups.map((g) => g.name), ['real-din', 'real-sum-pooling']);
   assert.equal(r.slices[0].summary['real-din'].auc.mean, Number(runs[0].test.overall.auc.toFixed(6)));

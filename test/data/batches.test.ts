@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Batch, SplitReader } from '../../src/data/batches.js';
+import { Batch } from '../../src/data/batches.js';
+import { SampleStore } from '../../src/data/store.js';
 import { RandomStream } from '../../src/engine/random.js';
 import { buildStore, csv, prng, tempDir, write } from './helpers.js';
 
@@ -24,7 +25,7 @@ function record(b: Batch, i: number, L: number): string {
 }
 
 test('batches in file order: every record once, in order, full batches then the remainder', async () => {
-  const reader = new SplitReader(await store(1000), 'train');
+  const reader = SampleStore.open(await store(1000)).split('train');
   try {
     assert.equal(reader.count, 1000);
     const all = reader.readRange(0, reader.count);
@@ -44,7 +45,7 @@ test('batches in file order: every record once, in order, full batches then the 
 });
 
 test('shuffled batches: a permutation of the records, each intact; deterministic per seed; streamed window by window', async () => {
-  const reader = new SplitReader(await store(1000), 'train');
+  const reader = SampleStore.open(await store(1000)).split('train');
   try {
     const all = reader.readRange(0, reader.count);
     const L = reader.historyLength;
@@ -68,7 +69,7 @@ test('shuffled batches: a permutation of the records, each intact; deterministic
 });
 
 test('an empty split yields no batches, shuffled or not', async () => {
-  const reader = new SplitReader(await store(30), 'valid');
+  const reader = SampleStore.open(await store(30)).split('valid');
   try {
     assert.equal(reader.count, 0);
     assert.deepEqual([...reader.batches({ batchSize: 8 })], []);

@@ -6,11 +6,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
-import { SplitReader } from '../../src/data/batches.js';
 import { Duck } from '../../src/data/duck.js';
 import { ingest, IngestReport } from '../../src/data/ingest.js';
 import { SampleConfig, SplitName, SPLITS } from '../../src/data/sample-config.js';
-import { buildSamples, Catalog, readCatalog, StoreMeta } from '../../src/data/samples.js';
+import { buildSamples } from '../../src/data/samples.js';
+import { Catalog, SampleStore, StoreMeta } from '../../src/data/store.js';
 import { parseDatasetSpec } from '../../src/data/spec.js';
 
 /** A temporary folder removed when the test file ends. */
@@ -82,11 +82,11 @@ export interface SampleRow {
 
 /** Every sample of the store, splits in order, with ids instead of indices. */
 export function readSamples(store: string): { rows: SampleRow[]; catalog: Catalog; users: string[] } {
-  const catalog = readCatalog(store);
+  const catalog = SampleStore.open(store).catalog;
   const users = JSON.parse(readFileSync(path.join(store, 'users.json'), 'utf8')) as string[];
   const rows: SampleRow[] = [];
   for (const split of SPLITS) {
-    const reader = new SplitReader(store, split);
+    const reader = SampleStore.open(store).split(split);
     const b = reader.readRange(0, reader.count);
     const L = reader.historyLength;
     for (let i = 0; i < b.size; i++) {

@@ -6,7 +6,8 @@ import { Duck } from '../../src/data/duck.js';
 import { DataError } from '../../src/data/errors.js';
 import { ingest } from '../../src/data/ingest.js';
 import { SampleConfig } from '../../src/data/sample-config.js';
-import { buildSamples, readStoreMeta } from '../../src/data/samples.js';
+import { buildSamples } from '../../src/data/samples.js';
+import { SampleStore } from '../../src/data/store.js';
 import { parseDatasetSpec } from '../../src/data/spec.js';
 import { buildStore, csv, prng, readSamples, tempDir, write } from './helpers.js';
 
@@ -160,7 +161,7 @@ test('history is the last L clicks, most recent last, padded with 0 after', asyn
   assert.deepEqual(last.hist, ['i3', 'i4', 'i5', 'i6', 'i7']);
   assert.deepEqual(samples.find((s) => s.user === 'v')!.hist, []);
   assert.deepEqual(samples.find((s) => s.item === 'i3')!.hist, ['i1', 'i2'], 'readSamples checks the zero padding');
-  assert.equal(readStoreMeta(store).config.historyLength, 5);
+  assert.equal(SampleStore.open(store).meta.config.historyLength, 5);
 });
 
 test('click events label the latest earlier impression within the window and the request; one click counts once', async () => {
@@ -242,7 +243,7 @@ test('the store appears whole: an unrelated folder is never replaced; an earlier
     const store = path.join(dir, 'store/'); // a trailing slash must not put the build inside it
     await buildSamples(duck, 'x', SampleConfig.parse({}), store);
     const again = await buildSamples(duck, 'x', SampleConfig.parse({ historyLength: 7 }), store);
-    assert.equal(readStoreMeta(store).config.historyLength, 7);
+    assert.equal(SampleStore.open(store).meta.config.historyLength, 7);
     assert.equal(again.splits.train.count + again.splits.valid.count + again.splits.test.count, 2);
     assert.deepEqual(readdirSync(dir).filter((f) => f.includes('building')), [], 'no temporary folder left');
   } finally {

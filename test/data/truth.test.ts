@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import { evaluatePredictions } from '../../src/ctr/metrics.js';
-import { readStoreMeta, readTruth, TRUTH_FILE } from '../../src/data/samples.js';
+import { SampleStore, TRUTH_FILE } from '../../src/data/store.js';
 import { existsSync } from 'node:fs';
 import { buildStore, csv, ingestOnly, tempDir, write } from './helpers.js';
 
@@ -37,7 +37,7 @@ test('the store keeps p_true in its own file beside the samples (NaN where unkno
   write(dir, 'events.csv', csv(ROWS));
   const { store, meta } = await buildStore(dir, SPEC, { split: { kind: 'fraction', train: 0.5, valid: 0.25 } });
   assert.equal(meta.truth, true);
-  const all = [...readTruth(store, 'train')!, ...readTruth(store, 'valid')!, ...readTruth(store, 'test')!];
+  const all = [...SampleStore.open(store).truth('train')!, ...SampleStore.open(store).truth('valid')!, ...SampleStore.open(store).truth('test')!];
   assert.deepEqual(all.map((p) => (Number.isNaN(p) ? null : +p.toFixed(4))), [0.9, 0.1, null, null, null, 0.75, 0, 1]);
   // A partial answer key gives no oracle metrics; a whole one does.
   const labels = [1, 0, 0, 1];
@@ -52,7 +52,7 @@ test('a store of data without p_true has no truth file and no oracle', async () 
   write(dir, 'events.csv', csv(ROWS.map((r) => r.slice(0, 4))));
   const spec = { ...SPEC, events: { ...SPEC.events, columns: { user_id: 'u', item_id: 'i', ts: 'ts', clicked: 'c' } } };
   const { store } = await buildStore(dir, spec, {});
-  assert.equal(readStoreMeta(store).truth, false);
+  assert.equal(SampleStore.open(store).meta.truth, false);
   assert.equal(existsSync(path.join(store, 'train', TRUTH_FILE)), false);
-  assert.equal(readTruth(store, 'test'), null);
+  assert.equal(SampleStore.open(store).truth('test'), null);
 });

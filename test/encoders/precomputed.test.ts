@@ -4,7 +4,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { writeSafetensors } from '../../src/engine/safetensors.js';
 import { FeatureFileError } from '../../src/encoders/errors.js';
-import { precomputedFeatures, readVectorFile } from '../../src/encoders/precomputed.js';
+import { precomputedFeatures } from '../../src/encoders/precomputed.js';
+import { readVectorFile } from '../../src/encoders/vector-file.js';
 import type { ItemContent } from '../../src/encoders/types.js';
 import { tempDir } from '../data/helpers.js';
 

@@ -6,9 +6,10 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
-import { readCatalog } from '../../src/data/samples.js';
+import { SampleStore } from '../../src/data/store.js';
 import { coClickConfig, CoClickConfigInput, itemTexts, mineCoClicks, ngramVectors, runTextVectors, textInputs, trainCoClick } from '../../src/pretrain/coclick.js';
-import { readEmbeddings, writeEmbeddings } from '../../src/pretrain/export.js';
+import { readEmbeddings } from '../../src/encoders/vector-file.js';
+import { writeEmbeddings } from '../../src/pretrain/export.js';
 import { buildStore, csv, prng, tempDir, write } from '../data/helpers.js';
 
 const GROUPS = 6, PER_GROUP = 8, USERS = 72, CLICKS = 16;
@@ -16,10 +17,10 @@ const VALID_START = 1_000_000, TEST_START = 2_000_000;
 
 // Made at the top level, so that they live until the file ends (not the first test).
 const DIR = tempDir('mmctr-coclick-'), OUT = tempDir('mmctr-coclick-out-');
-let storePromise: Promise<string> | null = null;
+let storePromise: Promise<SampleStore> | null = null;
 
 /** Items g<k>_<i> (+ X and Y), users clicking their group's items; X-Y co-clicked only after VALID_START. */
-function syntheticStore(): Promise<string> {
+function syntheticStore(): Promise<SampleStore> {
   storePromise ??= (async () => {
     const dir = DIR;
     const rnd = prng(11);
@@ -48,7 +49,7 @@ function syntheticStore(): Promise<string> {
       { name: 'coclick', items: { path: 'items.csv', columns: { item_id: 'item_id', title: 'title' } }, events: { path: 'events.csv', columns: { user_id: 'user_id', item_id: 'item_id', ts: 'ts', clicked: 'clicked' } } },
       { historyLength: 10, split: { kind: 'time', validStart: VALID_START, testStart: TEST_START } },
     );
-    return store;
+    return SampleStore.open(store);
   })();
   return storePromise;
 }
@@ -69,7 +70,7 @@ function rowOf(ids: string[], id: string): number {
 
 test('co-click pairs come from the training split only: a pair seen only in valid/test is never mined', async () => {
   const store = await syntheticStore();
-  const ids = readCatalog(store).ids;
+  const ids = store.catalog.ids;
   const x = rowOf(ids, 'X'), y = rowOf(ids, 'Y');
   const train = mineCoClicks(store, 'train', 3);
   assert.ok(train.stats.pairs > 500, `enough training pairs (${train.stats.pairs})`);
@@ -84,7 +85,7 @@ test('co-click pairs come from the training split only: a pair seen only in vali
 test('training is deterministic for a seed and differs across seeds', async () => {
   const store = await syntheticStore();
   const c = coClickConfig({ ...SMALL, train: { ...SMALL.train, epochs: 2 } });
-  const texts = itemTexts(readCatalog(store), c.text.fields);
+  const texts = itemTexts(store.catalog, c.text.fields);
   const inputs = textInputs(texts.texts, c.text.maxTokens);
   const pairs = mineCoClicks(store, 'train', c.pairs.window);
   const a = trainCoClick(c, inputs, pairs).vectors;
@@ -117,7 +118,7 @@ test('unit-norm 128-d vectors for every catalogue id; training separates the co-
   const c = coClickConfig(SMALL);
   const trained = runTextVectors(store, c, 'coclick');
   const ngram = runTextVectors(store, c, 'ngram');
-  const ids = readCatalog(store).ids;
+  const ids = store.catalog.ids;
   for (const run of [trained, ngram]) {
     assert.deepEqual(run.ids, ids);
     assert.equal(run.dim, 128);

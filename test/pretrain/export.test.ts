@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { quantizeInt8, readEmbeddings, writeEmbeddings } from '../../src/pretrain/export.js';
+import { readEmbeddings } from '../../src/encoders/vector-file.js';
+import { quantizeInt8, writeEmbeddings } from '../../src/pretrain/export.js';
 
 test('embedding export: float32 and int8 = trunc(127 clip(v)) round trip, with ids', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'mmctr-embed-'));

@@ -2,10 +2,9 @@ import assert from 'node:assert/strict';
 import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { SplitReader } from '../../src/data/batches.js';
-import { buildStoreFromSpec } from '../../src/data/resolve.js';
+import { buildStoreFromSpec } from '../../src/data/samples.js';
 import { readSampleConfig, SPLITS } from '../../src/data/sample-config.js';
-import { readTruth, TRUTH_FILE } from '../../src/data/samples.js';
+import { SampleStore, TRUTH_FILE } from '../../src/data/store.js';
 import { ExperimentConfig } from '../../src/ctr/config.js';
 import { featureSpaceOf } from '../../src/ctr/feature-space.js';
 import { createModel } from '../../src/ctr/models/index.js';
@@ -39,17 +38,17 @@ test('p_true never reaches a model: stores built with other true probabilities a
       if (f === TRUTH_FILE) continue;
       assert.ok(readFileSync(path.join(a, split, f)).equals(readFileSync(path.join(b, split, f))), `${split}/${f} depends on p_true`);
     }
-    const ta = readTruth(a, split)!, tb = readTruth(b, split)!;
+    const ta = SampleStore.open(a).truth(split)!, tb = SampleStore.open(b).truth(split)!;
     assert.ok(ta.length > 0 && Math.abs(ta[0] + tb[0] - 1) < 1e-5, 'the truth files do differ');
   }
   for (const f of ['catalog.json', 'users.json']) assert.ok(readFileSync(path.join(a, f)).equals(readFileSync(path.join(b, f))), f);
   // Batches are read without the truth file, and hold nothing named after it.
   rmSync(path.join(b, 'test', TRUTH_FILE));
-  const reader = new SplitReader(b, 'test');
+  const reader = SampleStore.open(b).split('test');
   const batch = reader.readRange(0, 16);
   reader.close();
   assert.ok(Object.keys(batch).every((k) => !/true|truth|oracle/i.test(k)), Object.keys(batch).join(', '));
-  assert.equal(readTruth(b, 'test'), null);
+  assert.equal(SampleStore.open(b).truth('test'), null);
 });
 
 test('evaluation reports the oracle next to a trained model, and the oracle is better', async () => {
@@ -62,9 +61,10 @@ test('evaluation reports the oracle next to a trained model, and the oracle is b
     model: { model: 'sum-pooling', embeddingDim: 8, mlpHidden: [16] },
     train: { batchSize: 256, lr: 0.005, epochs: 1 },
   });
-  const model = createModel(config.model, featureSpaceOf(store), 1);
-  fit(model, store, config.train);
-  const e = evaluateSplit(model, store, 'test');
+  const opened = SampleStore.open(store);
+  const model = createModel(config.model, featureSpaceOf(opened), 1);
+  fit(model, opened, config.train);
+  const e = evaluateSplit(model, opened, 'test');
   assert.ok(e.oracle, 'oracle metrics where the store has p_true');
   assert.equal(e.oracle.overall.count, e.overall.count);
   assert.ok(e.oracle.overall.gauc > e.overall.gauc && e.oracle.overall.auc > e.overall.auc, `oracle ${e.oracle.overall.auc} vs model ${e.overall.auc}`);

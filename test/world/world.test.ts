@@ -6,10 +6,11 @@ import sharp from 'sharp';
 import { Duck } from '../../src/data/duck.js';
 import { ingest } from '../../src/data/ingest.js';
 import { readSampleConfig } from '../../src/data/sample-config.js';
-import { buildSamples, readCatalog } from '../../src/data/samples.js';
+import { buildSamples } from '../../src/data/samples.js';
+import { SampleStore } from '../../src/data/store.js';
 import { readDatasetSpec } from '../../src/data/spec.js';
 import { sharedDataDir } from '../../src/util/paths.js';
-import { splitCsvLine } from '../../src/data/adapters/common.js';
+import { splitCsvLine } from '../../src/data/csv.js';
 import { loadFashionCatalog, TRUE_ATTRIBUTES } from '../../src/world/catalog.js';
 import { generateWorld, WorldSummary } from '../../src/world/generate.js';
 import { worldParams } from '../../src/world/params.js';
@@ -72,7 +73,7 @@ test('the small preset passes ingestion with no dropped rows and builds a store 
     const meta = await buildSamples(duck, 'world', readSampleConfig(w.sampleConfigFile), store);
     assert.equal(meta.truth, true);
     assert.equal(meta.splits.train.count + meta.splits.valid.count + meta.splits.test.count, w.impressions);
-    const catalog = readCatalog(store);
+    const catalog = SampleStore.open(store).catalog;
     for (const a of ['articleType', 'baseColour', 'gender', 'usage', 'season', 'brand', 'category']) assert.ok(catalog.fields[a]?.vocab.length > 0, `catalogue field ${a}`);
     assert.ok(catalog.images.every((img) => img !== null && img.startsWith('images/')));
   } finally {

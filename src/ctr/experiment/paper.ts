@@ -8,7 +8,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { engineSummary } from '../../engine/info.js';
-import { readCatalog, readStoreMeta } from '../../data/samples.js';
+import type { SampleStore } from '../../data/store.js';
 import { readConfigFile } from '../../util/config-file.js';
 import { DataSection, DinConfig, ExperimentConfig, hasDataSource, MakeConfig, SimTierConfig, TrainConfig } from '../config.js';
 import { BUCKETS, Evaluation, MetricSet as EvalMetrics } from '../metrics.js';
@@ -88,12 +88,11 @@ export interface PaperOptions extends Pick<TrainRunOptions, 'log' | 'onProgress'
   dataDescription?: string;
 }
 
-export function runPaperExperiment(config: PaperExperimentConfig, storeDir: string, outDir: string, options: PaperOptions = {}): PaperResult {
+export function runPaperExperiment(config: PaperExperimentConfig, store: SampleStore, outDir: string, options: PaperOptions = {}): PaperResult {
   const t0 = performance.now();
-  const meta = readStoreMeta(storeDir);
   // Read once for every run (and the report's coverage figures).
   if (!config.data.vectors) throw new ConfigError('data.vectors', ['the comparison needs item vectors: give data.vectors, or pretrain through `mmctr experiment paper`']);
-  const vectors = loadItemVectors(config.data.vectors, readCatalog(storeDir).ids);
+  const vectors = loadItemVectors(config.data.vectors, store.catalog.ids);
   const runOptions: TrainRunOptions = { log: options.log, onProgress: options.onProgress, makeCacheDir: path.join(outDir, 'make-cache'), vectors };
   const tests: Record<PaperVariant, Evaluation[]> = Object.fromEntries(config.variants.map((v) => [v, []])) as unknown as Record<PaperVariant, Evaluation[]>;
   const makeEpochs: number[] = [];
@@ -104,7 +103,7 @@ export function runPaperExperiment(config: PaperExperimentConfig, storeDir: stri
     for (const variant of config.variants) {
       options.onRun?.({ seed, variant, index: index++, total });
       options.log?.(`seed ${seed}: ${variant}`);
-      const r = trainRun(variantConfig(config, variant, seed), storeDir, path.join(outDir, 'runs', `${variant}-seed${seed}`), runOptions);
+      const r = trainRun(variantConfig(config, variant, seed), store, path.join(outDir, 'runs', `${variant}-seed${seed}`), runOptions);
       tests[variant].push(r.test);
       if (r.make && (variant === 'make' || !config.variants.includes('make'))) {
         makeEpochs.push(r.make.fit.bestEpoch);
@@ -119,8 +118,9 @@ export function runPaperExperiment(config: PaperExperimentConfig, storeDir: stri
     const c = { ...variantConfig(config, 'id', config.seeds[0]), name: `${config.name}-id-curve` };
     // Past one epoch, with no early stopping: the curve is the point.
     c.train = { ...c.train, epochs: config.curveEpochs, earlyStoppingPatience: config.curveEpochs, monitor: 'gauc' };
-    idCurve = epochCurve(trainRun(c, storeDir, path.join(outDir, 'runs', `id-curve-seed${config.seeds[0]}`), runOptions).fit.epochs);
+    idCurve = epochCurve(trainRun(c, store, path.join(outDir, 'runs', `id-curve-seed${config.seeds[0]}`), runOptions).fit.epochs);
   }
+  const { meta } = store;
   const bucketText = bucketDescriptions(meta.config.buckets);
   const everyTest = () => Object.values<Evaluation[]>(tests).flat();
   const slice = (name: string, description: string, of: (e: Evaluation) => EvalMetrics, oracle: MetricSet | null): SliceResult => {

@@ -8,7 +8,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { readStoreMeta } from '../../data/samples.js';
+import { SampleStore } from '../../data/store.js';
 import { readConfigFile } from '../../util/config-file.js';
 import { MmctrError } from '../../util/errors.js';
 import { BUCKETS, type Bucket, type Evaluation, type MetricSet as EvalMetrics } from '../metrics.js';
@@ -157,7 +157,7 @@ export function compareRuns(paths: readonly string[], { baseline }: { baseline?:
   const baseRun = baseGroup[0];
   let described: Record<Bucket, string> | null = null;
   try {
-    described = baseRun.store ? bucketDescriptions(readStoreMeta(baseRun.store).config.buckets) : null;
+    described = baseRun.store ? bucketDescriptions(SampleStore.open(baseRun.store).meta.config.buckets) : null;
   } catch {
     // The store may be gone: the buckets keep their names.
   }

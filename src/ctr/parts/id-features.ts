@@ -11,7 +11,7 @@ import { RandomStream } from '../../engine/random.js';
 import { SparseEmbedding } from '../../engine/sparse-embedding.js';
 import { Tensor } from '../../engine/tensor.js';
 import type { Batch } from '../../data/batches.js';
-import { ITEM_FIELDS, type ItemField } from '../../data/samples.js';
+import { ITEM_FIELDS, type ItemField } from '../../data/store.js';
 import { ConfigError } from '../../util/errors.js';
 import { RepeatedRows } from './shared-history.js';
 

@@ -1,7 +1,7 @@
 /**
- * The multimodal side of a CTR model's input: a frozen table of item vectors (SCL export, the
- * raw backbone features of the encoders' cache, or a user's own file) aligned to the store's catalogue, and the part that
- * gives a batch its vector rows. Vectors are L2-normalised on load; an item without a vector
+ * The multimodal side of a CTR model's input: a frozen table of item vectors (any source
+ * encoders/vector-file.ts reads: an SCL export, the raw backbone features of the encoders' cache,
+ * a user's own file) aligned to the store's catalogue, and the part that gives a batch its vector rows. Vectors are L2-normalised on load; an item without a vector
  * (absent from the file, or all zeros) maps to row 0, which every consumer treats as "no
  * vector" (SimTier does not count it, the Vector baseline sees zeros), and is counted.
  */
@@ -9,9 +9,7 @@ import { Module } from '../../engine/module.js';
 import { native } from '../../engine/native.js';
 import { Tensor } from '../../engine/tensor.js';
 import type { Batch, BatchVectors } from '../../data/batches.js';
-import { readVectorFile } from '../../encoders/precomputed.js';
-import { EMBEDDING_FORMAT, readEmbeddings } from '../../pretrain/export.js';
-import { readSafetensors } from '../../engine/safetensors.js';
+import { readVectorFile } from '../../encoders/vector-file.js';
 import { MmctrError } from '../../util/errors.js';
 import { RepeatedRows } from './shared-history.js';
 
@@ -38,38 +36,10 @@ export interface ItemVectorTable {
   unused: number;
 }
 
-/** Reads an `mmctr embed` file or any precomputed vector file, in catalogue order. */
+/** Reads a vector file of any accepted source (encoders/vector-file.ts), in catalogue order. */
 export function loadItemVectors(file: string, catalogIds: readonly string[]): ItemVectorTable {
-  const { ids, dim, vectors } = readAnyVectorFile(file);
+  const { ids, dim, vectors } = readVectorFile(file);
   return alignVectors(file, ids, vectors, dim, catalogIds);
-}
-
-function readAnyVectorFile(file: string): { ids: string[]; dim: number; vectors: Float32Array } {
-  if (file.endsWith('.safetensors')) {
-    let st: ReturnType<typeof readSafetensors>;
-    try {
-      st = readSafetensors(file);
-    } catch (err) {
-      throw new VectorFileError(file, `cannot read: ${(err as Error).message}`);
-    }
-    if (st.metadata?.format === EMBEDDING_FORMAT) return readEmbeddings(file);
-    if (st.metadata?.backbone && st.tensors.has('features') && st.tensors.has('missing')) return backboneFeatures(file, st);
-  }
-  return readVectorFile(file);
-}
-
-/**
- * The raw frozen backbone features of the encoders' cache (runs/features/<key>/features.safetensors):
- * the "generic CLIP" analogue as CTR vectors. Items whose image failed get a zero row (no vector).
- */
-function backboneFeatures(file: string, st: ReturnType<typeof readSafetensors>): { ids: string[]; dim: number; vectors: Float32Array } {
-  const features = st.tensors.get('features')!, missing = st.tensors.get('missing')!.data;
-  const ids = JSON.parse(st.metadata!.ids ?? '[]') as string[];
-  const dim = features.shape[1];
-  if (features.shape.length !== 2 || features.shape[0] !== ids.length) throw new VectorFileError(file, `features ${JSON.stringify(features.shape)} do not match ${ids.length} ids`);
-  const vectors = Float32Array.from(features.data as Float32Array);
-  for (let i = 0; i < ids.length; i++) if (missing[i]) vectors.fill(0, i * dim, (i + 1) * dim);
-  return { ids, dim, vectors };
 }
 
 /** Aligns vectors given by id to the catalogue (index i = catalogIds[i - 1]); checks every value. */

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { writeFileAtomic, writeTextAtomic } from '../../util/atomic-write.js';
 import { DataError } from '../errors.js';
+import { csvField, splitCsvLine } from '../csv.js';
 import { SampleConfig } from '../sample-config.js';
 
 /** A canonical dataset written by an adapter. */
@@ -44,30 +45,6 @@ export function requireFile(file: string): void {
   if (!existsSync(file)) throw new DataError({ file }, 'does not exist (give the source folder with --src)');
   if (statSync(file).isDirectory()) throw new DataError({ file }, 'is a folder, not a data file');
   if (statSync(file).size === 0) throw new DataError({ file }, 'is empty: expected a header line and data rows');
-}
-
-/** Splits one CSV line (double-quote quoting, "" escapes; no newlines inside fields). */
-export function splitCsvLine(line: string, delimiter: string): string[] {
-  if (!line.includes('"')) return line.split(delimiter);
-  const out: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i];
-    if (quoted) {
-      if (ch === '"' && line[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (ch === '"') quoted = false;
-      else field += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === delimiter) {
-      out.push(field);
-      field = '';
-    } else field += ch;
-  }
-  out.push(field);
-  return out;
 }
 
 export interface SourceRow {
@@ -113,13 +90,6 @@ export function columnIndex<K extends string>(file: string, names: string[], wan
     out[w] = i;
   }
   return out;
-}
-
-/** A CSV field, quoted when it must be (RFC 4180). */
-export function csvField(v: string | number | null | undefined): string {
-  if (v === null || v === undefined) return '';
-  const s = String(v);
-  return /[",\r\n]/.test(s) || s !== s.trim() ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
 /** Collects CSV rows and writes them atomically. */

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { defaultMovieLensSource, prepareMovieLens } from '../../../src/data/adapters/movielens.js';
 import { DataError } from '../../../src/data/errors.js';
-import { readStoreMeta } from '../../../src/data/samples.js';
+import { SampleStore } from '../../../src/data/store.js';
 import { readDatasetSpec } from '../../../src/data/spec.js';
 import { buildStore, readSamples, tempDir, write } from '../helpers.js';
 
@@ -80,7 +80,7 @@ test('movielens-100k (real data): 100,000 impressions, 943 users, 80,000 / 10,00
     return;
   }
   const { prepared, store } = await prepareAndBuild(src, tempDir());
-  const meta = readStoreMeta(store);
+  const meta = SampleStore.open(store).meta;
   assert.equal(prepared.counts.impressions, 100000);
   assert.equal(meta.users, 943);
   assert.equal(meta.items, 1682);

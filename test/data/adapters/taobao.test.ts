@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { splitCsvLine } from '../../../src/data/adapters/common.js';
+import { splitCsvLine } from '../../../src/data/csv.js';
 import { defaultTaobaoSource, parseTaobaoTime, prepareTaobao, TAOBAO_FILES } from '../../../src/data/adapters/taobao.js';
 import { buildStore, readSamples, tempDir, write } from '../helpers.js';
 

@@ -1,0 +1,228 @@
+/**
+ * The one reader of item-vector files: every vector source that training (`data.vectors`), the
+ * service and the index accept, told apart by extension and, for safetensors, by the file's
+ * metadata and tensors:
+ *
+ *   `mmctr embed` export  .safetensors, metadata format "mmctr.item-embeddings": "embeddings" F32
+ *                         [n, dim] and its int8 copy "embeddings_int8", ids in metadata "ids"
+ *   feature cache         the encoders' cache (runs/features/<key>/features.safetensors, cache.ts):
+ *                         a backbone's raw frozen features; rows whose image failed are left out
+ *                         (those items have no vector)
+ *   precomputed           a user's own vectors (CLIP or other):
+ *     .jsonl / .ndjson    one object per line: {"id": "123", "vector": [0.1, -0.2, ...]}
+ *     .csv / .tsv         id then one column per dimension; a header line is allowed (detected
+ *                         when its second field is not a number)
+ *     .safetensors        one 2-D F32/F64 tensor (named "vectors", or the only tensor) [n, dim]
+ *                         and the ids as a JSON array of strings in metadata key "ids"
+ *
+ * Errors name the file, line (or tensor row) and field: a row whose dimension differs from the
+ * first, a value that is not a finite number, an id given twice. What a consumer does with items
+ * the file has no vector for is the consumer's (ctr/parts/item-vectors.ts, index/index.ts).
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseSafetensors, SafetensorsFile } from '../engine/safetensors.js';
+import { featureCacheContents, isFeatureCache } from './cache.js';
+import { FeatureFileError } from './errors.js';
+
+/** The metadata format of an `mmctr embed` export (pretrain/export.ts writes it). */
+export const EMBEDDING_FORMAT = 'mmctr.item-embeddings';
+
+export type VectorSource = 'embed' | 'feature-cache' | 'precomputed';
+
+export interface VectorFile {
+  file: string;
+  source: VectorSource;
+  dim: number;
+  ids: string[];
+  /** [ids.length, dim] */
+  vectors: Float32Array;
+  /** Identity for caches downstream: "<source>/<file name>/<dim>/<sha256 of the bytes, 12 hex>". */
+  id: string;
+}
+
+/** An `mmctr embed` export with everything it holds. */
+export interface ItemEmbeddings {
+  ids: string[];
+  dim: number;
+  vectors: Float32Array;
+  int8: Int8Array;
+  meta: Record<string, string>;
+}
+
+/** Reads and validates a vector file of any accepted source (see the module comment). */
+export function readVectorFile(file: string, expectDim?: number): VectorFile {
+  const ext = path.extname(file).toLowerCase();
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (err) {
+    throw new FeatureFileError(file, null, `cannot read: ${(err as Error).message}`);
+  }
+  let read: Omit<VectorFile, 'file' | 'id'>;
+  if (ext === '.safetensors') read = safetensorsVectors(file, parse(file, bytes));
+  else if (ext === '.jsonl' || ext === '.ndjson') read = { source: 'precomputed', ...jsonlVectors(new RowCollector(file, expectDim), bytes.toString('utf8')) };
+  else if (ext === '.csv' || ext === '.tsv') read = { source: 'precomputed', ...delimitedVectors(new RowCollector(file, expectDim), bytes.toString('utf8'), ext === '.tsv' ? '\t' : ',') };
+  else throw new FeatureFileError(file, null, `unknown vector file type "${ext}" (use .jsonl, .csv, .tsv or .safetensors: a precomputed file, an \`mmctr embed\` export or a feature cache)`);
+  if (!read.ids.length) throw new FeatureFileError(file, null, 'no vectors');
+  if (expectDim != null && read.dim !== expectDim) throw new FeatureFileError(file, null, `has ${read.dim}-dimensional vectors, expected ${expectDim}`);
+  const hash = createHash('sha256').update(bytes).digest('hex').slice(0, 12);
+  return { file, ...read, id: `${read.source}/${path.basename(file)}/${read.dim}/${hash}` };
+}
+
+/** An `mmctr embed` export, with its int8 copy and metadata. */
+export function readEmbeddings(file: string): ItemEmbeddings {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (err) {
+    throw new FeatureFileError(file, null, `cannot read: ${(err as Error).message}`);
+  }
+  const st = parse(file, bytes);
+  if (st.metadata.format !== EMBEDDING_FORMAT) throw new FeatureFileError(file, null, `is not an item embedding file (format '${st.metadata.format ?? ''}')`);
+  return embeddings(file, st);
+}
+
+function parse(file: string, bytes: Buffer): SafetensorsFile {
+  try {
+    // A fresh copy: tensors are typed-array views that need the buffer 8-byte aligned.
+    return parseSafetensors(new Uint8Array(bytes), file);
+  } catch (err) {
+    throw new FeatureFileError(file, null, `cannot read: ${(err as Error).message}`);
+  }
+}
+
+function safetensorsVectors(file: string, st: SafetensorsFile): Omit<VectorFile, 'file' | 'id'> {
+  if (st.metadata.format === EMBEDDING_FORMAT) {
+    const e = embeddings(file, st);
+    return { source: 'embed', ids: e.ids, dim: e.dim, vectors: e.vectors };
+  }
+  if (isFeatureCache(st)) {
+    const cache = featureCacheContents(file, st);
+    const keep = cache.ids.flatMap((_, i) => (cache.missing[i] ? [] : [i]));
+    return { source: 'feature-cache', ...tensorRows(file, 'features', keep.map((i) => cache.ids[i]), cache.features, cache.dim, keep) };
+  }
+  const name = st.tensors.has('vectors') ? 'vectors' : st.tensors.size === 1 ? [...st.tensors.keys()][0] : null;
+  if (!name) throw new FeatureFileError(file, null, `expected a tensor named "vectors" (or exactly one tensor), found ${[...st.tensors.keys()].join(', ')}; or an \`mmctr embed\` export or a feature cache`);
+  const t = st.tensors.get(name)!;
+  if (t.shape.length !== 2 || (t.dtype !== 'F32' && t.dtype !== 'F64')) throw new FeatureFileError(file, null, `tensor "${name}" must be 2-D F32 or F64, got ${t.dtype} [${t.shape.join(', ')}]`);
+  const ids = idList(file, st, name, t.shape[0]);
+  return { source: 'precomputed', ...tensorRows(file, name, ids, t.data as Float32Array | Float64Array, t.shape[1]) };
+}
+
+function embeddings(file: string, st: SafetensorsFile): ItemEmbeddings {
+  const e = st.tensors.get('embeddings'), q = st.tensors.get('embeddings_int8');
+  if (!e || !q) throw new FeatureFileError(file, null, 'missing the embeddings tensors ("embeddings" and "embeddings_int8")');
+  if (e.shape.length !== 2 || e.dtype !== 'F32') throw new FeatureFileError(file, null, `tensor "embeddings" must be 2-D F32, got ${e.dtype} [${e.shape.join(', ')}]`);
+  const ids = idList(file, st, 'embeddings', e.shape[0]);
+  const { vectors } = tensorRows(file, 'embeddings', ids, e.data as Float32Array, e.shape[1]);
+  return { ids, dim: e.shape[1], vectors, int8: q.data as Int8Array, meta: st.metadata };
+}
+
+/** The metadata "ids" of a file whose tensor `name` has `rows` rows. */
+function idList(file: string, st: SafetensorsFile, name: string, rows: number): string[] {
+  let list: unknown;
+  try {
+    list = JSON.parse(st.metadata.ids ?? 'null');
+  } catch {
+    list = null;
+  }
+  if (!Array.isArray(list) || !list.every((x) => typeof x === 'string' || typeof x === 'number'))
+    throw new FeatureFileError(file, null, `metadata "ids" must be a JSON array of ids (strings), one per row of "${name}"`);
+  if (list.length !== rows) throw new FeatureFileError(file, null, `metadata "ids" has ${list.length} ids but tensor "${name}" has ${rows} rows`);
+  return list.map(String);
+}
+
+/** Rows `keep` (default: all) of a [rows, dim] tensor, checked: each id once, every value finite. */
+function tensorRows(file: string, name: string, ids: string[], data: Float32Array | Float64Array, dim: number, keep?: readonly number[]): { ids: string[]; dim: number; vectors: Float32Array } {
+  const vectors = new Float32Array(ids.length * dim);
+  const seen = new Map<string, number>();
+  ids.forEach((id, k) => {
+    const row = keep ? keep[k] : k;
+    const prev = seen.get(id);
+    if (prev !== undefined) throw new FeatureFileError(file, null, `row ${row}: id "${id}" is duplicated (first at row ${prev})`);
+    seen.set(id, row);
+    for (let j = 0; j < dim; j++) {
+      const x = data[row * dim + j];
+      if (!Number.isFinite(x)) throw new FeatureFileError(file, null, `tensor "${name}" row ${row} (id "${id}"), dimension ${j}: not a finite number (${x})`);
+      vectors[k * dim + j] = x;
+    }
+  });
+  return { ids, dim, vectors };
+}
+
+/** Collects text rows: each id once, every row as wide as the first (or as `expectDim`). */
+class RowCollector {
+  readonly ids: string[] = [];
+  private readonly rows: number[][] = [];
+  private readonly seen = new Map<string, number>();
+  private dim: number;
+
+  constructor(
+    readonly file: string,
+    private readonly expectDim?: number,
+  ) {
+    this.dim = expectDim ?? -1;
+  }
+
+  add(id: string, line: number, values: number[], where: string): void {
+    if (!id) throw new FeatureFileError(this.file, line, `${where}: empty id`);
+    const prev = this.seen.get(id);
+    if (prev !== undefined) throw new FeatureFileError(this.file, line, `${where}: id "${id}" is duplicated (first at line ${prev})`);
+    if (this.dim < 0) this.dim = values.length;
+    if (values.length !== this.dim)
+      throw new FeatureFileError(this.file, line, `${where}: vector of id "${id}" has ${values.length} dimensions, expected ${this.dim}${this.expectDim != null ? '' : ' (as the first row)'}`);
+    this.seen.set(id, line);
+    this.ids.push(id);
+    this.rows.push(values);
+  }
+
+  packed(): { ids: string[]; dim: number; vectors: Float32Array } {
+    const vectors = new Float32Array(this.rows.length * this.dim);
+    this.rows.forEach((r, i) => vectors.set(r, i * this.dim));
+    return { ids: this.ids, dim: this.dim, vectors };
+  }
+}
+
+function jsonlVectors(rows: RowCollector, text: string): { ids: string[]; dim: number; vectors: Float32Array } {
+  const { file } = rows;
+  text.split('\n').forEach((raw, i) => {
+    const line = i + 1;
+    if (!raw.trim()) return;
+    let obj: unknown;
+    try {
+      obj = JSON.parse(raw);
+    } catch (err) {
+      throw new FeatureFileError(file, line, `not valid JSON: ${(err as Error).message}`);
+    }
+    const o = obj as { id?: unknown; vector?: unknown };
+    if (typeof o !== 'object' || o === null || (typeof o.id !== 'string' && typeof o.id !== 'number')) throw new FeatureFileError(file, line, `field "id" must be a string or number`);
+    if (!Array.isArray(o.vector)) throw new FeatureFileError(file, line, `field "vector" must be an array of numbers`);
+    const values = o.vector.map((x, j) => {
+      if (typeof x !== 'number' || !Number.isFinite(x)) throw new FeatureFileError(file, line, `field "vector"[${j}] is not a finite number: ${JSON.stringify(x)}`);
+      return x;
+    });
+    rows.add(String(o.id), line, values, 'field "vector"');
+  });
+  return rows.packed();
+}
+
+function delimitedVectors(rows: RowCollector, text: string, sep: string): { ids: string[]; dim: number; vectors: Float32Array } {
+  const { file } = rows;
+  text.split('\n').forEach((raw0, i) => {
+    const line = i + 1;
+    const raw = raw0.replace(/\r$/, '');
+    if (!raw.trim()) return;
+    const parts = raw.split(sep);
+    if (i === 0 && parts.length > 1 && !Number.isFinite(Number(parts[1]))) return; // header
+    const id = parts[0].trim().replace(/^"(.*)"$/, '$1');
+    const values = parts.slice(1).map((v, j) => {
+      const x = v.trim() === '' ? NaN : Number(v);
+      if (!Number.isFinite(x)) throw new FeatureFileError(file, line, `column ${j + 2} is not a finite number: "${v}"`);
+      return x;
+    });
+    rows.add(id, line, values, 'row');
+  });
+  return rows.packed();
+}

@@ -1,0 +1,102 @@
+/**
+ * The one reader of item-vector files (src/encoders/vector-file.ts): every accepted source gives
+ * the same ids and vectors, and each malformed file is refused with its name and what is wrong.
+ * (The line-by-line errors of the text formats are in precomputed.test.ts.)
+ */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { cacheFolder, imageFeatures } from '../../src/encoders/cache.js';
+import { FeatureFileError } from '../../src/encoders/errors.js';
+import type { ImageBackbone } from '../../src/encoders/types.js';
+import { EMBEDDING_FORMAT, readEmbeddings, readVectorFile } from '../../src/encoders/vector-file.js';
+import { writeSafetensors } from '../../src/engine/safetensors.js';
+import { writeEmbeddings } from '../../src/pretrain/export.js';
+import { tempDir } from '../data/helpers.js';
+
+const dir = tempDir('mmctr-vectors-');
+const file = (name: string) => path.join(dir, name);
+const fails = (f: string, re: RegExp) =>
+  assert.throws(() => readVectorFile(f), (e: Error) => e instanceof FeatureFileError && e.message.startsWith(f) && re.test(e.message), `${path.basename(f)}: expected ${re}`);
+const VECTORS = Float32Array.of(1, 2, 3, 4, 5, 6);
+
+/** A backbone whose feature is the image file's first bytes; a file starting with "BAD" fails. */
+const backbone: ImageBackbone = {
+  id: 'bytes/3',
+  dim: 3,
+  async encode(images) {
+    const { readFileSync } = await import('node:fs');
+    const features = new Float32Array(images.length * 3);
+    const failed: { index: number; reason: string }[] = [];
+    images.forEach((p, i) => {
+      const bytes = readFileSync(p);
+      if (bytes.toString('latin1').startsWith('BAD')) failed.push({ index: i, reason: 'unreadable image' });
+      else features.set([bytes[0], bytes[1], bytes[2]], i * 3);
+    });
+    return { features, failed };
+  },
+};
+
+test('every source: an `mmctr embed` export, a feature cache, precomputed jsonl / csv / tsv / safetensors', async () => {
+  const embed = file('embed.safetensors');
+  writeEmbeddings(embed, ['a', 'b'], VECTORS, 3);
+  const jsonl = file('v.jsonl');
+  writeFileSync(jsonl, '{"id":"a","vector":[1,2,3]}\n{"id":"b","vector":[4,5,6]}\n');
+  const st = file('v.safetensors');
+  writeSafetensors(st, { vectors: { data: Float64Array.from(VECTORS), shape: [2, 3] } }, { ids: '["a","b"]' });
+  for (const [f, source] of [[embed, 'embed'], [jsonl, 'precomputed'], [st, 'precomputed']] as const) {
+    const v = readVectorFile(f);
+    assert.equal(v.source, source, f);
+    assert.equal(v.file, f);
+    assert.deepEqual([v.ids, v.dim, [...v.vectors]], [['a', 'b'], 3, [...VECTORS]], f);
+    assert.match(v.id, new RegExp(`^${source}/${path.basename(f).replace('.', '\\.')}/3/[0-9a-f]{12}$`));
+  }
+  // The cache of a backbone over three images, one of which fails: that item has no vector.
+  const images = ['a', 'b', 'c'].map((id, i) => {
+    const p = file(`${id}.img`);
+    writeFileSync(p, i === 1 ? 'BAD' : Buffer.from([i + 1, i + 2, i + 3]));
+    return { id, title: null, image: p };
+  });
+  await imageFeatures(backbone, images, file('cache'));
+  const cache = readVectorFile(path.join(cacheFolder(file('cache'), backbone.id), 'features.safetensors'));
+  assert.equal(cache.source, 'feature-cache');
+  assert.deepEqual([cache.ids, cache.dim, [...cache.vectors]], [['a', 'c'], 3, [1, 2, 3, 3, 4, 5]]);
+});
+
+test('an embed export reads back with its int8 copy and metadata; another file is not one', () => {
+  const embed = file('meta.safetensors');
+  writeEmbeddings(embed, ['a', 'b'], Float32Array.of(0.5, -1, 0, 1, 1, 1), 3, { model: 'm' });
+  const e = readEmbeddings(embed);
+  assert.deepEqual([...e.int8], [63, -127, 0, 127, 127, 127]);
+  assert.equal(e.meta.model, 'm');
+  assert.equal(e.meta.format, EMBEDDING_FORMAT);
+  const other = file('other.safetensors');
+  writeSafetensors(other, { vectors: { data: VECTORS, shape: [2, 3] } }, { ids: '["a","b"]' });
+  assert.throws(() => readEmbeddings(other), (err: Error) => err instanceof FeatureFileError && err.message.startsWith(other) && /not an item embedding file/.test(err.message));
+});
+
+test('malformed safetensors of each source are refused with the file and the problem named', () => {
+  const put = (name: string, tensors: Parameters<typeof writeSafetensors>[1], metadata: Record<string, string>) => {
+    writeSafetensors(file(name), tensors, metadata);
+    return file(name);
+  };
+  const embed = { format: EMBEDDING_FORMAT, ids: '["a","b"]' };
+  fails(put('e1.safetensors', { embeddings: { data: VECTORS, shape: [2, 3] } }, embed), /missing the embeddings tensors/);
+  fails(put('e2.safetensors', { embeddings: { data: VECTORS, shape: [2, 3] }, embeddings_int8: { data: new Int8Array(6), shape: [2, 3] } }, { ...embed, ids: '["a"]' }), /"ids" has 1 ids but tensor "embeddings" has 2 rows/);
+  fails(put('e3.safetensors', { embeddings: { data: Float32Array.of(1, 2, 3, 4, Infinity, 6), shape: [2, 3] }, embeddings_int8: { data: new Int8Array(6), shape: [2, 3] } }, embed), /"embeddings" row 1 \(id "b"\), dimension 1: not a finite number/);
+  const cache = { backbone: 'x/2', dim: '3' };
+  fails(put('c1.safetensors', { features: { data: VECTORS, shape: [2, 3] }, missing: { data: new Uint8Array(2) } }, { ...cache, ids: '["a"]' }), /feature cache: features F32 \[2, 3\] and missing \[2\] do not match 1 ids/);
+  fails(put('c2.safetensors', { features: { data: VECTORS, shape: [2, 3] }, missing: { data: new Uint8Array(2) } }, { ...cache, ids: 'oops' }), /feature cache metadata "ids" is not a JSON array/);
+  fails(put('c3.safetensors', { features: { data: VECTORS, shape: [2, 3] }, missing: { data: new Uint8Array(2) } }, { ...cache, ids: '["a","a"]' }), /row 1: id "a" is duplicated \(first at row 0\)/);
+  fails(put('p1.safetensors', { left: { data: VECTORS }, right: { data: VECTORS } }, { ids: '["a"]' }), /expected a tensor named "vectors" \(or exactly one tensor\), found left, right; or an `mmctr embed` export or a feature cache/);
+  fails(put('p2.safetensors', { vectors: { data: new Int32Array(6), shape: [2, 3] } }, { ids: '["a","b"]' }), /tensor "vectors" must be 2-D F32 or F64, got I32 \[2, 3\]/);
+  fails(put('p3.safetensors', { vectors: { data: VECTORS, shape: [2, 3] } }, {}), /metadata "ids" must be a JSON array of ids/);
+  writeFileSync(file('broken.safetensors'), 'not a safetensors file');
+  fails(file('broken.safetensors'), /cannot read/);
+  fails(file('absent.safetensors'), /cannot read/);
+  const ok = put('dim.safetensors', { vectors: { data: VECTORS, shape: [2, 3] } }, { ids: '["a","b"]' });
+  assert.throws(() => readVectorFile(ok, 4), (e: Error) => e instanceof FeatureFileError && /dim\.safetensors: has 3-dimensional vectors, expected 4/.test(e.message));
+  writeFileSync(file('empty.jsonl'), '\n\n');
+  fails(file('empty.jsonl'), /no vectors/);
+});
