@@ -54,12 +54,7 @@ export interface ItemEmbeddings {
 /** Reads and validates a vector file of any accepted source (see the module comment). */
 export function readVectorFile(file: string, expectDim?: number): VectorFile {
   const ext = path.extname(file).toLowerCase();
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch (err) {
-    throw new FeatureFileError(file, null, `cannot read: ${(err as Error).message}`);
-  }
+  const bytes = readBytes(file);
   let read: Omit<VectorFile, 'file' | 'id'>;
   if (ext === '.safetensors') read = safetensorsVectors(file, parse(file, bytes));
   else if (ext === '.jsonl' || ext === '.ndjson') read = { source: 'precomputed', ...jsonlVectors(new RowCollector(file, expectDim), bytes.toString('utf8')) };
@@ -73,15 +68,17 @@ export function readVectorFile(file: string, expectDim?: number): VectorFile {
 
 /** An `mmctr embed` export, with its int8 copy and metadata. */
 export function readEmbeddings(file: string): ItemEmbeddings {
-  let bytes: Buffer;
+  const st = parse(file, readBytes(file));
+  if (st.metadata.format !== EMBEDDING_FORMAT) throw new FeatureFileError(file, null, `is not an item embedding file (format '${st.metadata.format ?? ''}')`);
+  return embeddings(file, st);
+}
+
+function readBytes(file: string): Buffer {
   try {
-    bytes = readFileSync(file);
+    return readFileSync(file);
   } catch (err) {
     throw new FeatureFileError(file, null, `cannot read: ${(err as Error).message}`);
   }
-  const st = parse(file, bytes);
-  if (st.metadata.format !== EMBEDDING_FORMAT) throw new FeatureFileError(file, null, `is not an item embedding file (format '${st.metadata.format ?? ''}')`);
-  return embeddings(file, st);
 }
 
 function parse(file: string, bytes: Buffer): SafetensorsFile {
