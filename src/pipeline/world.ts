@@ -34,7 +34,7 @@ export interface CachedWorld {
 }
 
 /** The parameters of a recipe; an unknown preset is an error naming the known ones. */
-export function recipeParams(recipe: WorldRecipe): WorldParams {
+function recipeParams(recipe: WorldRecipe): WorldParams {
   if (!PRESET_NAMES.includes(recipe.preset as PresetName)) throw new MmctrError(`world.preset must be one of ${PRESET_NAMES.join(', ')}, got '${recipe.preset}'`);
   return worldParams(recipe.preset as PresetName, { ...recipe.overrides, seed: recipe.seed, catalog: recipe.catalog });
 }

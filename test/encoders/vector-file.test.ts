@@ -1,7 +1,6 @@
 /**
  * The one reader of item-vector files (src/encoders/vector-file.ts): every accepted source gives
  * the same ids and vectors, and each malformed file is refused with its name and what is wrong.
- * (The line-by-line errors of the text formats are in precomputed.test.ts.)
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -17,6 +16,12 @@ import { tempDir } from '../data/helpers.js';
 
 const dir = tempDir('mmctr-vectors-');
 const file = (name: string) => path.join(dir, name);
+const put = (name: string, text: string) => {
+  const f = path.join(dir, name);
+  writeFileSync(f, text);
+  return f;
+};
+const throwsFeatureError = (fn: () => unknown, re: RegExp) => assert.throws(fn, (e: Error) => e instanceof FeatureFileError && re.test(e.message), `expected ${re}`);
 const fails = (f: string, re: RegExp) =>
   assert.throws(() => readVectorFile(f), (e: Error) => e instanceof FeatureFileError && e.message.startsWith(f) && re.test(e.message), `${path.basename(f)}: expected ${re}`);
 const VECTORS = Float32Array.of(1, 2, 3, 4, 5, 6);
@@ -37,6 +42,25 @@ const backbone: ImageBackbone = {
     return { features, failed };
   },
 };
+
+test('jsonl, csv (with or without header), tsv and safetensors give the same table', () => {
+  const files = [
+    put('v.jsonl', '{"id":"a","vector":[1,2,3]}\n{"id":"b","vector":[4,5,6]}\n'),
+    put('v.csv', 'id,d0,d1,d2\na,1,2,3\r\nb,4,5,6\n'),
+    put('nh.csv', 'a,1,2,3\nb,4,5,6\n'),
+    put('v.tsv', 'a\t1\t2\t3\nb\t4\t5\t6\n'),
+  ];
+  const st = path.join(dir, 'v.safetensors');
+  writeSafetensors(st, { vectors: { data: Float32Array.of(1, 2, 3, 4, 5, 6), shape: [2, 3] } }, { ids: JSON.stringify(['a', 'b']) });
+  files.push(st);
+  for (const f of files) {
+    const v = readVectorFile(f);
+    assert.equal(v.dim, 3, f);
+    assert.deepEqual(v.ids, ['a', 'b'], f);
+    assert.deepEqual(Array.from(v.vectors), [1, 2, 3, 4, 5, 6], f);
+    assert.match(v.id, /^precomputed\/v\.|^precomputed\/nh\./);
+  }
+});
 
 test('every source: an `mmctr embed` export, a feature cache, precomputed jsonl / csv / tsv / safetensors', async () => {
   const embed = file('embed.safetensors');
@@ -77,26 +101,44 @@ test('an embed export reads back with its int8 copy and metadata; another file i
 });
 
 test('malformed safetensors of each source are refused with the file and the problem named', () => {
-  const put = (name: string, tensors: Parameters<typeof writeSafetensors>[1], metadata: Record<string, string>) => {
+  const putTensors = (name: string, tensors: Parameters<typeof writeSafetensors>[1], metadata: Record<string, string>) => {
     writeSafetensors(file(name), tensors, metadata);
     return file(name);
   };
   const embed = { format: EMBEDDING_FORMAT, ids: '["a","b"]' };
-  fails(put('e1.safetensors', { embeddings: { data: VECTORS, shape: [2, 3] } }, embed), /missing the embeddings tensors/);
-  fails(put('e2.safetensors', { embeddings: { data: VECTORS, shape: [2, 3] }, embeddings_int8: { data: new Int8Array(6), shape: [2, 3] } }, { ...embed, ids: '["a"]' }), /"ids" has 1 ids but tensor "embeddings" has 2 rows/);
-  fails(put('e3.safetensors', { embeddings: { data: Float32Array.of(1, 2, 3, 4, Infinity, 6), shape: [2, 3] }, embeddings_int8: { data: new Int8Array(6), shape: [2, 3] } }, embed), /"embeddings" row 1 \(id "b"\), dimension 1: not a finite number/);
+  fails(putTensors('e1.safetensors', { embeddings: { data: VECTORS, shape: [2, 3] } }, embed), /missing the embeddings tensors/);
+  fails(putTensors('e2.safetensors', { embeddings: { data: VECTORS, shape: [2, 3] }, embeddings_int8: { data: new Int8Array(6), shape: [2, 3] } }, { ...embed, ids: '["a"]' }), /"ids" has 1 ids but tensor "embeddings" has 2 rows/);
+  fails(putTensors('e3.safetensors', { embeddings: { data: Float32Array.of(1, 2, 3, 4, Infinity, 6), shape: [2, 3] }, embeddings_int8: { data: new Int8Array(6), shape: [2, 3] } }, embed), /"embeddings" row 1 \(id "b"\), dimension 1: not a finite number/);
   const cache = { backbone: 'x/2', dim: '3' };
-  fails(put('c1.safetensors', { features: { data: VECTORS, shape: [2, 3] }, missing: { data: new Uint8Array(2) } }, { ...cache, ids: '["a"]' }), /feature cache: features F32 \[2, 3\] and missing \[2\] do not match 1 ids/);
-  fails(put('c2.safetensors', { features: { data: VECTORS, shape: [2, 3] }, missing: { data: new Uint8Array(2) } }, { ...cache, ids: 'oops' }), /feature cache metadata "ids" is not a JSON array/);
-  fails(put('c3.safetensors', { features: { data: VECTORS, shape: [2, 3] }, missing: { data: new Uint8Array(2) } }, { ...cache, ids: '["a","a"]' }), /row 1: id "a" is duplicated \(first at row 0\)/);
-  fails(put('p1.safetensors', { left: { data: VECTORS }, right: { data: VECTORS } }, { ids: '["a"]' }), /expected a tensor named "vectors" \(or exactly one tensor\), found left, right; or an `mmctr embed` export or a feature cache/);
-  fails(put('p2.safetensors', { vectors: { data: new Int32Array(6), shape: [2, 3] } }, { ids: '["a","b"]' }), /tensor "vectors" must be 2-D F32 or F64, got I32 \[2, 3\]/);
-  fails(put('p3.safetensors', { vectors: { data: VECTORS, shape: [2, 3] } }, {}), /metadata "ids" must be a JSON array of ids/);
+  fails(putTensors('c1.safetensors', { features: { data: VECTORS, shape: [2, 3] }, missing: { data: new Uint8Array(2) } }, { ...cache, ids: '["a"]' }), /feature cache: features F32 \[2, 3\] and missing \[2\] do not match 1 ids/);
+  fails(putTensors('c2.safetensors', { features: { data: VECTORS, shape: [2, 3] }, missing: { data: new Uint8Array(2) } }, { ...cache, ids: 'oops' }), /feature cache metadata "ids" is not a JSON array/);
+  fails(putTensors('c3.safetensors', { features: { data: VECTORS, shape: [2, 3] }, missing: { data: new Uint8Array(2) } }, { ...cache, ids: '["a","a"]' }), /row 1: id "a" is duplicated \(first at row 0\)/);
+  fails(putTensors('p1.safetensors', { left: { data: VECTORS }, right: { data: VECTORS } }, { ids: '["a"]' }), /expected a tensor named "vectors" \(or exactly one tensor\), found left, right; or an `mmctr embed` export or a feature cache/);
+  fails(putTensors('p2.safetensors', { vectors: { data: new Int32Array(6), shape: [2, 3] } }, { ids: '["a","b"]' }), /tensor "vectors" must be 2-D F32 or F64, got I32 \[2, 3\]/);
+  fails(putTensors('p3.safetensors', { vectors: { data: VECTORS, shape: [2, 3] } }, {}), /metadata "ids" must be a JSON array of ids/);
   writeFileSync(file('broken.safetensors'), 'not a safetensors file');
   fails(file('broken.safetensors'), /cannot read/);
   fails(file('absent.safetensors'), /cannot read/);
-  const ok = put('dim.safetensors', { vectors: { data: VECTORS, shape: [2, 3] } }, { ids: '["a","b"]' });
+  const ok = putTensors('dim.safetensors', { vectors: { data: VECTORS, shape: [2, 3] } }, { ids: '["a","b"]' });
   assert.throws(() => readVectorFile(ok, 4), (e: Error) => e instanceof FeatureFileError && /dim\.safetensors: has 3-dimensional vectors, expected 4/.test(e.message));
   writeFileSync(file('empty.jsonl'), '\n\n');
   fails(file('empty.jsonl'), /no vectors/);
+});
+
+test('dimension mismatch, NaN, duplicates and bad JSON name file, line and field', () => {
+  throwsFeatureError(() => readVectorFile(put('d.jsonl', '{"id":"a","vector":[1,2,3]}\n{"id":"b","vector":[1,2]}\n')), /d\.jsonl:2: .*"b" has 2 dimensions, expected 3/);
+  throwsFeatureError(() => readVectorFile(put('e.jsonl', '{"id":"a","vector":[1,2,3]}\n'), 4), /e\.jsonl:1: .*has 3 dimensions, expected 4/);
+  throwsFeatureError(() => readVectorFile(put('n.jsonl', '{"id":"a","vector":[1,null,3]}\n')), /n\.jsonl:1: field "vector"\[1\] is not a finite number: null/);
+  throwsFeatureError(() => readVectorFile(put('n.csv', 'a,1,2\nb,1,NaN\n')), /n\.csv:2: column 3 is not a finite number: "NaN"/);
+  throwsFeatureError(() => readVectorFile(put('e.csv', 'a,1,2\nb,1,\n')), /e\.csv:2: column 3 is not a finite number/);
+  throwsFeatureError(() => readVectorFile(put('dup.csv', 'a,1,2\nb,1,2\na,3,4\n')), /dup\.csv:3: .*"a" is duplicated \(first at line 1\)/);
+  throwsFeatureError(() => readVectorFile(put('j.jsonl', '{"id":"a","vector":[1]}\n{oops\n')), /j\.jsonl:2: not valid JSON/);
+  throwsFeatureError(() => readVectorFile(put('x.npy', 'x')), /unknown vector file type/);
+  throwsFeatureError(() => readVectorFile(path.join(dir, 'absent.jsonl')), /absent\.jsonl: cannot read/);
+  const st = path.join(dir, 'bad.safetensors');
+  writeSafetensors(st, { vectors: { data: Float32Array.of(1, NaN), shape: [1, 2] } }, { ids: '["a"]' });
+  throwsFeatureError(() => readVectorFile(st), /row 0 \(id "a"\), dimension 1: not a finite number/);
+  const st2 = path.join(dir, 'ids.safetensors');
+  writeSafetensors(st2, { vectors: { data: Float32Array.of(1, 2), shape: [1, 2] } }, { ids: '["a","b"]' });
+  throwsFeatureError(() => readVectorFile(st2), /"ids" has 2 ids but tensor "vectors" has 1 rows/);
 });
