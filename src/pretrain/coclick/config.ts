@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { parseConfig, readConfigFile } from '../../util/config-file.js';
+import { contrastiveTrainConfig, SclEvalConfig, SclModelConfig } from '../config.js';
 
 export const CoClickTextConfig = z
   .object({
@@ -23,16 +24,8 @@ export const CoClickPairsConfig = z
   })
   .strict();
 
-export const CoClickModelConfig = z
-  .object({
-    /** Rows of the hashed n-gram table (tokenizer ids in [1, 2^18], 0 = padding). */
-    textBuckets: z.number().int().positive().default(2 ** 18 + 1),
-    tokenDim: z.number().int().positive().default(64),
-    /** Hidden width of the projection MLP (0: one linear layer). */
-    hidden: z.number().int().nonnegative().default(256),
-    outDim: z.number().int().positive().default(128),
-  })
-  .strict();
+/** The text tower's shape (the SCL model's fields, its defaults); no image side is ever used. */
+export const CoClickModelConfig = SclModelConfig.pick({ textBuckets: true, tokenDim: true, hidden: true, outDim: true });
 
 export const CoClickLossConfig = z
   .object({
@@ -51,31 +44,18 @@ export const CoClickLossConfig = z
   })
   .strict();
 
-export const CoClickTrainConfig = z
-  .object({
-    epochs: z.number().int().positive().default(5),
-    batchSize: z.number().int().min(2).default(512),
-    lr: z.number().positive().default(1e-3),
-    sparseLr: z.number().positive().default(5e-3),
-    weightDecay: z.number().min(0).default(0),
-  })
-  .strict();
+export const CoClickTrainConfig = contrastiveTrainConfig({ epochs: 5, batchSize: 512 });
 
-export const CoClickEvalConfig = z
-  .object({
-    candidates: z.number().int().min(2).default(100),
-    topK: z.number().int().positive().default(10),
-    seed: z.number().int().nonnegative().default(7),
-    /** Held-out pairs: each clicked sample's target with this many of its latest earlier clicks. */
-    window: z.number().int().positive().default(1),
-    /**
-     * A diagnostic of new items: this share of the catalogue (drawn with `seed`) is kept out of
-     * training (every pair touching one is dropped) and counted as cold in the evaluation, with
-     * no popularity either. 0 (default) for the vectors to export.
-     */
-    holdOutItems: z.number().min(0).lt(1).default(0),
-  })
-  .strict();
+export const CoClickEvalConfig = SclEvalConfig.extend({
+  /** Held-out pairs: each clicked sample's target with this many of its latest earlier clicks. */
+  window: z.number().int().positive().default(1),
+  /**
+   * A diagnostic of new items: this share of the catalogue (drawn with `seed`) is kept out of
+   * training (every pair touching one is dropped) and counted as cold in the evaluation, with
+   * no popularity either. 0 (default) for the vectors to export.
+   */
+  holdOutItems: z.number().min(0).lt(1).default(0),
+});
 
 export const CoClickConfig = z
   .object({
