@@ -7,7 +7,7 @@
       "target_name": "mmctr_native",
       "sources": [
         "native/addon.cc",
-        "native/parallel.cc",
+        "native/common.cc",
         "native/gemm.cc",
         "native/elementwise.cc",
         "native/reduce.cc",
