@@ -72,6 +72,19 @@ class Args {
   bool ok_ = true;
 };
 
+// Runtime dispatch of the maths: the build's baseline is portable (x86-64-v2 on x86-64, see
+// binding.gyp), and every function marked MM_HOT (the kernels' loops) is also compiled for
+// x86-64-v3 (AVX2 + FMA) and x86-64-v4 (AVX-512, on 256-bit vectors as -mprefer-vector-width
+// says: the 64-bit multiplies of the RNG vectorise only there); the dynamic loader picks the
+// clone the CPU runs, once (GCC's target_clones, an ifunc). Helpers inlined into a clone are
+// compiled with it. Elsewhere (other architectures or compilers) MM_HOT is empty and the
+// baseline is all there is.
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
+#define MM_HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define MM_HOT
+#endif
+
 // Number of worker threads the kernels use (MMCTR_THREADS, default: all cores).
 int threads();
 // Work below this many scalar operations runs on one thread: the fork/join costs more.

@@ -42,7 +42,7 @@ static inline float unary_grad(int op, float x, float y) {
 }
 
 template <int OP>
-static void unary_loop(const float* __restrict x, float* __restrict y, int64_t n) {
+MM_HOT static void unary_loop(const float* __restrict x, float* __restrict y, int64_t n) {
 #pragma omp parallel for simd schedule(static) if (par(n * 8))
   for (int64_t i = 0; i < n; i++) y[i] = apply_unary(OP, x[i]);
 }
@@ -61,7 +61,7 @@ void unary_apply(int op, const float* x, float* y, int64_t n) {
   }
 }
 
-static void unary_backward(int op, const float* x, const float* y, const float* gy, float* gx, int64_t n) {
+MM_HOT static void unary_backward(int op, const float* x, const float* y, const float* gy, float* gx, int64_t n) {
 #pragma omp parallel for schedule(static) if (par(n * 4))
   for (int64_t i = 0; i < n; i++) gx[i] += unary_grad(op, x[i], y[i]) * gy[i];
 }
@@ -144,7 +144,7 @@ struct Layout {
   }
 };
 
-static void binary_apply(int op, const float* a, const float* b, float* out, const Layout& L) {
+MM_HOT static void binary_apply(int op, const float* a, const float* b, float* out, const Layout& L) {
   const int64_t cols = L.cols, ca = L.sa.back(), cb = L.sb.back();
 #pragma omp parallel for schedule(static) if (par(L.rows * cols))
   for (int64_t r = 0; r < L.rows; r++) {
@@ -159,7 +159,7 @@ static void binary_apply(int op, const float* a, const float* b, float* out, con
 }
 
 // Accumulates the gradient of operand a (forA) or b into g, summing over its broadcast axes.
-static void binary_backward(int op, const float* a, const float* b, const float* gy, bool forA, float* g, const Layout& L) {
+MM_HOT static void binary_backward(int op, const float* a, const float* b, const float* gy, bool forA, float* g, const Layout& L) {
   const int64_t cols = L.cols, ca = L.sa.back(), cb = L.sb.back();
   const std::vector<int64_t>& st = forA ? L.sa : L.sb;
   const int64_t cs = forA ? ca : cb;
@@ -221,8 +221,8 @@ static Napi::Value binaryBackward(const Napi::CallbackInfo& info) {
 }
 
 // dst[view] (+)= src[view] over an N-d index space (nd >= 1, every extent >= 1).
-static void strided_copy(const float* src, int64_t so, const int32_t* ss, float* dst, int64_t dof, const int32_t* ds,
-                         const int32_t* sh, int nd, bool acc) {
+MM_HOT static void strided_copy(const float* src, int64_t so, const int32_t* ss, float* dst, int64_t dof, const int32_t* ds,
+                                const int32_t* sh, int nd, bool acc) {
   int64_t rows = 1;
   for (int d = 0; d < nd - 1; d++) rows *= sh[d];
   const int64_t cols = sh[nd - 1], sc = ss[nd - 1], dc = ds[nd - 1];
@@ -279,7 +279,7 @@ static Napi::Value stridedCopy(const Napi::CallbackInfo& info) {
   return a.done();
 }
 
-static void axpy_apply(float alpha, const float* x, float* y, int64_t n) {
+MM_HOT static void axpy_apply(float alpha, const float* x, float* y, int64_t n) {
 #pragma omp parallel for simd schedule(static) if (par(n))
   for (int64_t i = 0; i < n; i++) y[i] += alpha * x[i];
 }
@@ -295,7 +295,7 @@ static Napi::Value axpy(const Napi::CallbackInfo& info) {
   return a.done();
 }
 
-static void scale_shift(const float* x, float alpha, float beta, float* y, int64_t n) {
+MM_HOT static void scale_shift(const float* x, float alpha, float beta, float* y, int64_t n) {
 #pragma omp parallel for simd schedule(static) if (par(n))
   for (int64_t i = 0; i < n; i++) y[i] = alpha * x[i] + beta;
 }
@@ -331,7 +331,7 @@ static inline float act_grad_from_y(int act, float y) {
 
 // One instantiation per activation: with the switch inside, the loops stayed scalar.
 template <int ACT>
-static void bias_activation_rows(float* y, const float* bias, int64_t rows, int64_t cols) {
+MM_HOT static void bias_activation_rows(float* y, const float* bias, int64_t rows, int64_t cols) {
 #pragma omp parallel for schedule(static) if (par(rows * cols * 4))
   for (int64_t r = 0; r < rows; r++) {
     float* __restrict p = y + r * cols;
@@ -355,7 +355,7 @@ void bias_activation(float* y, const float* bias, int64_t rows, int64_t cols, in
 }
 
 // Column sums of a [rows, cols] matrix, accumulated into out (per-thread partials, then merged).
-void column_sums_acc(const float* g, int64_t rows, int64_t cols, float* out) {
+MM_HOT void column_sums_acc(const float* g, int64_t rows, int64_t cols, float* out) {
   const int T = par(rows * cols) ? threads() : 1;
   std::vector<float> part((size_t)T * cols, 0.f);
 #pragma omp parallel for schedule(static) num_threads(T)
@@ -372,8 +372,8 @@ void column_sums_acc(const float* g, int64_t rows, int64_t cols, float* out) {
 }
 
 template <int ACT>
-static void activation_backward_range(const float* __restrict y, const float* __restrict gy, float* __restrict gz,
-                                      int64_t i0, int64_t i1) {
+MM_HOT static void activation_backward_range(const float* __restrict y, const float* __restrict gy, float* __restrict gz,
+                                             int64_t i0, int64_t i1) {
 #pragma omp simd
   for (int64_t i = i0; i < i1; i++) gz[i] = gy[i] * act_grad_from_y(ACT, y[i]);
 }
@@ -447,7 +447,7 @@ static Napi::Value columnSums(const Napi::CallbackInfo& info) {
 }
 
 // y = max(x, 0) + alpha * min(x, 0); alpha has one value (as = 0) or one per column (as = 1).
-static void prelu_forward(const float* x, const float* alpha, int64_t as, int64_t rows, int64_t cols, float* y) {
+MM_HOT static void prelu_forward(const float* x, const float* alpha, int64_t as, int64_t rows, int64_t cols, float* y) {
 #pragma omp parallel for schedule(static) if (par(rows * cols))
   for (int64_t r = 0; r < rows; r++)
     for (int64_t c = 0; c < cols; c++) {
@@ -456,8 +456,8 @@ static void prelu_forward(const float* x, const float* alpha, int64_t as, int64_
     }
 }
 
-static void prelu_backward(const float* x, const float* alpha, int64_t as, const float* gy, int64_t rows, int64_t cols,
-                           float* gx, float* galpha) {
+MM_HOT static void prelu_backward(const float* x, const float* alpha, int64_t as, const float* gy, int64_t rows, int64_t cols,
+                                  float* gx, float* galpha) {
   if (gx) {
 #pragma omp parallel for schedule(static) if (par(rows * cols))
     for (int64_t r = 0; r < rows; r++)
@@ -508,8 +508,8 @@ static Napi::Value preluBackward(const Napi::CallbackInfo& info) {
 }
 
 // Dice forward (see dice below); the statistics are saved for the backward pass.
-static void dice_forward(const float* x, int64_t rows, int64_t cols, const float* al, float eps, bool training, float* rm,
-                         float* rv, float momentum, float* y, float* sm, float* sr, float* sp) {
+MM_HOT static void dice_forward(const float* x, int64_t rows, int64_t cols, const float* al, float eps, bool training, float* rm,
+                                float* rv, float momentum, float* y, float* sm, float* sr, float* sp) {
   for (int64_t c = 0; c < cols; c++) {
     if (training && rows > 1) {
       double s = 0, s2 = 0;
@@ -536,8 +536,8 @@ static void dice_forward(const float* x, int64_t rows, int64_t cols, const float
 }
 
 // Dice backward, through the batch statistics when `training` (and rows > 1).
-static void dice_backward(const float* x, int64_t rows, int64_t cols, const float* al, const float* sm, const float* sr,
-                          const float* sp, const float* gy, float* gx, float* ga, bool training) {
+MM_HOT static void dice_backward(const float* x, int64_t rows, int64_t cols, const float* al, const float* sm, const float* sr,
+                                 const float* sp, const float* gy, float* gx, float* ga, bool training) {
   for (int64_t c = 0; c < cols; c++) {
     const float a = al[c], mean = sm[c], rstd = sr[c];
     double sumG = 0, sumGXn = 0, gAlpha = 0;

@@ -43,7 +43,7 @@ static Napi::Value gatherRows(const Napi::CallbackInfo& info) {
 }
 
 // out[index[i], :] += src[i, :].
-static void scatter_add_rows(const float* src, int64_t dim, const int32_t* idx, int64_t n, float* out) {
+MM_HOT static void scatter_add_rows(const float* src, int64_t dim, const int32_t* idx, int64_t n, float* out) {
   const int T = par(n * dim) ? threads() : 1;
   if (T == 1) {
     for (int64_t i = 0; i < n; i++) {

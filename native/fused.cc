@@ -80,7 +80,7 @@ static Napi::Value dinCompact(const Napi::CallbackInfo& info) {
 }
 
 // x[p] = [k, q_b * k] for every listed pair p of sample b.
-static void din_pairs(const float* q, const float* keys, int64_t B, int64_t D, const int32_t* off, const int32_t* pairs, float* x) {
+MM_HOT static void din_pairs(const float* q, const float* keys, int64_t B, int64_t D, const int32_t* off, const int32_t* pairs, float* x) {
 #pragma omp parallel for schedule(dynamic, 16) if (par((int64_t)off[B] * D * 2))
   for (int64_t b = 0; b < B; b++) {
     const float* __restrict qb = q + b * D;
@@ -113,8 +113,8 @@ static Napi::Value dinPairs(const Napi::CallbackInfo& info) {
 }
 
 // The gradient of x = [k, q_b * k], accumulated into gq and gKeys (either may be null).
-static void din_pairs_backward(const float* q, const float* keys, const float* gx, int64_t B, int64_t D, const int32_t* off,
-                               const int32_t* pairs, float* gq, float* gk) {
+MM_HOT static void din_pairs_backward(const float* q, const float* keys, const float* gx, int64_t B, int64_t D, const int32_t* off,
+                                      const int32_t* pairs, float* gq, float* gk) {
 #pragma omp parallel for schedule(dynamic, 16) if (par((int64_t)off[B] * D * 3))
   for (int64_t b = 0; b < B; b++) {
     const float* __restrict qb = q + b * D;
@@ -175,8 +175,8 @@ static inline void act_row(float* __restrict z, float* __restrict y, const float
 }
 
 // z += bias + groupBias[g] (rows of group g: offsets[g]..offsets[g+1]) in place, then y = act(z).
-static void bias_activation_ex(float* z, int64_t rows, int64_t cols, const float* bias, const float* gbias, const int32_t* off,
-                               int64_t groups, int act, const float* alpha, float* y) {
+MM_HOT static void bias_activation_ex(float* z, int64_t rows, int64_t cols, const float* bias, const float* gbias, const int32_t* off,
+                                      int64_t groups, int act, const float* alpha, float* y) {
   auto rowfn = [&](int64_t r, const float* gb) {
     float* zr = z + r * cols;
     float* yr = y + r * cols;
@@ -226,8 +226,8 @@ static Napi::Value biasActivationEx(const Napi::CallbackInfo& info) {
 
 // gz = gy * act'(z) per row range [r0, r1) (z read for PReLU, y for the others); the column sums
 // of gz go to pb and the PReLU slope gradient to pa (both per thread, may be null).
-static void activation_backward_rows(const float* z, const float* y, const float* gy, int64_t r0, int64_t r1, int64_t cols,
-                                     int act, const float* alpha, float* gz, float* pb, float* pa) {
+MM_HOT static void activation_backward_rows(const float* z, const float* y, const float* gy, int64_t r0, int64_t r1, int64_t cols,
+                                            int act, const float* alpha, float* gz, float* pb, float* pa) {
   for (int64_t r = r0; r < r1; r++) {
     const float* __restrict g = gy + r * cols;
     float* o = gz + r * cols;
@@ -311,7 +311,7 @@ static Napi::Value activationBackwardEx(const Napi::CallbackInfo& info) {
   return a.done();
 }
 
-static void group_sums(const float* x, int64_t rows, int64_t cols, const int32_t* off, int64_t groups, float* out) {
+MM_HOT static void group_sums(const float* x, int64_t rows, int64_t cols, const int32_t* off, int64_t groups, float* out) {
 #pragma omp parallel for schedule(dynamic, 16) if (par(rows * cols))
   for (int64_t g = 0; g < groups; g++) {
     float* __restrict o = out + g * cols;
@@ -344,8 +344,8 @@ static Napi::Value groupSums(const Napi::CallbackInfo& info) {
 // dinScores(h [n,H], H, wOut [H], bOut, keys [B*L,D], B, L, D, offsets, pairs, softmax,
 // weights [B*L], pooled [B,D]): score_p = h_p . wOut + bOut; weights = the scores (or their
 // softmax over each sample's pairs), 0 at masked pairs; pooled[b] = sum_p weight_p k_p.
-static void din_scores(const float* h, int64_t H, const float* w, float bOut, const float* keys, int64_t B, int64_t L, int64_t D,
-                       const int32_t* off, const int32_t* pairs, bool soft, float* weights, float* pooled) {
+MM_HOT static void din_scores(const float* h, int64_t H, const float* w, float bOut, const float* keys, int64_t B, int64_t L, int64_t D,
+                              const int32_t* off, const int32_t* pairs, bool soft, float* weights, float* pooled) {
 #pragma omp parallel for schedule(dynamic, 16) if (par((int64_t)off[B] * (H + D)))
   for (int64_t b = 0; b < B; b++) {
     float* __restrict wb = weights + b * L;
@@ -407,9 +407,9 @@ static Napi::Value dinScores(const Napi::CallbackInfo& info) {
 // gWeights|null, gPooled|null, gKeys|null, gh [n,H], gwOut|null, gbOut|null): from the
 // gradients of weights and pooled to the gradient of the last hidden layer (gh, overwritten),
 // of the output layer (accumulated) and of the keys through the pooling (accumulated).
-static void din_scores_backward(const float* h, int64_t H, const float* w, const float* weights, const float* keys, int64_t B,
-                                int64_t D, const int32_t* off, const int32_t* pairs, bool soft, const float* gW, const float* gP,
-                                float* gK, float* gh, float* gw, float* gb) {
+MM_HOT static void din_scores_backward(const float* h, int64_t H, const float* w, const float* weights, const float* keys, int64_t B,
+                                       int64_t D, const int32_t* off, const int32_t* pairs, bool soft, const float* gW, const float* gP,
+                                       float* gK, float* gh, float* gw, float* gb) {
   const int64_t n = off[B];
   const int T = par(n * (H + D) * 2) ? threads() : 1;
   std::vector<float> part((size_t)T * (H + 1), 0.f);
@@ -502,8 +502,8 @@ static Napi::Value dinScoresBackward(const Napi::CallbackInfo& info) {
 // column sums are sum_i e_ij exp(r_i - M) (M the largest row max), whose factor is per row. That
 // is exact unless a column's largest logit lies ~60 below M, where e_ij would have underflowed;
 // then the kernel recomputes column-wise from the logits.
-static double symmetric_info_nce(const float* z1, const float* z2, int64_t N, int64_t d, const float* qu, int64_t Q, float invTau,
-                                 float* g, float* g2) {
+MM_HOT static double symmetric_info_nce(const float* z1, const float* z2, int64_t N, int64_t d, const float* qu, int64_t Q, float invTau,
+                                        float* g, float* g2) {
   const int64_t W = N + Q;
   sgemm(false, true, (int)N, (int)N, (int)d, invTau, z1, (int)d, z2, (int)d, 0.f, g, (int)W);
   if (Q > 0) {

@@ -30,8 +30,8 @@ static void init_backend() {
 }
 
 // C[M,N] = alpha * op(A) op(B) + beta * C, row-major, lda/ldb/ldc in elements.
-static void builtin_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
-                          const float* B, int ldb, float beta, float* C, int ldc) {
+MM_HOT static void builtin_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
+                                 const float* B, int ldb, float beta, float* C, int ldc) {
   const int KC = 256, NC = 1024;
   for (int i = 0; i < M; i++) {
     float* c = C + (size_t)i * ldc;

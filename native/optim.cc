@@ -8,8 +8,8 @@ namespace mm {
 
 // Dense Adam over n values; decoupled: AdamW (param -= lr * wd * param), otherwise wd is added
 // to the gradient (L2).
-static void adam_update(float* p, const float* g, float* m, float* v, int64_t n, float lr, float b1, float b2, float eps, float wd,
-                        bool decoupled, double step) {
+MM_HOT static void adam_update(float* p, const float* g, float* m, float* v, int64_t n, float lr, float b1, float b2, float eps, float wd,
+                               bool decoupled, double step) {
   const float c1 = (float)(1.0 / (1.0 - std::pow((double)b1, step)));
   const float c2 = (float)(1.0 / (1.0 - std::pow((double)b2, step)));
 #pragma omp parallel for simd schedule(static) if (par(n * 4))
@@ -41,7 +41,7 @@ static Napi::Value adam(const Napi::CallbackInfo& info) {
   return a.done();
 }
 
-static void sgd_update(float* p, const float* g, float* b, int64_t n, float lr, float mu, float wd) {
+MM_HOT static void sgd_update(float* p, const float* g, float* b, int64_t n, float lr, float mu, float wd) {
 #pragma omp parallel for simd schedule(static) if (par(n * 2))
   for (int64_t i = 0; i < n; i++) {
     float gi = g[i] + wd * p[i];
@@ -72,8 +72,8 @@ static bool check_rows(Args& a, const I32& rows, int64_t tableSize, int64_t dim)
 }
 
 // Lazy Adam on the k listed rows (distinct) of a [*, dim] table; grads holds one row per entry.
-static void sparse_adam(float* t, float* m, float* v, int64_t dim, const int32_t* rows, int64_t k, const float* g, float lr, float b1,
-                        float b2, float eps, float l2, double step) {
+MM_HOT static void sparse_adam(float* t, float* m, float* v, int64_t dim, const int32_t* rows, int64_t k, const float* g, float lr, float b1,
+                               float b2, float eps, float l2, double step) {
   const float c1 = (float)(1.0 / (1.0 - std::pow((double)b1, step)));
   const float c2 = (float)(1.0 / (1.0 - std::pow((double)b2, step)));
 #pragma omp parallel for schedule(static) if (par(k * dim * 4))
@@ -123,8 +123,8 @@ static Napi::Value sparseAdam(const Napi::CallbackInfo& info) {
   return a.done();
 }
 
-static void sparse_adagrad(float* t, float* acc, int64_t dim, const int32_t* rows, int64_t k, const float* g, float lr, float eps,
-                           float l2) {
+MM_HOT static void sparse_adagrad(float* t, float* acc, int64_t dim, const int32_t* rows, int64_t k, const float* g, float lr, float eps,
+                                  float l2) {
 #pragma omp parallel for schedule(static) if (par(k * dim * 4))
   for (int64_t r = 0; r < k; r++) {
     if (r + 8 < k) {  // as in sparse_adam

@@ -23,7 +23,7 @@ static inline float u01(uint64_t seed, uint64_t i) {
   return std::min(u, 0x1.fffffep-1f);  // a min, not a branch: keeps the callers' loops SIMD
 }
 
-static void fill_uniform(float* o, int64_t n, uint64_t seed, uint64_t ctr, float lo, float hi) {
+MM_HOT static void fill_uniform(float* o, int64_t n, uint64_t seed, uint64_t ctr, float lo, float hi) {
 #pragma omp parallel for schedule(static) if (par(n * 4))
   for (int64_t i = 0; i < n; i++) o[i] = lo + (hi - lo) * u01(seed, ctr + i);
 }
@@ -77,7 +77,7 @@ static inline float cos2pi(float u) {
   return std::copysign(c, 0.25f - t0);
 }
 
-static void normal_range(float* __restrict o, int64_t i0, int64_t i1, uint64_t seed, uint64_t ctr, float mean, float sd) {
+MM_HOT static void normal_range(float* __restrict o, int64_t i0, int64_t i1, uint64_t seed, uint64_t ctr, float mean, float sd) {
 #pragma omp simd
   for (int64_t i = i0; i < i1; i++) {
     const float u1 = u01(seed, ctr + 2 * (uint64_t)i), u2 = u01(seed, ctr + 2 * (uint64_t)i + 1);
@@ -108,7 +108,7 @@ static Napi::Value fillNormal(const Napi::CallbackInfo& info) {
   return a.done();
 }
 
-static void fill_dropout_mask(float* o, int64_t n, uint64_t seed, uint64_t ctr, float keep) {
+MM_HOT static void fill_dropout_mask(float* o, int64_t n, uint64_t seed, uint64_t ctr, float keep) {
   const float scale = 1.f / keep;
 #pragma omp parallel for schedule(static) if (par(n * 4))
   for (int64_t i = 0; i < n; i++) o[i] = u01(seed, ctr + i) < keep ? scale : 0.f;

@@ -11,7 +11,7 @@
 namespace mm {
 
 // sumAxis(x, outer, n, inner, out, accumulate): out[o, i] (+)= sum_k x[o, k, i].
-static void sum_axis(const float* x, int64_t outer, int64_t n, int64_t inner, float* out, bool acc) {
+MM_HOT static void sum_axis(const float* x, int64_t outer, int64_t n, int64_t inner, float* out, bool acc) {
   if (outer == 1 && inner > 1) {
     // Summing rows of one matrix: split the rows across threads and merge per-thread partials.
     const int T = par(n * inner) ? threads() : 1;
@@ -63,7 +63,7 @@ static Napi::Value sumAxis(const Napi::CallbackInfo& info) {
 }
 
 // expandAxis(g, outer, n, inner, gx, scale): gx[o, k, i] += scale * g[o, i].
-static void expand_axis(const float* g, int64_t outer, int64_t n, int64_t inner, float* gx, float scale) {
+MM_HOT static void expand_axis(const float* g, int64_t outer, int64_t n, int64_t inner, float* gx, float scale) {
 #pragma omp parallel for schedule(static) if (par(outer * n * inner))
   for (int64_t o = 0; o < outer; o++)
     for (int64_t k = 0; k < n; k++) {
@@ -88,7 +88,7 @@ static Napi::Value expandAxis(const Napi::CallbackInfo& info) {
 
 // softmax(x, rows, cols, mask|null, y, log): row softmax (or log-softmax) over the entries
 // whose mask is non-zero; masked entries get 0, an all-masked row is all 0.
-static void softmax_rows(const float* x, int64_t rows, int64_t cols, const float* m, float* y, bool lg) {
+MM_HOT static void softmax_rows(const float* x, int64_t rows, int64_t cols, const float* m, float* y, bool lg) {
 #pragma omp parallel for schedule(static) if (par(rows * cols * 8))
   for (int64_t r = 0; r < rows; r++) {
     const float* px = x + r * cols;
@@ -126,7 +126,7 @@ static Napi::Value softmax(const Napi::CallbackInfo& info) {
 }
 
 // softmaxBackward(y, gy, rows, cols, mask|null, gx, log): gx += dL/dx given the forward output.
-static void softmax_backward(const float* y, const float* gy, int64_t rows, int64_t cols, const float* m, float* gx, bool lg) {
+MM_HOT static void softmax_backward(const float* y, const float* gy, int64_t rows, int64_t cols, const float* m, float* gx, bool lg) {
 #pragma omp parallel for schedule(static) if (par(rows * cols * 4))
   for (int64_t r = 0; r < rows; r++) {
     const float* py = y + r * cols;
@@ -161,7 +161,7 @@ static Napi::Value softmaxBackward(const Napi::CallbackInfo& info) {
 }
 
 // layerNorm(x, rows, cols, gamma|null, beta|null, eps, y, mean, rstd)
-static void layer_norm(const float* x, int64_t rows, int64_t cols, const float* g, const float* b, float eps, float* y, float* mu, float* rs) {
+MM_HOT static void layer_norm(const float* x, int64_t rows, int64_t cols, const float* g, const float* b, float eps, float* y, float* mu, float* rs) {
 #pragma omp parallel for schedule(static) if (par(rows * cols * 4))
   for (int64_t r = 0; r < rows; r++) {
     const float* px = x + r * cols;
@@ -199,8 +199,8 @@ static Napi::Value layerNorm(const Napi::CallbackInfo& info) {
 }
 
 // layerNormBackward(x, rows, cols, gamma|null, mean, rstd, gy, gx|null, ggamma|null, gbeta|null)
-static void layer_norm_backward(const float* x, int64_t rows, int64_t cols, const float* g, const float* mu, const float* rs,
-                                const float* gy, float* gx, float* gg, float* gb) {
+MM_HOT static void layer_norm_backward(const float* x, int64_t rows, int64_t cols, const float* g, const float* mu, const float* rs,
+                                       const float* gy, float* gx, float* gg, float* gb) {
   if (gx) {
 #pragma omp parallel for schedule(static) if (par(rows * cols * 4))
     for (int64_t r = 0; r < rows; r++) {
@@ -254,7 +254,7 @@ static Napi::Value layerNormBackward(const Napi::CallbackInfo& info) {
 }
 
 // l2Normalize(x, rows, cols, eps, y, norms): y = x / max(||x||, eps) per row.
-static void l2_normalize(const float* x, int64_t rows, int64_t cols, float eps, float* y, float* nr) {
+MM_HOT static void l2_normalize(const float* x, int64_t rows, int64_t cols, float eps, float* y, float* nr) {
 #pragma omp parallel for schedule(static) if (par(rows * cols * 2))
   for (int64_t r = 0; r < rows; r++) {
     const float* px = x + r * cols;
@@ -284,7 +284,7 @@ static Napi::Value l2Normalize(const Napi::CallbackInfo& info) {
 
 // l2NormalizeBackward(y, norms, gy, rows, cols, eps, gx): gx += (gy - y <gy, y>) / norm, or
 // gy / eps where the norm was clamped.
-static void l2_normalize_backward(const float* y, const float* nr, const float* gy, int64_t rows, int64_t cols, float eps, float* gx) {
+MM_HOT static void l2_normalize_backward(const float* y, const float* nr, const float* gy, int64_t rows, int64_t cols, float eps, float* gx) {
 #pragma omp parallel for schedule(static) if (par(rows * cols * 2))
   for (int64_t r = 0; r < rows; r++) {
     const float* py = y + r * cols;
@@ -314,7 +314,7 @@ static Napi::Value l2NormalizeBackward(const Napi::CallbackInfo& info) {
 }
 
 // bceWithLogits(z, labels, n, weights|null, grad|null) -> mean loss; grad = dmean/dz (written).
-static double bce_with_logits(const float* z, const float* t, int64_t n, const float* w, float* g) {
+MM_HOT static double bce_with_logits(const float* z, const float* t, int64_t n, const float* w, float* g) {
   double total = 0;
   const float invN = 1.f / (float)n;
 #pragma omp parallel for reduction(+ : total) schedule(static) if (par(n * 16))
@@ -341,7 +341,7 @@ static Napi::Value bceWithLogits(const Napi::CallbackInfo& info) {
 }
 
 // softmaxCrossEntropy(logits, rows, cols, targets Int32, grad|null) -> mean loss.
-static double softmax_cross_entropy(const float* z, int64_t rows, int64_t cols, const int32_t* t, float* g) {
+MM_HOT static double softmax_cross_entropy(const float* z, int64_t rows, int64_t cols, const int32_t* t, float* g) {
   double total = 0;
   const float invN = 1.f / (float)rows;
 #pragma omp parallel for reduction(+ : total) schedule(static) if (par(rows * cols * 4))

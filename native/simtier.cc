@@ -18,8 +18,8 @@ namespace mm {
 //         counts F32[B*tiers], sims F32[B*L] | null)
 // counts[b, t] = number of real behaviours of b whose cosine to b's target falls in tier t;
 // sims (optional) gets each cosine, 0 where the behaviour is padding or has no vector.
-static void sim_tier(const float* table, int64_t D, const int32_t* target, const int32_t* hist, const int32_t* histLen, int64_t B, int64_t L,
-                     int64_t N, float* counts, float* sims) {
+MM_HOT static void sim_tier(const float* table, int64_t D, const int32_t* target, const int32_t* hist, const int32_t* histLen, int64_t B, int64_t L,
+                            int64_t N, float* counts, float* sims) {
   const double scale = 0.5 * (double)N;
   auto run = [&](int64_t b) {
     float* c = counts + b * N;
