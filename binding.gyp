@@ -7,7 +7,7 @@
       "target_name": "mmctr_native",
       "sources": [
         "native/addon.cc",
-        "native/parallel.cc",
+        "native/common.cc",
         "native/gemm.cc",
         "native/elementwise.cc",
         "native/reduce.cc",
@@ -21,10 +21,14 @@
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
-      "cflags_cc": ["-O3", "-march=native", "-fopenmp", "-std=c++17", "-fno-math-errno", "-fno-trapping-math"],
-      "cflags": ["-O3", "-march=native", "-fopenmp"],
+      "cflags_cc": ["-O3", "-fopenmp", "-std=c++17", "-fno-math-errno", "-fno-trapping-math"],
+      "cflags": ["-O3", "-fopenmp"],
       "ldflags": ["-fopenmp"],
       "conditions": [
+        ["target_arch=='x64'", {
+          "cflags_cc": ["-march=x86-64-v2", "-mprefer-vector-width=256"],
+          "cflags": ["-march=x86-64-v2", "-mprefer-vector-width=256"]
+        }],
         ["have_openblas==1", {
           "defines": ["MMCTR_HAVE_OPENBLAS=1"],
           "libraries": ["-lopenblas"]

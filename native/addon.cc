@@ -1,5 +1,6 @@
-// Module entry: registers every kernel family (one source file each).
+// Module entry: registers every kernel family (one source file each) and the op codes they take.
 #include "common.h"
+#include "codes.h"
 #include <malloc.h>
 #include <cstdlib>
 #include <cstring>
@@ -27,8 +28,32 @@ static void keep_freed_memory_mapped() {
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
 
+// codes.{activation, unary, binary}: name -> code, from native/codes.h (the TS ops read these).
+static Napi::Object codes(Napi::Env env) {
+  Napi::Object out = Napi::Object::New(env);
+#define MM_EXPORT_CODE(e, name, code) table.Set(name, Napi::Number::New(env, code));
+  {
+    Napi::Object table = Napi::Object::New(env);
+    MM_ACTIVATIONS(MM_EXPORT_CODE)
+    out.Set("activation", table);
+  }
+  {
+    Napi::Object table = Napi::Object::New(env);
+    MM_UNARY_OPS(MM_EXPORT_CODE)
+    out.Set("unary", table);
+  }
+  {
+    Napi::Object table = Napi::Object::New(env);
+    MM_BINARY_OPS(MM_EXPORT_CODE)
+    out.Set("binary", table);
+  }
+#undef MM_EXPORT_CODE
+  return out;
+}
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   keep_freed_memory_mapped();
+  exports.Set("codes", codes(env));
   mm::init_gemm(env, exports);
   mm::init_elementwise(env, exports);
   mm::init_reduce(env, exports);

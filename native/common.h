@@ -1,14 +1,17 @@
-// Shared helpers for the native kernels: typed-array views without copies, argument checks
-// that raise JS errors (never crash the process), and the parallel-for policy.
+// Shared helpers for the native kernels: reading a kernel's arguments from JS with checks that
+// raise JS errors (never crash the process), typed-array views without copies, and the
+// parallel-for policy.
 #pragma once
 #include <napi.h>
 #include <cstdint>
 #include <cstddef>
 #include <cstring>
 #include <algorithm>
+#include <string>
 
 namespace mm {
 
+// A view of a typed array's memory (p = nullptr for an optional argument given as null).
 struct F32 {
   float* p = nullptr;
   size_t n = 0;
@@ -18,15 +21,69 @@ struct I32 {
   size_t n = 0;
 };
 
-// Views a Float32Array argument; throws a TypeError naming the argument otherwise.
-bool f32(const Napi::CallbackInfo& info, size_t i, F32& out, const char* name, bool nullable = false);
-bool i32(const Napi::CallbackInfo& info, size_t i, I32& out, const char* name, bool nullable = false);
-double num(const Napi::CallbackInfo& info, size_t i);
-int64_t int64(const Napi::CallbackInfo& info, size_t i);
-bool boolean(const Napi::CallbackInfo& info, size_t i);
-void fail(Napi::Env env, const char* message);
-// Requires v.n >= need; throws a RangeError naming the argument otherwise.
-bool need(Napi::Env env, size_t have, size_t want, const char* name);
+// A kernel entry's arguments, read in their order and checked as they are read: the first bad
+// one throws a JS TypeError (wrong type) or RangeError (a size, code or buffer out of range)
+// naming the kernel and the argument, and every read after it returns an empty value. An entry
+// reads everything, returns `done()` if `!ok()`, and only then calls its maths with plain
+// pointers and sizes:
+//   Args a(info, "axpy");
+//   const float alpha = (float)a.number("alpha");
+//   F32 x = a.f32("x"), y = a.f32("y");
+//   a.need(x, y.n, "x");
+//   if (!a.ok()) return a.done();
+class Args {
+ public:
+  Args(const Napi::CallbackInfo& info, const char* kernel) : info_(info), kernel_(kernel) {}
+
+  F32 f32(const char* name);                // a Float32Array
+  F32 f32_or_null(const char* name);        // a Float32Array, or null / undefined
+  I32 i32(const char* name);                // an Int32Array
+  I32 i32_or_null(const char* name);
+  double number(const char* name);          // any number
+  int64_t integer(const char* name);        // a number without a fractional part
+  int64_t size(const char* name, const char* noun = "size");  // an integer >= 0
+  int64_t positive(const char* name);       // an integer >= 1
+  int code(const char* name, int count);    // an op code in [0, count) (codes.h)
+  bool flag(const char* name);              // true or false
+  std::string text(const char* name);       // a string
+
+  // A buffer must hold at least `want` elements: RangeError "<name> holds N elements, the
+  // kernel needs M" otherwise.
+  bool need(size_t have, int64_t want, const char* name);
+  bool need(const F32& v, int64_t want, const char* name) { return need(v.n, want, name); }
+  bool need(const I32& v, int64_t want, const char* name) { return need(v.n, want, name); }
+  // A kernel-specific check failed: throws with the kernel's name before the message.
+  bool range_error(const std::string& message);
+  bool type_error(const std::string& message);
+
+  bool ok() const { return ok_; }
+  Napi::Env env() const { return info_.Env(); }
+  Napi::Value done() const { return info_.Env().Undefined(); }
+
+ private:
+  bool take(Napi::Value& v);
+  bool wrong(const char* name, const char* expected);
+  template <typename View, napi_typedarray_type Kind>
+  View array(const char* name, bool nullable, const char* kindName);
+
+  const Napi::CallbackInfo& info_;
+  const char* kernel_;
+  size_t at_ = 0;
+  bool ok_ = true;
+};
+
+// Runtime dispatch of the maths: the build's baseline is portable (x86-64-v2 on x86-64, see
+// binding.gyp), and every function marked MM_HOT (the kernels' loops) is also compiled for
+// x86-64-v3 (AVX2 + FMA) and x86-64-v4 (AVX-512, on 256-bit vectors as -mprefer-vector-width
+// says: the 64-bit multiplies of the RNG vectorise only there); the dynamic loader picks the
+// clone the CPU runs, once (GCC's target_clones, an ifunc). Helpers inlined into a clone are
+// compiled with it. Elsewhere (other architectures or compilers) MM_HOT is empty and the
+// baseline is all there is.
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
+#define MM_HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define MM_HOT
+#endif
 
 // Number of worker threads the kernels use (MMCTR_THREADS, default: all cores).
 int threads();

@@ -2,14 +2,13 @@
 // (transpose, slice, concat), bias + activation, PReLU and Dice. Backward kernels accumulate
 // into the gradient buffer (gx += ...), so the tape never needs a temporary plus an add.
 #include "common.h"
+#include "codes.h"
 #include <omp.h>
 #include <cmath>
 #include <cstring>
 #include <vector>
 
 namespace mm {
-
-enum Unary { SIGMOID = 0, RELU = 1, TANH = 2, EXP = 3, LOG = 4, NEG = 5, SQRT = 6, SQUARE = 7, IDENTITY = 8 };
 
 static inline float sigm(float x) { return 1.f / (1.f + std::exp(-x)); }
 
@@ -43,7 +42,7 @@ static inline float unary_grad(int op, float x, float y) {
 }
 
 template <int OP>
-static void unary_loop(const float* __restrict x, float* __restrict y, int64_t n) {
+MM_HOT static void unary_loop(const float* __restrict x, float* __restrict y, int64_t n) {
 #pragma omp parallel for simd schedule(static) if (par(n * 8))
   for (int64_t i = 0; i < n; i++) y[i] = apply_unary(OP, x[i]);
 }
@@ -62,31 +61,35 @@ void unary_apply(int op, const float* x, float* y, int64_t n) {
   }
 }
 
+MM_HOT static void unary_backward(int op, const float* x, const float* y, const float* gy, float* gx, int64_t n) {
+#pragma omp parallel for schedule(static) if (par(n * 4))
+  for (int64_t i = 0; i < n; i++) gx[i] += unary_grad(op, x[i], y[i]) * gy[i];
+}
+
 // unary(op, x, y): y = op(x); y may be x.
 static Napi::Value unary(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int op = (int)int64(info, 0);
-  F32 x, y;
-  if (!f32(info, 1, x, "x") || !f32(info, 2, y, "y") || !need(env, y.n, x.n, "y")) return env.Undefined();
+  Args a(info, "unary");
+  const int op = a.code("op", kUnaryOps);
+  F32 x = a.f32("x"), y = a.f32("y");
+  a.need(y, x.n, "y");
+  if (!a.ok()) return a.done();
   unary_apply(op, x.p, y.p, (int64_t)x.n);
-  return env.Undefined();
+  return a.done();
 }
 
 // unaryBackward(op, x, y, gy, gx): gx += op'(x) * gy.
 static Napi::Value unaryBackward(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int op = (int)int64(info, 0);
-  F32 x, y, gy, gx;
-  if (!f32(info, 1, x, "x") || !f32(info, 2, y, "y") || !f32(info, 3, gy, "gy") || !f32(info, 4, gx, "gx"))
-    return env.Undefined();
-  int64_t n = (int64_t)gx.n;
-  if (!need(env, x.n, n, "x") || !need(env, y.n, n, "y") || !need(env, gy.n, n, "gy")) return env.Undefined();
-#pragma omp parallel for schedule(static) if (par(n * 4))
-  for (int64_t i = 0; i < n; i++) gx.p[i] += unary_grad(op, x.p[i], y.p[i]) * gy.p[i];
-  return env.Undefined();
+  Args a(info, "unaryBackward");
+  const int op = a.code("op", kUnaryOps);
+  F32 x = a.f32("x"), y = a.f32("y"), gy = a.f32("gy"), gx = a.f32("gx");
+  const int64_t n = (int64_t)gx.n;
+  a.need(x, n, "x");
+  a.need(y, n, "y");
+  a.need(gy, n, "gy");
+  if (!a.ok()) return a.done();
+  unary_backward(op, x.p, y.p, gy.p, gx.p, n);
+  return a.done();
 }
-
-enum Binary { ADD = 0, SUB = 1, MUL = 2, DIV = 3 };
 
 static inline float apply_binary(int op, float a, float b) {
   switch (op) {
@@ -102,9 +105,12 @@ static inline float apply_binary(int op, float a, float b) {
 struct Layout {
   std::vector<int64_t> shape, sa, sb;
   int64_t rows = 1, cols = 1;
-  bool read(const Napi::CallbackInfo& info, size_t i) {
-    I32 s, a, b;
-    if (!i32(info, i, s, "shape") || !i32(info, i + 1, a, "aStrides") || !i32(info, i + 2, b, "bStrides")) return false;
+  // Reads (shape, aStrides, bStrides), each an Int32Array of the output's rank.
+  bool read(Args& args) {
+    I32 s = args.i32("shape"), a = args.i32("aStrides"), b = args.i32("bStrides");
+    args.need(a, (int64_t)s.n, "aStrides");
+    args.need(b, (int64_t)s.n, "bStrides");
+    if (!args.ok()) return false;
     if (s.n == 0) { shape = {1}; sa = {0}; sb = {0}; }
     else {
       shape.assign(s.p, s.p + s.n); sa.assign(a.p, a.p + s.n); sb.assign(b.p, b.p + s.n);
@@ -138,140 +144,173 @@ struct Layout {
   }
 };
 
-// binary(op, a, b, out, shape, aStrides, bStrides): out (contiguous, shape) = a op b.
-static Napi::Value binary(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int op = (int)int64(info, 0);
-  F32 a, b, out;
-  Layout L;
-  if (!f32(info, 1, a, "a") || !f32(info, 2, b, "b") || !f32(info, 3, out, "out") || !L.read(info, 4))
-    return env.Undefined();
-  if (!need(env, out.n, L.rows * L.cols, "out") || !need(env, a.n, L.extent(L.sa), "a") ||
-      !need(env, b.n, L.extent(L.sb), "b"))
-    return env.Undefined();
+MM_HOT static void binary_apply(int op, const float* a, const float* b, float* out, const Layout& L) {
   const int64_t cols = L.cols, ca = L.sa.back(), cb = L.sb.back();
 #pragma omp parallel for schedule(static) if (par(L.rows * cols))
   for (int64_t r = 0; r < L.rows; r++) {
-    const float* pa = a.p + L.offset(r, L.sa);
-    const float* pb = b.p + L.offset(r, L.sb);
-    float* po = out.p + r * cols;
+    const float* pa = a + L.offset(r, L.sa);
+    const float* pb = b + L.offset(r, L.sb);
+    float* po = out + r * cols;
     if (ca == 1 && cb == 1) for (int64_t c = 0; c < cols; c++) po[c] = apply_binary(op, pa[c], pb[c]);
     else if (ca == 1 && cb == 0) { const float v = pb[0]; for (int64_t c = 0; c < cols; c++) po[c] = apply_binary(op, pa[c], v); }
     else if (ca == 0 && cb == 1) { const float v = pa[0]; for (int64_t c = 0; c < cols; c++) po[c] = apply_binary(op, v, pb[c]); }
     else for (int64_t c = 0; c < cols; c++) po[c] = apply_binary(op, pa[c * ca], pb[c * cb]);
   }
-  return env.Undefined();
+}
+
+// Accumulates the gradient of operand a (forA) or b into g, summing over its broadcast axes.
+MM_HOT static void binary_backward(int op, const float* a, const float* b, const float* gy, bool forA, float* g, const Layout& L) {
+  const int64_t cols = L.cols, ca = L.sa.back(), cb = L.sb.back();
+  const std::vector<int64_t>& st = forA ? L.sa : L.sb;
+  const int64_t cs = forA ? ca : cb;
+  auto row = [&](int64_t r) {
+    const float* pa = a + L.offset(r, L.sa);
+    const float* pb = b + L.offset(r, L.sb);
+    const float* pg = gy + r * cols;
+    float* pt = g + L.offset(r, st);
+    for (int64_t c = 0; c < cols; c++) {
+      const float av = pa[c * ca], bv = pb[c * cb], gv = pg[c];
+      float d;
+      switch (op) {
+        case ADD: d = gv; break;
+        case SUB: d = forA ? gv : -gv; break;
+        case MUL: d = forA ? gv * bv : gv * av; break;
+        default: d = forA ? gv / bv : -gv * av / (bv * bv);
+      }
+      pt[c * cs] += d;
+    }
+  };
+  if (cs != 0 && L.rows_disjoint(st)) {
+#pragma omp parallel for schedule(static) if (par(L.rows * cols))
+    for (int64_t r = 0; r < L.rows; r++) row(r);
+  } else {
+    for (int64_t r = 0; r < L.rows; r++) row(r);
+  }
+}
+
+// binary(op, a, b, out, shape, aStrides, bStrides): out (contiguous, shape) = a op b.
+static Napi::Value binary(const Napi::CallbackInfo& info) {
+  Args args(info, "binary");
+  const int op = args.code("op", kBinaryOps);
+  F32 a = args.f32("a"), b = args.f32("b"), out = args.f32("out");
+  Layout L;
+  if (!L.read(args)) return args.done();
+  args.need(out, L.rows * L.cols, "out");
+  args.need(a, L.extent(L.sa), "a");
+  args.need(b, L.extent(L.sb), "b");
+  if (!args.ok()) return args.done();
+  binary_apply(op, a.p, b.p, out.p, L);
+  return args.done();
 }
 
 // binaryBackward(op, a, b, gy, ga|null, gb|null, shape, aStrides, bStrides): accumulates the
 // gradient of each operand, summing over its broadcast axes.
 static Napi::Value binaryBackward(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int op = (int)int64(info, 0);
-  F32 a, b, gy, ga, gb;
+  Args args(info, "binaryBackward");
+  const int op = args.code("op", kBinaryOps);
+  F32 a = args.f32("a"), b = args.f32("b"), gy = args.f32("gy"), ga = args.f32_or_null("ga"), gb = args.f32_or_null("gb");
   Layout L;
-  if (!f32(info, 1, a, "a") || !f32(info, 2, b, "b") || !f32(info, 3, gy, "gy") || !f32(info, 4, ga, "ga", true) ||
-      !f32(info, 5, gb, "gb", true) || !L.read(info, 6))
-    return env.Undefined();
-  const int64_t cols = L.cols, ca = L.sa.back(), cb = L.sb.back();
-  auto accumulate = [&](bool forA, float* g, const std::vector<int64_t>& st, int64_t cs) {
-    auto row = [&](int64_t r) {
-      const float* pa = a.p + L.offset(r, L.sa);
-      const float* pb = b.p + L.offset(r, L.sb);
-      const float* pg = gy.p + r * cols;
-      float* pt = g + L.offset(r, st);
-      for (int64_t c = 0; c < cols; c++) {
-        const float av = pa[c * ca], bv = pb[c * cb], gv = pg[c];
-        float d;
-        switch (op) {
-          case ADD: d = gv; break;
-          case SUB: d = forA ? gv : -gv; break;
-          case MUL: d = forA ? gv * bv : gv * av; break;
-          default: d = forA ? gv / bv : -gv * av / (bv * bv);
-        }
-        pt[c * cs] += d;
-      }
-    };
-    if (cs != 0 && L.rows_disjoint(st)) {
-#pragma omp parallel for schedule(static) if (par(L.rows * cols))
-      for (int64_t r = 0; r < L.rows; r++) row(r);
-    } else {
-      for (int64_t r = 0; r < L.rows; r++) row(r);
-    }
-  };
-  if (ga.p) { if (!need(env, ga.n, L.extent(L.sa), "ga")) return env.Undefined(); accumulate(true, ga.p, L.sa, ca); }
-  if (gb.p) { if (!need(env, gb.n, L.extent(L.sb), "gb")) return env.Undefined(); accumulate(false, gb.p, L.sb, cb); }
-  return env.Undefined();
+  if (!L.read(args)) return args.done();
+  args.need(gy, L.rows * L.cols, "gy");
+  if (ga.p) args.need(ga, L.extent(L.sa), "ga");
+  if (gb.p) args.need(gb, L.extent(L.sb), "gb");
+  if (!args.ok()) return args.done();
+  if (ga.p) binary_backward(op, a.p, b.p, gy.p, true, ga.p, L);
+  if (gb.p) binary_backward(op, a.p, b.p, gy.p, false, gb.p, L);
+  return args.done();
 }
 
-// stridedCopy(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, shape, accumulate):
-// dst[view] (+)= src[view] over an N-d index space; serves transpose, slice, concat, and their
-// gradients.
-static Napi::Value stridedCopy(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  F32 src, dst;
-  I32 ss, ds, sh;
-  if (!f32(info, 0, src, "src") || !i32(info, 2, ss, "srcStrides") || !f32(info, 3, dst, "dst") ||
-      !i32(info, 5, ds, "dstStrides") || !i32(info, 6, sh, "shape"))
-    return env.Undefined();
-  const int64_t so = int64(info, 1), dof = int64(info, 4);
-  const bool acc = boolean(info, 7);
-  const int nd = (int)sh.n;
-  if (nd == 0) { if (acc) dst.p[dof] += src.p[so]; else dst.p[dof] = src.p[so]; return env.Undefined(); }
-  int64_t rows = 1, srcExt = so + 1, dstExt = dof + 1;
-  for (int d = 0; d < nd; d++) {
-    if (sh.p[d] == 0) return env.Undefined();
-    srcExt += (int64_t)(sh.p[d] - 1) * ss.p[d];
-    dstExt += (int64_t)(sh.p[d] - 1) * ds.p[d];
-    if (d < nd - 1) rows *= sh.p[d];
-  }
-  if (!need(env, src.n, srcExt, "src") || !need(env, dst.n, dstExt, "dst")) return env.Undefined();
-  const int64_t cols = sh.p[nd - 1], sc = ss.p[nd - 1], dc = ds.p[nd - 1];
+// dst[view] (+)= src[view] over an N-d index space (nd >= 1, every extent >= 1).
+MM_HOT static void strided_copy(const float* src, int64_t so, const int32_t* ss, float* dst, int64_t dof, const int32_t* ds,
+                                const int32_t* sh, int nd, bool acc) {
+  int64_t rows = 1;
+  for (int d = 0; d < nd - 1; d++) rows *= sh[d];
+  const int64_t cols = sh[nd - 1], sc = ss[nd - 1], dc = ds[nd - 1];
 #pragma omp parallel for schedule(static) if (par(rows * cols))
   for (int64_t r = 0; r < rows; r++) {
     int64_t rem = r, sOff = so, dOff = dof;
     for (int d = nd - 2; d >= 0; d--) {
-      int64_t k = rem % sh.p[d];
-      rem /= sh.p[d];
-      sOff += k * ss.p[d];
-      dOff += k * ds.p[d];
+      int64_t k = rem % sh[d];
+      rem /= sh[d];
+      sOff += k * ss[d];
+      dOff += k * ds[d];
     }
-    const float* s = src.p + sOff;
-    float* t = dst.p + dOff;
+    const float* s = src + sOff;
+    float* t = dst + dOff;
     if (sc == 1 && dc == 1) {
       if (acc) for (int64_t c = 0; c < cols; c++) t[c] += s[c];
       else std::memcpy(t, s, sizeof(float) * cols);
     } else if (acc) for (int64_t c = 0; c < cols; c++) t[c * dc] += s[c * sc];
     else for (int64_t c = 0; c < cols; c++) t[c * dc] = s[c * sc];
   }
-  return env.Undefined();
+}
+
+// stridedCopy(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, shape, accumulate):
+// dst[view] (+)= src[view] over an N-d index space; serves transpose, slice, concat, and their
+// gradients.
+static Napi::Value stridedCopy(const Napi::CallbackInfo& info) {
+  Args a(info, "stridedCopy");
+  F32 src = a.f32("src");
+  const int64_t so = a.size("srcOffset");
+  I32 ss = a.i32("srcStrides");
+  F32 dst = a.f32("dst");
+  const int64_t dof = a.size("dstOffset");
+  I32 ds = a.i32("dstStrides"), sh = a.i32("shape");
+  const bool acc = a.flag("accumulate");
+  const int nd = (int)sh.n;
+  a.need(ss, nd, "srcStrides");
+  a.need(ds, nd, "dstStrides");
+  if (!a.ok()) return a.done();
+  int64_t srcExt = so + 1, dstExt = dof + 1;
+  for (int d = 0; d < nd; d++) {
+    if (sh.p[d] == 0) return a.done();
+    if (sh.p[d] < 0) return a.range_error("shape has a negative extent"), a.done();
+    srcExt += (int64_t)(sh.p[d] - 1) * ss.p[d];
+    dstExt += (int64_t)(sh.p[d] - 1) * ds.p[d];
+  }
+  a.need(src, srcExt, "src");
+  a.need(dst, dstExt, "dst");
+  if (!a.ok()) return a.done();
+  if (nd == 0) {
+    if (acc) dst.p[dof] += src.p[so];
+    else dst.p[dof] = src.p[so];
+  } else
+    strided_copy(src.p, so, ss.p, dst.p, dof, ds.p, sh.p, nd, acc);
+  return a.done();
+}
+
+MM_HOT static void axpy_apply(float alpha, const float* x, float* y, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (par(n))
+  for (int64_t i = 0; i < n; i++) y[i] += alpha * x[i];
 }
 
 // axpy(alpha, x, y): y += alpha * x.
 static Napi::Value axpy(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  float alpha = (float)num(info, 0);
-  F32 x, y;
-  if (!f32(info, 1, x, "x") || !f32(info, 2, y, "y") || !need(env, x.n, y.n, "x")) return env.Undefined();
-  int64_t n = (int64_t)y.n;
+  Args a(info, "axpy");
+  const float alpha = (float)a.number("alpha");
+  F32 x = a.f32("x"), y = a.f32("y");
+  a.need(x, y.n, "x");
+  if (!a.ok()) return a.done();
+  axpy_apply(alpha, x.p, y.p, (int64_t)y.n);
+  return a.done();
+}
+
+MM_HOT static void scale_shift(const float* x, float alpha, float beta, float* y, int64_t n) {
 #pragma omp parallel for simd schedule(static) if (par(n))
-  for (int64_t i = 0; i < n; i++) y.p[i] += alpha * x.p[i];
-  return env.Undefined();
+  for (int64_t i = 0; i < n; i++) y[i] = alpha * x[i] + beta;
 }
 
 // scaleShift(x, alpha, beta, y): y = alpha * x + beta.
 static Napi::Value scaleShift(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  F32 x, y;
-  if (!f32(info, 0, x, "x") || !f32(info, 3, y, "y") || !need(env, x.n, y.n, "x")) return env.Undefined();
-  float alpha = (float)num(info, 1), beta = (float)num(info, 2);
-  int64_t n = (int64_t)y.n;
-#pragma omp parallel for simd schedule(static) if (par(n))
-  for (int64_t i = 0; i < n; i++) y.p[i] = alpha * x.p[i] + beta;
-  return env.Undefined();
+  Args a(info, "scaleShift");
+  F32 x = a.f32("x");
+  const float alpha = (float)a.number("alpha"), beta = (float)a.number("beta");
+  F32 y = a.f32("y");
+  a.need(x, y.n, "x");
+  if (!a.ok()) return a.done();
+  scale_shift(x.p, alpha, beta, y.p, (int64_t)y.n);
+  return a.done();
 }
-
-enum Act { ACT_NONE = 0, ACT_RELU = 1, ACT_SIGMOID = 2, ACT_TANH = 3 };
 
 static inline float act_fwd(int act, float z) {
   switch (act) {
@@ -292,7 +331,7 @@ static inline float act_grad_from_y(int act, float y) {
 
 // One instantiation per activation: with the switch inside, the loops stayed scalar.
 template <int ACT>
-static void bias_activation_rows(float* y, const float* bias, int64_t rows, int64_t cols) {
+MM_HOT static void bias_activation_rows(float* y, const float* bias, int64_t rows, int64_t cols) {
 #pragma omp parallel for schedule(static) if (par(rows * cols * 4))
   for (int64_t r = 0; r < rows; r++) {
     float* __restrict p = y + r * cols;
@@ -316,7 +355,7 @@ void bias_activation(float* y, const float* bias, int64_t rows, int64_t cols, in
 }
 
 // Column sums of a [rows, cols] matrix, accumulated into out (per-thread partials, then merged).
-void column_sums_acc(const float* g, int64_t rows, int64_t cols, float* out) {
+MM_HOT void column_sums_acc(const float* g, int64_t rows, int64_t cols, float* out) {
   const int T = par(rows * cols) ? threads() : 1;
   std::vector<float> part((size_t)T * cols, 0.f);
 #pragma omp parallel for schedule(static) num_threads(T)
@@ -333,8 +372,8 @@ void column_sums_acc(const float* g, int64_t rows, int64_t cols, float* out) {
 }
 
 template <int ACT>
-static void activation_backward_range(const float* __restrict y, const float* __restrict gy, float* __restrict gz,
-                                      int64_t i0, int64_t i1) {
+MM_HOT static void activation_backward_range(const float* __restrict y, const float* __restrict gy, float* __restrict gz,
+                                             int64_t i0, int64_t i1) {
 #pragma omp simd
   for (int64_t i = i0; i < i1; i++) gz[i] = gy[i] * act_grad_from_y(ACT, y[i]);
 }
@@ -356,118 +395,133 @@ void activation_backward(const float* y, const float* gy, float* gz, int64_t n, 
   }
 }
 
+// The dense kernels' activations: none, ReLU, sigmoid, tanh (PReLU has its own kernels).
+static int dense_activation(Args& a) {
+  const int act = a.code("activation", kActivations);
+  if (a.ok() && act == ACT_PRELU) a.range_error("activation is PReLU, which needs its slope: use prelu / biasActivationEx");
+  return act;
+}
+
 // biasActivation(y, bias|null, rows, cols, act): y = act(y + bias) in place.
 static Napi::Value biasActivation(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  F32 y, b;
-  if (!f32(info, 0, y, "y") || !f32(info, 1, b, "bias", true)) return env.Undefined();
-  int64_t rows = int64(info, 2), cols = int64(info, 3);
-  int act = (int)int64(info, 4);
-  if (!need(env, y.n, rows * cols, "y") || (b.p && !need(env, b.n, cols, "bias"))) return env.Undefined();
+  Args a(info, "biasActivation");
+  F32 y = a.f32("y"), b = a.f32_or_null("bias");
+  const int64_t rows = a.size("rows"), cols = a.size("cols");
+  const int act = dense_activation(a);
+  a.need(y, rows * cols, "y");
+  if (b.p) a.need(b, cols, "bias");
+  if (!a.ok()) return a.done();
   bias_activation(y.p, b.p, rows, cols, act);
-  return env.Undefined();
+  return a.done();
 }
 
 // activationBackward(y, gy, gz, rows, cols, act, gbias|null): gz = gy * act'(y) (overwrites),
 // gbias += column sums of gz.
 static Napi::Value activationBackward(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  F32 y, gy, gz, gb;
-  if (!f32(info, 0, y, "y") || !f32(info, 1, gy, "gy") || !f32(info, 2, gz, "gz") || !f32(info, 6, gb, "gbias", true))
-    return env.Undefined();
-  int64_t rows = int64(info, 3), cols = int64(info, 4);
-  int act = (int)int64(info, 5);
-  if (!need(env, y.n, rows * cols, "y") || !need(env, gy.n, rows * cols, "gy") || !need(env, gz.n, rows * cols, "gz"))
-    return env.Undefined();
+  Args a(info, "activationBackward");
+  F32 y = a.f32("y"), gy = a.f32("gy"), gz = a.f32("gz");
+  const int64_t rows = a.size("rows"), cols = a.size("cols");
+  const int act = dense_activation(a);
+  F32 gb = a.f32_or_null("gbias");
+  a.need(y, rows * cols, "y");
+  a.need(gy, rows * cols, "gy");
+  a.need(gz, rows * cols, "gz");
+  if (gb.p) a.need(gb, cols, "gbias");
+  if (!a.ok()) return a.done();
   activation_backward(y.p, gy.p, gz.p, rows * cols, act);
   if (gb.p) column_sums_acc(gz.p, rows, cols, gb.p);
-  return env.Undefined();
+  return a.done();
 }
 
 // columnSums(x, rows, cols, out): out += column sums.
 static Napi::Value columnSums(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  F32 x, out;
-  if (!f32(info, 0, x, "x") || !f32(info, 3, out, "out")) return env.Undefined();
-  int64_t rows = int64(info, 1), cols = int64(info, 2);
-  if (!need(env, x.n, rows * cols, "x") || !need(env, out.n, cols, "out")) return env.Undefined();
+  Args a(info, "columnSums");
+  F32 x = a.f32("x");
+  const int64_t rows = a.size("rows"), cols = a.size("cols");
+  F32 out = a.f32("out");
+  a.need(x, rows * cols, "x");
+  a.need(out, cols, "out");
+  if (!a.ok()) return a.done();
   column_sums_acc(x.p, rows, cols, out.p);
-  return env.Undefined();
+  return a.done();
+}
+
+// y = max(x, 0) + alpha * min(x, 0); alpha has one value (as = 0) or one per column (as = 1).
+MM_HOT static void prelu_forward(const float* x, const float* alpha, int64_t as, int64_t rows, int64_t cols, float* y) {
+#pragma omp parallel for schedule(static) if (par(rows * cols))
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t c = 0; c < cols; c++) {
+      const float v = x[r * cols + c];
+      y[r * cols + c] = v > 0.f ? v : alpha[c * as] * v;
+    }
+}
+
+MM_HOT static void prelu_backward(const float* x, const float* alpha, int64_t as, const float* gy, int64_t rows, int64_t cols,
+                                  float* gx, float* galpha) {
+  if (gx) {
+#pragma omp parallel for schedule(static) if (par(rows * cols))
+    for (int64_t r = 0; r < rows; r++)
+      for (int64_t c = 0; c < cols; c++) {
+        const int64_t i = r * cols + c;
+        gx[i] += x[i] > 0.f ? gy[i] : alpha[c * as] * gy[i];
+      }
+  }
+  if (galpha) {
+    for (int64_t r = 0; r < rows; r++)
+      for (int64_t c = 0; c < cols; c++) {
+        const int64_t i = r * cols + c;
+        if (x[i] <= 0.f) galpha[c * as] += x[i] * gy[i];
+      }
+  }
 }
 
 // prelu(x, alpha, rows, cols, y): alpha has 1 or cols entries.
 static Napi::Value prelu(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  F32 x, al, y;
-  if (!f32(info, 0, x, "x") || !f32(info, 1, al, "alpha") || !f32(info, 4, y, "y")) return env.Undefined();
-  int64_t rows = int64(info, 2), cols = int64(info, 3);
+  Args a(info, "prelu");
+  F32 x = a.f32("x"), al = a.f32("alpha");
+  const int64_t rows = a.size("rows"), cols = a.size("cols");
+  F32 y = a.f32("y");
   const int64_t as = al.n == 1 ? 0 : 1;
-  if (!need(env, x.n, rows * cols, "x") || !need(env, y.n, rows * cols, "y") || (as && !need(env, al.n, cols, "alpha")))
-    return env.Undefined();
-#pragma omp parallel for schedule(static) if (par(rows * cols))
-  for (int64_t r = 0; r < rows; r++)
-    for (int64_t c = 0; c < cols; c++) {
-      const float v = x.p[r * cols + c];
-      y.p[r * cols + c] = v > 0.f ? v : al.p[c * as] * v;
-    }
-  return env.Undefined();
+  a.need(x, rows * cols, "x");
+  a.need(y, rows * cols, "y");
+  a.need(al, as ? cols : 1, "alpha");
+  if (!a.ok()) return a.done();
+  prelu_forward(x.p, al.p, as, rows, cols, y.p);
+  return a.done();
 }
 
 // preluBackward(x, alpha, gy, rows, cols, gx|null, galpha|null)
 static Napi::Value preluBackward(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  F32 x, al, gy, gx, ga;
-  if (!f32(info, 0, x, "x") || !f32(info, 1, al, "alpha") || !f32(info, 2, gy, "gy") || !f32(info, 5, gx, "gx", true) ||
-      !f32(info, 6, ga, "galpha", true))
-    return env.Undefined();
-  int64_t rows = int64(info, 3), cols = int64(info, 4);
+  Args a(info, "preluBackward");
+  F32 x = a.f32("x"), al = a.f32("alpha"), gy = a.f32("gy");
+  const int64_t rows = a.size("rows"), cols = a.size("cols");
+  F32 gx = a.f32_or_null("gx"), ga = a.f32_or_null("galpha");
   const int64_t as = al.n == 1 ? 0 : 1;
-  if (gx.p) {
-#pragma omp parallel for schedule(static) if (par(rows * cols))
-    for (int64_t r = 0; r < rows; r++)
-      for (int64_t c = 0; c < cols; c++) {
-        const int64_t i = r * cols + c;
-        gx.p[i] += x.p[i] > 0.f ? gy.p[i] : al.p[c * as] * gy.p[i];
-      }
-  }
-  if (ga.p) {
-    for (int64_t r = 0; r < rows; r++)
-      for (int64_t c = 0; c < cols; c++) {
-        const int64_t i = r * cols + c;
-        if (x.p[i] <= 0.f) ga.p[c * as] += x.p[i] * gy.p[i];
-      }
-  }
-  return env.Undefined();
+  a.need(x, rows * cols, "x");
+  a.need(gy, rows * cols, "gy");
+  a.need(al, as ? cols : 1, "alpha");
+  if (gx.p) a.need(gx, rows * cols, "gx");
+  if (ga.p) a.need(ga, as ? cols : 1, "galpha");
+  if (!a.ok()) return a.done();
+  prelu_backward(x.p, al.p, as, gy.p, rows, cols, gx.p, ga.p);
+  return a.done();
 }
 
-// dice(x, rows, cols, alpha[cols], eps, training, runMean, runVar, momentum, y, saveMean,
-// saveRstd, saveP): Dice activation (DIN paper): p = sigmoid((x - mean) / sqrt(var + eps)),
-// y = p * x + (1 - p) * alpha * x; batch statistics in training (running ones updated), running
-// statistics otherwise.
-static Napi::Value dice(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  F32 x, al, rm, rv, y, sm, sr, sp;
-  if (!f32(info, 0, x, "x") || !f32(info, 3, al, "alpha") || !f32(info, 6, rm, "runMean") ||
-      !f32(info, 7, rv, "runVar") || !f32(info, 9, y, "y") || !f32(info, 10, sm, "saveMean") ||
-      !f32(info, 11, sr, "saveRstd") || !f32(info, 12, sp, "saveP"))
-    return env.Undefined();
-  const int64_t rows = int64(info, 1), cols = int64(info, 2);
-  const float eps = (float)num(info, 4), momentum = (float)num(info, 8);
-  const bool training = boolean(info, 5);
-  if (!need(env, x.n, rows * cols, "x") || !need(env, al.n, cols, "alpha") || !need(env, sp.n, rows * cols, "saveP"))
-    return env.Undefined();
+// Dice forward (see dice below); the statistics are saved for the backward pass.
+MM_HOT static void dice_forward(const float* x, int64_t rows, int64_t cols, const float* al, float eps, bool training, float* rm,
+                                float* rv, float momentum, float* y, float* sm, float* sr, float* sp) {
   for (int64_t c = 0; c < cols; c++) {
     if (training && rows > 1) {
       double s = 0, s2 = 0;
-      for (int64_t r = 0; r < rows; r++) { double v = x.p[r * cols + c]; s += v; s2 += v * v; }
+      for (int64_t r = 0; r < rows; r++) { double v = x[r * cols + c]; s += v; s2 += v * v; }
       double mean = s / rows, var = std::max(0.0, s2 / rows - mean * mean);
-      sm.p[c] = (float)mean;
-      sr.p[c] = (float)(1.0 / std::sqrt(var + eps));
-      rm.p[c] = (1 - momentum) * rm.p[c] + momentum * (float)mean;
-      rv.p[c] = (1 - momentum) * rv.p[c] + momentum * (float)(var * rows / (rows - 1));
+      sm[c] = (float)mean;
+      sr[c] = (float)(1.0 / std::sqrt(var + eps));
+      rm[c] = (1 - momentum) * rm[c] + momentum * (float)mean;
+      rv[c] = (1 - momentum) * rv[c] + momentum * (float)(var * rows / (rows - 1));
     } else {
-      sm.p[c] = rm.p[c];
-      sr.p[c] = 1.f / std::sqrt(rv.p[c] + eps);
+      sm[c] = rm[c];
+      sr[c] = 1.f / std::sqrt(rv[c] + eps);
     }
   }
 #pragma omp parallel for schedule(static) if (par(rows * cols * 4))
@@ -475,48 +529,87 @@ static Napi::Value dice(const Napi::CallbackInfo& info) {
     for (int64_t c = 0; c < cols; c++) {
       const int64_t i = r * cols + c;
       // fexp, not std::exp: it vectorises, and Dice runs on every attention pair at serving time.
-      const float p = 1.f / (1.f + fexp(-(x.p[i] - sm.p[c]) * sr.p[c]));
-      sp.p[i] = p;
-      y.p[i] = x.p[i] * (al.p[c] + p * (1.f - al.p[c]));
+      const float p = 1.f / (1.f + fexp(-(x[i] - sm[c]) * sr[c]));
+      sp[i] = p;
+      y[i] = x[i] * (al[c] + p * (1.f - al[c]));
     }
-  return env.Undefined();
 }
 
-// diceBackward(x, rows, cols, alpha, saveMean, saveRstd, saveP, gy, gx|null, galpha|null,
-// training): through the batch statistics when training.
-static Napi::Value diceBackward(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  F32 x, al, sm, sr, sp, gy, gx, ga;
-  if (!f32(info, 0, x, "x") || !f32(info, 3, al, "alpha") || !f32(info, 4, sm, "saveMean") ||
-      !f32(info, 5, sr, "saveRstd") || !f32(info, 6, sp, "saveP") || !f32(info, 7, gy, "gy") ||
-      !f32(info, 8, gx, "gx", true) || !f32(info, 9, ga, "galpha", true))
-    return env.Undefined();
-  const int64_t rows = int64(info, 1), cols = int64(info, 2);
-  const bool training = boolean(info, 10) && rows > 1;
+// Dice backward, through the batch statistics when `training` (and rows > 1).
+MM_HOT static void dice_backward(const float* x, int64_t rows, int64_t cols, const float* al, const float* sm, const float* sr,
+                                 const float* sp, const float* gy, float* gx, float* ga, bool training) {
   for (int64_t c = 0; c < cols; c++) {
-    const float a = al.p[c], mean = sm.p[c], rstd = sr.p[c];
+    const float a = al[c], mean = sm[c], rstd = sr[c];
     double sumG = 0, sumGXn = 0, gAlpha = 0;
     for (int64_t r = 0; r < rows; r++) {
       const int64_t i = r * cols + c;
-      const float p = sp.p[i], xv = x.p[i], g = gy.p[i];
+      const float p = sp[i], xv = x[i], g = gy[i];
       const float gxn = g * xv * (1.f - a) * p * (1.f - p);
       sumG += gxn;
       sumGXn += gxn * (xv - mean) * rstd;
       gAlpha += g * xv * (1.f - p);
     }
-    if (ga.p) ga.p[c] += (float)gAlpha;
-    if (!gx.p) continue;
+    if (ga) ga[c] += (float)gAlpha;
+    if (!gx) continue;
     const float mG = (float)(sumG / rows), mGX = (float)(sumGXn / rows);
     for (int64_t r = 0; r < rows; r++) {
       const int64_t i = r * cols + c;
-      const float p = sp.p[i], xv = x.p[i], g = gy.p[i];
+      const float p = sp[i], xv = x[i], g = gy[i];
       const float gxn = g * xv * (1.f - a) * p * (1.f - p);
       const float xn = (xv - mean) * rstd;
       const float through = training ? rstd * (gxn - mG - xn * mGX) : rstd * gxn;
-      gx.p[i] += g * (a + p * (1.f - a)) + through;
+      gx[i] += g * (a + p * (1.f - a)) + through;
     }
   }
-  return env.Undefined();
+}
+
+// dice(x, rows, cols, alpha[cols], eps, training, runMean, runVar, momentum, y, saveMean,
+// saveRstd, saveP): Dice activation (DIN paper): p = sigmoid((x - mean) / sqrt(var + eps)),
+// y = p * x + (1 - p) * alpha * x; batch statistics in training (running ones updated), running
+// statistics otherwise.
+static Napi::Value dice(const Napi::CallbackInfo& info) {
+  Args a(info, "dice");
+  F32 x = a.f32("x");
+  const int64_t rows = a.size("rows"), cols = a.size("cols");
+  F32 al = a.f32("alpha");
+  const float eps = (float)a.number("eps");
+  const bool training = a.flag("training");
+  F32 rm = a.f32("runMean"), rv = a.f32("runVar");
+  const float momentum = (float)a.number("momentum");
+  F32 y = a.f32("y"), sm = a.f32("saveMean"), sr = a.f32("saveRstd"), sp = a.f32("saveP");
+  a.need(x, rows * cols, "x");
+  a.need(al, cols, "alpha");
+  a.need(rm, cols, "runMean");
+  a.need(rv, cols, "runVar");
+  a.need(y, rows * cols, "y");
+  a.need(sm, cols, "saveMean");
+  a.need(sr, cols, "saveRstd");
+  a.need(sp, rows * cols, "saveP");
+  if (!a.ok()) return a.done();
+  dice_forward(x.p, rows, cols, al.p, eps, training, rm.p, rv.p, momentum, y.p, sm.p, sr.p, sp.p);
+  return a.done();
+}
+
+// diceBackward(x, rows, cols, alpha, saveMean, saveRstd, saveP, gy, gx|null, galpha|null,
+// training): through the batch statistics when training.
+static Napi::Value diceBackward(const Napi::CallbackInfo& info) {
+  Args a(info, "diceBackward");
+  F32 x = a.f32("x");
+  const int64_t rows = a.size("rows"), cols = a.size("cols");
+  F32 al = a.f32("alpha"), sm = a.f32("saveMean"), sr = a.f32("saveRstd"), sp = a.f32("saveP"), gy = a.f32("gy");
+  F32 gx = a.f32_or_null("gx"), ga = a.f32_or_null("galpha");
+  const bool training = a.flag("training") && rows > 1;
+  a.need(x, rows * cols, "x");
+  a.need(al, cols, "alpha");
+  a.need(sm, cols, "saveMean");
+  a.need(sr, cols, "saveRstd");
+  a.need(sp, rows * cols, "saveP");
+  a.need(gy, rows * cols, "gy");
+  if (gx.p) a.need(gx, rows * cols, "gx");
+  if (ga.p) a.need(ga, cols, "galpha");
+  if (!a.ok()) return a.done();
+  dice_backward(x.p, rows, cols, al.p, sm.p, sr.p, sp.p, gy.p, gx.p, ga.p, training);
+  return a.done();
 }
 
 void init_elementwise(Napi::Env env, Napi::Object exports) {

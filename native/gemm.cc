@@ -30,8 +30,8 @@ static void init_backend() {
 }
 
 // C[M,N] = alpha * op(A) op(B) + beta * C, row-major, lda/ldb/ldc in elements.
-static void builtin_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
-                          const float* B, int ldb, float beta, float* C, int ldc) {
+MM_HOT static void builtin_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
+                                 const float* B, int ldb, float beta, float* C, int ldc) {
   const int KC = 256, NC = 1024;
   for (int i = 0; i < M; i++) {
     float* c = C + (size_t)i * ldc;
@@ -150,55 +150,68 @@ void sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, i
 
 // gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)
 static Napi::Value gemm(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  bool ta = boolean(info, 0), tb = boolean(info, 1);
-  int M = (int)int64(info, 2), N = (int)int64(info, 3), K = (int)int64(info, 4);
-  float alpha = (float)num(info, 5);
-  F32 A, B, C;
-  if (!f32(info, 6, A, "A") || !f32(info, 8, B, "B") || !f32(info, 11, C, "C")) return env.Undefined();
-  int lda = (int)int64(info, 7), ldb = (int)int64(info, 9), ldc = (int)int64(info, 12);
-  float beta = (float)num(info, 10);
-  size_t needA = ta ? (size_t)(K - 1) * lda + M : (size_t)(M - 1) * lda + K;
-  size_t needB = tb ? (size_t)(N - 1) * ldb + K : (size_t)(K - 1) * ldb + N;
-  if (M > 0 && K > 0 && !need(env, A.n, needA, "A")) return env.Undefined();
-  if (N > 0 && K > 0 && !need(env, B.n, needB, "B")) return env.Undefined();
-  if (M > 0 && N > 0 && !need(env, C.n, (size_t)(M - 1) * ldc + N, "C")) return env.Undefined();
-  sgemm(ta, tb, M, N, K, alpha, A.p, lda, B.p, ldb, beta, C.p, ldc);
-  return env.Undefined();
+  Args a(info, "gemm");
+  const bool ta = a.flag("transA"), tb = a.flag("transB");
+  const int64_t M = a.size("M"), N = a.size("N"), K = a.size("K");
+  const float alpha = (float)a.number("alpha");
+  F32 A = a.f32("A");
+  const int64_t lda = a.size("lda");
+  F32 B = a.f32("B");
+  const int64_t ldb = a.size("ldb");
+  const float beta = (float)a.number("beta");
+  F32 C = a.f32("C");
+  const int64_t ldc = a.size("ldc");
+  if (M > 0 && K > 0) a.need(A, ta ? (K - 1) * lda + M : (M - 1) * lda + K, "A");
+  if (N > 0 && K > 0) a.need(B, tb ? (N - 1) * ldb + K : (K - 1) * ldb + N, "B");
+  if (M > 0 && N > 0) a.need(C, (M - 1) * ldc + N, "C");
+  if (!a.ok()) return a.done();
+  sgemm(ta, tb, (int)M, (int)N, (int)K, alpha, A.p, (int)lda, B.p, (int)ldb, beta, C.p, (int)ldc);
+  return a.done();
 }
 
 // gemmBatched(transA, transB, batch, M, N, K, alpha, A, strideA, B, strideB, beta, C, strideC):
 // independent row-major products, each operand packed (lda = its row length).
-static Napi::Value gemmBatched(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  bool ta = boolean(info, 0), tb = boolean(info, 1);
-  int batch = (int)int64(info, 2), M = (int)int64(info, 3), N = (int)int64(info, 4), K = (int)int64(info, 5);
-  float alpha = (float)num(info, 6);
-  F32 A, B, C;
-  if (!f32(info, 7, A, "A") || !f32(info, 9, B, "B") || !f32(info, 12, C, "C")) return env.Undefined();
-  int64_t sA = int64(info, 8), sB = int64(info, 10), sC = int64(info, 13);
-  float beta = (float)num(info, 11);
-  if (batch == 0) return env.Undefined();
-  if (!need(env, A.n, (size_t)(sA * (batch - 1) + (int64_t)M * K), "A") ||
-      !need(env, B.n, (size_t)(sB * (batch - 1) + (int64_t)K * N), "B") ||
-      !need(env, C.n, (size_t)(sC * (batch - 1) + (int64_t)M * N), "C"))
-    return env.Undefined();
+// Independent products, each operand packed (lda = its row length), operand b at A + sA * b.
+static void sgemm_batched(bool ta, bool tb, int batch, int M, int N, int K, float alpha, const float* A, int64_t sA,
+                          const float* B, int64_t sB, float beta, float* C, int64_t sC) {
   init_backend();
-  int lda = ta ? M : K, ldb = tb ? K : N;
+  const int lda = ta ? M : K, ldb = tb ? K : N;
   if (batch < threads() || !par((int64_t)batch * M * N * K)) {
     for (int b = 0; b < batch; b++)
-      sgemm(ta, tb, M, N, K, alpha, A.p + sA * b, lda, B.p + sB * b, ldb, beta, C.p + sC * b, N);
+      sgemm(ta, tb, M, N, K, alpha, A + sA * b, lda, B + sB * b, ldb, beta, C + sC * b, N);
   } else {
     // One product per thread; BLAS calls inside an OpenMP region run single-threaded.
 #pragma omp parallel for schedule(static)
     for (int b = 0; b < batch; b++)
-      sgemm(ta, tb, M, N, K, alpha, A.p + sA * b, lda, B.p + sB * b, ldb, beta, C.p + sC * b, N);
+      sgemm(ta, tb, M, N, K, alpha, A + sA * b, lda, B + sB * b, ldb, beta, C + sC * b, N);
   }
-  return env.Undefined();
+}
+
+static Napi::Value gemmBatched(const Napi::CallbackInfo& info) {
+  Args a(info, "gemmBatched");
+  const bool ta = a.flag("transA"), tb = a.flag("transB");
+  const int64_t batch = a.size("batch"), M = a.size("M"), N = a.size("N"), K = a.size("K");
+  const float alpha = (float)a.number("alpha");
+  F32 A = a.f32("A");
+  const int64_t sA = a.size("strideA");
+  F32 B = a.f32("B");
+  const int64_t sB = a.size("strideB");
+  const float beta = (float)a.number("beta");
+  F32 C = a.f32("C");
+  const int64_t sC = a.size("strideC");
+  if (batch > 0) {
+    a.need(A, sA * (batch - 1) + M * K, "A");
+    a.need(B, sB * (batch - 1) + K * N, "B");
+    a.need(C, sC * (batch - 1) + M * N, "C");
+  }
+  if (!a.ok() || batch == 0) return a.done();
+  sgemm_batched(ta, tb, (int)batch, (int)M, (int)N, (int)K, alpha, A.p, sA, B.p, sB, beta, C.p, sC);
+  return a.done();
 }
 
 static Napi::Value blasInfo(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+  Args a(info, "blasInfo");
+  Napi::Env env = a.env();
   init_backend();
   Napi::Object o = Napi::Object::New(env);
 #ifdef MMCTR_HAVE_OPENBLAS
@@ -217,26 +230,23 @@ static Napi::Value blasInfo(const Napi::CallbackInfo& info) {
 
 // setBlasBackend('openblas' | 'builtin'): returns false when OpenBLAS was not compiled in.
 static Napi::Value setBlasBackend(const Napi::CallbackInfo& info) {
+  Args a(info, "setBlasBackend");
+  const std::string which = a.text("backend");
+  if (a.ok() && which != "openblas" && which != "builtin") a.type_error("backend must be 'openblas' or 'builtin', got '" + which + "'");
+  if (!a.ok()) return a.done();
   init_backend();
-  std::string which = info[0].As<Napi::String>().Utf8Value();
 #ifdef MMCTR_HAVE_OPENBLAS
   g_use_openblas = which == "openblas";
-  return Napi::Boolean::New(info.Env(), true);
+  return Napi::Boolean::New(a.env(), true);
 #else
-  return Napi::Boolean::New(info.Env(), which == "builtin");
+  return Napi::Boolean::New(a.env(), which == "builtin");
 #endif
 }
 
 // benchRawGemm(m, n, k, reps) -> seconds per call of the BLAS sgemm on row-major [m,k] x [k,n]
 // (after one warm-up call), timed in C with no JS in the loop: the baseline that the matmul
 // op's overhead is measured against.
-static Napi::Value benchRawGemm(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const int64_t M = int64(info, 0), N = int64(info, 1), K = int64(info, 2), reps = int64(info, 3);
-  if (M < 1 || N < 1 || K < 1 || reps < 1 || M * K > (1 << 28) || K * N > (1 << 28) || M * N > (1 << 28)) {
-    fail(env, "mmctr native: benchRawGemm needs positive sizes (at most 2^28 elements per matrix) and reps");
-    return env.Undefined();
-  }
+static double bench_raw_gemm(int64_t M, int64_t N, int64_t K, int64_t reps) {
   init_backend();
   std::vector<float> A((size_t)(M * K)), B((size_t)(K * N)), C((size_t)(M * N));
   for (size_t i = 0; i < A.size(); i++) A[i] = (float)((i * 7919) % 1000) * 1e-3f - 0.5f;
@@ -255,7 +265,15 @@ static Napi::Value benchRawGemm(const Napi::CallbackInfo& info) {
   const auto t0 = std::chrono::steady_clock::now();
   for (int64_t r = 0; r < reps; r++) call();
   const std::chrono::duration<double> el = std::chrono::steady_clock::now() - t0;
-  return Napi::Number::New(env, el.count() / (double)reps);
+  return el.count() / (double)reps;
+}
+
+static Napi::Value benchRawGemm(const Napi::CallbackInfo& info) {
+  Args a(info, "benchRawGemm");
+  const int64_t M = a.positive("m"), N = a.positive("n"), K = a.positive("k"), reps = a.positive("reps");
+  if (a.ok() && (M * K > (1 << 28) || K * N > (1 << 28) || M * N > (1 << 28))) a.range_error("at most 2^28 elements per matrix");
+  if (!a.ok()) return a.done();
+  return Napi::Number::New(a.env(), bench_raw_gemm(M, N, K, reps));
 }
 
 void init_gemm(Napi::Env env, Napi::Object exports) {

@@ -23,17 +23,27 @@ static inline float u01(uint64_t seed, uint64_t i) {
   return std::min(u, 0x1.fffffep-1f);  // a min, not a branch: keeps the callers' loops SIMD
 }
 
+MM_HOT static void fill_uniform(float* o, int64_t n, uint64_t seed, uint64_t ctr, float lo, float hi) {
+#pragma omp parallel for schedule(static) if (par(n * 4))
+  for (int64_t i = 0; i < n; i++) o[i] = lo + (hi - lo) * u01(seed, ctr + i);
+}
+
+// A stream's state: its seed and the counter of its next draw (both non-negative integers).
+static void read_stream(Args& a, uint64_t& seed, uint64_t& ctr) {
+  seed = (uint64_t)a.size("seed");
+  ctr = (uint64_t)a.size("counter");
+}
+
 // fillUniform(out, seed, counter, lo, hi)
 static Napi::Value fillUniform(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  F32 o;
-  if (!f32(info, 0, o, "out")) return env.Undefined();
-  const uint64_t seed = (uint64_t)int64(info, 1), ctr = (uint64_t)int64(info, 2);
-  const float lo = (float)num(info, 3), hi = (float)num(info, 4);
-  const int64_t n = (int64_t)o.n;
-#pragma omp parallel for schedule(static) if (par(n * 4))
-  for (int64_t i = 0; i < n; i++) o.p[i] = lo + (hi - lo) * u01(seed, ctr + i);
-  return env.Undefined();
+  Args a(info, "fillUniform");
+  F32 o = a.f32("out");
+  uint64_t seed, ctr;
+  read_stream(a, seed, ctr);
+  const float lo = (float)a.number("lo"), hi = (float)a.number("hi");
+  if (!a.ok()) return a.done();
+  fill_uniform(o.p, (int64_t)o.n, seed, ctr, lo, hi);
+  return a.done();
 }
 
 // ln(u) for u in (0, 1]: u = 2^e m with m in [sqrt(1/2), sqrt(2)), ln m = 2 atanh(s) with
@@ -67,7 +77,7 @@ static inline float cos2pi(float u) {
   return std::copysign(c, 0.25f - t0);
 }
 
-static void normal_range(float* __restrict o, int64_t i0, int64_t i1, uint64_t seed, uint64_t ctr, float mean, float sd) {
+MM_HOT static void normal_range(float* __restrict o, int64_t i0, int64_t i1, uint64_t seed, uint64_t ctr, float mean, float sd) {
 #pragma omp simd
   for (int64_t i = i0; i < i1; i++) {
     const float u1 = u01(seed, ctr + 2 * (uint64_t)i), u2 = u01(seed, ctr + 2 * (uint64_t)i + 1);
@@ -75,36 +85,45 @@ static void normal_range(float* __restrict o, int64_t i0, int64_t i1, uint64_t s
   }
 }
 
-// fillNormal(out, seed, counter, mean, std): Box-Muller; element i uses draws 2i and 2i+1.
-static Napi::Value fillNormal(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  F32 o;
-  if (!f32(info, 0, o, "out")) return env.Undefined();
-  const uint64_t seed = (uint64_t)int64(info, 1), ctr = (uint64_t)int64(info, 2);
-  const float mean = (float)num(info, 3), sd = (float)num(info, 4);
-  const int64_t n = (int64_t)o.n;
+static void fill_normal(float* o, int64_t n, uint64_t seed, uint64_t ctr, float mean, float sd) {
   // Contiguous chunks per thread, each a plain SIMD loop (an `omp parallel for simd` here was
   // compiled to scalar code).
   const int T = par(n * 8) ? threads() : 1;
 #pragma omp parallel num_threads(T)
   {
     const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-    normal_range(o.p, n * t / nt, n * (t + 1) / nt, seed, ctr, mean, sd);
+    normal_range(o, n * t / nt, n * (t + 1) / nt, seed, ctr, mean, sd);
   }
-  return env.Undefined();
+}
+
+// fillNormal(out, seed, counter, mean, std): Box-Muller; element i uses draws 2i and 2i+1.
+static Napi::Value fillNormal(const Napi::CallbackInfo& info) {
+  Args a(info, "fillNormal");
+  F32 o = a.f32("out");
+  uint64_t seed, ctr;
+  read_stream(a, seed, ctr);
+  const float mean = (float)a.number("mean"), sd = (float)a.number("std");
+  if (!a.ok()) return a.done();
+  fill_normal(o.p, (int64_t)o.n, seed, ctr, mean, sd);
+  return a.done();
+}
+
+MM_HOT static void fill_dropout_mask(float* o, int64_t n, uint64_t seed, uint64_t ctr, float keep) {
+  const float scale = 1.f / keep;
+#pragma omp parallel for schedule(static) if (par(n * 4))
+  for (int64_t i = 0; i < n; i++) o[i] = u01(seed, ctr + i) < keep ? scale : 0.f;
 }
 
 // fillDropoutMask(out, seed, counter, keep): 1/keep with probability keep, else 0.
 static Napi::Value fillDropoutMask(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  F32 o;
-  if (!f32(info, 0, o, "out")) return env.Undefined();
-  const uint64_t seed = (uint64_t)int64(info, 1), ctr = (uint64_t)int64(info, 2);
-  const float keep = (float)num(info, 3), scale = 1.f / keep;
-  const int64_t n = (int64_t)o.n;
-#pragma omp parallel for schedule(static) if (par(n * 4))
-  for (int64_t i = 0; i < n; i++) o.p[i] = u01(seed, ctr + i) < keep ? scale : 0.f;
-  return env.Undefined();
+  Args a(info, "fillDropoutMask");
+  F32 o = a.f32("out");
+  uint64_t seed, ctr;
+  read_stream(a, seed, ctr);
+  const float keep = (float)a.number("keep");
+  if (!a.ok()) return a.done();
+  fill_dropout_mask(o.p, (int64_t)o.n, seed, ctr, keep);
+  return a.done();
 }
 
 void init_random(Napi::Env env, Napi::Object exports) {

@@ -18,45 +18,21 @@ namespace mm {
 //         counts F32[B*tiers], sims F32[B*L] | null)
 // counts[b, t] = number of real behaviours of b whose cosine to b's target falls in tier t;
 // sims (optional) gets each cosine, 0 where the behaviour is padding or has no vector.
-static Napi::Value simTier(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  F32 table, counts, sims;
-  I32 target, hist, histLen;
-  if (!f32(info, 0, table, "table") || !i32(info, 3, target, "target") || !i32(info, 4, hist, "hist") ||
-      !i32(info, 5, histLen, "histLen") || !f32(info, 9, counts, "counts") || !f32(info, 10, sims, "sims", true))
-    return env.Undefined();
-  const int64_t V = int64(info, 1), D = int64(info, 2), B = int64(info, 6), L = int64(info, 7), N = int64(info, 8);
-  if (V < 1 || D < 1 || B < 0 || L < 0 || N < 1) {
-    fail(env, "mmctr native: simTier needs rows >= 1, dim >= 1, tiers >= 1 and non-negative batch and length");
-    return env.Undefined();
-  }
-  if (!need(env, table.n, V * D, "table") || !need(env, target.n, B, "target") || !need(env, hist.n, B * L, "hist") ||
-      !need(env, histLen.n, B, "histLen") || !need(env, counts.n, B * N, "counts") || (sims.p && !need(env, sims.n, B * L, "sims")))
-    return env.Undefined();
-  for (int64_t b = 0; b < B; b++) {
-    if (target.p[b] < 0 || target.p[b] >= V || histLen.p[b] < 0 || histLen.p[b] > L) {
-      fail(env, "mmctr native: simTier got a target row outside the table or a history length outside [0, L]");
-      return env.Undefined();
-    }
-    for (int64_t l = 0; l < histLen.p[b]; l++)
-      if (hist.p[b * L + l] < 0 || hist.p[b * L + l] >= V) {
-        fail(env, "mmctr native: simTier got a behaviour row outside the table");
-        return env.Undefined();
-      }
-  }
+MM_HOT static void sim_tier(const float* table, int64_t D, const int32_t* target, const int32_t* hist, const int32_t* histLen, int64_t B, int64_t L,
+                            int64_t N, float* counts, float* sims) {
   const double scale = 0.5 * (double)N;
   auto run = [&](int64_t b) {
-    float* c = counts.p + b * N;
-    float* s = sims.p ? sims.p + b * L : nullptr;
+    float* c = counts + b * N;
+    float* s = sims ? sims + b * L : nullptr;
     std::fill(c, c + N, 0.f);
     if (s) std::fill(s, s + L, 0.f);
-    const int32_t t = target.p[b];
+    const int32_t t = target[b];
     if (t == 0) return;  // the target has no vector: no similarity to anything
-    const float* q = table.p + (int64_t)t * D;
-    for (int64_t l = 0; l < histLen.p[b]; l++) {
-      const int32_t r = hist.p[b * L + l];
+    const float* q = table + (int64_t)t * D;
+    for (int64_t l = 0; l < histLen[b]; l++) {
+      const int32_t r = hist[b * L + l];
       if (r == 0) continue;
-      const float* k = table.p + (int64_t)r * D;
+      const float* k = table + (int64_t)r * D;
       float dot = 0.f;
 #pragma omp simd reduction(+ : dot)
       for (int64_t d = 0; d < D; d++) dot += q[d] * k[d];
@@ -72,7 +48,30 @@ static Napi::Value simTier(const Napi::CallbackInfo& info) {
   } else {
     for (int64_t b = 0; b < B; b++) run(b);
   }
-  return env.Undefined();
+}
+
+static Napi::Value simTier(const Napi::CallbackInfo& info) {
+  Args a(info, "simTier");
+  F32 table = a.f32("table");
+  const int64_t V = a.positive("rows"), D = a.positive("dim");
+  I32 target = a.i32("target"), hist = a.i32("hist"), histLen = a.i32("histLen");
+  const int64_t B = a.size("B"), L = a.size("L"), N = a.positive("tiers");
+  F32 counts = a.f32("counts"), sims = a.f32_or_null("sims");
+  a.need(table, V * D, "table");
+  a.need(target, B, "target");
+  a.need(hist, B * L, "hist");
+  a.need(histLen, B, "histLen");
+  a.need(counts, B * N, "counts");
+  if (sims.p) a.need(sims, B * L, "sims");
+  for (int64_t b = 0; b < B && a.ok(); b++) {
+    if (target.p[b] < 0 || target.p[b] >= V || histLen.p[b] < 0 || histLen.p[b] > L)
+      a.type_error("got a target row outside the table or a history length outside [0, L]");
+    for (int64_t l = 0; l < histLen.p[b] && a.ok(); l++)
+      if (hist.p[b * L + l] < 0 || hist.p[b * L + l] >= V) a.type_error("got a behaviour row outside the table");
+  }
+  if (!a.ok()) return a.done();
+  sim_tier(table.p, D, target.p, hist.p, histLen.p, B, L, N, counts.p, sims.p);
+  return a.done();
 }
 
 void init_simtier(Napi::Env env, Napi::Object exports) { MM_EXPORT(simTier); }

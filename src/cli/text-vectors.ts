@@ -1,5 +1,5 @@
 /**
- * `mmctr pretrain-text`: text-only item vectors for logs without searches (src/pretrain/coclick.ts):
+ * `mmctr pretrain-text`: text-only item vectors for logs without searches (src/pretrain/coclick/):
  * co-click pre-training of the text tower on the training split, or the untrained ngram baseline;
  * writes an `mmctr` item-embeddings file and prints the retrieval figures on the validation
  * split's co-click pairs (popular-item reference, ngram, and the trained vectors).
@@ -7,7 +7,8 @@
 import { Command } from 'commander';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { coClickConfig, CoClickConfig, formatCoClickTable, readCoClickConfig, runTextVectors, TEXT_METHODS, TextMethod } from '../pretrain/coclick.js';
+import { coClickConfig, CoClickConfig, readCoClickConfig } from '../pretrain/coclick/config.js';
+import { formatCoClickTable, runTextVectors, TEXT_METHODS, TextMethod } from '../pretrain/coclick/run.js';
 import { writeEmbeddings } from '../pretrain/export.js';
 import { ConfigError, MmctrError } from '../util/errors.js';
 import { progressBar } from './progress.js';

@@ -4,10 +4,9 @@
  */
 import { z } from 'zod';
 import { SampleConfig } from '../data/sample-config.js';
+import { ACTIVATIONS } from '../nn/activation.js';
 
-export const ACTIVATIONS = ['relu', 'sigmoid', 'tanh', 'prelu', 'dice'] as const;
 export const Activation = z.enum(ACTIVATIONS);
-export type ActivationName = z.infer<typeof Activation>;
 
 const common = {
   /** Width of every ID embedding (item, category, brand, shop, user). */

@@ -21,6 +21,9 @@ type F32 = Float32Array;
 type I32 = Int32Array;
 
 export interface NativeKernels {
+  /** The op codes of native/codes.h by family, name -> code (read through ops/codes.ts). */
+  codes: Readonly<Record<'activation' | 'unary' | 'binary', Readonly<Record<string, number>>>>;
+
   gemm(ta: boolean, tb: boolean, m: number, n: number, k: number, alpha: number, a: F32, lda: number, b: F32, ldb: number, beta: number, c: F32, ldc: number): void;
   gemmBatched(ta: boolean, tb: boolean, batch: number, m: number, n: number, k: number, alpha: number, a: F32, strideA: number, b: F32, strideB: number, beta: number, c: F32, strideC: number): void;
   blasInfo(): BlasInfo;

@@ -66,16 +66,21 @@ export const SclLossConfig = z
   })
   .strict();
 
-export const SclTrainConfig = z
-  .object({
-    epochs: z.number().int().positive().default(8),
-    batchSize: z.number().int().min(2).default(256),
-    /** Adam learning rate of the dense parts; SparseAdam of the token table. */
-    lr: z.number().positive().default(1e-3),
-    sparseLr: z.number().positive().default(5e-3),
-    weightDecay: z.number().min(0).default(0),
-  })
-  .strict();
+/** The optimiser section of a run of the contrastive loop (trainer.ts); SCL and co-click differ in epochs and batch size. */
+export function contrastiveTrainConfig(defaults: { epochs: number; batchSize: number }) {
+  return z
+    .object({
+      epochs: z.number().int().positive().default(defaults.epochs),
+      batchSize: z.number().int().min(2).default(defaults.batchSize),
+      /** Adam learning rate of the dense parts; SparseAdam of the token table. */
+      lr: z.number().positive().default(1e-3),
+      sparseLr: z.number().positive().default(5e-3),
+      weightDecay: z.number().min(0).default(0),
+    })
+    .strict();
+}
+
+export const SclTrainConfig = contrastiveTrainConfig({ epochs: 8, batchSize: 256 });
 
 export const SclDataConfig = z
   .object({
@@ -90,7 +95,7 @@ export const SclDataConfig = z
 
 export const SclEvalConfig = z
   .object({
-    /** Candidates per held-out pair: the bought item + (N - 1) random catalogue items. */
+    /** Candidates per held-out pair: its target (the bought item) + (N - 1) random catalogue items. */
     candidates: z.number().int().min(2).default(100),
     topK: z.number().int().positive().default(10),
     seed: z.number().int().nonnegative().default(7),

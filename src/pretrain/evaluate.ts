@@ -1,9 +1,11 @@
 /**
- * Retrieval evaluation on held-out search -> purchase pairs: each query ranks the bought item
- * among N candidates (the bought item + N - 1 distinct random catalogue items, drawn from a
- * seeded stream, the same candidates for every method). Ties are broken uniformly at random in
- * expectation: a hit counts P(rank < k). Reported top-1 and top-k for text queries, photo
- * queries and all.
+ * The one retrieval evaluation of pre-training: each held-out query ranks its target among N
+ * candidates (the target + N - 1 distinct random catalogue items, drawn from a seeded stream,
+ * the same candidates for every method; drawCandidates). Ties are broken uniformly at random in
+ * expectation: a hit counts P(rank < k) (rankTargets). SCL reports top-1 and top-k for text
+ * queries, photo queries and all on search -> purchase pairs, and in-session top-1; co-click
+ * text vectors (coclick/run.ts) rank a clicked target for its earlier click, over all and cold
+ * targets.
  *
  * Methods are Scorers. The 'raw' baseline, untrained: photo queries by cosine of the frozen
  * backbone features (query item's vs candidate's image; a candidate without an image scores 0);
@@ -15,7 +17,6 @@ import { noGrad } from '../engine/autograd.js';
 import { RandomStream } from '../engine/random.js';
 import { Tensor } from '../engine/tensor.js';
 import { MmctrError } from '../util/errors.js';
-import type { SclConfig } from './config.js';
 import type { ItemInputs, SclModel, Side } from './model.js';
 import type { Pair } from './pairs.js';
 import { defaultTokenizer, Tokenizer } from './train.js';
@@ -24,16 +25,26 @@ export interface Scorer {
   name: string;
   /** What a reference row means, printed under the table. */
   note?: string;
-  /** Scores of candidates (catalogue indices) for held-out pair j. */
-  score(j: number, candidates: Int32Array): Float32Array;
+  /** Scores of candidates (catalogue indices) for held-out query j. */
+  score(j: number, candidates: Int32Array): ArrayLike<number>;
 }
+
+/** Top-1, top-K and mean reciprocal rank over n held-out queries (NaN when n = 0). */
+export interface RetrievalFigures {
+  n: number;
+  top1: number;
+  topK: number;
+  mrr: number;
+}
+
+type TopFigures = Omit<RetrievalFigures, 'mrr'>;
 
 export interface RetrievalRow {
   method: string;
   note?: string;
-  text: { n: number; top1: number; topK: number };
-  image: { n: number; top1: number; topK: number };
-  all: { n: number; top1: number; topK: number };
+  text: TopFigures;
+  image: TopFigures;
+  all: TopFigures;
   /**
    * In-session retrieval (evaluateInSession): the bought item ranked among the items shown in
    * the same search (clicked ones included); only pairs with at least one other shown item.
@@ -41,46 +52,80 @@ export interface RetrievalRow {
   session?: { n: number; top1: number; candidates: number };
 }
 
-/** The candidate lists, [pairs.length, N], bought item first. */
-export function drawCandidates(pairs: readonly Pair[], items: number, N: number, seed: number): Int32Array {
-  if (N > items) throw new MmctrError(`retrieval needs ${N} candidates but the catalogue has only ${items} items`);
-  const rng = new RandomStream(seed).fork('candidates');
-  const out = new Int32Array(pairs.length * N);
-  pairs.forEach((p, j) => {
-    const chosen = new Set<number>([p.pos]);
-    out[j * N] = p.pos;
+/**
+ * The candidate lists, [targets.length, N]: each query's target first, then N - 1 distinct
+ * random catalogue items drawn from `rng`, never the target nor (with `queries`) the query's own
+ * item. Every method is ranked on the same lists.
+ */
+export function drawCandidates(targets: ArrayLike<number>, items: number, N: number, rng: RandomStream, queries?: ArrayLike<number>): Int32Array {
+  const room = queries ? items - 1 : items;
+  if (N > room) throw new MmctrError(`retrieval needs ${N} candidates${queries ? ' besides the query' : ''} but the catalogue has only ${items} items`);
+  const out = new Int32Array(targets.length * N);
+  for (let j = 0; j < targets.length; j++) {
+    const chosen = new Set<number>(queries ? [targets[j], queries[j]] : [targets[j]]);
+    out[j * N] = targets[j];
     let at = 1;
     while (at < N) {
-      const draw = rng.ints(N, items);
-      for (const c of draw) {
+      for (const c of rng.ints(N, items)) {
         if (at >= N) break;
         if (chosen.has(c)) continue;
         chosen.add(c);
         out[j * N + at++] = c;
       }
     }
-  });
+  }
   return out;
 }
 
-export function evaluateRetrieval(scorer: Scorer, pairs: readonly Pair[], candidates: Int32Array, N: number, K: number): RetrievalRow {
-  const acc = { text: { n: 0, top1: 0, topK: 0 }, image: { n: 0, top1: 0, topK: 0 }, all: { n: 0, top1: 0, topK: 0 } };
-  pairs.forEach((p, j) => {
-    const s = scorer.score(j, candidates.subarray(j * N, (j + 1) * N));
-    let greater = 0, ties = 0;
-    for (let c = 1; c < N; c++) {
-      if (s[c] > s[0]) greater++;
-      else if (s[c] === s[0]) ties++;
-    }
-    const hit = (k: number) => (greater >= k ? 0 : Math.min(1, (k - greater) / (ties + 1)));
-    for (const a of [acc[p.kind], acc.all]) {
+/**
+ * Where the target (scores[0]) places among n candidates: how many score higher and how many
+ * tie with it. Ties are broken uniformly at random in expectation (hitAt, reciprocalRank).
+ */
+export function targetRank(scores: ArrayLike<number>, n = scores.length): { greater: number; ties: number } {
+  let greater = 0, ties = 0;
+  for (let c = 1; c < n; c++) {
+    if (scores[c] > scores[0]) greater++;
+    else if (scores[c] === scores[0]) ties++;
+  }
+  return { greater, ties };
+}
+
+/** P(the target is among the first k). */
+export function hitAt({ greater, ties }: { greater: number; ties: number }, k: number): number {
+  return greater >= k ? 0 : Math.min(1, (k - greater) / (ties + 1));
+}
+
+/** 1 / rank, ties at random in expectation (approximately: rank = greater + ties / 2 + 1). */
+export function reciprocalRank({ greater, ties }: { greater: number; ties: number }): number {
+  return 1 / (greater + ties / 2 + 1);
+}
+
+/**
+ * Ranks each of `queries` held-out queries' target among its N candidates ([queries, N], target
+ * first) by the scorer, and averages top-1, top-K and MRR over each group the query belongs to.
+ */
+export function rankTargets<G extends string>(scorer: Scorer, queries: number, candidates: Int32Array, N: number, K: number, groups: readonly G[], groupsOf: (j: number) => readonly G[]): Record<G, RetrievalFigures> {
+  const acc = new Map(groups.map((g) => [g, { n: 0, top1: 0, topK: 0, mrr: 0 }]));
+  for (let j = 0; j < queries; j++) {
+    const rank = targetRank(scorer.score(j, candidates.subarray(j * N, (j + 1) * N)), N);
+    for (const g of groupsOf(j)) {
+      const a = acc.get(g)!;
       a.n++;
-      a.top1 += hit(1);
-      a.topK += hit(K);
+      a.top1 += hitAt(rank, 1);
+      a.topK += hitAt(rank, K);
+      a.mrr += reciprocalRank(rank);
     }
-  });
-  const norm = (a: { n: number; top1: number; topK: number }) => ({ n: a.n, top1: a.n ? a.top1 / a.n : NaN, topK: a.n ? a.topK / a.n : NaN });
-  return { method: scorer.name, ...(scorer.note ? { note: scorer.note } : {}), text: norm(acc.text), image: norm(acc.image), all: norm(acc.all) };
+  }
+  const out = {} as Record<G, RetrievalFigures>;
+  for (const [g, a] of acc) out[g] = { n: a.n, top1: a.n ? a.top1 / a.n : NaN, topK: a.n ? a.topK / a.n : NaN, mrr: a.n ? a.mrr / a.n : NaN };
+  return out;
+}
+
+/** Search -> purchase retrieval: text queries, photo queries and all. */
+export function evaluateRetrieval(scorer: Scorer, pairs: readonly Pair[], candidates: Int32Array, N: number, K: number): RetrievalRow {
+  const f = rankTargets(scorer, pairs.length, candidates, N, K, ['text', 'image', 'all'], (j) => [pairs[j].kind, 'all']);
+  const top = ({ n, top1, topK }: RetrievalFigures): TopFigures => ({ n, top1, topK });
+  return { method: scorer.name, ...(scorer.note ? { note: scorer.note } : {}), text: top(f.text), image: top(f.image), all: top(f.all) };
 }
 
 /**
@@ -98,15 +143,9 @@ export function evaluateInSession(scorer: Scorer, pairs: readonly Pair[]): { n: 
     const shown = p.shown ?? [];
     if (!shown.length) return;
     const c = Int32Array.from([p.pos, ...shown]);
-    const s = scorer.score(j, c);
-    let greater = 0, ties = 0;
-    for (let i = 1; i < c.length; i++) {
-      if (s[i] > s[0]) greater++;
-      else if (s[i] === s[0]) ties++;
-    }
     n++;
     cands += c.length;
-    top1 += greater >= 1 ? 0 : 1 / (ties + 1);
+    top1 += hitAt(targetRank(scorer.score(j, c)), 1);
   });
   return { n, top1: n ? top1 / n : NaN, candidates: n ? cands / n : NaN };
 }
@@ -184,6 +223,15 @@ export function modelScorer(name: string, model: SclModel, inputs: ItemInputs, p
   };
 }
 
+/**
+ * A table of unit item vectors ([items, dim]) as a scorer whose queries are items themselves
+ * (a co-click pair's earlier click): cosine of the query item's vector and each candidate's,
+ * in double precision.
+ */
+export function itemVectorScorer(name: string, vectors: Float32Array, dim: number, queryItems: ArrayLike<number>): Scorer {
+  return { name, score: (j, cands) => Float64Array.from(cands, (c) => dot(vectors, queryItems[j], vectors, c, dim)) };
+}
+
 /** The untrained baseline (see the file comment). */
 export function rawScorer(inputs: ItemInputs, pairs: readonly Pair[], tokenize: Tokenizer = defaultTokenizer): Scorer {
   const F = inputs.featureDim, L = inputs.maxTokens;
@@ -212,10 +260,6 @@ export function rawScorer(inputs: ItemInputs, pairs: readonly Pair[], tokenize: 
       });
     },
   };
-}
-
-export function evaluationConfig(c: SclConfig): { N: number; K: number; seed: number } {
-  return { N: c.eval.candidates, K: c.eval.topK, seed: c.eval.seed };
 }
 
 /** A readable table of retrieval rows. */

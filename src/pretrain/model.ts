@@ -1,7 +1,7 @@
 /**
  * The SCL model: two towers and a fusion, as named parts of one Module.
- *   text:   hashed n-gram embedding bag (SparseEmbedding over token ids, masked mean) -> MLP -> outDim
- *   image:  MLP over frozen backbone features -> outDim
+ *   text:   hashed n-gram embedding bag (SparseEmbedding over token ids, masked mean) -> MLP (nn/) -> outDim
+ *   image:  MLP (nn/) over frozen backbone features -> outDim
  *   fuse:   the item vector, L2-normalised ('sum': l2(l2 t + l2 v); 'linear': l2(W [t; v] + b));
  *           an item without an image uses its text side only, one without a title its image side.
  * Query encoders share the towers: query text -> text tower, query photo -> image tower.
@@ -12,6 +12,7 @@ import { glorotUniform, normal, zeros } from '../engine/init.js';
 import { RandomStream } from '../engine/random.js';
 import { SparseEmbedding } from '../engine/sparse-embedding.js';
 import { Parameter, Tensor } from '../engine/tensor.js';
+import { MLP } from '../nn/mlp.js';
 import { MmctrError } from '../util/errors.js';
 import type { SclConfig } from './config.js';
 
@@ -35,24 +36,14 @@ export interface TokenBatch {
   lengths: ArrayLike<number>;
 }
 
-class Mlp extends Module {
-  private readonly layers: { w: Parameter; b: Parameter }[] = [];
-  constructor(inDim: number, hidden: number, outDim: number, rng: RandomStream) {
-    super();
-    const widths = hidden > 0 ? [inDim, hidden, outDim] : [inDim, outDim];
-    for (let i = 0; i + 1 < widths.length; i++)
-      this.layers.push({ w: this.param(`w${i}`, [widths[i], widths[i + 1]], glorotUniform, rng), b: this.param(`b${i}`, [widths[i + 1]], zeros, rng) });
-  }
-  forward(x: Tensor): Tensor {
-    let h = x;
-    this.layers.forEach((l, i) => (h = linear(h, l.w, l.b, i + 1 < this.layers.length ? 'relu' : 'none')));
-    return h;
-  }
+/** A tower's projection: one ReLU hidden layer of `hidden` (none when 0), then the linear output, named w0/b0, w1/b1 as SCL model files have them. */
+function projection(input: number, hidden: number, outDim: number, rng: RandomStream): MLP {
+  return new MLP({ input, hidden: hidden > 0 ? [hidden] : [], activation: 'relu', output: outDim, outputNames: 'next' }, rng);
 }
 
 export class TextTower extends Module {
   readonly tokens: SparseEmbedding;
-  readonly proj: Mlp;
+  readonly proj: MLP;
   constructor(
     readonly buckets: number,
     readonly tokenDim: number,
@@ -62,7 +53,7 @@ export class TextTower extends Module {
   ) {
     super();
     this.tokens = this.table('tokens', new SparseEmbedding({ rows: buckets, dim: tokenDim, init: normal(0.1) }, rng.fork('tokens')));
-    this.proj = this.child('proj', new Mlp(tokenDim, hidden, outDim, rng.fork('proj')));
+    this.proj = this.child('proj', projection(tokenDim, hidden, outDim, rng.fork('proj')));
   }
   /** ids [B * L] (0 = padding), lengths [B] -> [B, outDim] (not normalised). */
   forward(ids: Int32Array, lengths: ArrayLike<number>, L: number): Tensor {
@@ -81,10 +72,10 @@ export class TextTower extends Module {
 }
 
 export class ImageTower extends Module {
-  readonly proj: Mlp;
+  readonly proj: MLP;
   constructor(inDim: number, hidden: number, outDim: number, rng: RandomStream) {
     super();
-    this.proj = this.child('proj', new Mlp(inDim, hidden, outDim, rng));
+    this.proj = this.child('proj', projection(inDim, hidden, outDim, rng));
   }
   forward(features: Tensor): Tensor {
     return this.proj.forward(features);

@@ -3,13 +3,15 @@
  * the variants, evaluate them, the raw baseline and any reference scorers on the same held-out
  * candidates.
  */
+import { RandomStream } from '../engine/random.js';
 import type { FeatureTable, ItemContent } from '../encoders/types.js';
 import { MmctrError } from '../util/errors.js';
 import type { SclConfig } from './config.js';
 import { drawCandidates, evaluateInSession, evaluateRetrieval, modelScorer, rawScorer, RetrievalRow, Scorer } from './evaluate.js';
 import type { ItemInputs } from './model.js';
 import { MinedPairs, minePairs, SearchRecord } from './pairs.js';
-import { defaultTokenizer, itemInputs, Tokenizer, trainScl, TrainProgress, TrainResult, Variant } from './train.js';
+import { defaultTokenizer, itemInputs, Tokenizer, trainScl, TrainResult, Variant } from './train.js';
+import type { TrainProgress } from './trainer.js';
 
 export interface Prepared {
   items: ItemContent[];
@@ -64,7 +66,7 @@ export function runExperiment(
 ): ExperimentResult {
   const { N, K, seed } = { N: Math.min(config.eval.candidates, prep.inputs.count), K: config.eval.topK, seed: config.eval.seed };
   const held = prep.mined.heldOut;
-  const candidates = drawCandidates(held, prep.inputs.count, N, seed);
+  const candidates = drawCandidates(held.map((p) => p.pos), prep.inputs.count, N, new RandomStream(seed).fork('candidates'));
   const rows: RetrievalRow[] = [];
   const trained: ExperimentResult['trained'] = {};
   for (const m of methods) {

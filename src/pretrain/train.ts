@@ -1,7 +1,8 @@
 /**
- * SCL training: InfoNCE between queries and bought items over the batch plus a MoCo queue of
- * momentum-encoder keys (earlier batches' items), plus lambda x a cosine triplet loss on the
- * hard negatives (clicked, not bought, same search):
+ * SCL training: the contrastive loop (trainer.ts) over search -> purchase pairs. InfoNCE between
+ * queries and bought items over the batch plus a MoCo queue of momentum-encoder keys (earlier
+ * batches' items), plus lambda x a cosine triplet loss on the hard negatives (clicked, not
+ * bought, same search):
  *   loss = symInfoNCE(q, k+, tau; queue) + lambda * mean(max(0, margin - cos(q, k+) + cos(q, k-)))
  * The queue's keys come from the EMA key encoder and get no gradient; a batch positive's own
  * earlier keys are masked out of the queue (a zero key) so an item is never its own negative.
@@ -10,40 +11,21 @@
  * (lambda = 0), 'align' (the 'CLIP fine-tuned on e-commerce pairs' analogue: the same towers
  * trained only on each item's own title <-> image pair, in-batch InfoNCE, no search logs).
  */
-import { backward } from '../engine/autograd.js';
-import { Adam, SparseAdam } from '../engine/optim.js';
-import { add, affine, concat, embeddingLookup, mean, mul, relu, scale, slice, sub, sum, symmetricInfoNCE } from '../engine/ops/index.js';
+import { affine, concat, embeddingLookup, mean, mul, relu, slice, sub, sum } from '../engine/ops/index.js';
 import { RandomStream } from '../engine/random.js';
 import { Tensor } from '../engine/tensor.js';
 import { tokenizeBatch } from '../encoders/tokenizer.js';
 import { MmctrError } from '../util/errors.js';
 import type { SclConfig } from './config.js';
-import { ItemInputs, SclModel } from './model.js';
-import { KeyQueue, MomentumEncoder } from './moco.js';
+import type { ItemInputs, Side } from './model.js';
 import type { Pair } from './pairs.js';
+import { ContrastiveBatch, ContrastiveResult, Encoders, LoopOptions, PairSource, trainContrastive } from './trainer.js';
 
 export type Variant = 'scl' | 'noqueue' | 'nohard' | 'align';
 export const VARIANTS: Variant[] = ['scl', 'noqueue', 'nohard', 'align'];
 
-export interface TrainProgress {
-  epoch: number;
-  epochs: number;
-  step: number;
-  steps: number;
-  loss: number;
-  nce: number;
-  triplet: number;
-  pairsPerSec: number;
-}
-
-export interface TrainResult {
-  model: SclModel;
+export interface TrainResult extends ContrastiveResult {
   variant: Variant;
-  steps: number;
-  pairs: number;
-  seconds: number;
-  pairsPerSec: number;
-  finalLoss: number;
 }
 
 export type Tokenizer = (texts: readonly (string | null)[], maxTokens: number) => { ids: Int32Array; lengths: ArrayLike<number> };
@@ -92,121 +74,101 @@ function gatherFeatures(inputs: ItemInputs, index: ArrayLike<number>): Tensor {
   return new Tensor(out, [index.length, F]);
 }
 
-export interface TrainOptions {
+export interface TrainOptions extends LoopOptions {
   variant?: Variant;
   tokenize?: Tokenizer;
-  onProgress?: (p: TrainProgress) => void;
-  /** Report every this many steps. */
-  reportEvery?: number;
 }
 
-export function trainScl(config: SclConfig, inputs: ItemInputs, pairs: readonly Pair[], { variant = 'scl', tokenize = defaultTokenizer, onProgress, reportEvery = 10 }: TrainOptions = {}): TrainResult {
-  const mc = config.model, lc = config.loss, tc = config.train;
-  if (inputs.maxTokens !== mc.maxTokens) throw new MmctrError(`item inputs have ${inputs.maxTokens} tokens per title, the config says ${mc.maxTokens}`);
-  const rng = new RandomStream(config.seed);
-  const model = new SclModel(mc, inputs.featureDim, rng.fork('model'));
-  const dense = new Adam(model.namedParameters(), { lr: tc.lr, weightDecay: tc.weightDecay });
-  const sparse = new SparseAdam(model.namedTables(), { lr: tc.sparseLr });
+export function trainScl(config: SclConfig, inputs: ItemInputs, pairs: readonly Pair[], { variant = 'scl', tokenize = defaultTokenizer, ...loop }: TrainOptions = {}): TrainResult {
   const useQueue = variant === 'scl' || variant === 'nohard';
-  const lambda = variant === 'scl' || variant === 'noqueue' ? lc.lambda : 0;
-  const queue = useQueue && lc.queueSize > 0 ? new KeyQueue(lc.queueSize, mc.outDim) : null;
-  const moco = queue ? new MomentumEncoder(model, new SclModel(mc, inputs.featureDim, rng.fork('model')), lc.momentum) : null;
-  const L = mc.maxTokens;
+  const source = new SearchPairSource(config, inputs, pairs, variant, tokenize);
+  // The ablations without a queue train the same loop with none.
+  const loopConfig = useQueue ? config : { ...config, loss: { ...config.loss, queueSize: 0 } };
+  return { ...trainContrastive(loopConfig, inputs, source, loop), variant };
+}
 
-  // The training examples: search pairs, or (align) every item with both a title and an image.
-  let examples: Pair[];
-  if (variant === 'align') {
-    examples = [];
-    for (let i = 0; i < inputs.count; i++)
-      if (inputs.titleLen[i] > 0 && !inputs.imageMissing[i]) examples.push({ search: '', ts: 0, kind: 'text', text: null, queryItem: -1, pos: i, hard: [] });
-  } else examples = [...pairs];
-  if (examples.length < 2) throw new MmctrError(`SCL needs at least 2 training pairs, got ${examples.length}`);
-  const textTok = tokenize(examples.map((p) => p.text), L);
+/**
+ * SCL's examples: search -> purchase pairs (text queries through the text tower, photo queries
+ * through the image tower, the bought item's vector as the key) with up to `hardPerPair` sampled
+ * hard negatives each in the triplet term; or (align) every item with both a title and an image,
+ * its title against its image.
+ */
+class SearchPairSource implements PairSource {
+  readonly name = 'SCL';
+  private readonly examples: Pair[];
+  private readonly textTok: { ids: Int32Array; lengths: ArrayLike<number> };
+  private readonly lambda: number;
+  private readonly hardRng: RandomStream;
 
-  const B = Math.min(tc.batchSize, examples.length);
-  const stepsPerEpoch = Math.floor(examples.length / B);
-  const steps = stepsPerEpoch * tc.epochs;
-  const shuffle = rng.fork('shuffle'), hardRng = rng.fork('hard');
-  const t0 = performance.now();
-  let step = 0, finalLoss = NaN;
-  model.train();
-  for (let epoch = 0; epoch < tc.epochs; epoch++) {
-    const order = shuffle.permutation(examples.length);
-    for (let s = 0; s < stepsPerEpoch; s++) {
-      const batch = Array.from(order.subarray(s * B, (s + 1) * B));
-      // Text queries first, then photo queries: rows of q follow this order.
-      const textRows = batch.filter((e) => examples[e].kind === 'text');
-      const imageRows = batch.filter((e) => examples[e].kind === 'image');
-      const rows = [...textRows, ...imageRows];
-      const pos = rows.map((e) => examples[e].pos);
-      let q: Tensor, k: Tensor;
-      let tripletValue = 0;
-      let trip: Tensor | null = null;
-      const hardQ: number[] = [], hardItems: number[] = [];
-      if (variant === 'align') {
-        q = model.encodeQueryText({ ids: gatherTokens(inputs.titleIds, pos, L), lengths: pos.map((i) => inputs.titleLen[i]) }, L);
-        k = model.encodeQueryImage(gatherFeatures(inputs, pos));
-      } else {
-        const parts: Tensor[] = [];
-        if (textRows.length) parts.push(model.encodeQueryText({ ids: gatherTokens(textTok.ids, textRows, L), lengths: textRows.map((e) => textTok.lengths[e]) }, L));
-        if (imageRows.length) parts.push(model.encodeQueryImage(gatherFeatures(inputs, imageRows.map((e) => examples[e].queryItem))));
-        q = parts.length === 1 ? parts[0] : concat(parts, 0);
-        if (lambda > 0)
-          rows.forEach((e, r) => {
-            const h = examples[e].hard;
-            if (!h.length) return;
-            const take = Math.min(lc.hardPerPair, h.length);
-            const picks = take === h.length ? h : Array.from(hardRng.permutation(h.length).subarray(0, take), (j) => h[j]);
-            for (const item of picks) {
-              hardQ.push(r);
-              hardItems.push(item);
-            }
-          });
-        const side = mc.keySide === 'fused' ? 'fused' : Float32Array.from([...rows, ...hardQ.map((r) => rows[r])], (e) => (examples[e].kind === 'text' ? 1 : 0));
-        const all = model.encodeItems(inputs, [...pos, ...hardItems], side);
-        k = hardItems.length ? slice(all, 0, 0, rows.length) : all;
-        if (hardItems.length) {
-          const d = mc.outDim, v = all.data, P = rows.length;
-          const cos = hardQ.map((r, h) => {
-            let c = 0;
-            for (let j = 0; j < d; j++) c += v[r * d + j] * v[(P + h) * d + j];
-            return c;
-          });
-          const { keep, weights } = filterHard(cos, lc.hardMaxCos, lc.hardWeighting);
-          if (keep.length) {
-            const qi = Int32Array.from(keep, (h) => hardQ[h]);
-            const ni = Int32Array.from(keep, (h) => P + h);
-            trip = cosineTriplet(embeddingLookup(q, qi), embeddingLookup(k, qi), embeddingLookup(all, ni), lc.margin, weights);
-            tripletValue = trip.data[0];
-          }
-        }
-      }
-      const tripLoss = trip;
-      const run = (negs: Tensor | null): number => {
-        const nce = symmetricInfoNCE(q, k, lc.tau, { queue: negs });
-        const loss = tripLoss ? add(nce, scale(tripLoss, lambda)) : nce;
-        backward(loss);
-        return nce.data[0];
-      };
-      const nceValue = queue ? queue.withNegatives(new Set(lc.maskQueuePositives ? pos : []), run) : run(null);
-      dense.step();
-      sparse.step();
-      if (queue && moco) {
-        moco.update();
-        const side = mc.keySide === 'fused' ? 'fused' : Float32Array.from(rows, (e) => (examples[e].kind === 'text' ? 1 : 0));
-        queue.enqueue(moco.encodeItems(inputs, pos, side), pos);
-      }
-      step++;
-      finalLoss = nceValue + lambda * tripletValue;
-      if (onProgress && (step % reportEvery === 0 || step === steps)) {
-        const sec = (performance.now() - t0) / 1000;
-        onProgress({ epoch: epoch + 1, epochs: tc.epochs, step, steps, loss: finalLoss, nce: nceValue, triplet: tripletValue, pairsPerSec: (step * B) / sec });
-      }
-    }
+  constructor(
+    private readonly config: SclConfig,
+    private readonly inputs: ItemInputs,
+    pairs: readonly Pair[],
+    private readonly variant: Variant,
+    tokenize: Tokenizer,
+  ) {
+    this.lambda = variant === 'scl' || variant === 'noqueue' ? config.loss.lambda : 0;
+    if (variant === 'align') {
+      this.examples = [];
+      for (let i = 0; i < inputs.count; i++)
+        if (inputs.titleLen[i] > 0 && !inputs.imageMissing[i]) this.examples.push({ search: '', ts: 0, kind: 'text', text: null, queryItem: -1, pos: i, hard: [] });
+    } else this.examples = [...pairs];
+    this.textTok = tokenize(this.examples.map((p) => p.text), config.model.maxTokens);
+    this.hardRng = new RandomStream(config.seed).fork('hard');
   }
-  model.eval();
-  const seconds = (performance.now() - t0) / 1000;
-  return { model, variant, steps, pairs: step * B, seconds, pairsPerSec: (step * B) / Math.max(seconds, 1e-9), finalLoss };
+
+  get count(): number {
+    return this.examples.length;
+  }
+
+  batch(order: Int32Array, { model }: Encoders): ContrastiveBatch {
+    const { examples, inputs, textTok } = this;
+    const mc = this.config.model, lc = this.config.loss, L = mc.maxTokens;
+    const batch = Array.from(order);
+    // Text queries first, then photo queries: rows of q follow this order.
+    const textRows = batch.filter((e) => examples[e].kind === 'text');
+    const imageRows = batch.filter((e) => examples[e].kind === 'image');
+    const rows = [...textRows, ...imageRows];
+    const pos = rows.map((e) => examples[e].pos);
+    const keySide = (of: readonly number[]): Side => (mc.keySide === 'fused' ? 'fused' : Float32Array.from(of, (e) => (examples[e].kind === 'text' ? 1 : 0)));
+    const enqueue = { items: pos, side: keySide(rows) };
+    const masked = lc.maskQueuePositives ? pos : [];
+    if (this.variant === 'align') {
+      const q = model.encodeQueryText({ ids: gatherTokens(inputs.titleIds, pos, L), lengths: pos.map((i) => inputs.titleLen[i]) }, L);
+      return { q, k: model.encodeQueryImage(gatherFeatures(inputs, pos)), masked, enqueue };
+    }
+    const parts: Tensor[] = [];
+    if (textRows.length) parts.push(model.encodeQueryText({ ids: gatherTokens(textTok.ids, textRows, L), lengths: textRows.map((e) => textTok.lengths[e]) }, L));
+    if (imageRows.length) parts.push(model.encodeQueryImage(gatherFeatures(inputs, imageRows.map((e) => examples[e].queryItem))));
+    const q = parts.length === 1 ? parts[0] : concat(parts, 0);
+    const hardQ: number[] = [], hardItems: number[] = [];
+    if (this.lambda > 0)
+      rows.forEach((e, r) => {
+        const h = examples[e].hard;
+        if (!h.length) return;
+        const take = Math.min(lc.hardPerPair, h.length);
+        const picks = take === h.length ? h : Array.from(this.hardRng.permutation(h.length).subarray(0, take), (j) => h[j]);
+        for (const item of picks) {
+          hardQ.push(r);
+          hardItems.push(item);
+        }
+      });
+    const all = model.encodeItems(inputs, [...pos, ...hardItems], keySide([...rows, ...hardQ.map((r) => rows[r])]));
+    const k = hardItems.length ? slice(all, 0, 0, rows.length) : all;
+    if (!hardItems.length) return { q, k, masked, enqueue };
+    const d = mc.outDim, v = all.data, P = rows.length;
+    const cos = hardQ.map((r, h) => {
+      let c = 0;
+      for (let j = 0; j < d; j++) c += v[r * d + j] * v[(P + h) * d + j];
+      return c;
+    });
+    const { keep, weights } = filterHard(cos, lc.hardMaxCos, lc.hardWeighting);
+    if (!keep.length) return { q, k, masked, enqueue };
+    const qi = Int32Array.from(keep, (h) => hardQ[h]);
+    const ni = Int32Array.from(keep, (h) => P + h);
+    const term = { loss: cosineTriplet(embeddingLookup(q, qi), embeddingLookup(k, qi), embeddingLookup(all, ni), lc.margin, weights), weight: this.lambda };
+    return { q, k, term, masked, enqueue };
+  }
 }
 
 function gatherTokens(ids: Int32Array, rows: readonly number[], L: number): Int32Array {

@@ -1,5 +1,5 @@
 /**
- * Co-click text vectors (src/pretrain/coclick.ts) on a small synthetic store: users click items of
+ * Co-click text vectors (src/pretrain/coclick/) on a small synthetic store: users click items of
  * one hidden group in turn; titles are random words, so nothing lexical tells the groups apart.
  * A planted pair (X, Y) is co-clicked only in the validation and test splits.
  */
@@ -7,8 +7,13 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import { SampleStore } from '../../src/data/store.js';
-import { coClickConfig, CoClickConfigInput, itemTexts, mineCoClicks, ngramVectors, runTextVectors, textInputs, trainCoClick } from '../../src/pretrain/coclick.js';
+import { ngramVectors } from '../../src/encoders/ngram-projection.js';
 import { readEmbeddings } from '../../src/encoders/vector-file.js';
+import { coClickConfig, CoClickConfigInput } from '../../src/pretrain/coclick/config.js';
+import { mineCoClicks } from '../../src/pretrain/coclick/pairs.js';
+import { runTextVectors } from '../../src/pretrain/coclick/run.js';
+import { itemTexts, textInputs } from '../../src/pretrain/coclick/texts.js';
+import { trainCoClick } from '../../src/pretrain/coclick/train.js';
 import { writeEmbeddings } from '../../src/pretrain/export.js';
 import { buildStore, csv, prng, tempDir, write } from '../data/helpers.js';
 

@@ -12,9 +12,9 @@ import { RandomStream } from '../../engine/random.js';
 import { Tensor } from '../../engine/tensor.js';
 import type { Batch } from '../../data/batches.js';
 import type { MakeConfig } from '../config.js';
-import { TargetAttention } from '../parts/attention.js';
+import { TargetAttention } from '../../nn/attention.js';
 import { ItemVectors, ItemVectorTable } from '../parts/item-vectors.js';
-import { MLP } from '../parts/mlp.js';
+import { MLP } from '../../nn/mlp.js';
 
 /** What MAKE hands the ID model. */
 export interface MakeOutputs {

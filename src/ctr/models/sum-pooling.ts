@@ -9,8 +9,8 @@ import { Tensor } from '../../engine/tensor.js';
 import type { Batch } from '../../data/batches.js';
 import type { ModelConfig } from '../config.js';
 import { FeatureSpace, IdFeatures } from '../parts/id-features.js';
-import { MLP } from '../parts/mlp.js';
-import { maskedSum } from '../parts/pooling.js';
+import { MLP } from '../../nn/mlp.js';
+import { maskedSum } from '../../nn/pooling.js';
 
 export class SumPooling extends Module {
   readonly features: IdFeatures;

@@ -3,6 +3,7 @@ import { gradOf, record } from '../autograd.js';
 import { ShapeError } from '../errors.js';
 import { native } from '../native.js';
 import { Shape, shapeString, stridesOf, Tensor } from '../tensor.js';
+import { BINARY_CODE, BinaryOp, UNARY_CODE, UnaryOp } from './codes.js';
 import { output } from './common.js';
 
 interface Broadcast {
@@ -31,9 +32,8 @@ export function broadcastShapes(a: Shape, b: Shape, op = 'broadcast'): Broadcast
   return { shape, shapeI32: Int32Array.from(shape), aStrides, bStrides };
 }
 
-const ADD = 0, SUB = 1, MUL = 2, DIV = 3;
-
-function binary(code: number, name: string, a: Tensor, b: Tensor): Tensor {
+function binary(name: BinaryOp, a: Tensor, b: Tensor): Tensor {
+  const code = BINARY_CODE[name];
   const bc = broadcastShapes(a.shape, b.shape, name);
   const outShape = a.shape.length === 0 && b.shape.length === 0 ? [] : bc.shape;
   const out = output(outShape, [a, b]);
@@ -47,10 +47,10 @@ function binary(code: number, name: string, a: Tensor, b: Tensor): Tensor {
   return out;
 }
 
-export const add = (a: Tensor, b: Tensor): Tensor => binary(ADD, 'add', a, b);
-export const sub = (a: Tensor, b: Tensor): Tensor => binary(SUB, 'sub', a, b);
-export const mul = (a: Tensor, b: Tensor): Tensor => binary(MUL, 'mul', a, b);
-export const div = (a: Tensor, b: Tensor): Tensor => binary(DIV, 'div', a, b);
+export const add = (a: Tensor, b: Tensor): Tensor => binary('add', a, b);
+export const sub = (a: Tensor, b: Tensor): Tensor => binary('sub', a, b);
+export const mul = (a: Tensor, b: Tensor): Tensor => binary('mul', a, b);
+export const div = (a: Tensor, b: Tensor): Tensor => binary('div', a, b);
 
 /** alpha * x + beta. */
 export function affine(x: Tensor, alpha: number, beta = 0): Tensor {
@@ -66,11 +66,8 @@ export function affine(x: Tensor, alpha: number, beta = 0): Tensor {
 
 export const scale = (x: Tensor, alpha: number): Tensor => affine(x, alpha, 0);
 
-const UNARY = { sigmoid: 0, relu: 1, tanh: 2, exp: 3, log: 4, neg: 5, sqrt: 6, square: 7 } as const;
-type UnaryName = keyof typeof UNARY;
-
-function unary(name: UnaryName, x: Tensor): Tensor {
-  const code = UNARY[name];
+function unary(name: UnaryOp, x: Tensor): Tensor {
+  const code = UNARY_CODE[name];
   const out = output(x.shape, [x]);
   native.unary(code, x.data, out.data);
   if (out.requiresGrad) {

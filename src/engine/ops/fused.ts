@@ -8,11 +8,10 @@ import { ShapeError } from '../errors.js';
 import { native } from '../native.js';
 import { shapeString, Tensor } from '../tensor.js';
 import type { DiceStats } from './activation.js';
+import { ACTIVATION_CODE } from './codes.js';
 import { expectRank, output, scratch, uninitialized } from './common.js';
 
 export type AttentionActivation = 'sigmoid' | 'relu' | 'tanh' | 'prelu' | 'dice';
-
-const ACT = { none: 0, relu: 1, sigmoid: 2, tanh: 3, prelu: 4 } as const;
 
 export interface AttentionLayer {
   w: Tensor;
@@ -146,14 +145,14 @@ export function dinAttention(q: Tensor, keys: Tensor, mask: Float32Array, unit: 
     const groupOffsets = i === 0 ? offsets : null;
     let state: LayerState;
     if (activation === 'relu' || activation === 'sigmoid' || activation === 'tanh') {
-      native.biasActivationEx(z, n, width, biasesOf[i].data, groupBias, groupOffsets, B, ACT[activation], null, z);
+      native.biasActivationEx(z, n, width, biasesOf[i].data, groupBias, groupOffsets, B, ACTIVATION_CODE[activation], null, z);
       state = { z, y: z };
     } else if (activation === 'prelu') {
       const y = scratch.take(n * width);
-      native.biasActivationEx(z, n, width, biasesOf[i].data, groupBias, groupOffsets, B, ACT.prelu, alphas[i].data, y);
+      native.biasActivationEx(z, n, width, biasesOf[i].data, groupBias, groupOffsets, B, ACTIVATION_CODE.prelu, alphas[i].data, y);
       state = { z, y };
     } else {
-      native.biasActivationEx(z, n, width, biasesOf[i].data, groupBias, groupOffsets, B, ACT.none, null, z);
+      native.biasActivationEx(z, n, width, biasesOf[i].data, groupBias, groupOffsets, B, ACTIVATION_CODE.none, null, z);
       const y = scratch.take(n * width);
       const dice = { mean: new Float32Array(width), rstd: new Float32Array(width), p: scratch.take(n * width) };
       native.dice(z, n, width, alphas[i].data, options.diceEps ?? 1e-8, training, stats[i].runningMean, stats[i].runningVar, options.diceMomentum ?? 0.01, y, dice.mean, dice.rstd, dice.p);
@@ -196,7 +195,7 @@ export function dinAttention(q: Tensor, keys: Tensor, mask: Float32Array, unit: 
           if (gbias) native.columnSums(gz, n, width, gbias);
           scratch.give(gh);
         } else {
-          native.activationBackwardEx(z, y, gh, n, width, ACT[activation as 'relu' | 'sigmoid' | 'tanh' | 'prelu'], activation === 'prelu' ? alphas[i].data : null, gh, galpha, gbias);
+          native.activationBackwardEx(z, y, gh, n, width, ACTIVATION_CODE[activation as 'relu' | 'sigmoid' | 'tanh' | 'prelu'], activation === 'prelu' ? alphas[i].data : null, gh, galpha, gbias);
           gz = gh;
         }
         if (i > 0) {

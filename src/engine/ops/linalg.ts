@@ -3,6 +3,7 @@ import { gradOf, record } from '../autograd.js';
 import { ShapeError } from '../errors.js';
 import { native } from '../native.js';
 import { shapeString, Tensor } from '../tensor.js';
+import { ACTIVATION_CODE, KernelActivation } from './codes.js';
 import { expectRank, gradTarget, output, rowsCols, scratch, uninitialized } from './common.js';
 
 export interface MatmulOptions {
@@ -70,8 +71,7 @@ export function bmm(a: Tensor, b: Tensor, { transA = false, transB = false }: Ma
   return out;
 }
 
-export type Activation = 'none' | 'relu' | 'sigmoid' | 'tanh';
-const ACT_CODE: Record<Activation, number> = { none: 0, relu: 1, sigmoid: 2, tanh: 3 };
+export type Activation = Exclude<KernelActivation, 'prelu'>;
 
 /**
  * act(x W + b) for x [..., in], W [in, out], b [out]: one GEMM plus one fused pass for bias and
@@ -84,15 +84,15 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null, ac
   if (inDim !== weight.shape[0]) throw new ShapeError(`linear: input ${shapeString(x.shape)} does not fit weight ${shapeString(weight.shape)}`);
   if (bias && bias.size !== outDim) throw new ShapeError(`linear: bias ${shapeString(bias.shape)} does not fit ${outDim} outputs`);
   const out = output([...x.shape.slice(0, -1), outDim], [x, weight, bias], uninitialized(rows * outDim));
-  const act = ACT_CODE[activation];
+  const act = ACTIVATION_CODE[activation];
   native.gemm(false, false, rows, outDim, inDim, 1, x.data, inDim, weight.data, outDim, 0, out.data, outDim);
-  if (bias || act !== 0) native.biasActivation(out.data, bias ? bias.data : null, rows, outDim, act);
+  if (bias || act !== ACTIVATION_CODE.none) native.biasActivation(out.data, bias ? bias.data : null, rows, outDim, act);
   if (out.requiresGrad) {
     record(() => {
       const g = out.grad;
       if (!g) return;
       let gz = g;
-      if (act !== 0) {
+      if (act !== ACTIVATION_CODE.none) {
         gz = scratch.take(g.length);
         native.activationBackward(out.data, g, gz, rows, outDim, act, bias?.requiresGrad ? gradOf(bias) : null);
       } else if (bias?.requiresGrad) native.columnSums(g, rows, outDim, gradOf(bias));

@@ -1,6 +1,6 @@
-/** Interest modules without attention: masked sum pooling of the behaviour sequence. */
-import { bmm, reshape } from '../../engine/ops/index.js';
-import { Tensor } from '../../engine/tensor.js';
+/** Pooling of a behaviour sequence without attention: the masked sum. */
+import { bmm, reshape } from '../engine/ops/index.js';
+import { Tensor } from '../engine/tensor.js';
 
 /** [B, L, D] behaviours summed over the real positions (mask [B * L]) -> [B, D]. */
 export function maskedSum(history: Tensor, mask: Float32Array): Tensor {
