@@ -6,10 +6,10 @@
 import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { loadModel, saveModel } from '../engine/checkpoint.js';
+import { latestCheckpoint, loadModel, saveModel } from '../engine/checkpoint.js';
 import { engineSummary } from '../engine/info.js';
 import { readConfigFile } from '../util/config-file.js';
-import { ConfigError } from '../util/errors.js';
+import { ConfigError, MmctrError } from '../util/errors.js';
 import { writeTextAtomic } from '../util/atomic-write.js';
 import { readCatalog, readStoreMeta } from '../data/samples.js';
 import { ExperimentConfig, MakeConfig, TrainConfig } from './config.js';
@@ -57,6 +57,17 @@ export function loadRunVectors(config: ExperimentConfig, storeDir: string): Item
   return config.data.vectors ? loadItemVectors(config.data.vectors, readCatalog(storeDir).ids) : null;
 }
 
+/** Where a trained MAKE is cached: a folder keyed by everything that shapes it (store, vectors, MAKE config, seed). */
+function makeCacheEntry(make: MakeConfig, vectors: ItemVectorTable, storeDir: string, seed: number, cacheDir: string): { dir: string; file: string } {
+  const { module: _unused, fineTuneLr: _ft, ...shape } = make;
+  const key = createHash('sha256')
+    .update(JSON.stringify({ store: path.resolve(storeDir), storeMeta: readStoreMeta(storeDir), vectors: vectors.source, vectorsStat: statSync(vectors.source).mtimeMs, shape, seed }))
+    .digest('hex')
+    .slice(0, 16);
+  const dir = path.join(cacheDir, key);
+  return { dir, file: path.join(dir, 'make.safetensors') };
+}
+
 /**
  * MAKE for a run: the module named by model.make.module, else one trained on this store for
  * model.make.epochs (best epoch on validation) and cached under a key of everything that shapes
@@ -68,13 +79,7 @@ export function ensureMake(make: MakeConfig, vectors: ItemVectorTable, storeDir:
     loadModel(make.module, module);
     return { module, training: { file: make.module, reused: true, fit: readMakeFit(make.module) } };
   }
-  const { module: _unused, fineTuneLr: _ft, ...shape } = make;
-  const key = createHash('sha256')
-    .update(JSON.stringify({ store: path.resolve(storeDir), storeMeta: readStoreMeta(storeDir), vectors: vectors.source, vectorsStat: statSync(vectors.source).mtimeMs, shape, seed }))
-    .digest('hex')
-    .slice(0, 16);
-  const dir = path.join(cacheDir, key);
-  const file = path.join(dir, 'make.safetensors');
+  const { dir, file } = makeCacheEntry(make, vectors, storeDir, seed, cacheDir);
   if (existsSync(file)) {
     loadModel(file, module);
     options.log?.(`MAKE reused: ${file}`);
@@ -95,6 +100,29 @@ function readMakeFit(file: string): FitResult {
   return existsSync(fitFile) ? (JSON.parse(readFileSync(fitFile, 'utf8')) as FitResult) : { epochs: [], bestEpoch: 0, seconds: 0, samples: 0, samplesPerSecond: 0, loopSamplesPerSecond: 0 };
 }
 
+const defaultMakeCache = (runDir: string) => path.join(path.dirname(path.resolve(runDir)), 'make-cache');
+
+/**
+ * Continues a run that stopped (killed, crashed) from its newest checkpoint: MAKE's, when the run
+ * stopped while its MAKE trained, else the ID model's. A run with neither is refused: continuing
+ * it would silently start again from epoch 1.
+ */
+export function resumeRun(runDir: string, options: Omit<TrainRunOptions, 'resume'> = {}): RunResult {
+  const configFile = path.join(runDir, 'config.json');
+  if (!existsSync(configFile)) throw new ConfigError(configFile, ['not found: is this a run folder written by `mmctr train`?']);
+  const config = readExperimentConfig(configFile);
+  const storeDir = config.data.store!;
+  const vectors = options.vectors ?? loadRunVectors(config, storeDir) ?? undefined;
+  const make = config.model.model === 'din' && config.model.make && !config.model.make.module && vectors ? config.model.make : null;
+  const makeEntry = make && vectors ? makeCacheEntry(make, vectors, storeDir, config.train.seed, options.makeCacheDir ?? defaultMakeCache(runDir)) : null;
+  const makeInProgress = makeEntry !== null && !existsSync(makeEntry.file) && latestCheckpoint(path.join(makeEntry.dir, 'checkpoints')) !== null;
+  if (!makeInProgress && latestCheckpoint(path.join(runDir, 'checkpoints')) === null)
+    throw new MmctrError(
+      `${runDir} has no checkpoint to resume from: it stopped before the end of its first epoch (checkpoints are written at every epoch end, and every train.checkpointEvery steps when that is set). Train it again: mmctr train <config>`,
+    );
+  return trainRun(config, storeDir, runDir, { ...options, vectors, resume: true });
+}
+
 /** Trains the experiment on a built store and writes the run folder. */
 export function trainRun(config: ExperimentConfig, storeDir: string, runDir: string, options: TrainRunOptions = {}): RunResult {
   mkdirSync(runDir, { recursive: true });
@@ -110,7 +138,7 @@ export function trainRun(config: ExperimentConfig, storeDir: string, runDir: str
   const extras: DinExtras = { vectors: vectors ?? undefined };
   let make: MakeTraining | undefined;
   if (config.model.model === 'din' && config.model.make && vectors) {
-    const made = ensureMake(config.model.make, vectors, storeDir, config.train.seed, options.makeCacheDir ?? path.join(path.dirname(path.resolve(runDir)), 'make-cache'), { ...options, log });
+    const made = ensureMake(config.model.make, vectors, storeDir, config.train.seed, options.makeCacheDir ?? defaultMakeCache(runDir), { ...options, log });
     extras.make = made.module;
     make = made.training;
   }

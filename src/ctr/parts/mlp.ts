@@ -44,7 +44,7 @@ export class MLP extends Module {
     });
     width += side(args.hidden.length);
     if (args.output > 0) this.out = { w: this.param('w_out', [width, args.output], glorotUniform, rng), b: this.param('b_out', [args.output], zeros, rng) };
-    this.dropoutRng = rng.fork('dropout');
+    this.dropoutRng = this.stream('dropout', rng.fork('dropout'));
   }
 
   get outputWidth(): number {
