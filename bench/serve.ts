@@ -62,8 +62,10 @@ const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 /** Starts `mmctr serve` and waits until /readyz answers 200. */
 async function startServer(extra: string[]): Promise<{ url: string; child: ChildProcess; stop: () => Promise<void> }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [path.join(root, 'bin', 'mmctr.js'), 'serve', '--port', String(port), '--token', 'bench', '--log-level', 'warn', '--threads', String(threads), '--rank-threads', String(rankThreads), ...extra], {
+  // The token goes through the environment: a command line is readable by every user of the machine (ps).
+  const child = spawn(process.execPath, [path.join(root, 'bin', 'mmctr.js'), 'serve', '--port', String(port), '--log-level', 'warn', '--threads', String(threads), '--rank-threads', String(rankThreads), ...extra], {
     stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, MMCTR_TOKEN: 'bench' },
   });
   let exited = false;
   child.once('exit', () => (exited = true));

@@ -5,7 +5,8 @@
  * swaps the holder's reference; a request captures the reference when it starts, so in-flight
  * requests finish on the model they began with and no request ever sees a half-loaded one.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ExperimentConfig } from '../ctr/config.js';
 import type { CtrModel } from '../ctr/models/index.js';
@@ -17,6 +18,8 @@ export interface ServingModel {
   /** Increments with every successful load (1 = the first). */
   version: number;
   runDir: string;
+  /** The run folder's name (what the service shows; never the path). */
+  runName: string;
   loadedAt: string;
   config: ExperimentConfig;
   model: CtrModel;
@@ -28,19 +31,39 @@ export interface ServingModel {
   userIndex: Map<string, number>;
 }
 
-export function loadServingModel(runDir: string, version: number): ServingModel {
+/** A turn of the event loop: a long load runs in steps, so the service keeps answering meanwhile. */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** id -> 1-based index, built in slices with a loop turn between them. */
+async function indexOf(ids: readonly string[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (let s = 0; s < ids.length; s += 50_000) {
+    for (let i = s; i < Math.min(ids.length, s + 50_000); i++) out.set(ids[i], i + 1);
+    await nextTurn();
+  }
+  return out;
+}
+
+/**
+ * Loads a run for serving, in steps with a turn of the event loop between them (model and
+ * weights; store meta and catalogue; the id maps in slices; the users), so a hot reload does not
+ * hold up requests for the whole load.
+ */
+export async function loadServingModel(runDir: string, version: number): Promise<ServingModel> {
   const dir = path.resolve(runDir);
   const { config, storeDir, model } = openRun(dir);
   model.eval();
+  await nextTurn();
   const meta = readStoreMeta(storeDir);
   const catalog = readCatalog(storeDir);
-  const itemIndex = new Map<string, number>();
-  catalog.ids.forEach((id, i) => itemIndex.set(id, i + 1));
+  await nextTurn();
+  const itemIndex = await indexOf(catalog.ids);
   const usersFile = path.join(storeDir, 'users.json');
-  if (!existsSync(usersFile)) throw new MmctrError(`${usersFile} is missing: rebuild the store of ${dir} with \`mmctr data build\``);
-  const userIndex = new Map<string, number>();
-  (JSON.parse(readFileSync(usersFile, 'utf8')) as string[]).forEach((id, i) => userIndex.set(id, i + 1));
-  return { version, runDir: dir, loadedAt: new Date().toISOString(), config, model, historyLength: meta.config.historyLength, itemIndex, userIndex };
+  if (!existsSync(usersFile)) throw new MmctrError(`${usersFile} is missing: rebuild the store of ${path.basename(dir)} with \`mmctr data build\``);
+  const users = JSON.parse(await readFile(usersFile, 'utf8')) as string[];
+  await nextTurn();
+  const userIndex = await indexOf(users);
+  return { version, runDir: dir, runName: path.basename(dir), loadedAt: new Date().toISOString(), config, model, historyLength: meta.config.historyLength, itemIndex, userIndex };
 }
 
 export class ModelHolder {
@@ -62,7 +85,7 @@ export class ModelHolder {
     const next = this.pending.catch(() => null).then(async () => {
       const dir = runDir ?? this.model?.runDir;
       if (!dir) throw new MmctrError('no model to reload: give a run folder');
-      const loaded = loadServingModel(dir, this.loads + 1);
+      const loaded = await loadServingModel(dir, this.loads + 1);
       await prepare?.(loaded);
       this.loads++;
       this.model = loaded;

@@ -1,0 +1,46 @@
+/** The service's limits and timeouts, with their defaults in one place (`mmctr serve` flags override some). */
+export interface Limits {
+  candidates: number;
+  behaviours: number;
+  /** Bytes of a ranking request / of an ingestion request (image bytes). */
+  rankBody: number;
+  ingestBody: number;
+  idLength: number;
+  titleLength: number;
+  /** ms to receive a whole request; ms a vector-index or behaviour-store call may take. */
+  requestTimeoutMs: number;
+  storeTimeoutMs: number;
+  /** Longest ?wait on an ingestion. */
+  ingestWaitMs: number;
+  /**
+   * A ranking request that has waited this long since it arrived (behind others, on an overloaded
+   * server) before its scoring starts is answered 503 at once: its client has likely given up,
+   * and scoring it would only make every later request later still.
+   */
+  rankDeadlineMs: number;
+  /** Ranking requests waiting for a scoring slot; past it, 503 at once. */
+  rankQueue: number;
+  /** Requests in flight (all but health, readiness, metrics); past it, 503 at once. */
+  inFlight: number;
+  /** Ingestion jobs waiting or being encoded, and (in-process queue) the bytes they hold. */
+  queueJobs: number;
+  queueBytes: number;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  candidates: 500,
+  behaviours: 1000,
+  rankBody: 1 << 20,
+  ingestBody: 10 << 20,
+  idLength: 128,
+  titleLength: 2000,
+  requestTimeoutMs: 10_000,
+  storeTimeoutMs: 2_000,
+  ingestWaitMs: 10_000,
+  // With 64 waiting at ~6 ms each a request waits ~0.4 s; the deadline catches a slower machine.
+  rankDeadlineMs: 1_000,
+  rankQueue: 64,
+  inFlight: 1024,
+  queueJobs: 10_000,
+  queueBytes: 256 << 20,
+};
