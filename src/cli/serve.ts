@@ -6,6 +6,7 @@
  */
 import { Command } from 'commander';
 import { availableParallelism } from 'node:os';
+import { native } from '../engine/native.js';
 import { MmctrError } from '../util/errors.js';
 import { startIngestWorkers } from '../serve/ingest.js';
 import { startService, stopService } from '../serve/start.js';
@@ -65,6 +66,8 @@ export function registerServe(program: Command): void {
     .option('--runs-root <dir>', 'the folder whose runs POST /v1/admin/reload may name (default: the folder holding the served run)')
     .action(async (run: string | undefined, opts: ServeOpts) => {
       const rankThreads = positiveInt('--rank-threads', opts.rankThreads);
+      // A long-running service gives large freed blocks back (training keeps them mapped for speed).
+      native.keepFreedMemory(false);
       // Read by the native addon on its first kernel call, which has not happened yet.
       process.env.MMCTR_THREADS = String(positiveInt('--threads', opts.threads) || 1);
       if (!['float32', 'int8'].includes(opts.precision)) throw new MmctrError(`--precision must be float32 or int8, got '${opts.precision}'`);

@@ -18,6 +18,9 @@
  * queued to be retried; a job that cannot be indexed is failed by the handler, alone.
  */
 import { randomUUID } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdir, open, rm } from 'node:fs/promises';
+import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { MmctrError } from '../util/errors.js';
 import { FsyncPolicy, Journal, JournalRecovery, SkippedLine } from './journal.js';
@@ -80,7 +83,11 @@ export interface InProcessQueueOptions {
   onJournalSkip?: (line: SkippedLine, file: string) => void;
 }
 
-/** A journal line: a submitted job (its image as base64), or the jobs a batch settled. */
+/**
+ * A journal line: a submitted job (with the name of its image file, beside the journal in
+ * `<journal>.images/`: 10 MiB of image through JSON would cost a base64 string and its garbage
+ * collection on every upload), or the jobs a batch settled.
+ */
 type QueueRecord = { add: Omit<IngestJob, 'image'>; image?: string } | { settled: string[] };
 
 /** Tries before a job whose batch keeps failing as a whole is failed. */
@@ -92,7 +99,7 @@ const jobBytes = (j: IngestRequest) => (j.image?.length ?? 0) + 8 * (j.vector?.l
 
 function addRecord(job: IngestJob): QueueRecord {
   const { image, ...rest } = job;
-  return image ? { add: rest, image: image.toString('base64') } : { add: rest };
+  return image ? { add: rest, image: job.jobId } : { add: rest };
 }
 
 export class InProcessQueue implements IngestQueue {
@@ -105,6 +112,9 @@ export class InProcessQueue implements IngestQueue {
   private readonly states = new Map<string, JobState>();
   private readonly wake = new Set<() => void>();
   private readonly journal: Journal | null = null;
+  /** Where journaled jobs keep their image bytes, one file per job (named by job id). */
+  private readonly imagesDir: string | null = null;
+  private readonly fsync: FsyncPolicy;
   private readonly maxJobs: number;
   private readonly maxBytes: number;
   private bytes = 0;
@@ -113,16 +123,48 @@ export class InProcessQueue implements IngestQueue {
   constructor({ file = null, fsync = 'always', maxJobs = 10_000, maxBytes = 256 << 20, onJournalSkip }: InProcessQueueOptions = {}) {
     this.maxJobs = maxJobs;
     this.maxBytes = maxBytes;
+    this.fsync = fsync;
     if (!file) return;
     const opened = Journal.open<QueueRecord>(file, { fsync, validate: validRecord, onSkip: (line) => onJournalSkip?.(line, file) });
     this.journal = opened.journal;
     this.recovery = opened.recovery;
-    const pending = new Map<string, IngestJob>();
+    this.imagesDir = `${file}.images`;
+    const pending = new Map<string, { job: Omit<IngestJob, 'image'>; image?: string }>();
     for (const r of opened.records) {
       if ('settled' in r) for (const id of r.settled) pending.delete(id);
-      else pending.set(r.add.jobId, { ...r.add, image: r.image === undefined ? null : Buffer.from(r.image, 'base64') });
+      else pending.set(r.add.jobId, { job: r.add, image: r.image });
     }
-    for (const job of pending.values()) this.enqueue(job);
+    for (const { job, image } of pending.values()) {
+      let bytes: Buffer | null = null;
+      if (image !== undefined) {
+        try {
+          bytes = readFileSync(path.join(this.imagesDir, image));
+        } catch (err) {
+          // Only someone deleting it loses it: the file is written before the job is journaled.
+          onJournalSkip?.({ offset: -1, reason: `job ${job.jobId} (item "${job.id}"): its image file cannot be read (${(err as Error).message}): failed` }, file);
+          this.setState(job.jobId, { state: 'failed', reason: 'its image file was lost while the server was down' });
+          continue;
+        }
+      }
+      this.enqueue({ ...job, image: bytes });
+    }
+    // Image files of no pending job: settled ones not yet deleted, or written by a submission that crashed before it was journaled.
+    if (existsSync(this.imagesDir)) {
+      const keep = new Set([...pending.values()].map((p) => p.image).filter((x): x is string => x !== undefined));
+      for (const name of readdirSync(this.imagesDir)) if (!keep.has(name)) rmSync(path.join(this.imagesDir, name), { force: true });
+    }
+  }
+
+  /** Writes a journaled job's image before the job line that names it (synced unless the policy is 'no'). */
+  private async writeImage(jobId: string, image: Buffer): Promise<void> {
+    await mkdir(this.imagesDir!, { recursive: true });
+    const fh = await open(path.join(this.imagesDir!, jobId), 'w');
+    try {
+      await fh.writeFile(image);
+      if (this.fsync !== 'no') await fh.datasync();
+    } finally {
+      await fh.close();
+    }
   }
 
   /** Whether waiting jobs outlive the process (a journal), or must be drained before it stops. */
@@ -144,6 +186,7 @@ export class InProcessQueue implements IngestQueue {
       throw new QueueFullError(`the ingestion queue is full (${jobs} jobs, ${(this.bytes / 2 ** 20).toFixed(1)} MiB; at most ${this.maxJobs} jobs and ${this.maxBytes / 2 ** 20} MiB)`);
     const job = newJob(request);
     // Journaled before it is queued; the caller acknowledges the job only once this resolves.
+    if (this.journal && job.image) await this.writeImage(job.jobId, job.image);
     const durable = this.journal?.append([addRecord(job)]);
     this.enqueue(job);
     for (const w of this.wake) w();
@@ -179,6 +222,8 @@ export class InProcessQueue implements IngestQueue {
     if (this.waiting.length === 0 && this.active.size === 0) this.journal.clear();
     else if (this.journal.size > COMPACT_BYTES) this.journal.rewrite([...this.active, ...this.waiting].map(addRecord));
     else void this.journal.append([{ settled: jobs.map((j) => j.jobId) }]).catch(() => {});
+    // Only once the journal no longer needs them.
+    for (const j of jobs) if (j.image) void rm(path.join(this.imagesDir!, j.jobId), { force: true }).catch(() => {});
   }
 
   /** After a handler threw: the jobs go back to the front of the queue, unless they keep failing. */
@@ -244,7 +289,7 @@ function validRecord(rec: unknown): QueueRecord | string {
   const add = r.add as Record<string, unknown> | undefined;
   if (typeof add !== 'object' || add === null) return 'neither a submitted job nor a settled one';
   if (typeof add.jobId !== 'string' || typeof add.id !== 'string' || add.id.length === 0 || typeof add.submittedAt !== 'number') return 'a submitted job without its job id, item id or time';
-  if (r.image !== undefined && typeof r.image !== 'string') return `job ${add.jobId}: the image is not base64 text`;
+  if (r.image !== undefined && (typeof r.image !== 'string' || !/^[A-Za-z0-9-]+$/.test(r.image))) return `job ${add.jobId}: the image file name is not a job id`;
   const job = { jobId: add.jobId, id: add.id, submittedAt: add.submittedAt, title: typeof add.title === 'string' ? add.title : null, vector: Array.isArray(add.vector) ? (add.vector as number[]) : null };
   return r.image === undefined ? { add: job } : { add: job, image: r.image as string };
 }

@@ -71,9 +71,22 @@ export class Admission {
     this.inFlight--;
   }
 
-  /** Whether a new ranking request would find the queue full (checked before its body is read). */
+  /**
+   * Whether a new ranking request would find the queue full (checked before its body is read):
+   * past `rankQueue`, or past what the slots score in half the deadline at the measured pace, so
+   * an admitted request is scored in time on a slow or busy machine too, instead of being shed
+   * after it waited.
+   */
   get rankQueueFull(): boolean {
-    return this.queue.length >= this.limits.rankQueue;
+    const inTime = this.jobMs > 0 ? Math.max(1, Math.floor((this.limits.rankDeadlineMs * this.concurrency) / (2 * this.jobMs))) : Infinity;
+    return this.queue.length >= Math.min(this.limits.rankQueue, inTime);
+  }
+
+  /** Moving average of a scoring job's wall time (ms). */
+  private jobMs = 0;
+
+  private measured(ms: number): void {
+    this.jobMs = this.jobMs === 0 ? ms : 0.9 * this.jobMs + 0.1 * ms;
   }
 
   /**
@@ -107,6 +120,7 @@ export class Admission {
           continue;
         }
         this.running++;
+        const started = performance.now();
         let result: unknown;
         try {
           result = job.work();
@@ -116,6 +130,7 @@ export class Admission {
         Promise.resolve(result)
           .then(job.resolve, job.reject)
           .finally(() => {
+            this.measured(performance.now() - started);
             this.running--;
             this.pump();
           });

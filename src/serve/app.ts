@@ -17,6 +17,7 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { native } from '../engine/native.js';
 import { AnnIndex } from '../index/ann.js';
 import type { OpenedIndex } from '../index/index.js';
 import { MmctrError } from '../util/errors.js';
@@ -324,6 +325,7 @@ export class RankingService implements ServiceContext {
       this.metrics.rankQueue.set(this.admission.rankQueueLength);
       const route = request.routeOptions.url ?? 'unmatched';
       this.metrics.http.observe({ route, method: request.method, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+      if (Number(request.headers['content-length'] ?? 0) > LARGE_BODY) this.releaseMemorySoon();
       const since = tracked(request).cpuAtArrival;
       if (since) {
         const used = process.cpuUsage(since);
@@ -335,4 +337,20 @@ export class RankingService implements ServiceContext {
   }
 
   private maxCpuSeconds = 0;
+  private trimTimer: NodeJS.Timeout | null = null;
+
+  /** After large requests, freed heap memory goes back to the OS (once the burst is over), so RSS returns to its level. */
+  private releaseMemorySoon(): void {
+    if (this.trimTimer) clearTimeout(this.trimTimer);
+    this.trimTimer = setTimeout(() => {
+      this.trimTimer = null;
+      native.trimFreedMemory();
+    }, RELEASE_AFTER_MS);
+    this.trimTimer.unref();
+  }
 }
+
+/** A request body this large leaves megabytes of freed memory behind (bytes). */
+const LARGE_BODY = 1 << 20;
+/** Quiet time after the last large request before its memory is given back. */
+const RELEASE_AFTER_MS = 1000;

@@ -22,6 +22,13 @@ export class ServiceUnavailable extends MmctrError {}
 /** The server has as much work as it takes: 503 + Retry-After. */
 export class Overloaded extends MmctrError {}
 
+/** A request refused before a handler saw it (a body parser's verdict): 400 with its issues. */
+export class BadRequest extends MmctrError {
+  constructor(readonly issues: Issue[]) {
+    super(issues.map((i) => `${i.field}: ${i.message}`).join('; '));
+  }
+}
+
 export interface Issue {
   field: string;
   message: string;
@@ -90,6 +97,7 @@ function describeValidation(error: FastifyError): Issue[] {
 export function installErrorHandling(app: FastifyInstance, onUnavailable: () => void = () => {}): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error.validation) return badRequest(reply, describeValidation(error));
+    if (error instanceof BadRequest) return badRequest(reply, error.issues);
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || error.statusCode === 413)
       return reply.code(413).send({ error: 'payload_too_large', message: `the request body is larger than this endpoint accepts (${error.message})` });
     if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || error.statusCode === 415)

@@ -2,9 +2,10 @@
 export interface Limits {
   candidates: number;
   behaviours: number;
-  /** Bytes of a ranking request / of an ingestion request (image bytes). */
+  /** Bytes of a ranking request; of an ingestion request with image bytes (raw or a form); of a JSON ingestion request (a base64 image costs a JSON parse). */
   rankBody: number;
   ingestBody: number;
+  ingestJsonBody: number;
   idLength: number;
   titleLength: number;
   /** ms to receive a whole request; ms a vector-index or behaviour-store call may take. */
@@ -32,14 +33,16 @@ export const DEFAULT_LIMITS: Limits = {
   behaviours: 1000,
   rankBody: 1 << 20,
   ingestBody: 10 << 20,
+  ingestJsonBody: 4 << 20,
   idLength: 128,
   titleLength: 2000,
   requestTimeoutMs: 10_000,
   storeTimeoutMs: 2_000,
   ingestWaitMs: 10_000,
-  // With 64 waiting at ~6 ms each a request waits ~0.4 s; the deadline catches a slower machine.
+  // 32 waiting at ~6 ms each: a request waits ~0.2 s. On a slower machine the queue admits only
+  // what it scores in half the deadline (admission.ts), and the deadline sheds the rest.
   rankDeadlineMs: 1_000,
-  rankQueue: 64,
+  rankQueue: 32,
   inFlight: 1024,
   queueJobs: 10_000,
   queueBytes: 256 << 20,
