@@ -285,7 +285,8 @@ interface Answer {
   timedOut?: boolean;
 }
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+/** The last client-side error (EPIPE: the server answered, e.g. 413, and closed while the body was still going out). */
+let lastError = '';
 
 function sendHttp(base: string, r: FuzzRequest, timeoutMs: number): Promise<Answer> {
   const url = new URL(base);
@@ -299,7 +300,9 @@ function sendHttp(base: string, r: FuzzRequest, timeoutMs: number): Promise<Answ
     };
     let req: http.ClientRequest;
     try {
-      req = http.request({ agent, host: url.hostname, port: url.port, method: r.method, path: r.path, headers: { ...(r.headers ?? {}), ...(r.body !== undefined ? { 'content-length': String(Buffer.byteLength(r.body)) } : {}) }, timeout: timeoutMs }, (res) => {
+      // A connection per request: a reused keep-alive socket the server had just closed (after a
+      // 413) would fail the next request on the client's side and look like a server fault.
+      req = http.request({ agent: false, host: url.hostname, port: url.port, method: r.method, path: r.path, headers: { ...(r.headers ?? {}), ...(r.body !== undefined ? { 'content-length': String(Buffer.byteLength(r.body)) } : {}) }, timeout: timeoutMs }, (res) => {
         res.resume();
         res.on('end', () => done(res.statusCode ?? null));
         res.on('error', () => done(res.statusCode ?? null));
@@ -312,7 +315,10 @@ function sendHttp(base: string, r: FuzzRequest, timeoutMs: number): Promise<Answ
       req.destroy();
       done(null, true);
     });
-    req.on('error', () => done(null));
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      lastError = err.code ?? err.message;
+      done(null);
+    });
     req.end(r.body);
   });
 }
@@ -377,6 +383,7 @@ async function fuzz(tmp: string, ids: string[], runName: string, runsRoot: strin
   const byCategory = new Map<string, { n: number; statuses: Map<number | null, number> }>();
   const heaviest: { cpuMs: number; what: string }[] = [];
   const five: string[] = [];
+  const noAnswer: string[] = [];
   const started = performance.now();
   for (let i = 0; i < nRequests; i++) {
     const r = draw();
@@ -395,6 +402,7 @@ async function fuzz(tmp: string, ids: string[], runName: string, runsRoot: strin
       if (five.length < 10) five.push(`${a.status} ${r.category}: ${r.what}`);
     }
     if (a.timedOut) stalls++;
+    if (a.status === null && !r.raw && noAnswer.length < 8) noAnswer.push(`${r.category}: ${r.what} (${lastError})`);
     if (server.exited()) {
       crashes++;
       say(`  the server died after request ${i} (${r.category}: ${r.what}); restarting (log: ${logFile})`);
@@ -416,6 +424,7 @@ async function fuzz(tmp: string, ids: string[], runName: string, runsRoot: strin
   say(`fuzz: ${nRequests} requests in ${((performance.now() - started) / 1000).toFixed(1)} s; server CPU ${serverCpu.toFixed(1)} s in all`);
   for (const [cat, c] of [...byCategory].sort()) say(`  ${cat.padEnd(15)} ${String(c.n).padStart(5)}  ${[...c.statuses].sort((a, b) => (a[0] ?? 0) - (b[0] ?? 0)).map(([s, n]) => `${s ?? 'none'}:${n}`).join(' ')}`);
   say(`  crashes ${crashes}, 5xx ${status5xx}${five.length ? ` (${five.join('; ')})` : ''}, unanswered in 15 s ${stalls}`);
+  if (noAnswer.length) say(`  connection closed before an answer (the first): ${noAnswer.join('; ')}`);
   say(`  most server CPU for one request: ${maxCpuMs.toFixed(1)} ms (service metric); heaviest by /proc ticks (10 ms resolution, background work included): ${heaviest.map((h) => `${h.cpuMs.toFixed(0)} ms ${h.what}`).join('; ')}`);
   say(`  RSS ${rssStart.toFixed(0)} MB after warm-up, ${rssEnd.toFixed(0)} MB after the run (${(rssEnd - rssStart).toFixed(1)} MB)`);
   return { requests: nRequests, crashes, status5xx, maxCpuMs, rssGrowthMb: rssEnd - rssStart, stalls };

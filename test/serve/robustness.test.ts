@@ -4,7 +4,7 @@
  * once stalled the service, answered 500, or accepted what it should refuse.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -245,4 +245,28 @@ test('per-request server CPU is measured and exported', async () => {
   const metrics = (await inject({ url: '/metrics' })).body;
   assert.match(metrics, /mmctr_http_request_cpu_seconds_count\{route="\/v1\/rank"\} [1-9]/);
   assert.ok(Number(/^mmctr_http_request_cpu_max_seconds (\S+)$/m.exec(metrics)![1]) > 0);
+});
+
+test('journal lines skipped on start are logged with their byte offset and counted in /metrics', async () => {
+  const m = await tinyModel();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'mmctr-journal-'));
+  try {
+    const indexFile = path.join(dir, 'index.safetensors');
+    const good = JSON.stringify({ id: 'kept', v: Array.from({ length: 128 }, (_, i) => (i === 0 ? 1 : 0)) });
+    writeFileSync(`${indexFile}.journal`, `${good}\nnull\n{"v":[1]}\n${good.slice(0, 30)}`);
+    const said: string[] = [];
+    const s = await startService({ run: m.run, vectors: m.vectors, indexFile, token: null, log: false, ann: false, say: (l) => said.push(l) });
+    try {
+      assert.ok(said.some((l) => l.includes(`byte ${good.length + 1}: not a record`)), said.join('\n'));
+      assert.ok(said.some((l) => /byte \d+: a torn last line/.test(l)), said.join('\n'));
+      const metrics = (await s.service.app.inject({ url: '/metrics' })).body;
+      assert.match(metrics, /mmctr_journal_skipped_lines_total\{journal="index\.safetensors\.journal",reason="invalid"\} 2/);
+      assert.match(metrics, /mmctr_journal_skipped_lines_total\{journal="index\.safetensors\.journal",reason="torn-tail"\} 1/);
+      assert.equal((await s.service.app.inject({ url: '/v1/items/kept' })).statusCode, 200);
+    } finally {
+      await stopService(s);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
