@@ -39,19 +39,11 @@ import { EmbeddedIndex, FSYNC_POLICIES, InProcessQueue } from '../src/index/inde
 import { ensureDefaultModel } from '../src/serve/default-model.js';
 import { repoRoot } from '../src/util/paths.js';
 import { writeDemoData } from '../src/world/demo-data.js';
-import { metric, openLoop, processUsage, quantile, startServer } from './serve-child.js';
+import { Rng } from '../src/world/rng.js';
+import { metric, numberFlag, openLoop, processUsage, quantile, startServer } from './serve-child.js';
 
 const args = process.argv.slice(2);
-const num = (name: string, fallback: number) => {
-  const i = args.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const n = Number(args[i + 1]);
-  if (!Number.isFinite(n) || n < 0) {
-    console.error(`--${name} takes a non-negative number, got '${args[i + 1]}'`);
-    process.exit(2);
-  }
-  return n;
-};
+const num = (name: string, fallback: number) => numberFlag(args, name, fallback);
 const json = args.includes('--json');
 const full = args.includes('--full');
 const nRequests = num('requests', full ? 10_000 : 2000);
@@ -62,17 +54,11 @@ const TOKEN = 'fuzz-token';
 const t0 = performance.now();
 const cpu0 = process.cpuUsage();
 
-/** Deterministic uniform numbers in [0, 1) (mulberry32). */
-function prng(s: number): () => number {
-  let a = s >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic uniform numbers in [0, 1), independent of the native engine the servers run. */
+const prng = (s: number) => {
+  const rng = new Rng(s);
+  return () => rng.next();
+};
 const rand = prng(seed);
 const int = (n: number) => Math.floor(rand() * n);
 const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)];

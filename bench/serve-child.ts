@@ -1,7 +1,7 @@
 /**
- * What the service benchmarks share (not a benchmark itself): `mmctr serve` started in a child
- * process and waited for, its CPU and memory as the OS sees them, and an open-loop load
- * generator on loopback.
+ * What the service benchmarks share (not a benchmark itself): their numeric flags, `mmctr serve`
+ * started in a child process and waited for, its CPU and memory as the OS sees them, and an
+ * open-loop load generator on loopback.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -9,6 +9,18 @@ import http from 'node:http';
 import path from 'node:path';
 import { freePort } from '../src/util/net.js';
 import { repoRoot } from '../src/util/paths.js';
+
+/** The number after `--<name>` on the command line (non-negative), or `fallback`; exits with a message otherwise. */
+export function numberFlag(args: readonly string[], name: string, fallback: number): number {
+  const i = args.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const n = Number(args[i + 1]);
+  if (!Number.isFinite(n) || n < 0) {
+    console.error(`--${name} takes a non-negative number, got '${args[i + 1]}'`);
+    process.exit(2);
+  }
+  return n;
+}
 
 export interface ServerChild {
   url: string;

@@ -27,19 +27,10 @@ import { ensureDefaultModel } from '../src/serve/default-model.js';
 import { readCatalog } from '../src/data/samples.js';
 import { readExperimentConfig } from '../src/ctr/run.js';
 import { freePort } from '../src/util/net.js';
-import { metric, openLoop, quantile, startServer as startChild } from './serve-child.js';
+import { metric, numberFlag, openLoop, quantile, startServer as startChild } from './serve-child.js';
 
 const args = process.argv.slice(2);
-const opt = (name: string, fallback: number) => {
-  const i = args.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const n = Number(args[i + 1]);
-  if (!Number.isFinite(n) || n < 0) {
-    console.error(`--${name} takes a non-negative number, got '${args[i + 1]}'`);
-    process.exit(2);
-  }
-  return n;
-};
+const opt = (name: string, fallback: number) => numberFlag(args, name, fallback);
 const json = args.includes('--json');
 const seconds = opt('seconds', 60), rate = opt('rate', 100), maxSeconds = opt('max-seconds', 10), connections = opt('connections', 4);
 const nCandidates = opt('candidates', 200), nBehaviours = opt('behaviours', 100), nIngest = opt('ingest', 50), threads = opt('threads', os.availableParallelism());

@@ -42,6 +42,8 @@ export class Admission {
   private running = 0;
   private readonly queue: Waiting[] = [];
   private pumping = false;
+  /** Moving average of a scoring job's wall time (ms). */
+  private jobMs = 0;
 
   constructor(
     readonly limits: AdmissionLimits,
@@ -82,8 +84,12 @@ export class Admission {
     return this.queue.length >= Math.min(this.limits.rankQueue, inTime);
   }
 
-  /** Moving average of a scoring job's wall time (ms). */
-  private jobMs = 0;
+  /** Whether a ranking request may queue now; a refusal is reported. */
+  roomForRanking(): boolean {
+    if (!this.rankQueueFull) return true;
+    this.events.onRefused?.('rank_queue');
+    return false;
+  }
 
   private measured(ms: number): void {
     this.jobMs = this.jobMs === 0 ? ms : 0.9 * this.jobMs + 0.1 * ms;
@@ -94,10 +100,7 @@ export class Admission {
    * when the request (`waited()`: ms since it arrived) is past the deadline by its turn.
    */
   schedule<T>(waited: () => number, work: () => T | Promise<T>): Promise<T> {
-    if (this.rankQueueFull) {
-      this.events.onRefused?.('rank_queue');
-      return Promise.reject(new Overloaded(`the ranking queue is full (${this.queue.length} requests waiting): the server is overloaded, retry later`));
-    }
+    if (!this.roomForRanking()) return Promise.reject(new Overloaded(`the ranking queue is full (${this.queue.length} requests waiting): the server is overloaded, retry later`));
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ waited, work, resolve: resolve as (v: unknown) => void, reject });
       this.pump();

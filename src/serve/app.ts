@@ -112,6 +112,8 @@ export class RankingService implements ServiceContext {
   private startItems = 0;
   private ready = false;
   private closing: Promise<void> | null = null;
+  private maxCpuSeconds = 0;
+  private trimTimer: NodeJS.Timeout | null = null;
 
   private constructor(
     private readonly options: ServiceOptions,
@@ -314,10 +316,8 @@ export class RankingService implements ServiceContext {
       if (!this.admission.enter()) return overloaded(reply, `the server has ${this.admission.requestsInFlight} requests in flight (at most ${this.limits.inFlight}): retry later`);
       t.admitted = true;
       this.metrics.inFlight.set(this.admission.requestsInFlight);
-      if (route === '/v1/rank' && this.admission.rankQueueFull) {
-        this.metrics.refused.inc({ reason: 'rank_queue' });
+      if (route === '/v1/rank' && !this.admission.roomForRanking())
         return overloaded(reply, `the ranking queue is full (${this.admission.rankQueueLength} requests waiting): the server is overloaded, retry later`);
-      }
     });
     app.addHook('onRequestAbort', async (request) => release(request));
     app.addHook('onResponse', async (request, reply) => {
@@ -335,9 +335,6 @@ export class RankingService implements ServiceContext {
       }
     });
   }
-
-  private maxCpuSeconds = 0;
-  private trimTimer: NodeJS.Timeout | null = null;
 
   /** After large requests, freed heap memory goes back to the OS (once the burst is over), so RSS returns to its level. */
   private releaseMemorySoon(): void {
