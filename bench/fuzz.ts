@@ -122,10 +122,10 @@ function makeGenerators(ids: string[], runName: string): Record<string, () => Fu
       const k = int(7);
       if (k === 0) return post('huge-json', 'rank, 1 MiB of candidates', '/v1/rank', JSON.stringify({ candidates: Array.from({ length: 80_000 }, () => 'c0123456') }));
       if (k === 1) return post('huge-json', 'rank, over the body limit', '/v1/rank', JSON.stringify({ candidates: ['a'.repeat(2 << 20)] }));
-      if (k === 2) return post('huge-json', 'item, 3.5 MiB title', '/v1/items', JSON.stringify({ id: 'h', title: 't'.repeat(3.5 * 2 ** 20) }), { ...jsonHeaders, ...auth });
+      if (k === 2) return post('huge-json', 'item, 1.9 MiB title', '/v1/items', JSON.stringify({ id: 'h', title: 't'.repeat(1.9 * 2 ** 20) }), { ...jsonHeaders, ...auth });
       if (k === 3) return post('huge-json', 'item, 1M-number vector', '/v1/items', JSON.stringify({ id: 'h', vector: Array.from({ length: 1_000_000 }, () => 0) }), { ...jsonHeaders, ...auth });
       if (k === 4) {
-        const size = pick([2.9 * 2 ** 20, 5 << 20]);
+        const size = pick([1.45 * 2 ** 20, 5 << 20]);
         return post('huge-json', `item, ${(size / 2 ** 20).toFixed(1)} MiB image in base64`, '/v1/items?wait=1', JSON.stringify({ id: `big-${int(1e6)}`, title: 'x', image: bytes(size).toString('base64') }), { ...jsonHeaders, ...auth });
       }
       if (k === 5) return post('huge-json', 'image bytes at the 10 MiB limit', `/v1/items?id=big-${int(1e6)}&title=x&wait=1`, bytes((10 << 20) - 1), { 'content-type': 'image/jpeg', ...auth });

@@ -33,7 +33,7 @@ export const DEFAULT_LIMITS: Limits = {
   behaviours: 1000,
   rankBody: 1 << 20,
   ingestBody: 10 << 20,
-  ingestJsonBody: 4 << 20,
+  ingestJsonBody: 2 << 20,
   idLength: 128,
   titleLength: 2000,
   requestTimeoutMs: 10_000,
