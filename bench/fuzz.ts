@@ -128,7 +128,7 @@ function makeGenerators(ids: string[], runName: string): Record<string, () => Fu
         const size = pick([1.45 * 2 ** 20, 5 << 20]);
         return post('huge-json', `item, ${(size / 2 ** 20).toFixed(1)} MiB image in base64`, '/v1/items?wait=1', JSON.stringify({ id: `big-${int(1e6)}`, title: 'x', image: bytes(size).toString('base64') }), { ...jsonHeaders, ...auth });
       }
-      if (k === 5) return post('huge-json', 'image bytes at the 10 MiB limit', `/v1/items?id=big-${int(1e6)}&title=x&wait=1`, bytes((10 << 20) - 1), { 'content-type': 'image/jpeg', ...auth });
+      if (k === 5) return post('huge-json', 'image bytes at the 5 MiB limit', `/v1/items?id=big-${int(1e6)}&title=x&wait=1`, bytes((5 << 20) - 1), { 'content-type': 'image/jpeg', ...auth });
       return post('huge-json', 'item, over the body limit', '/v1/items', JSON.stringify({ id: 'h', title: 'x', pad: 'p'.repeat(11 << 20) }), { ...jsonHeaders, ...auth });
     },
     'odd-json': () => {

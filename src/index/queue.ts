@@ -85,7 +85,7 @@ export interface InProcessQueueOptions {
 
 /**
  * A journal line: a submitted job (with the name of its image file, beside the journal in
- * `<journal>.images/`: 10 MiB of image through JSON would cost a base64 string and its garbage
+ * `<journal>.images/`: megabytes of image through JSON would cost a base64 string and its garbage
  * collection on every upload), or the jobs a batch settled.
  */
 type QueueRecord = { add: Omit<IngestJob, 'image'>; image?: string } | { settled: string[] };

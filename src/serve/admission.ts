@@ -4,7 +4,8 @@
  *
  *   - A bound on requests in flight (all routes but health, readiness and metrics), checked when
  *     a request arrives, before its body is read.
- *   - Ranking runs through a FIFO of bounded length, scored `concurrency` at a time (1 on the main
+ *   - Ranking runs through a FIFO of bounded length (and no longer than the slots score within
+ *     the deadline at the measured pace), scored `concurrency` at a time (1 on the main
  *     thread, one per ranking thread). One job starts per event-loop turn, so between two forward
  *     passes Node reads every request that has arrived: each is timestamped when it really arrives
  *     instead of waiting unseen in the socket buffers behind a busy loop (which is how an open
@@ -75,12 +76,12 @@ export class Admission {
 
   /**
    * Whether a new ranking request would find the queue full (checked before its body is read):
-   * past `rankQueue`, or past what the slots score in half the deadline at the measured pace, so
+   * past `rankQueue`, or past what the slots score within the deadline at the measured pace, so
    * an admitted request is scored in time on a slow or busy machine too, instead of being shed
    * after it waited.
    */
   get rankQueueFull(): boolean {
-    const inTime = this.jobMs > 0 ? Math.max(1, Math.floor((this.limits.rankDeadlineMs * this.concurrency) / (2 * this.jobMs))) : Infinity;
+    const inTime = this.jobMs > 0 ? Math.max(1, Math.floor((this.limits.rankDeadlineMs * this.concurrency) / this.jobMs)) : Infinity;
     return this.queue.length >= Math.min(this.limits.rankQueue, inTime);
   }
 

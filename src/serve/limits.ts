@@ -2,7 +2,12 @@
 export interface Limits {
   candidates: number;
   behaviours: number;
-  /** Bytes of a ranking request; of an ingestion request with image bytes (raw or a form); of a JSON ingestion request (a base64 image costs a JSON parse). */
+  /**
+   * Bytes of a ranking request; of an ingestion request with image bytes (raw or a form: 5 MiB,
+   * far more than the 224 x 224 the image model sees, and what one request can take within
+   * 100 ms of CPU on a busy 2-core machine); of a JSON ingestion request (a base64 image also
+   * costs a JSON parse).
+   */
   rankBody: number;
   ingestBody: number;
   ingestJsonBody: number;
@@ -32,7 +37,7 @@ export const DEFAULT_LIMITS: Limits = {
   candidates: 500,
   behaviours: 1000,
   rankBody: 1 << 20,
-  ingestBody: 10 << 20,
+  ingestBody: 5 << 20,
   ingestJsonBody: 2 << 20,
   idLength: 128,
   titleLength: 2000,
@@ -40,7 +45,7 @@ export const DEFAULT_LIMITS: Limits = {
   storeTimeoutMs: 2_000,
   ingestWaitMs: 10_000,
   // 32 waiting at ~6 ms each: a request waits ~0.2 s. On a slower machine the queue admits only
-  // what it scores in half the deadline (admission.ts), and the deadline sheds the rest.
+  // what it scores within the deadline (admission.ts), and the deadline sheds the rest.
   rankDeadlineMs: 1_000,
   rankQueue: 32,
   inFlight: 1024,

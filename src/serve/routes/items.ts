@@ -118,7 +118,7 @@ export function itemRoutes(app: FastifyInstance, ctx: ServiceContext, auth: Retu
   app.post<{ Body: ItemBody | Buffer; Querystring: { id?: string; title?: string; wait?: string } }>(
     '/v1/items',
     {
-      // No route-wide bodyLimit: each parser above has its own (images 10 MiB, JSON 2 MiB).
+      // No route-wide bodyLimit: each parser above has its own (images 5 MiB, JSON 2 MiB).
       onRequest: auth,
       schema: {
         querystring: {
