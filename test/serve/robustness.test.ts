@@ -39,11 +39,13 @@ async function timed<T>(f: () => Promise<T>): Promise<{ value: T; ms: number; cp
 }
 
 test('a binary body on a JSON route is a quick 415 (it once took 35 s of CPU and blocked /healthz)', async () => {
+  await inject({ method: 'POST', url: '/v1/rank', payload: Buffer.alloc(10), headers: { 'content-type': 'image/jpeg' } }); // first-call costs, unmeasured
   for (const type of ['image/jpeg', 'application/octet-stream', 'text/plain', 'application/x-www-form-urlencoded']) {
     const { value: r, cpuMs } = await timed(() => inject({ method: 'POST', url: '/v1/rank', payload: Buffer.alloc(1 << 20), headers: { 'content-type': type } }));
     assert.equal(r.statusCode, 415, `${type}: ${r.body.slice(0, 200)}`);
     assert.equal(json(r).error, 'unsupported_media_type');
-    assert.ok(cpuMs < 100, `${type}: ${cpuMs.toFixed(0)} ms of CPU`);
+    // The old parser-and-validator path took seconds for 1 MiB; this process's CPU is noisy, the bound generous.
+    assert.ok(cpuMs < 300, `${type}: ${cpuMs.toFixed(0)} ms of CPU`);
     assert.ok(r.body.length < 1000);
   }
   const users = await inject({ method: 'POST', url: `/v1/users/u1/behaviours`, payload: Buffer.alloc(1000), headers: { ...auth, 'content-type': 'image/png' } });
@@ -208,15 +210,15 @@ async function burst(base: string, bodies: string[]): Promise<{ status: number; 
 
 test('overload: requests that arrive together queue with their real arrival time; past the deadline or the queue bound they get a quick 503', async () => {
   const m = await tinyModel();
-  const s = await startService({ run: m.run, vectors: m.vectors, indexFile: null, token: null, log: false, ann: false, limits: { rankDeadlineMs: 20, rankQueue: 1000 } });
+  const s = await startService({ run: m.run, vectors: m.vectors, indexFile: null, token: null, log: false, ann: false, limits: { rankDeadlineMs: 100, rankQueue: 1000 } });
   try {
     const base = await s.service.listen(0);
     const body = JSON.stringify({ behaviours: items.slice(0, 20), candidates: Array.from({ length: 500 }, (_, i) => items[i % items.length]) });
-    const results = await burst(base, Array.from({ length: 60 }, () => body));
+    const results = await burst(base, Array.from({ length: 80 }, () => body));
     const ok = results.filter((r) => r.status === 200), shed = results.filter((r) => r.status === 503);
     assert.equal(ok.length + shed.length, results.length, `only 200 and 503: ${results.map((r) => r.status)}`);
     assert.ok(ok.length > 0, 'the first are scored');
-    assert.ok(shed.length > 0, 'the ones that waited past the 20 ms deadline since they arrived are shed');
+    assert.ok(shed.length > 0, 'the ones that waited past the 100 ms deadline since they arrived are shed');
     assert.ok(shed.every((r) => r.retryAfter === '1'));
     assert.match((await s.service.app.inject({ url: '/metrics' })).body, /mmctr_rank_shed_total [1-9]/);
   } finally {
