@@ -16,10 +16,9 @@
  * --ingest, --threads (engine threads per forward pass), --rank-threads (ranking worker threads;
  * default 0 = the main thread, as `mmctr serve`), --no-redis.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { simTierCounts } from '../src/engine/ops/simtier.js';
@@ -27,26 +26,17 @@ import { RandomStream } from '../src/engine/random.js';
 import { ensureDefaultModel } from '../src/serve/default-model.js';
 import { SampleStore } from '../src/data/store.js';
 import { readExperimentConfig } from '../src/ctr/run.js';
-import { repoRoot } from '../src/util/paths.js';
 import { freePort } from '../src/util/net.js';
+import { metric, numberFlag, openLoop, quantile, startServer as startChild } from './serve-child.js';
 
 const args = process.argv.slice(2);
-const opt = (name: string, fallback: number) => {
-  const i = args.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const n = Number(args[i + 1]);
-  if (!Number.isFinite(n) || n < 0) {
-    console.error(`--${name} takes a non-negative number, got '${args[i + 1]}'`);
-    process.exit(2);
-  }
-  return n;
-};
+const opt = (name: string, fallback: number) => numberFlag(args, name, fallback);
 const json = args.includes('--json');
 const seconds = opt('seconds', 60), rate = opt('rate', 100), maxSeconds = opt('max-seconds', 10), connections = opt('connections', 4);
 const nCandidates = opt('candidates', 200), nBehaviours = opt('behaviours', 100), nIngest = opt('ingest', 50), threads = opt('threads', os.availableParallelism());
 const rankThreads = opt('rank-threads', 0);
 const say = (line: string) => console.log(line);
-const root = repoRoot();
+const startServer = (extra: string[]) => startChild(['--log-level', 'warn', '--threads', String(threads), '--rank-threads', String(rankThreads), ...extra], { token: 'bench' });
 
 interface AutocannonResult {
   latency: { p50: number; p99: number; max: number; average: number };
@@ -58,95 +48,6 @@ interface AutocannonResult {
 }
 type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
-
-/** Starts `mmctr serve` and waits until /readyz answers 200. */
-async function startServer(extra: string[]): Promise<{ url: string; child: ChildProcess; stop: () => Promise<void> }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [path.join(root, 'bin', 'mmctr.js'), 'serve', '--port', String(port), '--token', 'bench', '--log-level', 'warn', '--threads', String(threads), '--rank-threads', String(rankThreads), ...extra], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  let exited = false;
-  child.once('exit', () => (exited = true));
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    if (exited) throw new Error('mmctr serve exited before it was ready');
-    try {
-      if ((await fetch(`${url}/readyz`)).ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error('mmctr serve was not ready within 120 s');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return {
-    url,
-    child,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (exited) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
-}
-
-const quantile = (xs: number[], q: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
-};
-
-/**
- * An open-loop load generator: request i leaves at start + i / rate whatever happened to the
- * earlier ones (autocannon's rate limit releases each second's requests in a burst, which
- * measures the burst, not the service). Latency counts from the scheduled departure, so a
- * generator that falls behind cannot hide server slowness (no coordinated omission).
- */
-async function openLoop(url: string, bodies: string[], perSecond: number, durationS: number): Promise<{ sent: number; errors: number; p50: number; p99: number; max: number }> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
-  const target = new URL(`${url}/v1/rank`);
-  const latencies: number[] = [];
-  let errors = 0;
-  const send = (body: string, scheduled: number) =>
-    new Promise<void>((resolve) => {
-      const req = http.request(
-        { agent, host: target.hostname, port: target.port, path: target.pathname, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, timeout: 10_000 },
-        (res) => {
-          res.resume();
-          res.on('end', () => {
-            if (res.statusCode === 200) latencies.push(performance.now() - scheduled);
-            else errors++;
-            resolve();
-          });
-        },
-      );
-      req.on('error', () => {
-        errors++;
-        resolve();
-      });
-      req.on('timeout', () => req.destroy(new Error('timeout')));
-      req.end(body);
-    });
-  const total = Math.round(perSecond * durationS);
-  const start = performance.now() + 10;
-  const inFlight: Promise<void>[] = [];
-  for (let i = 0; i < total; i++) {
-    const scheduled = start + (i * 1000) / perSecond;
-    const wait = scheduled - performance.now();
-    // A timer may fire a millisecond late; that lateness is counted in the latency (conservative).
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    inFlight.push(send(bodies[i % bodies.length], scheduled));
-  }
-  await Promise.all(inFlight);
-  agent.destroy();
-  return { sent: total, errors, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), max: Math.max(...latencies) };
-}
-
-/** The server process's CPU time so far (Prometheus process_cpu_seconds_total). */
-async function serverCpuSeconds(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  return Number(/^process_cpu_seconds_total (\S+)$/m.exec(text)?.[1] ?? NaN);
-}
 
 /** Deterministic requests: `count` bodies of nCandidates candidates and nBehaviours behaviours. */
 function rankBodies(ids: string[], count: number): string[] {
@@ -231,10 +132,12 @@ try {
   // Warm-up (JIT, first-call costs), not measured.
   await autocannon({ url: server.url, requests, connections: 2, duration: 2 });
 
-  const cpuBefore = await serverCpuSeconds(server.url);
-  const fixed = await openLoop(server.url, bodies, rate, seconds);
-  const errors = fixed.errors;
-  const cpuMs = ((await serverCpuSeconds(server.url)) - cpuBefore) * 1000;
+  const cpuBefore = await metric(server.url, 'process_cpu_seconds_total');
+  const sent = await openLoop(server.url, '/v1/rank', bodies, rate, seconds);
+  const latencies = sent.filter((r) => r.status === 200).map((r) => r.ms);
+  const fixed = { sent: sent.length, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), max: Math.max(...latencies) };
+  const errors = sent.length - latencies.length;
+  const cpuMs = ((await metric(server.url, 'process_cpu_seconds_total')) - cpuBefore) * 1000;
   say(`open loop ${rate} req/s for ${seconds} s: ${fixed.sent} requests, p50 ${fixed.p50.toFixed(1)} ms, p99 ${fixed.p99.toFixed(1)} ms, max ${fixed.max.toFixed(1)} ms, errors ${errors}`);
   say(
     `  server CPU ${(cpuMs / fixed.sent).toFixed(2)} ms per request (all threads): ${(1000 / (cpuMs / fixed.sent)).toFixed(0)} req/s per free core; ` +

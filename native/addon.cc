@@ -51,9 +51,31 @@ static Napi::Object codes(Napi::Env env) {
   return out;
 }
 
+// A long-running service (mmctr serve) wants the opposite: a 10 MB request body mapped afresh
+// and unmapped when it is freed, and the heap top trimmed, so a few large requests do not keep
+// their memory for the life of the process (it costs the page faults of mapping each one anew).
+// keepFreedMemory(false) sets that; true puts the training setting back.
+static Napi::Value KeepFreedMemory(const Napi::CallbackInfo& info) {
+  mm::Args a(info, "keepFreedMemory");
+  const bool keep = a.flag("keep");
+  if (!a.ok()) return a.done();
+  mallopt(M_MMAP_THRESHOLD, keep ? 32 << 20 : 128 * 1024);
+  mallopt(M_TRIM_THRESHOLD, keep ? 1 << 30 : 128 * 1024);
+  return info.Env().Undefined();
+}
+
+// Gives freed heap memory back to the OS, from the middle of the heap too (MADV_DONTNEED on its
+// free pages), which the trim threshold never does: a long-running service calls it after large
+// requests. Returns whether anything was released.
+static Napi::Value TrimFreedMemory(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), malloc_trim(0) == 1);
+}
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   keep_freed_memory_mapped();
   exports.Set("codes", codes(env));
+  exports.Set("keepFreedMemory", Napi::Function::New(env, KeepFreedMemory));
+  exports.Set("trimFreedMemory", Napi::Function::New(env, TrimFreedMemory));
   mm::init_gemm(env, exports);
   mm::init_elementwise(env, exports);
   mm::init_reduce(env, exports);

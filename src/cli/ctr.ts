@@ -3,11 +3,10 @@ import { Command } from 'commander';
 import { createWriteStream } from 'node:fs';
 import path from 'node:path';
 import { SPLITS, SplitName } from '../data/sample-config.js';
-import { SampleStore } from '../data/store.js';
 import type { Spread } from '../ctr/experiment/result.js';
 import { spread } from '../ctr/experiment/summary.js';
 import { BUCKETS, Evaluation } from '../ctr/metrics.js';
-import { openRun, readExperimentConfig, trainRun } from '../ctr/run.js';
+import { openRun, readExperimentConfig, resumeRun, trainRun } from '../ctr/run.js';
 import { evaluateSplit, predictSplit } from '../ctr/trainer.js';
 import { resolveStore } from '../pipeline/store.js';
 import { MmctrError } from '../util/errors.js';
@@ -80,13 +79,11 @@ export function registerCtr(program: Command): void {
 
   program
     .command('resume')
-    .description('continue a run that stopped (killed, crashed) from its newest checkpoint (needs train.checkpointEvery > 0)')
+    .description('continue a run that stopped (killed, crashed) from its newest checkpoint (written at every epoch end, and every train.checkpointEvery steps)')
     .argument('<run>', 'run folder written by `mmctr train`')
     .action((runDir: string) => {
-      const config = readExperimentConfig(path.join(runDir, 'config.json'));
       const bar = progressBar('train');
-      const result = trainRun(config, SampleStore.open(config.data.store!), runDir, {
-        resume: true,
+      const result = resumeRun(runDir, {
         onProgress: (p) => bar.update(p.done, p.total, p.phase === 'train' ? `epoch ${p.epoch} loss ${p.loss?.toFixed(4)}` : `epoch ${p.epoch} evaluating`),
         log: (line) => console.error(line),
       });

@@ -22,8 +22,11 @@ export function formatProblem(p: Problem): string {
   return `${where}: ${p.message}${p.value !== undefined ? ` (value '${p.value}')` : ''}${p.severity === 'warning' ? ' [warning]' : ''}`;
 }
 
+const UNIT_WORDS = { s: 'seconds', ms: 'milliseconds', us: 'microseconds' } as const;
+
 function tableLines(name: string, t: TableReport): string[] {
   const lines = [`  ${name.padEnd(9)}${t.file} (${t.format}): ${t.rows} rows read, ${t.rowsUsed} used, ${t.rowsDropped} dropped`];
+  if (t.time) lines.push(`             numbers in '${t.time.field}' read as epoch ${UNIT_WORDS[t.time.unit]} (${t.time.detected ? 'detected from their magnitude; set "timeUnit" in the spec to override' : 'timeUnit in the spec'})`);
   for (const [kind, n] of Object.entries(t.problemCounts)) lines.push(`             ${String(n).padStart(7)} x ${kind}`);
   return lines;
 }

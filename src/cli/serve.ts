@@ -6,10 +6,11 @@
  */
 import { Command } from 'commander';
 import { availableParallelism } from 'node:os';
+import { native } from '../engine/native.js';
 import { MmctrError } from '../util/errors.js';
 import { startIngestWorkers } from '../serve/ingest.js';
 import { startService, stopService } from '../serve/start.js';
-import { closeIndex, openIndex } from '../index/index.js';
+import { closeIndex, FSYNC_POLICIES, openIndex, type FsyncPolicy } from '../index/index.js';
 import { HashedTitleEncoder, SclItemEncoder } from '../serve/item-encoder.js';
 
 interface ServeOpts {
@@ -30,6 +31,8 @@ interface ServeOpts {
   logLevel: string;
   maxCandidates?: string;
   ann: boolean;
+  fsync: string;
+  runsRoot?: string;
 }
 
 function positiveInt(name: string, v: string): number {
@@ -59,11 +62,16 @@ export function registerServe(program: Command): void {
     .option('--log-level <level>', 'structured (JSON) log level: fatal, error, warn, info, debug', 'info')
     .option('--max-candidates <n>', 'most candidates per ranking request', '500')
     .option('--no-ann', 'skip the HNSW graph (no /similar)')
+    .option('--fsync <policy>', `embedded index: when journal writes reach the disk before they are acknowledged: ${FSYNC_POLICIES.join(', ')} (like Redis's appendfsync; docs/serving.md has the costs)`, 'always')
+    .option('--runs-root <dir>', 'the folder whose runs POST /v1/admin/reload may name (default: the folder holding the served run)')
     .action(async (run: string | undefined, opts: ServeOpts) => {
       const rankThreads = positiveInt('--rank-threads', opts.rankThreads);
+      // A long-running service gives large freed blocks back (training keeps them mapped for speed).
+      native.keepFreedMemory(false);
       // Read by the native addon on its first kernel call, which has not happened yet.
       process.env.MMCTR_THREADS = String(positiveInt('--threads', opts.threads) || 1);
       if (!['float32', 'int8'].includes(opts.precision)) throw new MmctrError(`--precision must be float32 or int8, got '${opts.precision}'`);
+      if (!(FSYNC_POLICIES as readonly string[]).includes(opts.fsync)) throw new MmctrError(`--fsync must be one of ${FSYNC_POLICIES.join(', ')}, got '${opts.fsync}'`);
       const token = opts.token ?? process.env.MMCTR_TOKEN ?? null;
       const say = (line: string) => console.error(line);
 
@@ -100,6 +108,8 @@ export function registerServe(program: Command): void {
         ann: opts.ann,
         rankThreads,
         limits: { candidates: positiveInt('--max-candidates', opts.maxCandidates ?? '500') || 500 },
+        fsync: opts.fsync as FsyncPolicy,
+        runsRoot: opts.runsRoot,
         say,
       });
       const address = await started.service.listen(positiveInt('--port', opts.port), opts.host);

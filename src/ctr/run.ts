@@ -5,10 +5,10 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { loadModel, saveModel } from '../engine/checkpoint.js';
+import { latestCheckpoint, loadModel, saveModel } from '../engine/checkpoint.js';
 import { engineSummary } from '../engine/info.js';
 import { readConfigFile } from '../util/config-file.js';
-import { ConfigError } from '../util/errors.js';
+import { ConfigError, MmctrError } from '../util/errors.js';
 import { writeTextAtomic } from '../util/atomic-write.js';
 import { SampleStore } from '../data/store.js';
 import { cacheKey } from '../util/cache-key.js';
@@ -60,6 +60,15 @@ export function loadRunVectors(config: ExperimentConfig, store: SampleStore): It
 /** Bumped whenever MAKE's training gives a different module for the same recipe, so older cached modules are retrained. */
 const MAKE_VERSION = 1;
 
+/** Where a trained MAKE is cached: a folder keyed by everything that shapes it (store, vectors, MAKE config, seed). */
+function makeCacheEntry(make: MakeConfig, vectors: ItemVectorTable, store: SampleStore, seed: number, cacheDir: string): { dir: string; file: string } {
+  const { module: _unused, fineTuneLr: _ft, ...shape } = make;
+  // A store is written once (a rebuild replaces it whole, with a new builtAt): its folder and meta identify it.
+  const key = cacheKey({ stage: 'make', version: MAKE_VERSION, recipe: { store: store.dir, storeMeta: store.meta, shape, seed }, files: [vectors.source] });
+  const dir = path.join(cacheDir, key);
+  return { dir, file: path.join(dir, 'make.safetensors') };
+}
+
 /**
  * MAKE for a run: the module named by model.make.module, else one trained on this store for
  * model.make.epochs (best epoch on validation) and cached under a key of everything that shapes
@@ -71,11 +80,7 @@ export function ensureMake(make: MakeConfig, vectors: ItemVectorTable, store: Sa
     loadModel(make.module, module);
     return { module, training: { file: make.module, reused: true, fit: readMakeFit(make.module) } };
   }
-  const { module: _unused, fineTuneLr: _ft, ...shape } = make;
-  // A store is written once (a rebuild replaces it whole, with a new builtAt): its folder and meta identify it.
-  const key = cacheKey({ stage: 'make', version: MAKE_VERSION, recipe: { store: store.dir, storeMeta: store.meta, shape, seed }, files: [vectors.source] });
-  const dir = path.join(cacheDir, key);
-  const file = path.join(dir, 'make.safetensors');
+  const { dir, file } = makeCacheEntry(make, vectors, store, seed, cacheDir);
   if (existsSync(file)) {
     loadModel(file, module);
     options.log?.(`MAKE reused: ${file}`);
@@ -96,6 +101,29 @@ function readMakeFit(file: string): FitResult {
   return existsSync(fitFile) ? (JSON.parse(readFileSync(fitFile, 'utf8')) as FitResult) : { epochs: [], bestEpoch: 0, seconds: 0, samples: 0, samplesPerSecond: 0, loopSamplesPerSecond: 0 };
 }
 
+const defaultMakeCache = (runDir: string) => path.join(path.dirname(path.resolve(runDir)), 'make-cache');
+
+/**
+ * Continues a run that stopped (killed, crashed) from its newest checkpoint: MAKE's, when the run
+ * stopped while its MAKE trained, else the ID model's. A run with neither is refused: continuing
+ * it would silently start again from epoch 1.
+ */
+export function resumeRun(runDir: string, options: Omit<TrainRunOptions, 'resume'> = {}): RunResult {
+  const configFile = path.join(runDir, 'config.json');
+  if (!existsSync(configFile)) throw new ConfigError(configFile, ['not found: is this a run folder written by `mmctr train`?']);
+  const config = readExperimentConfig(configFile);
+  const store = SampleStore.open(config.data.store!);
+  const vectors = options.vectors ?? loadRunVectors(config, store) ?? undefined;
+  const make = config.model.model === 'din' && config.model.make && !config.model.make.module && vectors ? config.model.make : null;
+  const makeEntry = make && vectors ? makeCacheEntry(make, vectors, store, config.train.seed, options.makeCacheDir ?? defaultMakeCache(runDir)) : null;
+  const makeInProgress = makeEntry !== null && !existsSync(makeEntry.file) && latestCheckpoint(path.join(makeEntry.dir, 'checkpoints')) !== null;
+  if (!makeInProgress && latestCheckpoint(path.join(runDir, 'checkpoints')) === null)
+    throw new MmctrError(
+      `${runDir} has no checkpoint to resume from: it stopped before the end of its first epoch (checkpoints are written at every epoch end, and every train.checkpointEvery steps when that is set). Train it again: mmctr train <config>`,
+    );
+  return trainRun(config, store, runDir, { ...options, vectors, resume: true });
+}
+
 /** Trains the experiment on a built store and writes the run folder. */
 export function trainRun(config: ExperimentConfig, store: SampleStore, runDir: string, options: TrainRunOptions = {}): RunResult {
   mkdirSync(runDir, { recursive: true });
@@ -111,7 +139,7 @@ export function trainRun(config: ExperimentConfig, store: SampleStore, runDir: s
   const extras: DinExtras = { vectors: vectors ?? undefined };
   let make: MakeTraining | undefined;
   if (config.model.model === 'din' && config.model.make && vectors) {
-    const made = ensureMake(config.model.make, vectors, store, config.train.seed, options.makeCacheDir ?? path.join(path.dirname(path.resolve(runDir)), 'make-cache'), { ...options, log });
+    const made = ensureMake(config.model.make, vectors, store, config.train.seed, options.makeCacheDir ?? defaultMakeCache(runDir), { ...options, log });
     extras.make = made.module;
     make = made.training;
   }

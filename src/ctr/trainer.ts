@@ -2,6 +2,11 @@
  * The one trainer all CTR models share (FuxiCTR style): fit over a sample store with Adam for
  * dense parameters and sparse Adam for embedding rows, evaluation on validation after each
  * epoch, early stopping and best-epoch selection, and throughput accounting.
+ *
+ * Checkpoints (with a checkpoint folder): at every epoch end, and every `checkpointEvery` steps
+ * when set. Each holds everything the next step depends on (weights, optimiser moments, the
+ * shuffle position, the model's dropout streams, the epoch cursor and early-stopping state), so a
+ * killed run resumed from it ends bit for bit where an uninterrupted run ends.
  */
 import { backward, noGrad } from '../engine/autograd.js';
 import { Adam, SparseAdam } from '../engine/optim.js';
@@ -46,7 +51,7 @@ export interface FitResult {
 export interface FitOptions {
   onProgress?: (p: Progress) => void;
   log?: (line: string) => void;
-  /** Folder for checkpoints (every `checkpointEvery` steps) and the best epoch's weights. */
+  /** Folder for checkpoints (every epoch end, and every `checkpointEvery` steps) and the best epoch's weights. */
   checkpointDir?: string;
   /** Continue from the newest checkpoint in checkpointDir, if there is one. */
   resume?: boolean;
@@ -99,6 +104,8 @@ interface FitProgress {
   best: number | null;
   bestEpoch: number;
   bad: number;
+  /** Early stopping ended the fit at this checkpoint: a resume trains no further. */
+  stopped?: boolean;
 }
 
 export function fit(model: CtrModel, store: SampleStore, config: TrainConfig, { onProgress, log = () => {}, checkpointDir, resume = false }: FitOptions = {}): FitResult {
@@ -113,16 +120,18 @@ export function fit(model: CtrModel, store: SampleStore, config: TrainConfig, { 
   let bestState: Map<string, Float32Array> | null = null;
   let samples = 0, loopMs = 0, evalSecondsTotal = 0;
   let startEpoch = 1, skipBatches = 0, lossSum = 0, seen = 0;
+  const checkpoint = (progress: FitProgress) => saveCheckpoint(checkpointDir!, dense.steps, { model, optimizers, progress: progress as unknown as Record<string, unknown> });
   if (resume && checkpointDir) {
+    // The model's own streams (dropout) are restored in place with its weights.
     const loaded = resumeLatest(checkpointDir, { model, optimizers });
     if (loaded) {
       const p = loaded.progress as unknown as FitProgress;
       ({ epochs, bestEpoch, bad } = p);
       best = p.best ?? -Infinity;
-      [startEpoch, skipBatches, lossSum, seen] = [p.epoch, p.batch, p.lossSum, p.seen];
+      [startEpoch, skipBatches, lossSum, seen] = [p.stopped ? config.epochs + 1 : p.epoch, p.batch, p.lossSum, p.seen];
       shuffleRng = RandomStream.restore(p.epochShuffle);
       if (existsSync(bestFile(checkpointDir))) bestState = readSnapshot(bestFile(checkpointDir));
-      log(`resumed from ${loaded.file}: epoch ${p.epoch}, batch ${p.batch}`);
+      log(`resumed from ${loaded.file}: ${p.stopped || p.epoch > config.epochs ? 'training had finished' : `epoch ${p.epoch}, batch ${p.batch}`}`);
     }
   }
   const t0 = performance.now();
@@ -143,10 +152,8 @@ export function fit(model: CtrModel, store: SampleStore, config: TrainConfig, { 
       seen += batch.size;
       samples += batch.size;
       onProgress?.({ phase: 'train', epoch, done: seen, total: reader.count, loss: lossSum / seen });
-      if (checkpointDir && config.checkpointEvery > 0 && dense.steps % config.checkpointEvery === 0) {
-        const progress: FitProgress = { epoch, batch: batchIndex, epochShuffle, lossSum, seen, epochs, best: Number.isFinite(best) ? best : null, bestEpoch, bad };
-        saveCheckpoint(checkpointDir, dense.steps, { model, optimizers, progress: progress as unknown as Record<string, unknown> });
-      }
+      if (checkpointDir && config.checkpointEvery > 0 && dense.steps % config.checkpointEvery === 0)
+        checkpoint({ epoch, batch: batchIndex, epochShuffle, lossSum, seen, epochs, best: Number.isFinite(best) ? best : null, bestEpoch, bad });
     }
     skipBatches = 0;
     const evalStart = performance.now();
@@ -160,21 +167,24 @@ export function fit(model: CtrModel, store: SampleStore, config: TrainConfig, { 
     seen = 0;
     epochs.push({ epoch, trainLoss, valid });
     log(`epoch ${epoch}: train loss ${trainLoss.toFixed(5)}${valid ? `, valid AUC ${valid.overall.auc.toFixed(4)} GAUC ${valid.overall.gauc.toFixed(4)} logloss ${valid.overall.logloss.toFixed(4)}` : ''} (${(evalMs / 1000).toFixed(1)} s evaluating)`);
-    if (config.epochs === 1 || !valid) {
-      bestEpoch = epoch;
-      continue;
+    let stopped = false;
+    if (config.epochs === 1 || !valid) bestEpoch = epoch;
+    else {
+      const value = monitorValue(valid, config.monitor);
+      if (value > best) {
+        best = value;
+        bestEpoch = epoch;
+        bad = 0;
+        bestState = snapshot(model);
+        if (checkpointDir) writeSnapshot(bestFile(checkpointDir), bestState);
+      } else if (++bad > config.earlyStoppingPatience) {
+        log(`early stopping: no ${config.monitor} gain for ${bad} epochs; keeping epoch ${bestEpoch}`);
+        stopped = true;
+      }
     }
-    const value = monitorValue(valid, config.monitor);
-    if (value > best) {
-      best = value;
-      bestEpoch = epoch;
-      bad = 0;
-      bestState = snapshot(model);
-      if (checkpointDir) writeSnapshot(bestFile(checkpointDir), bestState);
-    } else if (++bad > config.earlyStoppingPatience) {
-      log(`early stopping: no ${config.monitor} gain for ${bad} epochs; keeping epoch ${bestEpoch}`);
-      break;
-    }
+    // Every epoch end: a run killed in the next epoch loses at most that epoch.
+    if (checkpointDir) checkpoint({ epoch: epoch + 1, batch: 0, epochShuffle: shuffleRng.state(), lossSum: 0, seen: 0, epochs, best: Number.isFinite(best) ? best : null, bestEpoch, bad, stopped });
+    if (stopped) break;
   }
   reader.close();
   if (bestState && bestEpoch !== epochs.length) restore(model, bestState);

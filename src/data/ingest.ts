@@ -3,13 +3,19 @@
  * canonical tables `items`, `events` and `searches`. A row whose required field is unusable is
  * left out and reported with its file, line and field; an optional field that does not parse is
  * set to NULL and reported as a warning. Nothing is dropped without being counted.
+ *
+ * Timestamps: numbers are epoch seconds, milliseconds or microseconds (the table's `timeUnit`, or
+ * detected from their magnitude and stated in the report), and must fall in a plausible range
+ * (1970 to 2100); ids must not hold control characters.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import nodePath from 'node:path';
 import { DataError } from './errors.js';
 import { Duck, sqlIdent, sqlString } from './duck.js';
 import { labelEvents } from './labels.js';
-import { physicalLines, rowLines } from './lines.js';
-import { DatasetSpec, EventsTableSpec, FileFormat, formatOf, ItemsTableSpec, SearchesTableSpec } from './spec.js';
+import { cleanJsonLines, locateCsvError, physicalLines, rowLines } from './lines.js';
+import { DatasetSpec, EventsTableSpec, FileFormat, formatOf, ItemsTableSpec, SearchesTableSpec, TimeUnit } from './spec.js';
 
 export type Severity = 'error' | 'warning';
 
@@ -35,6 +41,8 @@ export interface TableReport {
   problemCounts: Record<string, number>;
   /** The first problems, for people to look at. */
   examples: Problem[];
+  /** How numeric timestamps were read: the unit, and whether it was detected (not set in the spec). */
+  time?: { field: string; unit: Exclude<TimeUnit, 'auto'>; detected: boolean };
 }
 
 export interface IngestReport {
@@ -73,10 +81,12 @@ async function readRaw(duck: Duck, name: string, table: { path: string; format?:
   const raw = `raw_${name}`;
   const path = sqlString(file);
   let rejected: Problem[] = [];
+  let rejectedCount: number | null = null;
+  let keptLines: number[] | null = null;
   const rejectedLogical = new Set<number>();
+  const delim = table.delimiter ?? (format === 'tsv' ? '\t' : ',');
   try {
     if (format === 'csv' || format === 'tsv') {
-      const delim = table.delimiter ?? (format === 'tsv' ? '\t' : ',');
       await duck.run(
         `CREATE OR REPLACE TABLE ${raw} AS SELECT * FROM read_csv(${path}, delim=${sqlString(delim)}, header=true, all_varchar=true, store_rejects=true, rejects_table='rej_${name}', rejects_scan='scan_${name}')`,
       );
@@ -93,12 +103,36 @@ async function readRaw(duck: Duck, name: string, table: { path: string; format?:
         severity: 'error' as const,
       }));
     } else if (format === 'jsonl') {
-      await duck.run(`CREATE OR REPLACE TABLE ${raw} AS SELECT * FROM read_json(${path}, format='newline_delimited')`);
+      try {
+        await duck.run(`CREATE OR REPLACE TABLE ${raw} AS SELECT * FROM read_json(${path}, format='newline_delimited')`);
+      } catch {
+        // One bad line (or a BOM) makes DuckDB refuse the whole file and name the wrong line:
+        // check it line by line instead, and read the good lines.
+        const dir = mkdtempSync(nodePath.join(os.tmpdir(), 'mmctr-jsonl-'));
+        try {
+          const clean = nodePath.join(dir, 'clean.jsonl');
+          const checked = cleanJsonLines(file, clean, MAX_EXAMPLES);
+          keptLines = checked.lines;
+          rejectedCount = checked.rejectedCount;
+          rejected = checked.rejected.map((r) => ({ file, line: r.line, message: `malformed row (${r.reason})`, severity: 'error' as const }));
+          if (checked.lines.length === 0) throw new DataError({ file }, `has no JSON object lines${rejected[0] ? ` (line ${rejected[0].line}: ${rejected[0].message})` : ''}`);
+          await duck.run(`CREATE OR REPLACE TABLE ${raw} AS SELECT * FROM read_json(${sqlString(clean)}, format='newline_delimited')`);
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      }
     } else {
       await duck.run(`CREATE OR REPLACE TABLE ${raw} AS SELECT * FROM read_parquet(${path})`);
     }
   } catch (err) {
-    throw new DataError({ file }, `cannot be read as ${format}: ${(err as Error).message.split('\n')[0]}`);
+    if (err instanceof DataError) throw err;
+    const message = (err as Error).message;
+    if (format === 'csv' || format === 'tsv') {
+      // DuckDB's own message numbers lines within a thread's chunk and names no field: locate it.
+      const at = locateCsvError(file, delim, message);
+      throw new DataError({ file, line: at.line, field: at.field }, `cannot be read as ${format}: ${at.detail}`);
+    }
+    throw new DataError({ file }, `cannot be read as ${format}: ${message.split('\n')[0]}`);
   }
   const described = await duck.all(`SELECT column_name, column_type FROM (DESCRIBE ${raw})`);
   const types = new Map(described.map((r) => [String(r.column_name), String(r.column_type)]));
@@ -114,9 +148,10 @@ async function readRaw(duck: Duck, name: string, table: { path: string; format?:
     }
   const linesOf = (rowIndices: number[]): Map<number, number> => {
     if (format === 'parquet') return new Map(rowIndices.map((r) => [r, r + 1]));
+    if (keptLines) return new Map(rowIndices.map((r) => [r, keptLines![r]]));
     return rowLines(file, format, rowIndices, rejectedLogical);
   };
-  return { name, file, format, types, rejectedCount: rejectedLogical.size, rejected, linesOf };
+  return { name, file, format, types, rejectedCount: rejectedCount ?? rejectedLogical.size, rejected, linesOf };
 }
 
 /**
@@ -135,10 +170,49 @@ function text(raw: RawTable, column: string | undefined, sep = '|'): string {
   return `NULLIF(trim(${expr}), '')`;
 }
 
-/** Epoch seconds from a number or a timestamp text (UTC unless it names an offset); NULL otherwise. */
-function timestamp(expr: string): string {
-  const v = `COALESCE(TRY_CAST(${expr} AS DOUBLE), epoch(TRY_CAST(${expr} AS TIMESTAMPTZ)), epoch(TRY_CAST(${expr} AS TIMESTAMP)))`;
+const UNIT_SECONDS: Record<Exclude<TimeUnit, 'auto'>, number> = { s: 1, ms: 1e3, us: 1e6 };
+/** The plausible range of a timestamp, epoch seconds: 1970-01-01 to 2100-01-01 (UTC). */
+const TIME_MIN = 0;
+const TIME_MAX = 4_102_444_800;
+
+/**
+ * Epoch seconds from a number in `unit` or a timestamp text (UTC unless it names an offset);
+ * NULL when it is neither.
+ */
+function timestamp(expr: string, unit: Exclude<TimeUnit, 'auto'>): string {
+  const v = `COALESCE(TRY_CAST(${expr} AS DOUBLE) / ${UNIT_SECONDS[unit]}, epoch(TRY_CAST(${expr} AS TIMESTAMPTZ)), epoch(TRY_CAST(${expr} AS TIMESTAMP)))`;
   return `CASE WHEN isfinite(${v}) THEN ${v} END`;
+}
+
+/**
+ * The unit of a column's numeric timestamps: the spec's, or the one that puts their median in the
+ * plausible range (seconds up to 2100 are below 4.1e9, milliseconds below 4.1e12, microseconds
+ * below 4.1e15). Text timestamps carry their own unit.
+ */
+async function timeUnitOf(duck: Duck, raw: RawTable, column: string, configured: TimeUnit): Promise<{ field: string; unit: Exclude<TimeUnit, 'auto'>; detected: boolean }> {
+  if (configured !== 'auto') return { field: column, unit: configured, detected: false };
+  const median = await duck.scalar<number | null>(`SELECT median(abs(TRY_CAST(${text(raw, column)} AS DOUBLE))) FROM raw_${raw.name}`);
+  const m = median === null ? 0 : Number(median);
+  const unit = m <= TIME_MAX ? 's' : m <= TIME_MAX * 1e3 ? 'ms' : m <= TIME_MAX * 1e6 ? 'us' : 's';
+  return { field: column, unit, detected: true };
+}
+
+const unitName = { s: 'seconds', ms: 'milliseconds', us: 'microseconds' } as const;
+
+/** The check of a timestamp that parsed but falls outside the plausible range. */
+function rangeCheck(field: string, column: string, raw: string, unit: Exclude<TimeUnit, 'auto'>, severity: Severity): Check {
+  return {
+    field,
+    when: `${column} IS NOT NULL AND (${column} < ${TIME_MIN} OR ${column} >= ${TIME_MAX})`,
+    value: raw,
+    message: `is outside the plausible range 1970-01-01 .. 2100-01-01 (numbers read as epoch ${unitName[unit]}; set "timeUnit" in the dataset spec if that is wrong)${severity === 'warning' ? '; left empty' : ''}`,
+    severity,
+  };
+}
+
+/** The check that refuses an id holding control characters (a NUL or a tab would make a new id that prints like an old one). */
+function controlCheck(field: string, column: string, what: string): Check {
+  return { field, when: `regexp_matches(${column}, '[[:cntrl:]]')`, value: `to_json(${column})::VARCHAR`, message: `holds control characters: not a usable ${what} id`, severity: 'error' };
 }
 
 interface Check {
@@ -204,29 +278,37 @@ async function ingestItems(duck: Duck, spec: ItemsTableSpec): Promise<TableRepor
   const c = spec.columns;
   const raw = await readRaw(duck, 'items', spec, [...Object.values(c), ...spec.attributes]);
   const t = (column: string | undefined, sep?: string) => text(raw, column, sep);
+  const time = c.created_at ? await timeUnitOf(duck, raw, c.created_at, spec.timeUnit) : undefined;
   const attrs = spec.attributes.map((a) => `${t(a)} AS ${sqlIdent(`attr_${a}`)}`).join(', ');
   await duck.run(`CREATE OR REPLACE TABLE chk_items AS SELECT rowid AS r,
       ${t(c.item_id)} AS item_id, ${t(c.title)} AS title, ${t(c.image)} AS image,
       ${t(c.category)} AS category, ${t(c.brand)} AS brand, ${t(c.shop)} AS shop,
-      ${t(c.created_at)} AS created_at_raw, ${timestamp(t(c.created_at))} AS created_at
+      ${t(c.created_at)} AS created_at_raw, ${time ? timestamp(t(c.created_at), time.unit) : 'NULL::DOUBLE'} AS created_parsed
       ${attrs ? `, ${attrs}` : ''},
       row_number() OVER (PARTITION BY ${t(c.item_id)} ORDER BY rowid) AS dup
     FROM raw_items`);
   const report = await runChecks(duck, raw, [
     { field: c.item_id, when: 'item_id IS NULL', value: 'NULL', message: 'is empty: every item needs an id', severity: 'error' },
+    controlCheck(c.item_id, 'item_id', 'item'),
     { field: c.item_id, when: 'item_id IS NOT NULL AND dup > 1', value: 'item_id', message: 'repeats an earlier item id (the first row is kept)', severity: 'error' },
-    ...(c.created_at
-      ? [{ field: c.created_at, when: 'created_at_raw IS NOT NULL AND created_at IS NULL', value: 'created_at_raw', message: 'is not a number (epoch seconds) or a timestamp; left empty', severity: 'warning' as const }]
+    ...(c.created_at && time
+      ? [
+          { field: c.created_at, when: 'created_at_raw IS NOT NULL AND created_parsed IS NULL', value: 'created_at_raw', message: `is not a number (epoch ${unitName[time.unit]}) or a timestamp; left empty`, severity: 'warning' as const },
+          rangeCheck(c.created_at, 'created_parsed', 'created_at_raw', time.unit, 'warning'),
+        ]
       : []),
   ]);
-  await duck.run(`CREATE OR REPLACE TABLE items AS SELECT r::BIGINT AS seq, * EXCLUDE (r, dup, created_at_raw) FROM chk_items WHERE r NOT IN (SELECT r FROM bad_items) ORDER BY r`);
-  return report;
+  await duck.run(`CREATE OR REPLACE TABLE items AS SELECT r::BIGINT AS seq, * EXCLUDE (r, dup, created_at_raw, created_parsed),
+      CASE WHEN created_parsed >= ${TIME_MIN} AND created_parsed < ${TIME_MAX} THEN created_parsed END AS created_at
+    FROM chk_items WHERE r NOT IN (SELECT r FROM bad_items) ORDER BY r`);
+  return { ...report, time };
 }
 
 async function ingestEvents(duck: Duck, spec: EventsTableSpec): Promise<TableReport> {
   const c = spec.columns;
   const raw = await readRaw(duck, 'events', spec, Object.values(c) as string[]);
   const t = (column: string | undefined, sep?: string) => text(raw, column, sep);
+  const time = await timeUnitOf(duck, raw, c.ts, spec.timeUnit);
   const mapping = Object.entries(spec.typeValues)
     .map(([from, to]) => `WHEN lower(${t(c.type)}) = ${sqlString(from.toLowerCase())} THEN ${sqlString(to)}`)
     .join(' ');
@@ -237,7 +319,7 @@ async function ingestEvents(duck: Duck, spec: EventsTableSpec): Promise<TableRep
   const clickedRaw = c.clicked ? `lower(${t(c.clicked)})` : 'NULL';
   await duck.run(`CREATE OR REPLACE TABLE chk_events AS SELECT rowid AS r,
       ${t(c.user_id)} AS user_id, ${t(c.item_id)} AS item_id,
-      ${t(c.ts)} AS ts_raw, ${timestamp(t(c.ts))} AS ts,
+      ${t(c.ts)} AS ts_raw, ${timestamp(t(c.ts), time.unit)} AS ts,
       ${c.type ? t(c.type) : 'NULL'} AS type_raw, ${typeExpr} AS type,
       ${clickedRaw} AS clicked_raw,
       CASE WHEN ${clickedRaw} IN ('1', 'true', 't', 'yes', 'y', '1.0') THEN true
@@ -248,8 +330,11 @@ async function ingestEvents(duck: Duck, spec: EventsTableSpec): Promise<TableRep
     FROM raw_events`);
   const report = await runChecks(duck, raw, [
     { field: c.user_id, when: 'user_id IS NULL', value: 'NULL', message: 'is empty: every event needs a user id', severity: 'error' },
+    controlCheck(c.user_id, 'user_id', 'user'),
     { field: c.item_id, when: 'item_id IS NULL', value: 'NULL', message: 'is empty: every event needs an item id', severity: 'error' },
-    { field: c.ts, when: 'ts IS NULL', value: 'ts_raw', message: 'is not a number (epoch seconds) or a timestamp', severity: 'error' },
+    controlCheck(c.item_id, 'item_id', 'item'),
+    { field: c.ts, when: 'ts IS NULL', value: 'ts_raw', message: `is not a number (epoch ${unitName[time.unit]}) or a timestamp`, severity: 'error' },
+    rangeCheck(c.ts, 'ts', 'ts_raw', time.unit, 'error'),
     ...(c.type
       ? [{ field: c.type, when: 'type IS NULL', value: 'type_raw', message: `is not an event type: expected ${EVENT_TYPES.join(', ')} (or map the file's values with typeValues)`, severity: 'error' as const }]
       : []),
@@ -268,7 +353,7 @@ async function ingestEvents(duck: Duck, spec: EventsTableSpec): Promise<TableRep
     SELECT user_id, item_id, type, ts, r::BIGINT AS seq, clicked, request_id, position,
       CASE WHEN p_true_num BETWEEN 0 AND 1 THEN p_true_num END AS p_true
     FROM chk_events WHERE r NOT IN (SELECT r FROM bad_events) ORDER BY r`);
-  return report;
+  return { ...report, time };
 }
 
 async function ingestSearches(duck: Duck, spec: SearchesTableSpec): Promise<TableReport> {
@@ -276,16 +361,20 @@ async function ingestSearches(duck: Duck, spec: SearchesTableSpec): Promise<Tabl
   const sep = spec.listSeparator;
   const raw = await readRaw(duck, 'searches', spec, Object.values(c) as string[]);
   const t = (column: string | undefined, sep?: string) => text(raw, column, sep);
+  const time = await timeUnitOf(duck, raw, c.ts, spec.timeUnit);
   const list = (col: string | undefined) => (col ? `list_filter(string_split(${t(col, sep)}, ${sqlString(sep)}), x -> trim(x) <> '')` : `[]::VARCHAR[]`);
   await duck.run(`CREATE OR REPLACE TABLE chk_searches AS SELECT rowid AS r,
-      ${t(c.user_id)} AS user_id, ${t(c.ts)} AS ts_raw, ${timestamp(t(c.ts))} AS ts,
+      ${t(c.user_id)} AS user_id, ${t(c.ts)} AS ts_raw, ${timestamp(t(c.ts), time.unit)} AS ts,
       ${t(c.query_text)} AS query_text, ${t(c.query_image)} AS query_image,
       COALESCE(${list(c.shown)}, []::VARCHAR[]) AS shown, COALESCE(${list(c.clicked)}, []::VARCHAR[]) AS clicked,
       ${t(c.bought)} AS bought
     FROM raw_searches`);
   const report = await runChecks(duck, raw, [
     { field: c.user_id, when: 'user_id IS NULL', value: 'NULL', message: 'is empty: every search needs a user id', severity: 'error' },
-    { field: c.ts, when: 'ts IS NULL', value: 'ts_raw', message: 'is not a number (epoch seconds) or a timestamp', severity: 'error' },
+    controlCheck(c.user_id, 'user_id', 'user'),
+    { field: c.ts, when: 'ts IS NULL', value: 'ts_raw', message: `is not a number (epoch ${unitName[time.unit]}) or a timestamp`, severity: 'error' },
+    rangeCheck(c.ts, 'ts', 'ts_raw', time.unit, 'error'),
+    { field: c.shown, when: `list_bool_or(list_transform(shown, x -> regexp_matches(x, '[[:cntrl:]]')))`, value: `to_json(shown)::VARCHAR`, message: 'lists an item id that holds control characters', severity: 'error' },
     { field: c.query_text ?? c.query_image ?? 'query', when: 'query_text IS NULL AND query_image IS NULL', value: 'NULL', message: 'has neither a query text nor a query image', severity: 'error' },
     { field: c.shown, when: 'len(shown) = 0', value: 'NULL', message: 'lists no shown items', severity: 'error' },
     ...(c.bought
@@ -294,7 +383,7 @@ async function ingestSearches(duck: Duck, spec: SearchesTableSpec): Promise<Tabl
   ]);
   await duck.run(`CREATE OR REPLACE TABLE searches AS SELECT r::BIGINT AS seq, user_id, ts, query_text, query_image, shown, clicked, bought
     FROM chk_searches WHERE r NOT IN (SELECT r FROM bad_searches) ORDER BY r`);
-  return report;
+  return { ...report, time };
 }
 
 /**

@@ -17,12 +17,17 @@ import { parseConfig, readConfigFile } from '../util/config-file.js';
 export const FILE_FORMATS = ['csv', 'tsv', 'jsonl', 'parquet'] as const;
 export type FileFormat = (typeof FILE_FORMATS)[number];
 
+export const TIME_UNITS = ['auto', 's', 'ms', 'us'] as const;
+export type TimeUnit = (typeof TIME_UNITS)[number];
+
 const tableBase = {
   path: z.string().min(1),
   /** Inferred from the file extension when absent. */
   format: z.enum(FILE_FORMATS).optional(),
   /** For csv/tsv: field delimiter (default ',' for csv, tab for tsv). */
   delimiter: z.string().length(1).optional(),
+  /** Unit of numeric timestamps (ts, created_at): epoch s, ms or us; 'auto' detects it from their magnitude (stated by `data check`). */
+  timeUnit: z.enum(TIME_UNITS).default('auto'),
 };
 
 const column = z.string().min(1);

@@ -3,7 +3,8 @@
  *
  * A checkpoint holds everything a killed run needs to continue as if it had never stopped: the
  * model's parameters, buffers and sparse tables ("model.<dotted name>"), each optimiser's state
- * buffers ("optim.<optimiser>.<buffer>") and step count, the RandomStream states, and the
+ * buffers ("optim.<optimiser>.<buffer>") and step count, the RandomStream states (the trainer's
+ * own, and every stream the model registered, e.g. dropout, as "model.<dotted name>"), and the
  * trainer's progress (epoch, step, data cursor...) as JSON in the metadata. A checkpoint
  * directory holds one file per saved step, "step-<12-digit step>.safetensors", each written
  * atomically, so a file under its final name is always complete; the newest K are kept.
@@ -64,7 +65,7 @@ export interface LoadedCheckpoint {
   file: string;
   step: number;
   progress: Record<string, unknown>;
-  /** Fresh streams at the saved positions, by name; replace the trainer's streams with them. */
+  /** Fresh streams at the saved positions, by name; replace the trainer's streams with them (the model's own streams are restored in place). */
   random: Record<string, RandomStream>;
 }
 
@@ -155,7 +156,11 @@ export function writeCheckpoint(file: string, step: number, state: TrainingState
   const optimizerMeta: Record<string, OptimizerRecord> = {};
   for (const [name, opt] of Object.entries(optimizers)) optimizerMeta[name] = { kind: opt.kind, steps: opt.steps, lr: opt.lr };
   const random: Record<string, RandomState> = {};
-  for (const [name, rng] of Object.entries(state.random ?? {})) random[name] = rng.state();
+  for (const [name, rng] of Object.entries(state.random ?? {})) {
+    if (name.startsWith(MODEL_PREFIX)) throw new EngineError(`checkpoint: random stream name '${name}' is reserved for the model's own streams`);
+    random[name] = rng.state();
+  }
+  for (const [name, rng] of state.model.namedStreams()) random[MODEL_PREFIX + name] = rng.state();
   writeSafetensors(file, tensors, {
     format: CHECKPOINT_FORMAT,
     format_version: FORMAT_VERSION,
@@ -329,14 +334,23 @@ export function loadCheckpoint(file: string, target: LoadTarget): LoadedCheckpoi
     };
     compareTensors(reader.header.entries, optimList, OPTIM_PREFIX, 'optimisers', problems, notGiven);
     for (const name of target.random ?? []) if (!(name in random)) problems.push(`random stream '${name}' is not in the checkpoint (it has: ${Object.keys(random).join(', ') || 'none'})`);
+    const modelStreams = target.model.namedStreams();
+    for (const [name, rng] of modelStreams) {
+      const saved = random[MODEL_PREFIX + name];
+      if (!saved) problems.push(`the model's random stream '${name}' is not in the checkpoint (an older build did not save it): a run resumed from it would draw different dropout masks`);
+      else if (saved.seed !== rng.seed) problems.push(`the model's random stream '${name}' has seed ${saved.seed} in the checkpoint but ${rng.seed} in the model (a different seed or model config)`);
+    }
+    for (const name of Object.keys(random))
+      if (name.startsWith(MODEL_PREFIX) && !modelStreams.has(name.slice(MODEL_PREFIX.length))) problems.push(`random stream '${name}' is in the checkpoint but the model has no stream '${name.slice(MODEL_PREFIX.length)}'`);
     for (const name of reader.header.entries.keys())
       if (!name.startsWith(MODEL_PREFIX) && !name.startsWith(OPTIM_PREFIX)) problems.push(`'${name}' is in the file but is neither 'model.*' nor 'optim.*'`);
     if (problems.length > 0) throw mismatch(file, 'training state', problems);
 
     for (const t of [...modelList, ...optimList]) reader.readInto(t.name, t.data);
     for (const [name, opt] of Object.entries(optimizers)) opt.setSteps((savedOptimizers[name] as Record<string, unknown>).steps as number);
+    for (const [name, rng] of modelStreams) rng.seek(random[MODEL_PREFIX + name]);
     const streams: Record<string, RandomStream> = {};
-    for (const [name, s] of Object.entries(random)) streams[name] = RandomStream.restore(s);
+    for (const [name, s] of Object.entries(random)) if (!name.startsWith(MODEL_PREFIX)) streams[name] = RandomStream.restore(s);
     return { file, step, progress, random: streams };
   } finally {
     reader.close();

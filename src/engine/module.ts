@@ -1,7 +1,9 @@
 /**
  * Module: a named composition of parameters, buffers (non-trained state such as running
- * statistics), sparse embedding tables and child modules. Names are dotted paths
- * ("interest.attention.w0"), which are the keys in parameter files and optimiser state.
+ * statistics), sparse embedding tables, random streams (dropout) and child modules. Names are
+ * dotted paths ("interest.attention.w0"), which are the keys in parameter files, optimiser state
+ * and checkpoints (a checkpoint saves every stream's position, so a resumed run draws the same
+ * dropout masks as one that never stopped).
  */
 import { EngineError } from './errors.js';
 import { Initializer } from './init.js';
@@ -13,6 +15,7 @@ export abstract class Module {
   private readonly ownParams = new Map<string, Parameter>();
   private readonly ownBuffers = new Map<string, Float32Array>();
   private readonly ownTables = new Map<string, SparseEmbedding>();
+  private readonly ownStreams = new Map<string, RandomStream>();
   private readonly children = new Map<string, Module>();
   /** Training mode (dropout, Dice batch statistics); switch with train() / eval(). */
   training = true;
@@ -39,6 +42,13 @@ export abstract class Module {
     return table;
   }
 
+  /** A random stream the module draws from while it runs (dropout); its position is training state. */
+  protected stream(name: string, rng: RandomStream): RandomStream {
+    this.claim(name);
+    this.ownStreams.set(name, rng);
+    return rng;
+  }
+
   protected child<M extends Module>(name: string, module: M): M {
     this.claim(name);
     this.children.set(name, module);
@@ -47,7 +57,7 @@ export abstract class Module {
 
   private claim(name: string): void {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new EngineError(`module part name '${name}' must be an identifier`);
-    if (this.ownParams.has(name) || this.ownBuffers.has(name) || this.ownTables.has(name) || this.children.has(name))
+    if (this.ownParams.has(name) || this.ownBuffers.has(name) || this.ownTables.has(name) || this.ownStreams.has(name) || this.children.has(name))
       throw new EngineError(`module part name '${name}' is used twice`);
   }
 
@@ -70,6 +80,13 @@ export abstract class Module {
     const out = new Map<string, SparseEmbedding>();
     for (const [n, t] of this.ownTables) out.set(prefix + n, t);
     for (const [n, c] of this.children) for (const [k, v] of c.namedTables(`${prefix}${n}.`)) out.set(k, v);
+    return out;
+  }
+
+  namedStreams(prefix = ''): Map<string, RandomStream> {
+    const out = new Map<string, RandomStream>();
+    for (const [n, r] of this.ownStreams) out.set(prefix + n, r);
+    for (const [n, c] of this.children) for (const [k, v] of c.namedStreams(`${prefix}${n}.`)) out.set(k, v);
     return out;
   }
 

@@ -23,6 +23,10 @@ type I32 = Int32Array;
 export interface NativeKernels {
   /** The op codes of native/codes.h by family, name -> code (read through ops/codes.ts). */
   codes: Readonly<Record<'activation' | 'unary' | 'binary', Readonly<Record<string, number>>>>;
+  /** Keep freed memory mapped for reuse (training's setting, made at load) or give large blocks back at once (a service). */
+  keepFreedMemory(keep: boolean): void;
+  /** Returns freed heap memory to the OS (malloc_trim); true when some was released. */
+  trimFreedMemory(): boolean;
 
   gemm(ta: boolean, tb: boolean, m: number, n: number, k: number, alpha: number, a: F32, lda: number, b: F32, ldb: number, beta: number, c: F32, ldc: number): void;
   gemmBatched(ta: boolean, tb: boolean, batch: number, m: number, n: number, k: number, alpha: number, a: F32, strideA: number, b: F32, strideB: number, beta: number, c: F32, strideC: number): void;

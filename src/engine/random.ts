@@ -35,6 +35,13 @@ export class RandomStream {
     return { seed: this.seed, counter: this.counter };
   }
 
+  /** Moves this stream to a saved position of the same stream (same seed), in place. */
+  seek(state: RandomState): void {
+    if (state.seed !== this.seed) throw new EngineError(`random stream: a saved position of seed ${state.seed} cannot be applied to the stream of seed ${this.seed}`);
+    if (!Number.isSafeInteger(state.counter) || state.counter < 0) throw new EngineError(`random stream: counter must be a non-negative integer, got ${state.counter}`);
+    this.counter = state.counter;
+  }
+
   /** An independent stream for a named purpose ("init", "dropout", "shuffle"). */
   fork(name: string): RandomStream {
     return new RandomStream((this.seed * 0x100000001 + fnv1aCodeUnits(name)) % MAX_SAFE);

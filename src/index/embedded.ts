@@ -4,16 +4,19 @@
  *
  *   <file>            a snapshot (safetensors: "vectors" F32 or I8 [n, dim], ids in metadata),
  *                     written atomically (temp file + fsync + rename);
- *   <file>.journal    vectors added since the snapshot, one JSON line each, appended on every
- *                     write, so an ingested item survives a crash without rewriting the snapshot.
+ *   <file>.journal    vectors added since the snapshot, one JSON line each (journal.ts), appended
+ *                     before a write is acknowledged and synced by the fsync policy, so an
+ *                     ingested item survives a crash without rewriting the snapshot.
  *
- * Opening reads the snapshot and replays the journal (replays are idempotent puts); flush() and
- * close() fold the journal into a new snapshot. Loading 100k x 128 float32 is one read and one
- * JSON parse of the ids: well under a second.
+ * Opening reads the snapshot and replays the journal (replays are idempotent puts; a torn last
+ * line is cut off, an invalid line is skipped and reported in `recovery`); flush() and close()
+ * fold the journal into a new snapshot. Loading 100k x 128 float32 is one read and one JSON parse
+ * of the ids: well under a second.
  */
-import { appendFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { encodeSafetensors, readSafetensors } from '../engine/safetensors.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { FsyncPolicy, Journal, JournalRecovery, SkippedLine } from './journal.js';
 import { fromInt8, IndexError, normalized, quantizeInt8, VectorIndex, VectorPrecision } from './types.js';
 
 export const INDEX_FORMAT = 'mmctr.vector-index';
@@ -26,6 +29,10 @@ export interface EmbeddedIndexOptions {
   precision?: VectorPrecision;
   /** Journal lines after which a write folds them into a new snapshot. */
   snapshotEvery?: number;
+  /** When journal writes reach the disk (journal.ts); default 'always'. */
+  fsync?: FsyncPolicy;
+  /** Told about each journal line skipped on open (the service logs them). */
+  onJournalSkip?: (line: SkippedLine, file: string) => void;
 }
 
 export class EmbeddedIndex implements VectorIndex {
@@ -34,6 +41,9 @@ export class EmbeddedIndex implements VectorIndex {
   private readonly ids: string[] = [];
   private rows: Float32Array | Int8Array;
   private journalLines = 0;
+  private journal: Journal | null = null;
+  /** What replaying the journal found (null: memory only). */
+  recovery: JournalRecovery | null = null;
   private closed = false;
 
   private constructor(
@@ -46,7 +56,13 @@ export class EmbeddedIndex implements VectorIndex {
   }
 
   /** Opens (or creates) an index: the snapshot, then the journal on top. */
-  static open({ file, dim, precision, snapshotEvery = 10_000 }: EmbeddedIndexOptions): EmbeddedIndex {
+  static open(options: EmbeddedIndexOptions): EmbeddedIndex {
+    const index = EmbeddedIndex.openSnapshot(options);
+    index.replayJournal(options.fsync ?? 'always', options.onJournalSkip);
+    return index;
+  }
+
+  private static openSnapshot({ file, dim, precision, snapshotEvery = 10_000 }: EmbeddedIndexOptions): EmbeddedIndex {
     if (file && existsSync(file)) {
       const f = readSafetensors(file);
       const meta = f.metadata ?? {};
@@ -64,34 +80,34 @@ export class EmbeddedIndex implements VectorIndex {
         index.rowOf.set(id, r);
         index.ids.push(id);
       });
-      index.replayJournal();
       return index;
     }
     if (dim === undefined) throw new IndexError(`${file ?? 'in-memory index'}: a new index needs its vector width (dim)`);
-    const index = new EmbeddedIndex(file, dim, precision ?? 'float32', snapshotEvery);
-    index.replayJournal();
-    return index;
+    return new EmbeddedIndex(file, dim, precision ?? 'float32', snapshotEvery);
   }
 
-  private get journal(): string | null {
-    return this.file ? `${this.file}.journal` : null;
-  }
-
-  private replayJournal(): void {
-    if (!this.journal || !existsSync(this.journal)) return;
-    const lines = readFileSync(this.journal, 'utf8').split('\n');
-    for (const line of lines) {
-      if (!line) continue;
-      let rec: { id: string; v: number[] };
-      try {
-        rec = JSON.parse(line) as { id: string; v: number[] };
-      } catch {
-        // A line cut short by a crash mid-append: everything before it is intact.
-        continue;
-      }
-      this.set(rec.id, normalized(rec.v, this.dim, `${this.journal}: vector of "${rec.id}"`));
-      this.journalLines++;
-    }
+  private replayJournal(fsync: FsyncPolicy, onSkip?: (line: SkippedLine, file: string) => void): void {
+    if (!this.file) return;
+    const file = `${this.file}.journal`;
+    const opened = Journal.open(file, {
+      fsync,
+      onSkip: (line) => onSkip?.(line, file),
+      validate: (rec) => {
+        if (typeof rec !== 'object' || rec === null || Array.isArray(rec)) return 'not a record {id, v}';
+        const { id, v } = rec as { id?: unknown; v?: unknown };
+        if (typeof id !== 'string' || id.length === 0) return 'has no item id';
+        if (!Array.isArray(v)) return `item "${id}": has no vector`;
+        try {
+          return { id, vector: normalized(v as number[], this.dim, `item "${id}"`) };
+        } catch (err) {
+          return (err as Error).message;
+        }
+      },
+    });
+    for (const { id, vector } of opened.records) this.set(id, vector);
+    this.journal = opened.journal;
+    this.journalLines = opened.records.length;
+    this.recovery = opened.recovery;
   }
 
   private reserve(n: number): void {
@@ -131,13 +147,22 @@ export class EmbeddedIndex implements VectorIndex {
 
   async putMany(items: readonly { id: string; vector: Float32Array }[]): Promise<void> {
     this.checkOpen();
-    const clean = items.map(({ id, vector }) => ({ id, vector: normalized(vector, this.dim, `vector of "${id}"`) }));
-    if (this.journal && clean.length) {
-      appendFileSync(this.journal, clean.map(({ id, vector }) => `${JSON.stringify({ id, v: Array.from(vector) })}\n`).join(''));
-      this.journalLines += clean.length;
-    }
+    const clean = items.map(({ id, vector }) => {
+      if (typeof id !== 'string' || id.length === 0) throw new IndexError('an item id must be a non-empty string');
+      return { id, vector: normalized(vector, this.dim, `vector of "${id}"`) };
+    });
+    if (clean.length === 0) return;
+    // Journal first, memory at once after (a snapshot taken while this write waits for its fsync
+    // includes it), acknowledged when the fsync policy says the write is durable.
+    const durable = this.journal?.append(clean.map(({ id, vector }) => ({ id, v: Array.from(vector) })));
+    this.journalLines += clean.length;
     for (const { id, vector } of clean) this.set(id, vector);
+    await durable;
     if (this.journalLines >= this.snapshotEvery) await this.flush();
+  }
+
+  async ping(): Promise<void> {
+    this.checkOpen();
   }
 
   async size(): Promise<number> {
@@ -158,14 +183,15 @@ export class EmbeddedIndex implements VectorIndex {
       this.file,
       encodeSafetensors({ vectors: { data, shape: [n, this.dim] } }, { format: INDEX_FORMAT, precision: this.precision, dim: String(this.dim), ids: JSON.stringify(this.ids) }),
     );
-    // The snapshot now holds every journal line; a crash before this removal only replays them again.
-    rmSync(this.journal!, { force: true });
+    // The snapshot now holds every journal line; a crash before this only replays them again.
+    this.journal?.clear();
     this.journalLines = 0;
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     if (this.journalLines > 0) await this.flush();
+    await this.journal?.close();
     this.closed = true;
   }
 

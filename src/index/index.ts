@@ -5,6 +5,7 @@
 import { readVectorFile, type VectorFile } from '../encoders/vector-file.js';
 import type { Redis } from 'ioredis';
 import { EmbeddedIndex } from './embedded.js';
+import type { FsyncPolicy, JournalRecovery, SkippedLine } from './journal.js';
 import { InProcessQueue, IngestQueue, RedisStreamQueue } from './queue.js';
 import { connectRedis, RedisIndex } from './redis.js';
 import type { VectorIndex, VectorPrecision } from './types.js';
@@ -13,6 +14,7 @@ export * from './types.js';
 export { EmbeddedIndex, INDEX_FORMAT } from './embedded.js';
 export { RedisIndex, connectRedis } from './redis.js';
 export { AnnIndex } from './ann.js';
+export { FSYNC_POLICIES, type FsyncPolicy, type JournalRecovery, type SkippedLine } from './journal.js';
 export * from './queue.js';
 
 export interface IndexOptions {
@@ -25,6 +27,13 @@ export interface IndexOptions {
   prefix?: string;
   dim?: number;
   precision?: VectorPrecision;
+  /** Embedded: when the journals (vectors, queued jobs) reach the disk; default 'always'. */
+  fsync?: FsyncPolicy;
+  /** Most ingestion jobs waiting (and, in-process, the bytes they hold). */
+  queueJobs?: number;
+  queueBytes?: number;
+  /** Told about each journal line skipped on open (embedded). */
+  onJournalSkip?: (line: SkippedLine, file: string) => void;
 }
 
 export interface OpenedIndex {
@@ -32,6 +41,8 @@ export interface OpenedIndex {
   queue: IngestQueue;
   /** The Redis connection both use (closed by closeIndex), if any. */
   redis: Redis | null;
+  /** What replaying the embedded journals found (vectors, then queued jobs); empty for Redis or memory only. */
+  recoveries: JournalRecovery[];
 }
 
 /** The index and its matching ingestion queue (in-process for embedded, a Redis stream for redis). */
@@ -40,14 +51,17 @@ export async function openIndex(options: IndexOptions): Promise<OpenedIndex> {
     const redis = connectRedis(options.redisUrl ?? 'redis://127.0.0.1:6379');
     try {
       const index = await RedisIndex.open({ client: redis, prefix: options.prefix, dim: options.dim, precision: options.precision });
-      return { index, queue: new RedisStreamQueue({ client: redis, prefix: options.prefix }), redis };
+      return { index, queue: new RedisStreamQueue({ client: redis, prefix: options.prefix, maxLength: options.queueJobs }), redis, recoveries: [] };
     } catch (err) {
       redis.disconnect();
       throw err;
     }
   }
-  const index = EmbeddedIndex.open({ file: options.file ?? null, dim: options.dim, precision: options.precision });
-  return { index, queue: new InProcessQueue(), redis: null };
+  const file = options.file ?? null;
+  const index = EmbeddedIndex.open({ file, dim: options.dim, precision: options.precision, fsync: options.fsync, onJournalSkip: options.onJournalSkip });
+  // Jobs accepted but not yet indexed live beside the index's own files.
+  const queue = new InProcessQueue({ file: file && `${file}.queue`, fsync: options.fsync, maxJobs: options.queueJobs, maxBytes: options.queueBytes, onJournalSkip: options.onJournalSkip });
+  return { index, queue, redis: null, recoveries: [index.recovery, queue.recovery].filter((r): r is JournalRecovery => r !== null) };
 }
 
 export async function closeIndex({ index, queue, redis }: OpenedIndex): Promise<void> {

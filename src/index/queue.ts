@@ -3,16 +3,31 @@
  * vector) waits here until an encoder worker turns it into a vector and writes it to the index.
  *
  *   InProcessQueue     the embedded default: an array drained by workers in the same process.
+ *                      With a file, every job is journaled (journal.ts) before its submission is
+ *                      acknowledged and replayed on the next start until it is settled, so a
+ *                      killed server loses no accepted item and a graceful stop leaves waiting
+ *                      jobs for the next start; without one, a graceful stop drains the queue.
  *   RedisStreamQueue   a Redis stream with one consumer group: any number of workers on any
  *                      number of machines read with XREADGROUP (each job goes to one of them),
  *                      acknowledge with XACK after the vector is written, and claim the jobs of a
  *                      worker that died mid-job (XAUTOCLAIM after `claimIdleMs`).
  *
- * Both keep each job's state (queued, done, failed + reason) so a client can ask what happened.
+ * Both are bounded (a submission past the bound is a QueueFullError, which the service answers
+ * 503 + Retry-After) and keep each job's state (queued, done, failed + reason) so a client can ask
+ * what happened. A handler that throws (the index unreachable, the disk full) leaves its jobs
+ * queued to be retried; a job that cannot be indexed is failed by the handler, alone.
  */
 import { randomUUID } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdir, open, rm } from 'node:fs/promises';
+import path from 'node:path';
 import type { Redis } from 'ioredis';
-import { IndexError } from './types.js';
+import { MmctrError } from '../util/errors.js';
+import { FsyncPolicy, Journal, JournalRecovery, SkippedLine } from './journal.js';
+import { quiet } from './redis.js';
+
+/** The queue holds as many jobs (or bytes) as it may, or is stopping: retry later. */
+export class QueueFullError extends MmctrError {}
 
 export interface IngestRequest {
   /** The item id the vector is stored under. */
@@ -32,7 +47,10 @@ export interface IngestJob extends IngestRequest {
 
 export type JobState = { state: 'queued' } | { state: 'done'; indexedAt: number } | { state: 'failed'; reason: string };
 
-/** Encodes and writes a batch of jobs; returns the jobs that failed, with a reason each. */
+/**
+ * Encodes and writes a batch of jobs; returns the jobs that failed, with a reason each. Throwing
+ * means nothing could be written (a dependency is down): the jobs stay queued and are retried.
+ */
 export type IngestHandler = (jobs: IngestJob[]) => Promise<{ jobId: string; reason: string }[]>;
 
 export interface IngestQueue {
@@ -54,20 +72,125 @@ function newJob(request: IngestRequest): IngestJob {
 const KEEP_STATES = 10_000;
 const STATE_TTL_SECONDS = 3600;
 
+export interface InProcessQueueOptions {
+  /** Journal of the jobs not yet settled; null: memory only (a graceful stop drains the queue). */
+  file?: string | null;
+  fsync?: FsyncPolicy;
+  /** Most jobs waiting or being encoded. */
+  maxJobs?: number;
+  /** Most bytes (images and vectors) they may hold together. */
+  maxBytes?: number;
+  onJournalSkip?: (line: SkippedLine, file: string) => void;
+}
+
+/**
+ * A journal line: a submitted job (with the name of its image file, beside the journal in
+ * `<journal>.images/`: megabytes of image through JSON would cost a base64 string and its garbage
+ * collection on every upload), or the jobs a batch settled.
+ */
+type QueueRecord = { add: Omit<IngestJob, 'image'>; image?: string } | { settled: string[] };
+
+/** Tries before a job whose batch keeps failing as a whole is failed. */
+const MAX_ATTEMPTS = 5;
+/** A journal this large is rewritten with only the unsettled jobs. */
+const COMPACT_BYTES = 64 << 20;
+
+const jobBytes = (j: IngestRequest) => (j.image?.length ?? 0) + 8 * (j.vector?.length ?? 0) + 2 * ((j.title?.length ?? 0) + j.id.length);
+
+function addRecord(job: IngestJob): QueueRecord {
+  const { image, ...rest } = job;
+  return image ? { add: rest, image: job.jobId } : { add: rest };
+}
+
 export class InProcessQueue implements IngestQueue {
   readonly kind = 'in-process' as const;
+  /** What replaying the journal found (null: memory only). */
+  readonly recovery: JournalRecovery | null = null;
   private readonly waiting: IngestJob[] = [];
+  private readonly active = new Set<IngestJob>();
+  private readonly attempts = new Map<string, number>();
   private readonly states = new Map<string, JobState>();
   private readonly wake = new Set<() => void>();
-  private inFlight = 0;
+  private readonly journal: Journal | null = null;
+  /** Where journaled jobs keep their image bytes, one file per job (named by job id). */
+  private readonly imagesDir: string | null = null;
+  private readonly fsync: FsyncPolicy;
+  private readonly maxJobs: number;
+  private readonly maxBytes: number;
+  private bytes = 0;
   private closed = false;
 
-  async submit(request: IngestRequest): Promise<IngestJob> {
-    if (this.closed) throw new IndexError('the ingestion queue is closed');
-    const job = newJob(request);
+  constructor({ file = null, fsync = 'always', maxJobs = 10_000, maxBytes = 256 << 20, onJournalSkip }: InProcessQueueOptions = {}) {
+    this.maxJobs = maxJobs;
+    this.maxBytes = maxBytes;
+    this.fsync = fsync;
+    if (!file) return;
+    const opened = Journal.open<QueueRecord>(file, { fsync, validate: validRecord, onSkip: (line) => onJournalSkip?.(line, file) });
+    this.journal = opened.journal;
+    this.recovery = opened.recovery;
+    this.imagesDir = `${file}.images`;
+    const pending = new Map<string, { job: Omit<IngestJob, 'image'>; image?: string }>();
+    for (const r of opened.records) {
+      if ('settled' in r) for (const id of r.settled) pending.delete(id);
+      else pending.set(r.add.jobId, { job: r.add, image: r.image });
+    }
+    for (const { job, image } of pending.values()) {
+      let bytes: Buffer | null = null;
+      if (image !== undefined) {
+        try {
+          bytes = readFileSync(path.join(this.imagesDir, image));
+        } catch (err) {
+          // Only someone deleting it loses it: the file is written before the job is journaled.
+          onJournalSkip?.({ offset: -1, reason: `job ${job.jobId} (item "${job.id}"): its image file cannot be read (${(err as Error).message}): failed` }, file);
+          this.setState(job.jobId, { state: 'failed', reason: 'its image file was lost while the server was down' });
+          continue;
+        }
+      }
+      this.enqueue({ ...job, image: bytes });
+    }
+    // Image files of no pending job: settled ones not yet deleted, or written by a submission that crashed before it was journaled.
+    if (existsSync(this.imagesDir)) {
+      const keep = new Set([...pending.values()].map((p) => p.image).filter((x): x is string => x !== undefined));
+      for (const name of readdirSync(this.imagesDir)) if (!keep.has(name)) rmSync(path.join(this.imagesDir, name), { force: true });
+    }
+  }
+
+  /** Writes a journaled job's image before the job line that names it (synced unless the policy is 'no'). */
+  private async writeImage(jobId: string, image: Buffer): Promise<void> {
+    await mkdir(this.imagesDir!, { recursive: true });
+    const fh = await open(path.join(this.imagesDir!, jobId), 'w');
+    try {
+      await fh.writeFile(image);
+      if (this.fsync !== 'no') await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Whether waiting jobs outlive the process (a journal), or must be drained before it stops. */
+  get durable(): boolean {
+    return this.journal !== null;
+  }
+
+  private enqueue(job: IngestJob): void {
     this.waiting.push(job);
+    this.bytes += jobBytes(job);
     this.setState(job.jobId, { state: 'queued' });
+  }
+
+  async submit(request: IngestRequest): Promise<IngestJob> {
+    if (this.closed) throw new QueueFullError('the ingestion queue is closed (the server is stopping)');
+    const size = jobBytes(request);
+    const jobs = this.waiting.length + this.active.size;
+    if (jobs >= this.maxJobs || this.bytes + size > this.maxBytes)
+      throw new QueueFullError(`the ingestion queue is full (${jobs} jobs, ${(this.bytes / 2 ** 20).toFixed(1)} MiB; at most ${this.maxJobs} jobs and ${this.maxBytes / 2 ** 20} MiB)`);
+    const job = newJob(request);
+    // Journaled before it is queued; the caller acknowledges the job only once this resolves.
+    if (this.journal && job.image) await this.writeImage(job.jobId, job.image);
+    const durable = this.journal?.append([addRecord(job)]);
+    this.enqueue(job);
     for (const w of this.wake) w();
+    await durable;
     return job;
   }
 
@@ -82,14 +205,49 @@ export class InProcessQueue implements IngestQueue {
   }
 
   async depth(): Promise<number> {
-    return this.waiting.length + this.inFlight;
+    return this.waiting.length + this.active.size;
+  }
+
+  /** Records the outcome of a batch: states, the journal's settled line, compaction. */
+  private settle(jobs: IngestJob[], failed: Map<string, string>): void {
+    const at = Date.now();
+    for (const j of jobs) {
+      this.active.delete(j);
+      this.attempts.delete(j.jobId);
+      this.bytes -= jobBytes(j);
+      this.setState(j.jobId, failed.has(j.jobId) ? { state: 'failed', reason: failed.get(j.jobId)! } : { state: 'done', indexedAt: at });
+    }
+    if (!this.journal) return;
+    // A lost settled line only replays jobs whose vectors are already in the index: no sync needed.
+    if (this.waiting.length === 0 && this.active.size === 0) this.journal.clear();
+    else if (this.journal.size > COMPACT_BYTES) this.journal.rewrite([...this.active, ...this.waiting].map(addRecord));
+    else void this.journal.append([{ settled: jobs.map((j) => j.jobId) }]).catch(() => {});
+    // Only once the journal no longer needs them.
+    for (const j of jobs) if (j.image) void rm(path.join(this.imagesDir!, j.jobId), { force: true }).catch(() => {});
+  }
+
+  /** After a handler threw: the jobs go back to the front of the queue, unless they keep failing. */
+  private retry(jobs: IngestJob[], err: Error): number {
+    const again: IngestJob[] = [], given: IngestJob[] = [];
+    let tries = 0;
+    for (const j of jobs) {
+      const n = (this.attempts.get(j.jobId) ?? 0) + 1;
+      tries = Math.max(tries, n);
+      this.attempts.set(j.jobId, n);
+      (n < MAX_ATTEMPTS ? again : given).push(j);
+    }
+    for (const j of again) this.active.delete(j);
+    this.waiting.unshift(...again);
+    if (given.length) this.settle(given, new Map(given.map((j) => [j.jobId, `not indexed after ${MAX_ATTEMPTS} tries: ${err.message}`])));
+    return tries;
   }
 
   startWorker(handler: IngestHandler, { batch = 16 }: { batch?: number } = {}): { stop: () => Promise<void> } {
     let running = true;
     let wakeMe: (() => void) | null = null;
     const loop = (async () => {
-      while (running && !this.closed) {
+      // A stopping worker of a memory-only queue finishes what is waiting: nothing else would.
+      while (!this.closed && (running || (!this.durable && this.waiting.length > 0))) {
         if (this.waiting.length === 0) {
           await new Promise<void>((resolve) => {
             wakeMe = resolve;
@@ -99,13 +257,12 @@ export class InProcessQueue implements IngestQueue {
           continue;
         }
         const jobs = this.waiting.splice(0, batch);
-        this.inFlight += jobs.length;
+        for (const j of jobs) this.active.add(j);
         try {
-          const failed = await runHandler(handler, jobs);
-          const at = Date.now();
-          for (const j of jobs) this.setState(j.jobId, failed.has(j.jobId) ? { state: 'failed', reason: failed.get(j.jobId)! } : { state: 'done', indexedAt: at });
-        } finally {
-          this.inFlight -= jobs.length;
+          this.settle(jobs, new Map((await handler(jobs)).map((f) => [f.jobId, f.reason])));
+        } catch (err) {
+          const tries = this.retry(jobs, err as Error);
+          await new Promise((r) => setTimeout(r, 100 * tries));
         }
       }
     })();
@@ -121,23 +278,27 @@ export class InProcessQueue implements IngestQueue {
   async close(): Promise<void> {
     this.closed = true;
     for (const w of this.wake) w();
+    await this.journal?.close();
   }
 }
 
-/** Runs the handler; an exception fails the whole batch (with its message) instead of the worker. */
-async function runHandler(handler: IngestHandler, jobs: IngestJob[]): Promise<Map<string, string>> {
-  try {
-    return new Map((await handler(jobs)).map((f) => [f.jobId, f.reason]));
-  } catch (err) {
-    return new Map(jobs.map((j) => [j.jobId, (err as Error).message]));
-  }
+function validRecord(rec: unknown): QueueRecord | string {
+  if (typeof rec !== 'object' || rec === null || Array.isArray(rec)) return 'not a queue record';
+  const r = rec as Record<string, unknown>;
+  if (Array.isArray(r.settled)) return r.settled.every((x) => typeof x === 'string') ? { settled: r.settled as string[] } : 'a settled record with a non-string job id';
+  const add = r.add as Record<string, unknown> | undefined;
+  if (typeof add !== 'object' || add === null) return 'neither a submitted job nor a settled one';
+  if (typeof add.jobId !== 'string' || typeof add.id !== 'string' || add.id.length === 0 || typeof add.submittedAt !== 'number') return 'a submitted job without its job id, item id or time';
+  if (r.image !== undefined && (typeof r.image !== 'string' || !/^[A-Za-z0-9-]+$/.test(r.image))) return `job ${add.jobId}: the image file name is not a job id`;
+  const job = { jobId: add.jobId, id: add.id, submittedAt: add.submittedAt, title: typeof add.title === 'string' ? add.title : null, vector: Array.isArray(add.vector) ? (add.vector as number[]) : null };
+  return r.image === undefined ? { add: job } : { add: job, image: r.image as string };
 }
 
 export interface RedisQueueOptions {
   client: Redis;
   prefix?: string;
   group?: string;
-  /** Stream length cap (approximate trimming on XADD). */
+  /** Most jobs in the stream (waiting or being encoded); a submission past it is refused, never trimmed away. */
   maxLength?: number;
   /** A job unacknowledged this long belongs to a dead worker and is claimed by a live one. */
   claimIdleMs?: number;
@@ -187,11 +348,17 @@ export class RedisStreamQueue implements IngestQueue {
     const { image, ...rest } = job;
     const fields: (string | Buffer)[] = ['job', JSON.stringify(rest)];
     if (image) fields.push('image', image);
-    await this.client
+    // Settled entries are deleted, so the stream's length is the backlog. No MAXLEN: trimming
+    // would drop accepted jobs nobody had encoded yet.
+    const backlog = await this.client.xlen(this.streamKey);
+    if (backlog >= this.maxLength) throw new QueueFullError(`the ingestion queue is full (${backlog} jobs waiting in ${this.streamKey}; at most ${this.maxLength})`);
+    const replies = await this.client
       .multi()
       .set(this.stateKey(job.jobId), JSON.stringify({ state: 'queued' }), 'EX', STATE_TTL_SECONDS)
-      .xadd(this.streamKey, 'MAXLEN', '~', String(this.maxLength), '*', ...fields)
+      .xadd(this.streamKey, '*', ...fields)
       .exec();
+    const failed = replies?.find(([err]) => err);
+    if (!replies || failed) throw new Error(`the ingestion queue did not take the job: ${failed?.[0]?.message ?? 'the transaction was aborted'}`);
     return job;
   }
 
@@ -229,12 +396,13 @@ export class RedisStreamQueue implements IngestQueue {
 
   startWorker(handler: IngestHandler, { batch = 16, name = `worker-${randomUUID().slice(0, 8)}` }: { batch?: number; name?: string } = {}): { stop: () => Promise<void> } {
     // Blocking reads hold their connection: each worker gets its own.
-    const reader = this.client.duplicate();
+    const reader = quiet(this.client.duplicate());
     let running = true;
     let lastClaim = 0;
     const settle = async (entryIds: string[], jobs: IngestJob[]) => {
       if (entryIds.length === 0) return;
-      const failed = await runHandler(handler, jobs);
+      // A throwing handler leaves the entries pending: a worker claims them again after claimIdleMs.
+      const failed = new Map((jobs.length ? await handler(jobs) : []).map((f) => [f.jobId, f.reason]));
       const at = Date.now();
       const m = this.client.multi();
       for (const j of jobs) {

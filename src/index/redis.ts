@@ -32,7 +32,16 @@ export interface RedisIndexOptions {
 
 /** A connection that fails fast (no offline queue growth) when the server is down. */
 export function connectRedis(url: string, options: RedisOptions = {}): Redis {
-  return new Redis(url, { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false, ...options });
+  return quiet(new Redis(url, { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false, ...options }));
+}
+
+/**
+ * A connection whose errors are left to the commands they fail (503s, readiness): without a
+ * listener ioredis prints every failed reconnect while the server is down.
+ */
+export function quiet(conn: Redis): Redis {
+  conn.on('error', () => {});
+  return conn;
 }
 
 export class RedisIndex implements VectorIndex {
@@ -109,7 +118,7 @@ export class RedisIndex implements VectorIndex {
     const fields = items.flatMap(({ id }, k) => [String(k), id]);
     const replies = await this.client.multi().hset(this.vectorsKey, ...args).xadd(this.changesKey, 'MAXLEN', '~', CHANGES_KEPT, '*', ...fields).exec();
     const failed = replies?.find(([err]) => err);
-    if (!replies || failed) throw new IndexError(`redis index: writing ${items.length} vectors failed: ${failed?.[0]?.message ?? 'transaction aborted'}`);
+    if (!replies || failed) throw new Error(`redis index: writing ${items.length} vectors failed: ${failed?.[0]?.message ?? 'transaction aborted'}`);
   }
 
   /** Whether the change stream's oldest entry is newer than `cursor`: entries after it may be gone. */
@@ -126,7 +135,7 @@ export class RedisIndex implements VectorIndex {
     const [newest] = await this.client.xrevrange(this.changesKey, '+', '-', 'COUNT', 1);
     let cursor = newest ? newest[0] : '0-0';
     // XREAD BLOCK holds its connection: the feed reads on its own.
-    const reader = this.client.duplicate();
+    const reader = quiet(this.client.duplicate());
     let stopped = false;
     let loop: Promise<void> = Promise.resolve();
     return {
@@ -183,6 +192,10 @@ export class RedisIndex implements VectorIndex {
   }
 
   /** Redis persists on its own schedule (RDB/AOF, the operator's choice). */
+  async ping(): Promise<void> {
+    await this.client.ping();
+  }
+
   async flush(): Promise<void> {}
 
   async close(): Promise<void> {

@@ -39,6 +39,8 @@ export interface VectorIndex {
    * is missed. Absent where one process is the only writer (embedded).
    */
   changes?(): Promise<ChangeFeed>;
+  /** Throws when the index cannot be read now (redis: a PING; embedded: closed). For readiness. */
+  ping(): Promise<void>;
   /** Makes writes durable (embedded: snapshot file; redis: nothing to do). */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -50,19 +52,30 @@ export interface ChangeFeed {
   stop(): Promise<void>;
 }
 
-/** A copy of `v` scaled to unit length; throws on a zero, non-finite or wrongly sized vector. */
+/**
+ * A copy of `v` scaled to unit length; throws on a wrongly sized vector, a non-finite value, and
+ * a length that is zero or does not fit in a double when squared (1e200 would otherwise
+ * normalise to all zeros, silently).
+ */
 export function normalized(v: ArrayLike<number>, dim: number, what = 'vector'): Float32Array {
   if (v.length !== dim) throw new IndexError(`${what}: has ${v.length} values, the index holds ${dim}-d vectors`);
   let ss = 0;
   for (let i = 0; i < dim; i++) {
     const x = v[i];
-    if (!Number.isFinite(x)) throw new IndexError(`${what}: value ${i} is not a finite number`);
+    if (typeof x !== 'number' || !Number.isFinite(x)) throw new IndexError(`${what}: value ${i} is not a finite number`);
     ss += x * x;
   }
-  if (ss === 0) throw new IndexError(`${what}: is all zeros (no direction to compare)`);
+  if (ss === 0) throw new IndexError(maxAbs(v, dim) === 0 ? `${what}: is all zeros (no direction to compare)` : `${what}: its length underflows (values no larger than ${maxAbs(v, dim).toExponential(2)}): send it scaled up, e.g. unit length`);
+  if (!Number.isFinite(ss)) throw new IndexError(`${what}: its length overflows (values as large as ${maxAbs(v, dim).toExponential(2)}): send it scaled down, e.g. already unit length`);
   const out = new Float32Array(dim), s = 1 / Math.sqrt(ss);
   for (let i = 0; i < dim; i++) out[i] = v[i] * s;
   return out;
+}
+
+function maxAbs(v: ArrayLike<number>, dim: number): number {
+  let m = 0;
+  for (let i = 0; i < dim; i++) m = Math.max(m, Math.abs(v[i]));
+  return m;
 }
 
 /** Dequantises an int8 row (trunc(127 v)) and renormalises it. */

@@ -63,7 +63,7 @@ export class MLP extends DenseStack {
     const side = (i: number) => (i > 0 ? (a.side[i - 1] ?? 0) : 0);
     const width = this.addHidden(a.input, a.hidden, a.activation, rng, side) + side(a.hidden.length);
     if (a.output > 0) this.out = this.addLinear(a.outputNames === 'out' ? 'out' : a.hidden.length, width, a.output, rng);
-    this.dropoutRng = rng.fork('dropout');
+    this.dropoutRng = this.stream('dropout', rng.fork('dropout'));
   }
 
   get outputWidth(): number {

@@ -1,38 +1,50 @@
 /**
  * The ranking service: a fastify app over the model holder, the vector index and the ingestion
- * queue. Routes:
+ * queue. This file owns the service's life (start, hot reload, readiness, graceful stop) and the
+ * app's cross-cutting parts (admission control, CPU and latency metrics, errors); the routes live
+ * in route groups, each with its own schemas and, for ingestion, its own body parsers:
  *
- *   POST /v1/rank                     behaviours (or a user id) + candidates -> pCTR, sorted
- *   POST /v1/items             token  a new item (JSON: id, title, image base64 or vector;
- *                                     or raw image bytes with ?id=&title=) -> queued for encoding
- *   GET  /v1/items/:id                whether the item has a vector / is known to the model
- *   GET  /v1/items/:id/similar        nearest items by cosine (HNSW)
- *   GET  /v1/ingest/:jobId            a job's state (queued, done, failed + reason)
- *   POST /v1/users/:userId/behaviours token  append a user's clicks (kept for rank-by-user-id)
- *   POST /v1/admin/reload      token  load a run (default: the current one again) and swap it in
- *   GET  /healthz /readyz /metrics /v1/info
+ *   routes/rank.ts     POST /v1/rank                     behaviours (or a user id) + candidates -> pCTR
+ *   routes/items.ts    POST /v1/items (token)            a new item (JSON, image bytes, or a form)
+ *                      GET  /v1/ingest/:jobId, /v1/items/:id, /v1/items/:id/similar
+ *   routes/users.ts    POST /v1/users/:userId/behaviours (token)
+ *   routes/admin.ts    POST /v1/admin/reload (token)     load a run by name and swap it in
+ *   routes/health.ts   GET  /healthz /readyz /metrics /v1/info
  *
- * Every request body is validated by JSON schema (unknown fields, wrong types and oversized
- * arrays are 400s naming the field); errors are JSON {error, message[, issues]}.
+ * Every body is validated (JSON schema, or by hand where the rules depend on the index); any
+ * content type a route does not take is a 415; errors are JSON {error, message[, issues]}.
  */
-import multipart from '@fastify/multipart';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { statSync } from 'node:fs';
+import path from 'node:path';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { native } from '../engine/native.js';
 import { AnnIndex } from '../index/ann.js';
 import type { OpenedIndex } from '../index/index.js';
-import { IndexError } from '../index/types.js';
 import { MmctrError } from '../util/errors.js';
+import { Admission } from './admission.js';
 import { requireToken } from './auth.js';
 import { BehaviourStore, MemoryBehaviourStore } from './behaviours.js';
-import { startIngestWorkers, waitForJob } from './ingest.js';
+import { dependency, installErrorHandling, overloaded } from './http.js';
+import { startIngestWorkers } from './ingest.js';
 import type { ItemEncoder } from './item-encoder.js';
+import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { ServeMetrics } from './metrics.js';
 import { ModelHolder, ServingModel } from './model-state.js';
 import { RankPool } from './rank-pool.js';
-import { idsToFetch, rankCandidates } from './ranker.js';
+import { rankCandidates } from './ranker.js';
+import { adminRoutes, RUN_NAME } from './routes/admin.js';
+import { healthRoutes, UNBOUNDED_ROUTES } from './routes/health.js';
+import { itemRoutes } from './routes/items.js';
+import { rankRoutes } from './routes/rank.js';
+import { userRoutes } from './routes/users.js';
+
+export { DEFAULT_LIMITS, type Limits } from './limits.js';
 
 export interface ServiceOptions {
   /** The run folder (`mmctr train` layout) to serve. */
   run: string;
+  /** Runs a reload may name (folders directly under it); default: the folder holding `run`. */
+  runsRoot?: string;
   index: OpenedIndex;
   /** How new items are encoded; null: ingestion needs a precomputed vector. */
   encoder: ItemEncoder | null;
@@ -50,101 +62,75 @@ export interface ServiceOptions {
   rankThreads?: number;
 }
 
-export interface Limits {
-  candidates: number;
-  behaviours: number;
-  /** Bytes of a ranking request / of an ingestion request (image bytes). */
-  rankBody: number;
-  ingestBody: number;
-  idLength: number;
-  titleLength: number;
-  /** ms to receive a whole request; ms a vector-index or behaviour-store call may take. */
-  requestTimeoutMs: number;
-  storeTimeoutMs: number;
-  /** Longest ?wait on an ingestion. */
-  ingestWaitMs: number;
-  /**
-   * A ranking request that has waited this long (behind others, on an overloaded server) before
-   * its scoring starts is answered 503 at once: its client has likely given up, and scoring it
-   * would only make every later request later still.
-   */
-  rankDeadlineMs: number;
+export interface Readiness {
+  ready: boolean;
+  /** Why not, when not ready. */
+  reason?: string;
+  model?: number;
+  indexItems?: number;
+  queued?: number;
 }
 
-export const DEFAULT_LIMITS: Limits = {
-  candidates: 500,
-  behaviours: 1000,
-  rankBody: 1 << 20,
-  ingestBody: 10 << 20,
-  idLength: 128,
-  titleLength: 2000,
-  requestTimeoutMs: 10_000,
-  storeTimeoutMs: 2_000,
-  ingestWaitMs: 10_000,
-  rankDeadlineMs: 2_000,
-};
-
-class ServiceUnavailable extends MmctrError {}
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new ServiceUnavailable(`${what} did not answer within ${ms} ms`)), ms);
-    }),
-  ]);
+/** What the route groups see of the service. */
+export interface ServiceContext {
+  readonly limits: Limits;
+  readonly metrics: ServeMetrics;
+  readonly opened: OpenedIndex;
+  readonly encoder: ItemEncoder | null;
+  readonly behaviours: BehaviourStore;
+  readonly ann: AnnIndex | null;
+  readonly pool: RankPool | null;
+  readonly admission: Admission;
+  /** The model to rank with now (a request captures it once). */
+  readonly model: ServingModel | null;
+  readiness(): Promise<Readiness>;
+  /** Loads the run named `runName` under the runs root (default: the current run again) and swaps it in. */
+  reload(runName?: string): Promise<ServingModel>;
 }
 
-interface RankBody {
-  userId?: string;
-  behaviours?: string[];
-  candidates: string[];
-  topK?: number;
-  onUnknown?: 'score' | 'reject';
+/** Per-request bookkeeping of the app's hooks. */
+interface Tracked {
+  cpuAtArrival?: NodeJS.CpuUsage;
+  admitted?: boolean;
 }
+const tracked = (request: FastifyRequest) => request as FastifyRequest & Tracked;
 
-interface ItemBody {
-  id: string;
-  title?: string;
-  image?: string;
-  vector?: number[];
-}
-
-/** Ajv messages -> "body.candidates[3]: must be string" lines. */
-function describeValidation(error: FastifyError): { field: string; message: string }[] {
-  const context = (error as FastifyError & { validationContext?: string }).validationContext ?? 'body';
-  // allErrors is on (every problem at once), but a 1000-item array of wrong types needs only a sample.
-  return (error.validation ?? []).slice(0, 20).map((v) => {
-    const params = v.params as Record<string, unknown>;
-    let field = context + v.instancePath.replace(/\/(\d+)/g, '[$1]').replace(/\//g, '.');
-    if (typeof params.missingProperty === 'string') field += `.${params.missingProperty}`;
-    if (typeof params.additionalProperty === 'string') return { field: `${field}.${params.additionalProperty}`, message: 'is not a known field' };
-    return { field, message: v.message ?? 'is invalid' };
-  });
-}
-
-export class RankingService {
+export class RankingService implements ServiceContext {
   readonly holder = new ModelHolder();
   readonly metrics: ServeMetrics;
   readonly app: FastifyInstance;
   readonly ann: AnnIndex | null;
-  private readonly pool: RankPool | null;
-  private readonly limits: Limits;
-  private readonly behaviours: BehaviourStore;
+  readonly pool: RankPool | null;
+  readonly limits: Limits;
+  readonly behaviours: BehaviourStore;
+  readonly admission: Admission;
+  readonly opened: OpenedIndex;
+  readonly encoder: ItemEncoder | null;
+  private readonly runsRoot: string;
   private stopWorkers: () => Promise<void> = async () => {};
+  /** Items in the index when the service started: an index found empty later was lost (Redis restarted empty). */
+  private startItems = 0;
   private ready = false;
   private closing: Promise<void> | null = null;
+  private maxCpuSeconds = 0;
+  private trimTimer: NodeJS.Timeout | null = null;
 
   private constructor(
     private readonly options: ServiceOptions,
     ann: AnnIndex | null,
   ) {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.opened = options.index;
+    this.encoder = options.encoder;
     this.behaviours = options.behaviours ?? new MemoryBehaviourStore();
+    this.runsRoot = path.resolve(options.runsRoot ?? path.dirname(path.resolve(options.run)));
     this.ann = ann;
     this.pool = options.rankThreads ? RankPool.start(options.rankThreads) : null;
     this.metrics = new ServeMetrics(() => options.index.index.size());
+    this.admission = new Admission({ inFlight: this.limits.inFlight, rankQueue: this.limits.rankQueue, rankDeadlineMs: this.limits.rankDeadlineMs }, this.pool?.size ?? 1, {
+      onRefused: (reason) => this.metrics.refused.inc({ reason }),
+      onShed: () => this.metrics.shed.inc(),
+    });
     this.app = this.buildApp();
   }
 
@@ -156,12 +142,14 @@ export class RankingService {
     const ann = options.ann === false ? null : await AnnIndex.build(index, {}, (err) => service?.app.log.warn({ err: err.message }, 'following the index changes failed; retrying'));
     service = new RankingService(options, ann);
     try {
-      await service.reload(options.run);
+      await service.load(options.run);
+      service.startItems = await index.size();
     } catch (err) {
       await service.pool?.close();
       await ann?.close();
       throw err;
     }
+    service.reportRecoveries();
     service.stopWorkers = startIngestWorkers({
       index,
       queue: options.index.queue,
@@ -181,16 +169,41 @@ export class RankingService {
     return service;
   }
 
+  /** Journal lines skipped while the index and queue were opened: counted, and logged once more. */
+  private reportRecoveries(): void {
+    for (const r of this.opened.recoveries) {
+      const journal = path.basename(r.file);
+      if (r.skipped) this.metrics.journalSkipped.inc({ journal, reason: 'invalid' }, r.skipped);
+      if (r.tornBytes) this.metrics.journalSkipped.inc({ journal, reason: 'torn-tail' });
+      if (r.skipped || r.tornBytes)
+        this.app.log.warn({ journal, replayed: r.records, skipped: r.skipped, lines: r.skippedLines, tornBytes: r.tornBytes, tornOffset: r.tornOffset }, 'journal repaired on open');
+    }
+  }
+
   get model(): ServingModel | null {
     return this.holder.current;
   }
 
-  /** Loads a run (default: the current one again), warms it up, swaps it in. */
-  async reload(runDir?: string): Promise<ServingModel> {
+  async reload(runName?: string): Promise<ServingModel> {
+    if (runName === undefined) return this.load();
+    if (!new RegExp(RUN_NAME).test(runName)) throw new MmctrError(`'${runName}' is not a run name (a folder name under the service's runs folder)`);
+    const dir = path.join(this.runsRoot, runName);
+    let isRun = false;
+    try {
+      isRun = statSync(dir).isDirectory() && statSync(path.join(dir, 'model.safetensors')).isFile();
+    } catch {
+      // reported below
+    }
+    if (!isRun) throw new MmctrError(`there is no trained run named '${runName}' in the service's runs folder`);
+    return this.load(dir);
+  }
+
+  /** Loads a run folder (default: the current one again), warms it up, swaps it in. */
+  private async load(runDir?: string): Promise<ServingModel> {
     try {
       const m = await this.holder.reload(runDir, async (next) => {
         this.warmUp(next);
-        await this.pool?.load(next.runDir, next.version, this.options.index.index.dim);
+        await this.pool?.load(next.runDir, next.version, this.opened.index.dim);
       });
       // Requests already sent to a thread carry their version; anything older is finished.
       this.pool?.drop(m.version - 1);
@@ -206,14 +219,36 @@ export class RankingService {
   /** One forward pass before the swap, so the first real request pays no first-call costs. */
   private warmUp(m: ServingModel): void {
     const ids = [...m.itemIndex.keys()].slice(0, 4);
-    rankCandidates(m, { behaviours: ids.slice(0, 2), candidates: ids.length ? ids : ['warm-up'] }, [], [], this.options.index.index.dim);
+    rankCandidates(m, { behaviours: ids.slice(0, 2), candidates: ids.length ? ids : ['warm-up'] }, [], [], this.opened.index.dim);
+  }
+
+  /** Ready when the model is loaded, the index answers and still holds its items, and the queue answers with room. */
+  async readiness(): Promise<Readiness> {
+    const m = this.model;
+    if (!this.ready || !m) return { ready: false, reason: this.closing ? 'shutting down' : 'loading the model' };
+    const { index, queue } = this.opened;
+    const ms = Math.min(1000, this.limits.storeTimeoutMs);
+    try {
+      await dependency(index.ping(), ms, `the ${index.backend} vector index`);
+      const indexItems = await dependency(index.size(), ms, `the ${index.backend} vector index`);
+      if (this.startItems > 0 && indexItems === 0)
+        return { ready: false, reason: `the vector index is empty but held ${this.startItems} items when the service started (lost, e.g. Redis restarted without its data): every candidate would rank without a vector; seed it again (mmctr serve --vectors) or restore it`, model: m.version, indexItems };
+      const queued = await dependency(queue.depth(), ms, 'the ingestion queue');
+      if (queued >= this.limits.queueJobs) return { ready: false, reason: `the ingestion queue is full (${queued} jobs)`, model: m.version, indexItems, queued };
+      return { ready: true, model: m.version, indexItems, queued };
+    } catch (err) {
+      return { ready: false, reason: (err as Error).message, model: m.version };
+    }
   }
 
   async listen(port: number, host = '127.0.0.1'): Promise<string> {
     return this.app.listen({ port, host });
   }
 
-  /** Graceful stop: readiness off, finish in-flight requests, stop workers, flush the index. */
+  /**
+   * Graceful stop: readiness off, finish in-flight requests, stop the ingestion workers (a
+   * journaled queue keeps its waiting jobs for the next start, a memory-only one is drained).
+   */
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.ready = false;
@@ -235,37 +270,17 @@ export class RankingService {
       connectionTimeout: L.requestTimeoutMs + 5000,
       keepAliveTimeout: 65_000,
       return503OnClosing: true,
-      // Strict validation: no silent coercion ("3" is not 3) and no silently dropped fields.
-      ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true } },
+      // Percent-encoded ids of up to idLength characters (4-byte UTF-8: 12 characters each) reach
+      // the routes, whose schemas then hold them to idLength.
+      routerOptions: { maxParamLength: L.idLength * 12 },
+      // Strict validation: no silent coercion ("3" is not 3), no silently dropped fields, and it
+      // stops at the first problem (a body of 200k unknown keys costs one error, not 200k).
+      ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     });
-    const idSchema = { type: 'string', minLength: 1, maxLength: L.idLength };
-    const auth = requireToken(this.options.token);
-
-    app.addContentTypeParser(/^image\/|^application\/octet-stream/, { parseAs: 'buffer', bodyLimit: L.ingestBody }, (_req, body, done) => done(null, body));
-    // multipart/form-data (curl -F id=... -F title=... -F image=@photo.jpg), read in the handler.
-    void app.register(multipart, { limits: { fileSize: L.ingestBody, files: 1, fields: 8, fieldSize: L.titleLength * 4 } });
-
-    app.setErrorHandler((error: FastifyError, request, reply) => {
-      if (error.validation) {
-        const issues = describeValidation(error);
-        return reply.code(400).send({ error: 'bad_request', message: issues.map((i) => `${i.field}: ${i.message}`).join('; '), issues });
-      }
-      if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.code(413).send({ error: 'payload_too_large', message: `the request body is larger than this endpoint accepts (${error.message})` });
-      if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return reply.code(415).send({ error: 'unsupported_media_type', message: `${error.message}: send application/json (or image bytes to POST /v1/items)` });
-      if (error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || (error.statusCode === 400 && error instanceof SyntaxError))
-        return reply.code(400).send({ error: 'bad_request', message: `the body is not valid JSON: ${error.message}` });
-      if (error instanceof ServiceUnavailable) return reply.code(503).send({ error: 'unavailable', message: error.message });
-      if (error instanceof IndexError) return reply.code(400).send({ error: 'bad_request', message: error.message });
-      if (error instanceof MmctrError) return reply.code(422).send({ error: 'unprocessable', message: error.message });
-      if (error.statusCode && error.statusCode < 500) return reply.code(error.statusCode).send({ error: 'bad_request', message: error.message });
-      request.log.error({ err: error }, 'unhandled error');
-      return reply.code(500).send({ error: 'internal', message: `internal error (request ${request.id}); the server log has the details` });
-    });
-    app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` }));
-
-    app.addHook('onResponse', async (request, reply) => {
-      this.metrics.http.observe({ route: request.routeOptions.url ?? 'unmatched', method: request.method, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
-    });
+    // JSON only, unless a route group adds a parser of its own (ingestion: images, forms).
+    app.removeContentTypeParser('text/plain');
+    installErrorHandling(app, () => this.metrics.dependencyErrors.inc());
+    this.installAdmission(app);
 
     // While closing, every response ends its connection: keep-alive clients reconnect elsewhere
     // instead of holding the server open until their idle timeout.
@@ -274,221 +289,65 @@ export class RankingService {
       return payload;
     });
 
-    app.get('/healthz', async () => ({ status: 'ok' }));
-    app.get('/readyz', async (_req, reply) => {
-      const m = this.model;
-      if (!this.ready || !m) return reply.code(503).send({ ready: false, reason: this.closing ? 'shutting down' : 'loading the model' });
-      return { ready: true, model: m.version };
-    });
-    app.get('/metrics', async (_req, reply) => reply.type(this.metrics.registry.contentType).send(await this.metrics.registry.metrics()));
-    app.get('/v1/info', async () => {
-      const m = this.model;
-      const { index, queue } = this.options.index;
-      return {
-        model: m && { version: m.version, run: m.runDir, loadedAt: m.loadedAt, name: m.config.name, model: m.config.model.model, historyLength: m.historyLength, items: m.itemIndex.size, users: m.userIndex.size },
-        index: { backend: index.backend, dim: index.dim, precision: index.precision, items: await index.size(), queue: queue.kind, queued: await queue.depth() },
-        encoder: this.options.encoder?.name ?? null,
-        rankThreads: this.pool?.size ?? 0,
-        limits: this.limits,
-      };
-    });
-
-    app.post<{ Body: RankBody }>(
-      '/v1/rank',
-      {
-        schema: {
-          body: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['candidates'],
-            properties: {
-              userId: idSchema,
-              behaviours: { type: 'array', maxItems: L.behaviours, items: idSchema },
-              candidates: { type: 'array', minItems: 1, maxItems: L.candidates, items: idSchema },
-              topK: { type: 'integer', minimum: 1 },
-              onUnknown: { type: 'string', enum: ['score', 'reject'] },
-            },
-          },
-        },
-      },
-      async (request, reply) => {
-        const started = performance.now();
-        // Captured once: a reload during this request does not change the model it uses.
-        const m = this.model;
-        if (!m) return reply.code(503).send({ error: 'unavailable', message: 'the model is still loading' });
-        const body = request.body;
-        const { index } = this.options.index;
-        let behaviours = body.behaviours;
-        if (!behaviours) behaviours = body.userId ? await withTimeout(this.behaviours.recent(body.userId, m.historyLength), L.storeTimeoutMs, 'the behaviour store') : [];
-        const input = { behaviours, candidates: body.candidates, userId: body.userId };
-        const { unique } = idsToFetch(m, input);
-        const vectors = await withTimeout(index.getMany(unique), L.storeTimeoutMs, `the ${index.backend} vector index`);
-        if (reply.elapsedTime > L.rankDeadlineMs) {
-          this.metrics.shed.inc();
-          return reply
-            .code(503)
-            .header('retry-after', '1')
-            .send({ error: 'overloaded', message: `the request waited ${Math.round(reply.elapsedTime)} ms before scoring (deadline ${L.rankDeadlineMs} ms): the server is overloaded, retry later` });
-        }
-        if (body.onUnknown === 'reject') {
-          const has = new Map(unique.map((id, k) => [id, vectors[k] !== null]));
-          const unknown = body.candidates.filter((id) => !m.itemIndex.has(id) && !has.get(id));
-          if (unknown.length)
-            return reply.code(422).send({ error: 'unknown_ids', message: `${unknown.length} candidate(s) are unknown to the model and have no vector: ${unknown.slice(0, 10).join(', ')}${unknown.length > 10 ? ', ...' : ''}`, ids: unknown });
-        }
-        const out = this.pool ? await this.pool.rank(m.version, input, unique, vectors, index.dim) : rankCandidates(m, input, unique, vectors, index.dim);
-        const M = this.metrics;
-        M.candidates.inc(body.candidates.length);
-        if (out.unknownCandidates) M.unknownIds.inc({ kind: 'candidate' }, out.unknownCandidates);
-        if (out.unknownBehaviours) M.unknownIds.inc({ kind: 'behaviour' }, out.unknownBehaviours);
-        if (out.unknownUser) M.unknownIds.inc({ kind: 'user' });
-        if (out.missingCandidateVectors) M.missingVectors.inc({ kind: 'candidate' }, out.missingCandidateVectors);
-        if (out.missingBehaviourVectors) M.missingVectors.inc({ kind: 'behaviour' }, out.missingBehaviourVectors);
-        const tookMs = performance.now() - started;
-        M.rank.observe(tookMs / 1000);
-        const { items, ...counts } = out;
-        return { model: m.version, items: body.topK ? items.slice(0, body.topK) : items, counts, tookMs: Math.round(tookMs * 1000) / 1000 };
-      },
-    );
-
-    app.post<{ Body: ItemBody | Buffer; Querystring: { id?: string; title?: string; wait?: string } }>(
-      '/v1/items',
-      {
-        bodyLimit: L.ingestBody,
-        onRequest: auth,
-        schema: {
-          querystring: {
-            type: 'object',
-            additionalProperties: false,
-            properties: { id: idSchema, title: { type: 'string', maxLength: L.titleLength }, wait: { type: 'string', enum: ['0', '1', 'true', 'false'] } },
-          },
-        },
-      },
-      async (request, reply) => {
-        const q = request.query;
-        let item: { id: string; title: string | null; image: Buffer | null; vector: number[] | null };
-        if (request.isMultipart()) {
-          const form = await readItemForm(request, L.titleLength);
-          if ('error' in form) return reply.code(400).send({ error: 'bad_request', message: form.error, issues: [{ field: form.field, message: form.error }] });
-          item = form;
-        } else if (Buffer.isBuffer(request.body)) {
-          if (!q.id) return reply.code(400).send({ error: 'bad_request', message: 'querystring.id: an image upload needs ?id=<item id> (and usually &title=...)', issues: [{ field: 'querystring.id', message: 'is required with an image body' }] });
-          if (request.body.length === 0) return reply.code(400).send({ error: 'bad_request', message: 'body: the image is empty' });
-          item = { id: q.id, title: q.title ?? null, image: request.body, vector: null };
-        } else {
-          const issues = validateItemBody(request.body, L, this.options.index.index.dim);
-          if (issues.length) return reply.code(400).send({ error: 'bad_request', message: issues.map((i) => `${i.field}: ${i.message}`).join('; '), issues });
-          const b = request.body as ItemBody;
-          item = { id: b.id, title: b.title ?? null, image: b.image ? Buffer.from(b.image, 'base64') : null, vector: b.vector ?? null };
-        }
-        if (!item.vector && !this.options.encoder)
-          return reply.code(400).send({ error: 'bad_request', message: 'body.vector: this server has no item encoder, so a new item needs a precomputed "vector"' });
-        const { queue } = this.options.index;
-        const job = await withTimeout(queue.submit(item), L.storeTimeoutMs, 'the ingestion queue');
-        this.metrics.ingests.inc({ result: 'queued' });
-        const statusUrl = `/v1/ingest/${job.jobId}`;
-        if (q.wait === '1' || q.wait === 'true') {
-          const s = await waitForJob(queue, job.jobId, L.ingestWaitMs);
-          if (s?.state === 'done') return reply.code(201).send({ jobId: job.jobId, id: item.id, state: 'done', ms: s.indexedAt - job.submittedAt });
-          if (s?.state === 'failed') return reply.code(422).send({ error: 'ingest_failed', message: s.reason, jobId: job.jobId, id: item.id });
-        }
-        return reply.code(202).header('location', statusUrl).send({ jobId: job.jobId, id: item.id, state: 'queued', statusUrl });
-      },
-    );
-
-    app.get<{ Params: { jobId: string } }>('/v1/ingest/:jobId', async (request, reply) => {
-      const s = await this.options.index.queue.status(request.params.jobId);
-      if (!s) return reply.code(404).send({ error: 'not_found', message: `no ingestion job ${request.params.jobId} (unknown, or older than an hour)` });
-      return { jobId: request.params.jobId, ...s };
-    });
-
-    app.get<{ Params: { id: string } }>('/v1/items/:id', async (request, reply) => {
-      const id = request.params.id;
-      const [v] = await withTimeout(this.options.index.index.getMany([id]), L.storeTimeoutMs, 'the vector index');
-      const known = this.model?.itemIndex.has(id) ?? false;
-      if (!v && !known) return reply.code(404).send({ error: 'not_found', message: `item ${id} has no vector and is unknown to the model` });
-      return { id, hasVector: v !== null, knownToModel: known };
-    });
-
-    app.get<{ Params: { id: string }; Querystring: { k?: string } }>(
-      '/v1/items/:id/similar',
-      { schema: { querystring: { type: 'object', additionalProperties: false, properties: { k: { type: 'string', pattern: '^[1-9][0-9]{0,2}$' } } } } },
-      async (request, reply) => {
-        if (!this.ann) return reply.code(404).send({ error: 'not_found', message: 'similar-item search is off on this server (started with --no-ann)' });
-        const id = request.params.id;
-        const [v] = await withTimeout(this.options.index.index.getMany([id]), L.storeTimeoutMs, 'the vector index');
-        if (!v) return reply.code(404).send({ error: 'not_found', message: `item ${id} has no vector` });
-        const k = Number(request.query.k ?? 10);
-        return { id, similar: this.ann.nearest(v, k, id) };
-      },
-    );
-
-    app.post<{ Params: { userId: string }; Body: { items: string[] } }>(
-      '/v1/users/:userId/behaviours',
-      {
-        onRequest: auth,
-        schema: { body: { type: 'object', additionalProperties: false, required: ['items'], properties: { items: { type: 'array', minItems: 1, maxItems: L.behaviours, items: idSchema } } } },
-      },
-      async (request) => {
-        await withTimeout(this.behaviours.append(request.params.userId, request.body.items), L.storeTimeoutMs, 'the behaviour store');
-        return { userId: request.params.userId, appended: request.body.items.length };
-      },
-    );
-
-    app.post<{ Body: { run?: string } | undefined }>(
-      '/v1/admin/reload',
-      { onRequest: auth, schema: { body: { type: ['object', 'null'], additionalProperties: false, properties: { run: { type: 'string', minLength: 1 } } } } },
-      async (request, reply) => {
-        const started = performance.now();
-        try {
-          const m = await this.reload(request.body?.run);
-          return { version: m.version, run: m.runDir, loadMs: Math.round(performance.now() - started) };
-        } catch (err) {
-          request.log.warn({ err }, 'reload failed; the previous model stays');
-          return reply.code(422).send({ error: 'reload_failed', message: `${(err as Error).message} (the previous model is still serving)` });
-        }
-      },
-    );
+    const auth = requireToken(this.options.token);
+    // Each group is its own plugin scope: parsers registered in one do not leak into the others.
+    void app.register(async (scope) => healthRoutes(scope, this));
+    void app.register(async (scope) => rankRoutes(scope, this));
+    void app.register(async (scope) => itemRoutes(scope, this, auth));
+    void app.register(async (scope) => userRoutes(scope, this, auth));
+    void app.register(async (scope) => adminRoutes(scope, this, auth));
     return app;
   }
+
+  /** Admission at arrival (before the body is read), and per-request latency and CPU. */
+  private installAdmission(app: FastifyInstance): void {
+    const release = (request: FastifyRequest) => {
+      const t = tracked(request);
+      if (!t.admitted) return;
+      t.admitted = false;
+      this.admission.leave();
+      this.metrics.inFlight.set(this.admission.requestsInFlight);
+    };
+    app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+      const t = tracked(request);
+      t.cpuAtArrival = process.cpuUsage();
+      const route = request.routeOptions.url;
+      if (route !== undefined && UNBOUNDED_ROUTES.has(route)) return;
+      if (!this.admission.enter()) return overloaded(reply, `the server has ${this.admission.requestsInFlight} requests in flight (at most ${this.limits.inFlight}): retry later`);
+      t.admitted = true;
+      this.metrics.inFlight.set(this.admission.requestsInFlight);
+      if (route === '/v1/rank' && !this.admission.roomForRanking())
+        return overloaded(reply, `the ranking queue is full (${this.admission.rankQueueLength} requests waiting): the server is overloaded, retry later`);
+    });
+    app.addHook('onRequestAbort', async (request) => release(request));
+    app.addHook('onResponse', async (request, reply) => {
+      release(request);
+      this.metrics.rankQueue.set(this.admission.rankQueueLength);
+      const route = request.routeOptions.url ?? 'unmatched';
+      this.metrics.http.observe({ route, method: request.method, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+      if (Number(request.headers['content-length'] ?? 0) > LARGE_BODY) this.releaseMemorySoon();
+      const since = tracked(request).cpuAtArrival;
+      if (since) {
+        const used = process.cpuUsage(since);
+        const seconds = (used.user + used.system) / 1e6;
+        this.metrics.cpu.observe({ route }, seconds);
+        if (seconds > this.maxCpuSeconds) this.metrics.cpuMax.set((this.maxCpuSeconds = seconds));
+      }
+    });
+  }
+
+  /** After large requests, freed heap memory goes back to the OS (once the burst is over), so RSS returns to its level. */
+  private releaseMemorySoon(): void {
+    if (this.trimTimer) clearTimeout(this.trimTimer);
+    this.trimTimer = setTimeout(() => {
+      this.trimTimer = null;
+      native.trimFreedMemory();
+    }, RELEASE_AFTER_MS);
+    this.trimTimer.unref();
+  }
 }
 
-/** The JSON ingestion body, checked by hand: its rules depend on the index (vector width). */
-function validateItemBody(body: unknown, L: Limits, dim: number): { field: string; message: string }[] {
-  const issues: { field: string; message: string }[] = [];
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return [{ field: 'body', message: 'must be a JSON object {id, title?, image? (base64), vector?}' }];
-  const b = body as Record<string, unknown>;
-  for (const k of Object.keys(b)) if (!['id', 'title', 'image', 'vector'].includes(k)) issues.push({ field: `body.${k}`, message: 'is not a known field (id, title, image, vector)' });
-  if (typeof b.id !== 'string' || b.id.length === 0 || b.id.length > L.idLength) issues.push({ field: 'body.id', message: `must be a string of 1 to ${L.idLength} characters` });
-  if (b.title !== undefined && (typeof b.title !== 'string' || b.title.length > L.titleLength)) issues.push({ field: 'body.title', message: `must be a string of at most ${L.titleLength} characters` });
-  if (b.image !== undefined && (typeof b.image !== 'string' || !/^[A-Za-z0-9+/=\r\n]*$/.test(b.image) || b.image.length === 0))
-    issues.push({ field: 'body.image', message: 'must be the image file as a non-empty base64 string' });
-  if (b.vector !== undefined) {
-    if (!Array.isArray(b.vector) || b.vector.length !== dim) issues.push({ field: 'body.vector', message: `must be an array of ${dim} numbers (the index's width)` });
-    else if (!b.vector.every((x) => typeof x === 'number' && Number.isFinite(x))) issues.push({ field: 'body.vector', message: 'must hold only finite numbers' });
-  }
-  if (b.title === undefined && b.image === undefined && b.vector === undefined) issues.push({ field: 'body', message: 'needs a title, an image or a vector' });
-  return issues;
-}
-
-/**
- * An item from a multipart form: fields `id` (required) and `title`, file field `image`. Size
- * limits are the multipart plugin's (a too large file is a 413 through the error handler).
- */
-async function readItemForm(request: FastifyRequest, titleLength: number): Promise<{ id: string; title: string | null; image: Buffer | null; vector: null } | { error: string; field: string }> {
-  let id: string | null = null, title: string | null = null, image: Buffer | null = null;
-  for await (const part of request.parts()) {
-    if (part.type === 'file') {
-      if (part.fieldname !== 'image') return { field: `form.${part.fieldname}`, error: `unknown file field '${part.fieldname}': send the picture as 'image'` };
-      image = await part.toBuffer();
-    } else if (part.fieldname === 'id' || part.fieldname === 'title') {
-      const value = String(part.value ?? '');
-      if (part.fieldname === 'id') id = value;
-      else title = value;
-    } else return { field: `form.${part.fieldname}`, error: `unknown field '${part.fieldname}': expected id, title and image` };
-  }
-  if (!id) return { field: 'form.id', error: 'a multipart item needs an id field' };
-  if (title !== null && title.length > titleLength) return { field: 'form.title', error: `longer than ${titleLength} characters` };
-  if (image && image.length === 0) return { field: 'form.image', error: 'the image is empty' };
-  return { id, title, image, vector: null };
-}
+/** A request body this large leaves megabytes of freed memory behind (bytes). */
+const LARGE_BODY = 1 << 20;
+/** Quiet time after the last large request before its memory is given back. */
+const RELEASE_AFTER_MS = 1000;

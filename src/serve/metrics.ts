@@ -21,7 +21,40 @@ export class ServeMetrics {
     buckets: [0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25],
     registers: [this.registry],
   });
+  /** Server CPU (user + system, every thread of the process) from a request's arrival to its response. */
+  readonly cpu = new Histogram({
+    name: 'mmctr_http_request_cpu_seconds',
+    help: 'Process CPU time between a request arriving and its response, by route (exact when requests do not overlap; overlapping requests share it)',
+    labelNames: ['route'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+  readonly cpuMax = new Gauge({ name: 'mmctr_http_request_cpu_max_seconds', help: 'The most process CPU time one request has taken (as mmctr_http_request_cpu_seconds)', registers: [this.registry] });
   readonly shed = new Counter({ name: 'mmctr_rank_shed_total', help: 'Ranking requests answered 503 because they waited past the deadline (overload)', registers: [this.registry] });
+  readonly refused = new Counter({
+    name: 'mmctr_admission_refused_total',
+    help: 'Requests answered 503 at once because the server was full: too many in flight, or the ranking queue full',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly inFlight = new Gauge({ name: 'mmctr_requests_in_flight', help: 'Requests being received or handled (health, readiness and metrics excluded)', registers: [this.registry] });
+  readonly rankQueue = new Gauge({ name: 'mmctr_rank_queue_length', help: 'Ranking requests waiting for a scoring slot', registers: [this.registry] });
+  readonly dependencyErrors = new Counter({
+    name: 'mmctr_dependency_errors_total',
+    help: 'Requests answered 503 because the index, the queue or the behaviour store failed or timed out',
+    registers: [this.registry],
+  });
+  readonly degraded = new Counter({
+    name: 'mmctr_rank_degraded_total',
+    help: 'Ranking requests in which no candidate had a vector in the index (degraded: ranked on IDs alone; an empty or lost index looks like this)',
+    registers: [this.registry],
+  });
+  readonly journalSkipped = new Counter({
+    name: 'mmctr_journal_skipped_lines_total',
+    help: 'Journal lines skipped when the embedded index and queue were opened: invalid records, and torn last lines cut off (each is logged with its byte offset)',
+    labelNames: ['journal', 'reason'] as const,
+    registers: [this.registry],
+  });
   readonly candidates = new Counter({ name: 'mmctr_rank_candidates_total', help: 'Candidates scored', registers: [this.registry] });
   readonly unknownIds = new Counter({
     name: 'mmctr_unknown_ids_total',

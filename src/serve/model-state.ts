@@ -15,6 +15,8 @@ export interface ServingModel {
   /** Increments with every successful load (1 = the first). */
   version: number;
   runDir: string;
+  /** The run folder's name (what the service shows; never the path). */
+  runName: string;
   loadedAt: string;
   config: ExperimentConfig;
   model: CtrModel;
@@ -26,11 +28,33 @@ export interface ServingModel {
   userIndex: Map<string, number>;
 }
 
-export function loadServingModel(runDir: string, version: number): ServingModel {
+/** A turn of the event loop: a long load runs in steps, so the service keeps answering meanwhile. */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** id -> 1-based index, built in slices with a loop turn between them. */
+async function indexInSlices(ids: readonly string[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (let s = 0; s < ids.length; s += 50_000) {
+    for (let i = s; i < Math.min(ids.length, s + 50_000); i++) out.set(ids[i], i + 1);
+    await nextTurn();
+  }
+  return out;
+}
+
+/**
+ * Loads a run for serving, in steps with a turn of the event loop between them (model and
+ * weights; the catalogue's id map in slices; the users' id map in slices), so a hot reload does not
+ * hold up requests for the whole load.
+ */
+export async function loadServingModel(runDir: string, version: number): Promise<ServingModel> {
   const dir = path.resolve(runDir);
   const { config, store, model } = openRun(dir);
   model.eval();
-  return { version, runDir: dir, loadedAt: new Date().toISOString(), config, model, historyLength: store.historyLength, itemIndex: store.itemIndex, userIndex: store.userIndex };
+  await nextTurn();
+  const itemIndex = await indexInSlices(store.catalog.ids);
+  await nextTurn();
+  const userIndex = await indexInSlices(store.users);
+  return { version, runDir: dir, runName: path.basename(dir), loadedAt: new Date().toISOString(), config, model, historyLength: store.historyLength, itemIndex, userIndex };
 }
 
 export class ModelHolder {
@@ -52,7 +76,7 @@ export class ModelHolder {
     const next = this.pending.catch(() => null).then(async () => {
       const dir = runDir ?? this.model?.runDir;
       if (!dir) throw new MmctrError('no model to reload: give a run folder');
-      const loaded = loadServingModel(dir, this.loads + 1);
+      const loaded = await loadServingModel(dir, this.loads + 1);
       await prepare?.(loaded);
       this.loads++;
       this.model = loaded;

@@ -6,7 +6,8 @@
  *
  * Reload: every thread loads the new version beside the old one; only when all have it does
  * the main thread switch new requests to it. Requests already sent carry their version and
- * finish on it; older versions are dropped after the next switch.
+ * finish on it; older versions are dropped after the next switch, once no request that began on
+ * them is still waiting (requests can wait in the admission queue across several reloads).
  */
 import { Worker } from 'node:worker_threads';
 import { MmctrError } from '../util/errors.js';
@@ -54,6 +55,11 @@ class RankThread {
 }
 
 export class RankPool {
+  /** Requests begun on each version and not yet finished. */
+  private readonly held = new Map<number, number>();
+  /** Versions below this may go once nothing holds them. */
+  private dropBelow = 0;
+
   private constructor(private readonly threads: RankThread[]) {}
 
   static start(size: number): RankPool {
@@ -73,6 +79,27 @@ export class RankPool {
 
   /** Tells every thread it may forget versions older than `below`. */
   drop(below: number): void {
+    this.dropBelow = Math.max(this.dropBelow, below);
+    this.release();
+  }
+
+  /** Keeps `version` loaded in the threads until the returned function is called (a request's lifetime). */
+  hold(version: number): () => void {
+    this.held.set(version, (this.held.get(version) ?? 0) + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const n = this.held.get(version)! - 1;
+      if (n > 0) this.held.set(version, n);
+      else this.held.delete(version);
+      this.release();
+    };
+  }
+
+  /** Tells the threads to forget what nothing holds any more. */
+  private release(): void {
+    const below = Math.min(this.dropBelow, ...this.held.keys());
     for (const t of this.threads) t.post({ type: 'drop', below });
   }
 

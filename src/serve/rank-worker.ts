@@ -20,14 +20,14 @@ type Message =
 
 const models = new Map<number, ServingModel>();
 
-parentPort!.on('message', (m: Message) => {
+parentPort!.on('message', async (m: Message) => {
   if (m.type === 'drop') {
     for (const v of models.keys()) if (v < m.below) models.delete(v);
     return;
   }
   try {
     if (m.type === 'load') {
-      const model = loadServingModel(m.run, m.version);
+      const model = await loadServingModel(m.run, m.version);
       // Warm-up before the model is announced: the first real request pays no first-call costs.
       const ids = [...model.itemIndex.keys()].slice(0, 4);
       rankCandidates(model, { behaviours: ids.slice(0, 2), candidates: ids.length ? ids : ['warm-up'] }, [], [], m.dim);

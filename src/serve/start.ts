@@ -6,10 +6,10 @@
 import path from 'node:path';
 import { readVectorFile, type VectorFile } from '../encoders/vector-file.js';
 import { closeIndex, loadVectorsInto, openIndex, OpenedIndex } from '../index/index.js';
-import type { VectorPrecision } from '../index/types.js';
+import type { FsyncPolicy, VectorPrecision } from '../index/index.js';
 import { readExperimentConfig } from '../ctr/run.js';
 import { MmctrError } from '../util/errors.js';
-import { RankingService, type Limits } from './app.js';
+import { DEFAULT_LIMITS, RankingService, type Limits } from './app.js';
 import { RedisBehaviourStore } from './behaviours.js';
 import { ensureDefaultModel } from './default-model.js';
 import { HashedTitleEncoder, ItemEncoder, SclItemEncoder } from './item-encoder.js';
@@ -32,6 +32,10 @@ export interface StartOptions {
   ann?: boolean;
   rankThreads?: number;
   limits?: Partial<Limits>;
+  /** Embedded: when the journals reach the disk (always / everysec / no; default always). */
+  fsync?: FsyncPolicy;
+  /** Runs a reload may name (default: the folder holding the run). */
+  runsRoot?: string;
   /** Where the default is built (tests). */
   defaultDir?: string;
   say?: (line: string) => void;
@@ -75,10 +79,12 @@ export async function startService(options: StartOptions): Promise<{ service: Ra
   const seed = vectors ? readVectorFile(vectors) : null;
   const dim = seed?.dim ?? 128;
   const indexFile = options.indexFile === undefined ? path.join(run, 'index.safetensors') : options.indexFile;
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const queue = { queueJobs: limits.queueJobs, queueBytes: limits.queueBytes };
   const opened = await openIndex(
     options.redis
-      ? { backend: 'redis', redisUrl: options.redis, prefix: options.prefix, dim, precision: options.precision }
-      : { backend: 'embedded', file: indexFile, dim, precision: options.precision },
+      ? { backend: 'redis', redisUrl: options.redis, prefix: options.prefix, dim, precision: options.precision, ...queue }
+      : { backend: 'embedded', file: indexFile, dim, precision: options.precision, fsync: options.fsync, ...queue, onJournalSkip: (line, file) => say(`${file}: byte ${line.offset}: ${line.reason}`) },
   );
   try {
     await seedIndex(opened, seed, say);
@@ -93,7 +99,8 @@ export async function startService(options: StartOptions): Promise<{ service: Ra
       ingestWorkers: options.ingestWorkers,
       ann: options.ann,
       rankThreads: options.rankThreads,
-      limits: options.limits,
+      limits,
+      runsRoot: options.runsRoot,
     });
     return { service, opened, run };
   } catch (err) {

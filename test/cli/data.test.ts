@@ -31,6 +31,7 @@ test('mmctr data check: rows used and dropped, problems with file:line, notes, s
   assert.match(human.out, new RegExp(`events +${events.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(csv\\): 6 rows read, 4 used, 2 dropped`));
   assert.ok(human.out.includes(`${events}:3 field 'ts': is not a number (epoch seconds) or a timestamp (value 'abc')`), human.out);
   assert.ok(human.out.includes(`${events}:6: malformed row (too many columns)`), human.out);
+  assert.ok(human.out.includes(`numbers in 'ts' read as epoch seconds (detected from their magnitude`), 'the summary states the time unit it used');
   assert.ok(human.out.includes('1 item id in the events is not in the item catalogue (c)'), human.out);
   assert.match(human.out, /users +2\n +items +3\n/);
   assert.match(human.out, /clicks +3 \(CTR 0\.7500\)/);

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ExperimentConfig } from '../../src/ctr/config.js';
@@ -10,6 +11,7 @@ import { buildStoreFromSpec } from '../../src/data/samples.js';
 import { SampleStore } from '../../src/data/store.js';
 import { SampleConfig } from '../../src/data/sample-config.js';
 import { ConfigError } from '../../src/util/errors.js';
+import { repoRoot } from '../../src/util/paths.js';
 import { writeDemoData } from '../../src/world/demo-data.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'mmctr-run-'));
@@ -89,4 +91,60 @@ test('a run stopped mid-epoch resumes from its checkpoint to the same weights as
   const a = openRun(straight.dir).model, b = openRun(crashDir).model;
   for (const [name, p] of a.namedParameters()) assert.deepEqual(b.namedParameters().get(name)!.data, p.data, name);
   for (const [name, t] of a.namedTables()) assert.deepEqual(b.namedTables().get(name)!.weight, t.weight, name);
+});
+
+/** Trains `cfg` straight and again with a simulated crash after `crashAt` steps, resumed; returns both runs and the resume log. */
+function crashAndResume(cfg: ExperimentConfig, name: string, crashAt: number): { straight: string; resumed: string; log: string[] } {
+  const straight = trainRun(cfg, SampleStore.open(storeDir), path.join(dir, `${name}-straight`));
+  const crashDir = path.join(dir, `${name}-crashed`);
+  let steps = 0;
+  assert.throws(() => trainRun(cfg, SampleStore.open(storeDir), crashDir, { onProgress: (p) => { if (p.phase === 'train' && ++steps === crashAt) throw new Error('simulated crash'); } }), /simulated crash/);
+  const log: string[] = [];
+  trainRun(cfg, SampleStore.open(storeDir), crashDir, { resume: true, log: (l) => log.push(l) });
+  return { straight: straight.dir, resumed: crashDir, log };
+}
+
+function assertSameWeights(aDir: string, bDir: string): void {
+  const a = openRun(aDir).model, b = openRun(bDir).model;
+  let compared = 0;
+  for (const [name, p] of a.namedParameters()) {
+    assert.deepEqual(b.namedParameters().get(name)!.data, p.data, name);
+    compared++;
+  }
+  for (const [name, t] of a.namedTables()) assert.deepEqual(b.namedTables().get(name)!.weight, t.weight, name);
+  assert.ok(compared > 0);
+}
+
+test('resume is bit-identical with dropout on: the dropout streams are in the checkpoint', async () => {
+  await store();
+  const base = config('din', 5);
+  const cfg = ExperimentConfig.parse({ ...base, model: { ...base.model, dropout: 0.3 }, train: { ...base.train, epochs: 2, checkpointEvery: 3 } });
+  const { straight, resumed, log } = crashAndResume(cfg, 'dropout', 8);
+  assert.ok(log.some((l) => /resumed from .*step-0+6\.safetensors/.test(l)), log.join('\n'));
+  assertSameWeights(straight, resumed);
+});
+
+test('with the default checkpointEvery (0) a checkpoint is written at every epoch end, and a run killed in epoch 2 resumes from it', async () => {
+  await store();
+  const base = config('din', 6);
+  const cfg = ExperimentConfig.parse({ ...base, model: { ...base.model, dropout: 0.2 }, train: { ...base.train, epochs: 3 } });
+  assert.equal(cfg.train.checkpointEvery, 0);
+  // 150 users x 40 impressions, 80 % train, batches of 128: about 38 steps per epoch.
+  const { straight, resumed, log } = crashAndResume(cfg, 'epoch-end', 50);
+  assert.ok(log.some((l) => /resumed from .*step-\d+\.safetensors: epoch 2, batch 0/.test(l)), `resumed from the end of epoch 1:\n${log.join('\n')}`);
+  assertSameWeights(straight, resumed);
+});
+
+test('`mmctr resume` refuses a run that has no checkpoint (killed in its first epoch) instead of retraining from epoch 1', async () => {
+  await store();
+  const cfg = config('din', 7);
+  const crashDir = path.join(dir, 'no-checkpoint');
+  let steps = 0;
+  assert.throws(() => trainRun(cfg, SampleStore.open(storeDir), crashDir, { onProgress: (p) => { if (p.phase === 'train' && ++steps === 5) throw new Error('simulated crash'); } }), /simulated crash/);
+  const r = spawnSync(process.execPath, [path.join(repoRoot(), 'bin', 'mmctr.js'), 'resume', crashDir], { encoding: 'utf8' });
+  assert.equal(r.status, 1, `exit code; stderr:\n${r.stderr}`);
+  assert.match(r.stderr, /has no checkpoint to resume from/);
+  assert.match(r.stderr, /mmctr train/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'one clear line, not a stack trace');
+  assert.ok(!existsSync(path.join(crashDir, 'model.safetensors')), 'nothing was trained');
 });

@@ -36,10 +36,10 @@ test('malformed rows: too many or too few columns are counted and located by lin
   );
   const r = await ingestOnly(dir, spec('events.csv'));
   const t = r.tables.events;
-  assert.deepEqual([t.rows, t.rowsUsed, t.rowsDropped], [6, 2, 4], 'three malformed rows and one with a bad ts dropped');
+  assert.deepEqual([t.rows, t.rowsUsed, t.rowsDropped], [6, 1, 5], 'three malformed rows, one id with a newline in it and one with a bad ts dropped');
   assert.equal(t.problemCounts['(row): malformed'], 3);
   const lines = problemsOf(r).map((p) => `${p.line}:${p.message.startsWith('malformed') ? p.message.split(':')[0] : p.field}`);
-  assert.deepEqual(lines, ['3:malformed row (missing columns)', '4:malformed row (too many columns)', '8:malformed row (missing columns)', '9:ts']);
+  assert.deepEqual(lines, ['3:malformed row (missing columns)', '4:malformed row (too many columns)', '6:item_id', '8:malformed row (missing columns)', '9:ts']);
   const bad = problemsOf(r).find((p) => p.line === 9)!;
   assert.equal(where(bad), 'events.csv:9 ts');
   assert.equal(bad.value, 'abc');
@@ -239,4 +239,69 @@ test('searches: lists from separator-joined text (csv) or JSON arrays (jsonl); u
       duck.close();
     }
   }
+});
+
+test('timestamps: epoch milliseconds are detected from their magnitude (and said so), a configured unit is used as given', async () => {
+  const dir = tempDir();
+  write(dir, 'ms.csv', 'user_id,item_id,ts,clicked\nu,a,1700000000000,0\nu,b,1700000001500,1\n');
+  const { duck, report } = await ingestSpec(dir, spec('ms.csv'));
+  try {
+    assert.deepEqual((await duck.all('SELECT ts FROM events ORDER BY seq')).map((r) => Number(r.ts)), [1700000000, 1700000001.5]);
+    assert.deepEqual(report.tables.events.time, { field: 'ts', unit: 'ms', detected: true });
+    assert.equal(report.tables.events.rowsDropped, 0);
+  } finally {
+    duck.close();
+  }
+  write(dir, 'us.csv', 'user_id,item_id,ts,clicked\nu,a,1700000000000000,0\n');
+  const us = await ingestSpec(dir, spec('us.csv'));
+  assert.equal(Number((await us.duck.all('SELECT ts FROM events'))[0].ts), 1700000000);
+  us.duck.close();
+  const told = await ingestSpec(dir, spec('ms.csv', { timeUnit: 's' }));
+  assert.deepEqual(told.report.tables.events.time, { field: 'ts', unit: 's', detected: false });
+  assert.equal(told.report.tables.events.rowsUsed, 0, 'read as seconds, as the spec says, they are out of range');
+  told.duck.close();
+});
+
+test('timestamps outside 1970..2100 (negative, year 3000) are reported like other bad rows, with file:line:field', async () => {
+  const dir = tempDir();
+  write(dir, 'events.csv', 'user_id,item_id,ts,clicked\nu,a,1700000000,0\nu,b,-5,0\nu,c,3000-01-01T00:00:00Z,1\nu,d,32503680000,0\nu,e,1700000100,1\n');
+  const r = await ingestOnly(dir, spec('events.csv'));
+  assert.equal(r.tables.events.rowsDropped, 3);
+  assert.deepEqual(problemsOf(r).map((p) => `${where(p)} ${p.value}`), ['events.csv:3 ts -5', 'events.csv:4 ts 3000-01-01T00:00:00Z', 'events.csv:5 ts 32503680000']);
+  assert.match(problemsOf(r)[0].message, /outside the plausible range 1970-01-01 \.\. 2100-01-01/);
+});
+
+test('ids with control characters (a NUL, a tab) are refused with file:line:field, not taken as new ids', async () => {
+  const dir = tempDir();
+  write(dir, 'events.csv', 'user_id,item_id,ts,clicked\nu1,a,10,0\nu\u00001,b,11,1\nu1,c\td,12,0\n');
+  const r = await ingestOnly(dir, { ...spec('events.csv'), events: { ...spec('events.csv').events, delimiter: ',' } });
+  assert.deepEqual(problemsOf(r).map((p) => where(p)), ['events.csv:3 user_id', 'events.csv:4 item_id']);
+  assert.match(problemsOf(r)[0].message, /holds control characters/);
+  assert.equal(problemsOf(r)[0].value, '"u\\u00001"');
+  assert.equal(r.tables.events.rowsUsed, 1);
+});
+
+test("the CSV reader's own errors name the file, the line and the field (a 10 MB field on line 6)", async () => {
+  const dir = tempDir();
+  write(dir, 'events.csv', `user_id,item_id,ts,clicked\nu1,a,1,1\nu2,b,2,0\n\nu3,c,3,1\nu4,${'x'.repeat(10 << 20)},4,0\nu5,e,5,1\n`);
+  const err = await ingestOnly(dir, spec('events.csv')).then(() => null, (e: unknown) => e);
+  assert.ok(err instanceof DataError, String(err));
+  assert.equal(err.location.line, 6);
+  assert.equal(err.location.field, 'item_id');
+  assert.match(err.message, /events\.csv:6 field 'item_id': cannot be read as csv: the line is 10485767 bytes, more than the CSV reader's limit/);
+});
+
+test('jsonl: a BOM is accepted; one bad line is one malformed row on the right line, and the rest are checked like CSV rows', async () => {
+  const dir = tempDir();
+  const row = (u: string, i: string, ts: unknown) => JSON.stringify({ user_id: u, item_id: i, ts, clicked: 1 });
+  write(dir, 'bom.jsonl', `\uFEFF${row('u1', 'a', 10)}\n${row('u2', 'b', 11)}\n`);
+  const bom = await ingestOnly(dir, spec('bom.jsonl'));
+  assert.equal(bom.tables.events.rowsUsed, 2);
+  write(dir, 'bad.jsonl', [row('u1', 'a', 10), '', row('u2', 'b', 11), '{"user_id": "u3", item_id: "c"}', 'null', '[1, 2]', row('u4', 'd', 'soon'), row('u5', 'e', 13)].join('\n') + '\n');
+  const r = await ingestOnly(dir, spec('bad.jsonl'));
+  const t = r.tables.events;
+  assert.deepEqual([t.rows, t.rowsUsed, t.rowsDropped], [7, 3, 4]);
+  assert.deepEqual(problemsOf(r).map((p) => `${where(p)} ${p.message.split(' (')[0]}`), ['bad.jsonl:4 malformed row', 'bad.jsonl:5 malformed row', 'bad.jsonl:6 malformed row', 'bad.jsonl:7 ts is not a number']);
+  assert.match(problemsOf(r)[0].message, /not valid JSON/);
+  assert.match(problemsOf(r)[1].message, /a JSON null, not an object/);
 });

@@ -253,3 +253,22 @@ test('every thread that runs kernels uses the engine thread count for OpenBLAS, 
   assert.deepEqual([main.threads, main.callerOmpThreads], [1, 1]);
   assert.deepEqual([worker.threads, worker.callerOmpThreads], [1, 1], 'the worker thread sized its GEMMs by the engine setting');
 });
+
+test('native memory policy: with keepFreedMemory(false) and a trim, freed 10 MB blocks go back to the OS (a service; training keeps them mapped)', async () => {
+  // In a fresh process: the policy is process-wide, and this test process trains models.
+  const { spawnSync } = await import('node:child_process');
+  const nativeModule = new URL('../../src/engine/native.js', import.meta.url).href;
+  const script = `
+    import { readFileSync } from 'node:fs';
+    const { native } = await import(${JSON.stringify(nativeModule)});
+    const rss = () => Number(/VmRSS:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) / 1024;
+    const churn = () => { for (let i = 0; i < 20; i++) { const b = new Uint8Array(10 << 20); b.fill(1); } };
+    const grow = (keep) => { native.keepFreedMemory(keep); const before = rss(); churn(); globalThis.gc(); native.trimFreedMemory(); return rss() - before; };
+    console.log(JSON.stringify({ service: grow(false), trimmed: typeof native.trimFreedMemory() }));
+  `;
+  const run = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.equal(run.status, 0, run.stderr);
+  const r = JSON.parse(run.stdout.trim().split('\n').pop()!) as { service: number; trimmed: string };
+  assert.ok(r.service < 30, `RSS grew ${r.service.toFixed(0)} MB after 200 MB of 10 MB blocks were freed`);
+  assert.equal(r.trimmed, 'boolean');
+});

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { RandomStream } from '../../src/engine/random.js';
-import { AnnIndex, EmbeddedIndex, IndexError, InProcessQueue, loadVectorsInto } from '../../src/index/index.js';
+import { AnnIndex, EmbeddedIndex, IndexError, InProcessQueue, loadVectorsInto, normalized } from '../../src/index/index.js';
 import { writeEmbeddings } from '../../src/pretrain/export.js';
 
 const tmp = () => {
@@ -60,7 +60,7 @@ test('embedded index: the journal survives a crash; close folds it into the snap
   assert.equal(await reopened.size(), 2);
   assert.ok(close((await reopened.getMany(['b']))[0]!, [0, 1]));
   await reopened.close();
-  assert.equal(existsSync(`${file}.journal`), false, 'close() wrote a snapshot and dropped the journal');
+  assert.equal(statSync(`${file}.journal`).size, 0, 'close() wrote a snapshot and emptied the journal');
   const again = EmbeddedIndex.open({ file });
   assert.equal(again.dim, 2);
   assert.deepEqual((await again.getMany(['a', 'b'])).map((v) => v !== null), [true, true]);
@@ -111,4 +111,102 @@ test('in-process queue: jobs are handled once, in order, with their final state'
   assert.equal((await queue.status(jobs[0].jobId))?.state, 'done');
   assert.deepEqual(await queue.status(jobs[1].jobId), { state: 'failed', reason: 'no good' });
   assert.equal(await queue.status('nope'), null);
+});
+
+test('embedded index: a torn journal tail is cut on open, so a write after the restart survives a second crash', async () => {
+  const file = path.join(tmp(), 'index.safetensors');
+  const first = EmbeddedIndex.open({ file, dim: 2 });
+  await first.putMany([{ id: 'a', vector: vec(1, 0) }]);
+  // Crash mid-append: a torn last line, and no close().
+  appendFileSync(`${file}.journal`, '{"id":"torn","v":[0.');
+  const second = EmbeddedIndex.open({ file, dim: 2 });
+  await second.putMany([{ id: 'b', vector: vec(0, 1) }]); // acknowledged
+  // A second crash: the acknowledged write must not have been glued onto the torn line.
+  const third = EmbeddedIndex.open({ file, dim: 2 });
+  assert.deepEqual((await third.getMany(['a', 'b', 'torn'])).map((v) => v !== null), [true, true, false]);
+  assert.equal(readFileSync(`${file}.journal`, 'utf8').split('\n').filter(Boolean).every((l) => JSON.parse(l)), true, 'every journal line is whole JSON');
+  await third.close();
+});
+
+test('embedded index: every journal record is validated; a bad line is skipped, counted and located by byte offset, never fatal', async () => {
+  const file = path.join(tmp(), 'index.safetensors');
+  const good = (id: string, v: number[]) => JSON.stringify({ id, v });
+  const lines = [good('a', [1, 0]), 'null', JSON.stringify({ v: [0, 1] }), good('nan', [1, Number.NaN]), '{"id":"inf","v":[1e999,0]}', good('narrow', [1]), '{not json', good('b', [0, 1])];
+  writeFileSync(`${file}.journal`, lines.map((l) => `${l}\n`).join(''));
+  const index = EmbeddedIndex.open({ file, dim: 2 });
+  assert.equal(await index.size(), 2, 'the two valid records');
+  assert.deepEqual((await index.getMany(['a', 'b', 'undefined', 'nan'])).map((v) => v !== null), [true, true, false, false]);
+  const recovery = (index as unknown as { recovery: { skipped: number; skippedLines: { offset: number; reason: string }[] } }).recovery;
+  assert.equal(recovery.skipped, 6);
+  const offsets = lines.map((_, i) => lines.slice(0, i).reduce((n, l) => n + Buffer.byteLength(l) + 1, 0));
+  assert.deepEqual(recovery.skippedLines.map((s) => s.offset), offsets.slice(1, 7));
+  assert.match(recovery.skippedLines[0].reason, /not a record/);
+  assert.match(recovery.skippedLines[1].reason, /no item id/);
+  assert.match(recovery.skippedLines[4].reason, /1 values, the index holds 2-d/);
+  await index.close();
+});
+
+test('a vector whose length overflows (1e200) is refused with a clear message, not normalised to zeros', () => {
+  assert.throws(() => normalized([1e200, 1e200, 0], 3, 'v'), /v: its length overflows/);
+  assert.throws(() => normalized([1e-200, 0, 0], 3, 'v'), /underflows/);
+  assert.deepEqual(Array.from(normalized([3, 4, 0], 3)), [0.6000000238418579, 0.800000011920929, 0]);
+});
+
+test('embedded index: every fsync policy writes a journal that replays; an unknown policy is refused', async () => {
+  for (const fsync of ['always', 'everysec', 'no'] as const) {
+    const file = path.join(tmp(), 'index.safetensors');
+    const index = EmbeddedIndex.open({ file, dim: 2, fsync });
+    await index.putMany([{ id: 'x', vector: vec(1, 1) }]);
+    const replayed = EmbeddedIndex.open({ file, dim: 2 });
+    assert.equal(await replayed.size(), 1, fsync);
+    await index.close();
+  }
+  assert.throws(() => EmbeddedIndex.open({ file: path.join(tmp(), 'i.safetensors'), dim: 2, fsync: 'sometimes' as 'always' }), /fsync policy must be one of always, everysec, no/);
+});
+
+test('in-process queue: bounded; a submission past the bound is refused (the service answers 503)', async () => {
+  const queue = new InProcessQueue({ maxJobs: 2 });
+  await queue.submit({ id: 'a', title: 'a' });
+  await queue.submit({ id: 'b', title: 'b' });
+  await assert.rejects(queue.submit({ id: 'c', title: 'c' }), /ingestion queue is full/);
+  const small = new InProcessQueue({ maxBytes: 1000 });
+  await assert.rejects(small.submit({ id: 'big', title: null, image: Buffer.alloc(2000) }), /ingestion queue is full/);
+});
+
+test('in-process queue with a journal: accepted jobs survive a crash and are replayed until settled', async () => {
+  const file = path.join(tmp(), 'index.safetensors.queue');
+  const before = new InProcessQueue({ file });
+  const a = await before.submit({ id: 'a', title: 'first' });
+  await before.submit({ id: 'b', title: null, image: Buffer.from([1, 2, 3]) });
+  // Crash: no worker ran, no close(). The next process finds both.
+  const after = new InProcessQueue({ file });
+  const seen: { id: string; image: number[] | null }[] = [];
+  const worker = after.startWorker(async (jobs) => {
+    seen.push(...jobs.map((j) => ({ id: j.id, image: j.image ? [...j.image] : null })));
+    return [];
+  });
+  while ((await after.depth()) > 0) await new Promise((r) => setImmediate(r));
+  await worker.stop();
+  assert.deepEqual(seen, [{ id: 'a', image: null }, { id: 'b', image: [1, 2, 3] }]);
+  assert.equal((await after.status(a.jobId))?.state, 'done');
+  await after.close();
+  const third = new InProcessQueue({ file });
+  assert.equal(await third.depth(), 0, 'settled jobs are not replayed again');
+  await third.close();
+});
+
+test('in-process queue: a batch whose handler throws stays queued and is retried; a memory-only queue is drained by a graceful stop', async () => {
+  const queue = new InProcessQueue();
+  let calls = 0;
+  const done: string[] = [];
+  const worker = queue.startWorker(async (jobs) => {
+    if (++calls === 1) throw new Error('index unreachable');
+    await new Promise((r) => setTimeout(r, 5));
+    done.push(...jobs.map((j) => j.id));
+    return [];
+  }, { batch: 2 });
+  for (const id of ['a', 'b', 'c', 'd', 'e']) void queue.submit({ id, title: id });
+  await new Promise((r) => setTimeout(r, 20));
+  await worker.stop();
+  assert.deepEqual(done, ['a', 'b', 'c', 'd', 'e'], 'nothing lost to the failed batch or to the stop');
 });

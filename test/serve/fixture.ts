@@ -30,9 +30,9 @@ export interface RedisProcess {
   stop: () => Promise<void>;
 }
 
-/** A throwaway redis-server on 127.0.0.1 (no persistence), ready when this resolves. */
-export async function startRedis(): Promise<RedisProcess> {
-  const port = await freePort();
+/** A throwaway redis-server on 127.0.0.1 (no persistence; on `port` if given), ready when this resolves. */
+export async function startRedis(port?: number): Promise<RedisProcess & { port: number }> {
+  port ??= await freePort();
   const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
     let out = '';
@@ -43,6 +43,7 @@ export async function startRedis(): Promise<RedisProcess> {
     child.on('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out}`)));
   });
   return {
+    port,
     url: `redis://127.0.0.1:${port}`,
     stop: () =>
       new Promise<void>((resolve) => {

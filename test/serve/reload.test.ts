@@ -30,8 +30,8 @@ for (const rankThreads of [0, 2]) {
       const r = await fetch(`${base}/v1/admin/reload`, { method: 'POST', headers: { authorization: 'Bearer t' } });
       assert.equal(r.status, 200, await r.text());
     }
-    // A reload of a folder that is not a run fails and leaves the serving model in place.
-    const bad = await fetch(`${base}/v1/admin/reload`, { method: 'POST', body: JSON.stringify({ run: '/nonexistent' }), headers: { authorization: 'Bearer t', 'content-type': 'application/json' } });
+    // A reload of a name that is not a run fails and leaves the serving model in place.
+    const bad = await fetch(`${base}/v1/admin/reload`, { method: 'POST', body: JSON.stringify({ run: 'no-such-run' }), headers: { authorization: 'Bearer t', 'content-type': 'application/json' } });
     assert.equal(bad.status, 422);
     assert.match(((await bad.json()) as { message: string }).message, /previous model is still serving/);
     stop = true;
