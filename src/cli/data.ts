@@ -1,10 +1,13 @@
 /**
- * `mmctr data check | build | prepare`: validate a dataset, build its sample store, or write a
- * built-in dataset (MovieLens, Taobao samples) in canonical form.
+ * `mmctr data check | build | prepare | export-atomic`: validate a dataset, build its sample
+ * store, write a built-in dataset (MovieLens, Taobao samples) or RecBole atomic files in
+ * canonical form, or write a store back out as atomic files.
  */
 import { Command } from 'commander';
 import path from 'node:path';
-import { ADAPTER_LIST, findAdapter } from '../data/adapters/index.js';
+import { ADAPTER_LIST, findAdapter, PreparedDataset } from '../data/adapters/index.js';
+import { DEFAULT_CLICK_RATING, exportAtomic, prepareAtomic } from '../data/adapters/atomic.js';
+import { SampleStore } from '../data/store.js';
 import { Duck } from '../data/duck.js';
 import { DataError } from '../data/errors.js';
 import { DatasetSummary, ingest, IngestReport, Problem, summarize, TableReport } from '../data/ingest.js';
@@ -152,15 +155,23 @@ export function registerData(program: Command): void {
 
   data
     .command('prepare')
-    .description(`write a built-in dataset in canonical form (items.csv, events.csv, dataset.json, sample-config.json): ${ADAPTER_LIST.map((a) => a.name).join(', ')}`)
-    .argument('<adapter>', 'movielens (movielens-100k) or taobao (taobao-samples)')
-    .option('--src <dir>', 'source folder (default: the shared data folder)')
+    .description(`write a dataset in canonical form (items.csv, events.csv, dataset.json, sample-config.json): a built-in one (${ADAPTER_LIST.map((a) => a.name).join(', ')}) or RecBole atomic files (atomic)`)
+    .argument('<adapter>', 'movielens (movielens-100k), taobao (taobao-samples), or atomic (NAME.inter + NAME.item in --src: rating >= --click-rating a click, the MovieLens task)')
+    .option('--src <dir>', 'source folder (default: the shared data folder; required for atomic)')
     .requiredOption('--out <dir>', 'folder to write the dataset to')
+    .option('--name <stem>', 'atomic: the files\' stem (ml-1m for ml-1m.inter)')
+    .option('--click-rating <r>', `atomic: a rating at or above this is a click (default ${DEFAULT_CLICK_RATING})`, Number)
     .option('--json', 'machine-readable output')
-    .action(async (name: string, opts: { src?: string; out: string; json?: boolean }) => {
-      const adapter = findAdapter(name);
-      if (!adapter) throw new DataError({ file: name }, `is not a known adapter: expected one of movielens, taobao (${ADAPTER_LIST.map((a) => a.name).join(', ')})`);
-      const prepared = await adapter.prepare({ src: opts.src, out: opts.out });
+    .action(async (name: string, opts: { src?: string; out: string; name?: string; clickRating?: number; json?: boolean }) => {
+      let prepared: PreparedDataset;
+      if (name === 'atomic') {
+        if (!opts.src || !opts.name) throw new DataError({ file: 'atomic' }, 'needs --src (the folder of the atomic files) and --name (their stem, e.g. ml-1m for ml-1m.inter)');
+        prepared = await prepareAtomic({ src: opts.src, name: opts.name, out: opts.out, clickRating: opts.clickRating });
+      } else {
+        const adapter = findAdapter(name);
+        if (!adapter) throw new DataError({ file: name }, `is not a known adapter: expected one of movielens, taobao, atomic (${ADAPTER_LIST.map((a) => a.name).join(', ')})`);
+        prepared = await adapter.prepare({ src: opts.src, out: opts.out });
+      }
       if (opts.json) {
         console.log(JSON.stringify(prepared));
         return;
@@ -169,5 +180,22 @@ export function registerData(program: Command): void {
       console.log(`  ${Object.entries(prepared.counts).map(([k, v]) => `${k} ${v}`).join(', ')}`);
       for (const n of prepared.notes) console.log(`  note: ${n}`);
       console.log(`next: mmctr data build ${path.relative(process.cwd(), prepared.specFile) || prepared.specFile} --config ${path.relative(process.cwd(), prepared.sampleConfigFile)} --out <store>`);
+    });
+
+  data
+    .command('export-atomic')
+    .description('write a sample store\'s impressions as RecBole atomic files (NAME.inter, .item, .user: rating 5 = click, 1 = none; class = category), for RecBole-format tools such as FuxiCTR\'s harness')
+    .argument('<store>', 'a built sample store folder')
+    .requiredOption('--out <dir>', 'folder to write the files to')
+    .requiredOption('--name <stem>', 'the files\' stem (NAME.inter, ...)')
+    .option('--json', 'machine-readable output')
+    .action((store: string, opts: { out: string; name: string; json?: boolean }) => {
+      const out = exportAtomic(SampleStore.open(store), opts.out, opts.name);
+      if (opts.json) console.log(JSON.stringify(out));
+      else {
+        console.log(`${out.rows} impressions (${out.clicks} clicks), ${out.items} items, ${out.users} users written to ${out.dir}: ${Object.values(out.files).map((f) => path.basename(f)).join(', ')}`);
+        for (const [what, indexed] of Object.entries(out.indexed)) if (indexed) console.log(`  note: the ${what}' ids are not all integers: written as their store indices (1-based)`);
+        console.log(`read back: mmctr data prepare atomic --src ${opts.out} --name ${opts.name} --out <dataset folder>`);
+      }
     });
 }

@@ -102,3 +102,22 @@ test('mmctr data prepare movielens --src: writes a dataset that data build accep
   const meta = JSON.parse(b.out);
   assert.deepEqual([meta.splits.train.count, meta.splits.valid.count, meta.splits.test.count], [16, 2, 2]);
 });
+
+test('mmctr data export-atomic then prepare atomic: a store round-trips through RecBole atomic files; atomic without --src/--name is refused', () => {
+  const { dir, spec } = dataset();
+  const store = path.join(dir, 'store');
+  assert.equal(mmctr('data', 'build', spec, '--out', store).code, 0);
+  const out = path.join(dir, 'atomic');
+  const r = mmctr('data', 'export-atomic', store, '--out', out, '--name', 'tiny');
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /4 impressions \(3 clicks\), 3 items, 2 users written to .*: tiny\.inter, tiny\.item, tiny\.user/);
+  assert.match(r.out, /note: the users' ids are not all integers: written as their store indices/);
+  assert.match(r.out, /note: the items' ids are not all integers/);
+  const back = mmctr('data', 'prepare', 'atomic', '--src', out, '--name', 'tiny', '--out', path.join(dir, 'back'), '--json');
+  assert.equal(back.code, 0, back.err);
+  assert.deepEqual(JSON.parse(back.out).counts, { items: 3, impressions: 4, clicks: 3, users: 2, skippedItemRows: 0, skippedRatingRows: 0 });
+  const missing = mmctr('data', 'prepare', 'atomic', '--out', path.join(dir, 'x'));
+  assert.equal(missing.code, 1);
+  assert.match(missing.err, /atomic: needs --src \(the folder of the atomic files\) and --name/);
+});
+
