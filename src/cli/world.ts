@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import path from 'node:path';
 import { generateWorld } from '../world/generate.js';
-import { PRESET_NAMES, PresetName, worldParams } from '../world/params.js';
+import { PRESET_NAMES, PresetName, WorldParams, worldParams } from '../world/params.js';
 import { MmctrError } from '../util/errors.js';
 import { progressBar } from './progress.js';
 
@@ -11,6 +11,18 @@ const num = (name: string) => (v: string) => {
   if (!Number.isFinite(x)) throw new MmctrError(`--${name} must be a number, got '${v}'`);
   return x;
 };
+
+const TASTE_ATTRIBUTES = Object.keys(WorldParams.shape.tasteWeights.parse(undefined));
+
+function parseTastes(v: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const part of v.split(',').filter((p) => p.trim())) {
+    const [name, w] = part.split('=').map((x) => x.trim());
+    if (!TASTE_ATTRIBUTES.includes(name)) throw new MmctrError(`--tastes: '${name}' is not an attribute of the click model; expected ${TASTE_ATTRIBUTES.join(', ')}`);
+    out[name] = num(`tastes ${name}`)(w ?? '');
+  }
+  return out;
+}
 
 export function registerWorld(program: Command): void {
   const world = program.command('world').description('the semi-synthetic ad world: real product content, simulated users');
@@ -31,6 +43,7 @@ export function registerWorld(program: Command): void {
     .option('--photo-share <share>', 'share of searches made with a photo', num('photo-share'))
     .option('--max-items <n>', 'keep a deterministic subset of the fashion catalogue', num('max-items'))
     .option('--category-level <level>', 'coarse category column: masterCategory or subCategory')
+    .option('--tastes <list>', `weights of the attributes in the click model, e.g. articleType=0.7,baseColour=0 (0 drops one; unnamed ones keep their default): ${TASTE_ATTRIBUTES.join(', ')}`, parseTastes)
     .option('--json', 'print the summary as one JSON object')
     .action(async (opts: Record<string, string | number | boolean | undefined>) => {
       const preset = String(opts.preset) as PresetName;
@@ -48,6 +61,7 @@ export function registerWorld(program: Command): void {
         photoQueryShare: opts.photoShare as number | undefined,
         maxItems: opts.maxItems as number | undefined,
         categoryLevel: opts.categoryLevel as 'masterCategory' | 'subCategory' | undefined,
+        tasteWeights: opts.tastes === undefined ? undefined : { ...WorldParams.shape.tasteWeights.parse(undefined), ...(opts.tastes as unknown as Record<string, number>) },
       });
       const bar = progressBar('world');
       const t0 = performance.now();

@@ -14,7 +14,7 @@ function mmctr(...args: string[]) {
 test('mmctr world generate writes a dataset that mmctr data check accepts; knobs reach the world', () => {
   const dir = tempDir('mmctr-cli-world-');
   const out = path.join(dir, 'w');
-  const r = mmctr('world', 'generate', '--out', out, '--users', '40', '--days', '4', '--seed', '3', '--new-items', '0.3', '--json');
+  const r = mmctr('world', 'generate', '--out', out, '--users', '40', '--days', '4', '--seed', '3', '--new-items', '0.3', '--tastes', 'baseColour=0, brand=0.1', '--json');
   assert.equal(r.code, 0, r.err);
   const s = JSON.parse(r.out.trim().split('\n').at(-1)!);
   assert.equal(s.users, 40);
@@ -23,6 +23,10 @@ test('mmctr world generate writes a dataset that mmctr data check accepts; knobs
   const world = JSON.parse(readFileSync(path.join(out, 'world.json'), 'utf8'));
   assert.equal(world.params.seed, 3);
   assert.equal(world.params.newItemShare, 0.3);
+  assert.deepEqual(world.params.tasteWeights, { articleType: 0.7, baseColour: 0, gender: 0.7, usage: 0.4, season: 0.25, brand: 0.1 });
+  const badTaste = mmctr('world', 'generate', '--out', path.join(dir, 'x'), '--tastes', 'colour=0');
+  assert.equal(badTaste.code, 1);
+  assert.match(badTaste.err, /--tastes: 'colour' is not an attribute of the click model; expected articleType, baseColour, gender, usage, season, brand/);
   const check = mmctr('data', 'check', path.join(out, 'dataset.json'), '--strict', '--json');
   assert.equal(check.code, 0, check.out + check.err);
   assert.equal(JSON.parse(check.out).rowsDropped, 0);
