@@ -44,25 +44,22 @@ static Napi::Value gatherRows(const Napi::CallbackInfo& info) {
 
 // out[index[i], :] += src[i, :].
 MM_HOT static void scatter_add_rows(const float* src, int64_t dim, const int32_t* idx, int64_t n, float* out) {
+  auto add_row = [&](int64_t i) {
+    float* o = out + (int64_t)idx[i] * dim;
+    const float* s = src + i * dim;
+    for (int64_t c = 0; c < dim; c++) o[c] += s[c];
+  };
   const int T = par(n * dim) ? threads() : 1;
   if (T == 1) {
-    for (int64_t i = 0; i < n; i++) {
-      float* o = out + (int64_t)idx[i] * dim;
-      const float* s = src + i * dim;
-      for (int64_t c = 0; c < dim; c++) o[c] += s[c];
-    }
+    for (int64_t i = 0; i < n; i++) add_row(i);
     return;
   }
   // Each thread owns the destination rows congruent to its number: no two threads write a row.
 #pragma omp parallel num_threads(T)
   {
     const int t = omp_get_thread_num();
-    for (int64_t i = 0; i < n; i++) {
-      if (idx[i] % T != t) continue;
-      float* o = out + (int64_t)idx[i] * dim;
-      const float* s = src + i * dim;
-      for (int64_t c = 0; c < dim; c++) o[c] += s[c];
-    }
+    for (int64_t i = 0; i < n; i++)
+      if (idx[i] % T == t) add_row(i);
   }
 }
 

@@ -170,8 +170,7 @@ static Napi::Value gemm(const Napi::CallbackInfo& info) {
 }
 
 // gemmBatched(transA, transB, batch, M, N, K, alpha, A, strideA, B, strideB, beta, C, strideC):
-// independent row-major products, each operand packed (lda = its row length).
-// Independent products, each operand packed (lda = its row length), operand b at A + sA * b.
+// independent row-major products, each operand packed (lda = its row length), operand b at A + sA * b.
 static void sgemm_batched(bool ta, bool tb, int batch, int M, int N, int K, float alpha, const float* A, int64_t sA,
                           const float* B, int64_t sB, float beta, float* C, int64_t sC) {
   init_backend();

@@ -61,33 +61,29 @@ export abstract class Module {
       throw new EngineError(`module part name '${name}' is used twice`);
   }
 
+  /** This module's own parts of one kind, then its children's, by dotted name. */
+  private collect<T>(own: (m: Module) => Map<string, T>, prefix: string): Map<string, T> {
+    const out = new Map<string, T>();
+    for (const [n, part] of own(this)) out.set(prefix + n, part);
+    for (const [n, c] of this.children) for (const [k, part] of c.collect(own, `${prefix}${n}.`)) out.set(k, part);
+    return out;
+  }
+
   /** Dense parameters by dotted name. */
   namedParameters(prefix = ''): Map<string, Parameter> {
-    const out = new Map<string, Parameter>();
-    for (const [n, p] of this.ownParams) out.set(prefix + n, p);
-    for (const [n, c] of this.children) for (const [k, v] of c.namedParameters(`${prefix}${n}.`)) out.set(k, v);
-    return out;
+    return this.collect((m) => m.ownParams, prefix);
   }
 
   namedBuffers(prefix = ''): Map<string, Float32Array> {
-    const out = new Map<string, Float32Array>();
-    for (const [n, b] of this.ownBuffers) out.set(prefix + n, b);
-    for (const [n, c] of this.children) for (const [k, v] of c.namedBuffers(`${prefix}${n}.`)) out.set(k, v);
-    return out;
+    return this.collect((m) => m.ownBuffers, prefix);
   }
 
   namedTables(prefix = ''): Map<string, SparseEmbedding> {
-    const out = new Map<string, SparseEmbedding>();
-    for (const [n, t] of this.ownTables) out.set(prefix + n, t);
-    for (const [n, c] of this.children) for (const [k, v] of c.namedTables(`${prefix}${n}.`)) out.set(k, v);
-    return out;
+    return this.collect((m) => m.ownTables, prefix);
   }
 
   namedStreams(prefix = ''): Map<string, RandomStream> {
-    const out = new Map<string, RandomStream>();
-    for (const [n, r] of this.ownStreams) out.set(prefix + n, r);
-    for (const [n, c] of this.children) for (const [k, v] of c.namedStreams(`${prefix}${n}.`)) out.set(k, v);
-    return out;
+    return this.collect((m) => m.ownStreams, prefix);
   }
 
   /** The parameters an optimiser should update: all but those of frozen modules. */

@@ -27,33 +27,75 @@ function positive(value: number, what: string): number {
   return value;
 }
 
-export interface AdamOptions {
+/**
+ * What every optimiser shares: the update count, the learning rate, and its state buffers, one
+ * per parameter and slot, named "<param>.<slot>" so a checkpoint saves and restores them by name.
+ */
+abstract class SlottedOptimizer implements Optimizer {
+  abstract readonly kind: string;
+  lr: number;
+  steps = 0;
+  private readonly buffers = new Map<string, Float32Array>();
+
+  protected constructor(lr: number, what: string) {
+    this.lr = positive(lr, `${what} lr`);
+  }
+
+  abstract step(): void;
+
+  /**
+   * fill() commits the pages now: a fresh buffer is mapped lazily, and the first touch of each
+   * page at a random row would otherwise fault inside the training steps (measured: 10-100x the
+   * cost of the update itself over the first dozen steps on a 1M-row table).
+   */
+  protected addSlot(param: string, slot: string, size: number, initial = 0): void {
+    this.buffers.set(`${param}.${slot}`, new Float32Array(size).fill(initial));
+  }
+
+  protected slot(param: string, slot: string): Float32Array {
+    return this.buffers.get(`${param}.${slot}`)!;
+  }
+
+  protected hasSlot(param: string, slot: string): boolean {
+    return this.buffers.has(`${param}.${slot}`);
+  }
+
+  stateBuffers(): Map<string, Float32Array> {
+    return new Map(this.buffers);
+  }
+
+  setSteps(steps: number): void {
+    this.steps = steps;
+  }
+}
+
+/** The hyper-parameters both Adams share (torch's defaults). */
+interface AdamMomentOptions {
   lr?: number;
   beta1?: number;
   beta2?: number;
   eps?: number;
+}
+
+export interface AdamOptions extends AdamMomentOptions {
   /** L2 penalty (added to the gradient), or decoupled decay with `decoupled` (AdamW). */
   weightDecay?: number;
   decoupled?: boolean;
 }
 
-export class Adam implements Optimizer {
+export class Adam extends SlottedOptimizer {
   readonly kind = 'adam';
-  lr: number;
-  steps = 0;
-  private readonly m = new Map<string, Float32Array>();
-  private readonly v = new Map<string, Float32Array>();
   private readonly o: Required<Omit<AdamOptions, 'lr'>>;
 
   constructor(
     private readonly params: Map<string, Parameter>,
     { lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weightDecay = 0, decoupled = false }: AdamOptions = {},
   ) {
-    this.lr = positive(lr, 'Adam lr');
+    super(lr, 'Adam');
     this.o = { beta1, beta2, eps, weightDecay: positive(weightDecay, 'Adam weightDecay'), decoupled };
     for (const [name, p] of params) {
-      this.m.set(name, new Float32Array(p.size));
-      this.v.set(name, new Float32Array(p.size));
+      this.addSlot(name, 'm', p.size);
+      this.addSlot(name, 'v', p.size);
     }
   }
 
@@ -62,22 +104,9 @@ export class Adam implements Optimizer {
     const { beta1, beta2, eps, weightDecay, decoupled } = this.o;
     for (const [name, p] of this.params) {
       if (!p.grad) continue;
-      native.adam(p.data, p.grad, this.m.get(name)!, this.v.get(name)!, this.lr, beta1, beta2, eps, weightDecay, decoupled, this.steps);
+      native.adam(p.data, p.grad, this.slot(name, 'm'), this.slot(name, 'v'), this.lr, beta1, beta2, eps, weightDecay, decoupled, this.steps);
       p.grad.fill(0);
     }
-  }
-
-  stateBuffers(): Map<string, Float32Array> {
-    const out = new Map<string, Float32Array>();
-    for (const name of this.params.keys()) {
-      out.set(`${name}.m`, this.m.get(name)!);
-      out.set(`${name}.v`, this.v.get(name)!);
-    }
-    return out;
-  }
-
-  setSteps(steps: number): void {
-    this.steps = steps;
   }
 }
 
@@ -87,11 +116,8 @@ export interface SGDOptions {
   weightDecay?: number;
 }
 
-export class SGD implements Optimizer {
+export class SGD extends SlottedOptimizer {
   readonly kind = 'sgd';
-  lr: number;
-  steps = 0;
-  private readonly momentumBuf = new Map<string, Float32Array>();
   private readonly momentum: number;
   private readonly weightDecay: number;
 
@@ -99,60 +125,42 @@ export class SGD implements Optimizer {
     private readonly params: Map<string, Parameter>,
     { lr = 0.01, momentum = 0, weightDecay = 0 }: SGDOptions = {},
   ) {
-    this.lr = positive(lr, 'SGD lr');
+    super(lr, 'SGD');
     this.momentum = positive(momentum, 'SGD momentum');
     this.weightDecay = positive(weightDecay, 'SGD weightDecay');
-    if (momentum > 0) for (const [name, p] of params) this.momentumBuf.set(name, new Float32Array(p.size));
+    if (momentum > 0) for (const [name, p] of params) this.addSlot(name, 'momentum', p.size);
   }
 
   step(): void {
     this.steps++;
     for (const [name, p] of this.params) {
       if (!p.grad) continue;
-      native.sgd(p.data, p.grad, this.momentumBuf.get(name) ?? null, this.lr, this.momentum, this.weightDecay);
+      const momentum = this.hasSlot(name, 'momentum') ? this.slot(name, 'momentum') : null;
+      native.sgd(p.data, p.grad, momentum, this.lr, this.momentum, this.weightDecay);
       p.grad.fill(0);
     }
   }
-
-  stateBuffers(): Map<string, Float32Array> {
-    return new Map([...this.momentumBuf].map(([name, b]) => [`${name}.momentum`, b]));
-  }
-
-  setSteps(steps: number): void {
-    this.steps = steps;
-  }
 }
 
-export interface SparseAdamOptions {
-  lr?: number;
-  beta1?: number;
-  beta2?: number;
-  eps?: number;
+export interface SparseAdamOptions extends AdamMomentOptions {
   /** L2 on the touched rows only. */
   l2?: number;
 }
 
 /** Lazy Adam: moments of a row move only when a batch touches it (as torch.optim.SparseAdam). */
-export class SparseAdam implements Optimizer {
+export class SparseAdam extends SlottedOptimizer {
   readonly kind = 'sparse-adam';
-  lr: number;
-  steps = 0;
-  private readonly m = new Map<string, Float32Array>();
-  private readonly v = new Map<string, Float32Array>();
   private readonly o: Required<Omit<SparseAdamOptions, 'lr'>>;
 
   constructor(
     private readonly tables: Map<string, SparseEmbedding>,
     { lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, l2 = 0 }: SparseAdamOptions = {},
   ) {
-    this.lr = positive(lr, 'SparseAdam lr');
+    super(lr, 'SparseAdam');
     this.o = { beta1, beta2, eps, l2: positive(l2, 'SparseAdam l2') };
     for (const [name, t] of tables) {
-      // fill(0) commits the pages now: a fresh buffer is mapped lazily, and the first touch of
-      // each page at a random row would otherwise fault inside the training steps (measured:
-      // 10-100x the cost of the update itself over the first dozen steps on a 1M-row table).
-      this.m.set(name, new Float32Array(t.weight.length).fill(0));
-      this.v.set(name, new Float32Array(t.weight.length).fill(0));
+      this.addSlot(name, 'm', t.weight.length);
+      this.addSlot(name, 'v', t.weight.length);
     }
   }
 
@@ -161,21 +169,8 @@ export class SparseAdam implements Optimizer {
     const { beta1, beta2, eps, l2 } = this.o;
     for (const [name, t] of this.tables) {
       const g = t.takeGradient();
-      if (g) native.sparseAdam(t.weight, this.m.get(name)!, this.v.get(name)!, t.dim, g.rows, g.grads, this.lr, beta1, beta2, eps, l2, this.steps);
+      if (g) native.sparseAdam(t.weight, this.slot(name, 'm'), this.slot(name, 'v'), t.dim, g.rows, g.grads, this.lr, beta1, beta2, eps, l2, this.steps);
     }
-  }
-
-  stateBuffers(): Map<string, Float32Array> {
-    const out = new Map<string, Float32Array>();
-    for (const name of this.tables.keys()) {
-      out.set(`${name}.m`, this.m.get(name)!);
-      out.set(`${name}.v`, this.v.get(name)!);
-    }
-    return out;
-  }
-
-  setSteps(steps: number): void {
-    this.steps = steps;
   }
 }
 
@@ -186,11 +181,8 @@ export interface SparseAdagradOptions {
   initialAccumulator?: number;
 }
 
-export class SparseAdagrad implements Optimizer {
+export class SparseAdagrad extends SlottedOptimizer {
   readonly kind = 'sparse-adagrad';
-  lr: number;
-  steps = 0;
-  private readonly acc = new Map<string, Float32Array>();
   private readonly eps: number;
   private readonly l2: number;
 
@@ -198,25 +190,17 @@ export class SparseAdagrad implements Optimizer {
     private readonly tables: Map<string, SparseEmbedding>,
     { lr = 0.01, eps = 1e-10, l2 = 0, initialAccumulator = 0 }: SparseAdagradOptions = {},
   ) {
-    this.lr = positive(lr, 'SparseAdagrad lr');
+    super(lr, 'SparseAdagrad');
     this.eps = eps;
     this.l2 = positive(l2, 'SparseAdagrad l2');
-    for (const [name, t] of tables) this.acc.set(name, new Float32Array(t.weight.length).fill(initialAccumulator));
+    for (const [name, t] of tables) this.addSlot(name, 'acc', t.weight.length, initialAccumulator);
   }
 
   step(): void {
     this.steps++;
     for (const [name, t] of this.tables) {
       const g = t.takeGradient();
-      if (g) native.sparseAdagrad(t.weight, this.acc.get(name)!, t.dim, g.rows, g.grads, this.lr, this.eps, this.l2);
+      if (g) native.sparseAdagrad(t.weight, this.slot(name, 'acc'), t.dim, g.rows, g.grads, this.lr, this.eps, this.l2);
     }
-  }
-
-  stateBuffers(): Map<string, Float32Array> {
-    return new Map([...this.acc].map(([name, b]) => [`${name}.acc`, b]));
-  }
-
-  setSteps(steps: number): void {
-    this.steps = steps;
   }
 }

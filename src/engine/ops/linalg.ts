@@ -11,6 +11,41 @@ export interface MatmulOptions {
   transB?: boolean;
 }
 
+/**
+ * One operand of a GEMM: its data, its leading dimension (the 2-d product) and its matrix stride
+ * (the batched one); a call takes the one it needs.
+ */
+interface GemmOperand {
+  data: Float32Array;
+  ld: number;
+  stride: number;
+}
+type GemmCall = (transA: boolean, transB: boolean, m: number, n: number, k: number, a: GemmOperand, b: GemmOperand, beta: number, c: GemmOperand) => void;
+
+/**
+ * The gradients of out = op(a) x op(b) [m,n], by two more products through the same GEMM; a
+ * gradient has its tensor's layout, so it shares the tensor's leading dimension and stride.
+ */
+function recordProductBackward(out: Tensor, a: Tensor, b: Tensor, m: number, n: number, k: number, transA: boolean, transB: boolean, gemm: GemmCall): void {
+  record(() => {
+    const g = out.grad;
+    if (!g) return;
+    const A = { data: a.data, ld: a.shape[a.shape.length - 1], stride: m * k };
+    const B = { data: b.data, ld: b.shape[b.shape.length - 1], stride: k * n };
+    const G = { data: g, ld: n, stride: m * n };
+    if (a.requiresGrad) {
+      const [ga, beta] = gradTarget(a);
+      if (!transA) gemm(false, !transB, m, k, n, G, B, beta, { ...A, data: ga });
+      else gemm(transB, true, k, m, n, B, G, beta, { ...A, data: ga });
+    }
+    if (b.requiresGrad) {
+      const [gb, beta] = gradTarget(b);
+      if (!transB) gemm(!transA, false, k, n, m, A, G, beta, { ...B, data: gb });
+      else gemm(true, transA, n, k, m, G, A, beta, { ...B, data: gb });
+    }
+  });
+}
+
 /** op(a)[m,k] x op(b)[k,n] for 2-d a and b, op = transpose where asked. */
 export function matmul(a: Tensor, b: Tensor, { transA = false, transB = false }: MatmulOptions = {}): Tensor {
   expectRank(a, 2, 'matmul', 'a');
@@ -19,24 +54,10 @@ export function matmul(a: Tensor, b: Tensor, { transA = false, transB = false }:
   const [kb, n] = transB ? [b.shape[1], b.shape[0]] : [b.shape[0], b.shape[1]];
   if (k !== kb) throw new ShapeError(`matmul: inner sizes differ: ${shapeString(a.shape)}${transA ? 'ᵀ' : ''} x ${shapeString(b.shape)}${transB ? 'ᵀ' : ''}`);
   const out = output([m, n], [a, b], uninitialized(m * n));
-  const lda = a.shape[1], ldb = b.shape[1];
-  native.gemm(transA, transB, m, n, k, 1, a.data, lda, b.data, ldb, 0, out.data, n);
-  if (out.requiresGrad) {
-    record(() => {
-      const g = out.grad;
-      if (!g) return;
-      if (a.requiresGrad) {
-        const [ga, beta] = gradTarget(a);
-        if (!transA) native.gemm(false, !transB, m, k, n, 1, g, n, b.data, ldb, beta, ga, k);
-        else native.gemm(transB, true, k, m, n, 1, b.data, ldb, g, n, beta, ga, m);
-      }
-      if (b.requiresGrad) {
-        const [gb, beta] = gradTarget(b);
-        if (!transB) native.gemm(!transA, false, k, n, m, 1, a.data, lda, g, n, beta, gb, n);
-        else native.gemm(true, transA, n, k, m, 1, g, n, a.data, lda, beta, gb, k);
-      }
-    });
-  }
+  native.gemm(transA, transB, m, n, k, 1, a.data, a.shape[1], b.data, b.shape[1], 0, out.data, n);
+  if (out.requiresGrad)
+    recordProductBackward(out, a, b, m, n, k, transA, transB, (tA, tB, M, N, K, A, B, beta, C) =>
+      native.gemm(tA, tB, M, N, K, 1, A.data, A.ld, B.data, B.ld, beta, C.data, C.ld));
   return out;
 }
 
@@ -50,24 +71,10 @@ export function bmm(a: Tensor, b: Tensor, { transA = false, transB = false }: Ma
   const [kb, n] = transB ? [b.shape[2], b.shape[1]] : [b.shape[1], b.shape[2]];
   if (k !== kb) throw new ShapeError(`bmm: inner sizes differ: ${shapeString(a.shape)} x ${shapeString(b.shape)}`);
   const out = output([batch, m, n], [a, b], uninitialized(batch * m * n));
-  const sa = m * k, sb = k * n, sc = m * n;
-  native.gemmBatched(transA, transB, batch, m, n, k, 1, a.data, sa, b.data, sb, 0, out.data, sc);
-  if (out.requiresGrad) {
-    record(() => {
-      const g = out.grad;
-      if (!g) return;
-      if (a.requiresGrad) {
-        const [ga, beta] = gradTarget(a);
-        if (!transA) native.gemmBatched(false, !transB, batch, m, k, n, 1, g, sc, b.data, sb, beta, ga, sa);
-        else native.gemmBatched(transB, true, batch, k, m, n, 1, b.data, sb, g, sc, beta, ga, sa);
-      }
-      if (b.requiresGrad) {
-        const [gb, beta] = gradTarget(b);
-        if (!transB) native.gemmBatched(!transA, false, batch, k, n, m, 1, a.data, sa, g, sc, beta, gb, sb);
-        else native.gemmBatched(true, transA, batch, n, k, m, 1, g, sc, a.data, sa, beta, gb, sb);
-      }
-    });
-  }
+  native.gemmBatched(transA, transB, batch, m, n, k, 1, a.data, m * k, b.data, k * n, 0, out.data, m * n);
+  if (out.requiresGrad)
+    recordProductBackward(out, a, b, m, n, k, transA, transB, (tA, tB, M, N, K, A, B, beta, C) =>
+      native.gemmBatched(tA, tB, batch, M, N, K, 1, A.data, A.stride, B.data, B.stride, beta, C.data, C.stride));
   return out;
 }
 
