@@ -60,6 +60,15 @@ export const MakeConfig = z
     monitor: z.enum(['gauc', 'auc', 'logloss']).default('gauc'),
     lr: z.number().positive().default(1e-3),
     batchSize: z.number().int().positive().default(1024),
+    /**
+     * Cross-fitting: K >= 2 trains K more MAKEs, fold k on the training rows of users outside
+     * fold k (users split by a seeded hash); while the ID model trains, each training row takes
+     * MAKE's outputs from the one that never saw it, and validation, test and serving take the
+     * MAKE trained on every row. 0: every row from that one MAKE, whose outputs on the rows it was
+     * trained on for several epochs are overfit, and the ID model learns to trust them (the
+     * stacking leak: below ID with uninformative vectors, docs/paper.md). Needs MAKE frozen.
+     */
+    folds: z.union([z.literal(0), z.number().int().min(2).max(10)]).default(3),
     /** Absent: MAKE stays frozen while the ID model trains (the safe default); set: fine-tuned with this learning rate. */
     fineTuneLr: z.number().positive().optional(),
     /** A trained MAKE module (make.safetensors) to reuse instead of training one; relative to the config file. */

@@ -16,6 +16,7 @@ import { ExperimentConfig, MakeConfig, TrainConfig } from './config.js';
 import { featureSpaceOf } from './feature-space.js';
 import { Evaluation } from './metrics.js';
 import { createMake, createModel, CtrModel, Make } from './models/index.js';
+import { MakeCrossFit } from './models/make.js';
 import type { DinExtras } from './models/din.js';
 import { ItemVectorTable, loadItemVectors } from './parts/item-vectors.js';
 import { evaluateSplit, fit, FitOptions, FitResult } from './trainer.js';
@@ -61,10 +62,10 @@ export function loadRunVectors(config: ExperimentConfig, store: SampleStore): It
 const MAKE_VERSION = 1;
 
 /** Where a trained MAKE is cached: a folder keyed by everything that shapes it (store, vectors, MAKE config, seed). */
-function makeCacheEntry(make: MakeConfig, vectors: ItemVectorTable, store: SampleStore, seed: number, cacheDir: string): { dir: string; file: string } {
-  const { module: _unused, fineTuneLr: _ft, ...shape } = make;
+function makeCacheEntry(make: MakeConfig, vectors: ItemVectorTable, store: SampleStore, seed: number, cacheDir: string, fold?: { k: number; of: number }): { dir: string; file: string } {
+  const { module: _unused, fineTuneLr: _ft, folds: _folds, ...shape } = make;
   // A store is written once (a rebuild replaces it whole, with a new builtAt): its folder and meta identify it.
-  const key = cacheKey({ stage: 'make', version: MAKE_VERSION, recipe: { store: store.dir, storeMeta: store.meta, shape, seed }, files: [vectors.source] });
+  const key = cacheKey({ stage: 'make', version: MAKE_VERSION, recipe: { store: store.dir, storeMeta: store.meta, shape, seed, control: vectors.control, fold }, files: [vectors.source] });
   const dir = path.join(cacheDir, key);
   return { dir, file: path.join(dir, 'make.safetensors') };
 }
@@ -80,7 +81,25 @@ export function ensureMake(make: MakeConfig, vectors: ItemVectorTable, store: Sa
     loadModel(make.module, module);
     return { module, training: { file: make.module, reused: true, fit: readMakeFit(make.module) } };
   }
-  const { dir, file } = makeCacheEntry(make, vectors, store, seed, cacheDir);
+  return trainMake(module, make, vectors, store, seed, makeCacheEntry(make, vectors, store, seed, cacheDir), options);
+}
+
+/**
+ * The out-of-fold MAKEs of a run (make.folds >= 2): fold k trained on the training rows of users
+ * outside fold k, each cached like the full MAKE (its key adds the fold).
+ */
+export function ensureMakeCrossFit(make: MakeConfig, vectors: ItemVectorTable, store: SampleStore, seed: number, cacheDir: string, options: Omit<FitOptions, 'checkpointDir'> = {}): MakeCrossFit {
+  const models = Array.from({ length: make.folds }, () => createMake(make, vectors, seed));
+  const crossFit = new MakeCrossFit(models, seed);
+  models.forEach((module, k) => {
+    options.log?.(`MAKE fold ${k + 1} of ${make.folds}: trained without the rows of fold ${k + 1}'s users, scores them while the ID model trains`);
+    trainMake(module, make, vectors, store, seed, makeCacheEntry(make, vectors, store, seed, cacheDir, { k, of: make.folds }), { ...options, trainRows: (b) => crossFit.trainRows(b, k) });
+  });
+  return crossFit;
+}
+
+/** Loads the cached module at `entry`, or trains it there (best epoch on validation). */
+function trainMake(module: Make, make: MakeConfig, vectors: ItemVectorTable, store: SampleStore, seed: number, { dir, file }: { dir: string; file: string }, options: Omit<FitOptions, 'checkpointDir'>): { module: Make; training: MakeTraining } {
   if (existsSync(file)) {
     loadModel(file, module);
     options.log?.(`MAKE reused: ${file}`);
@@ -135,13 +154,15 @@ export function trainRun(config: ExperimentConfig, store: SampleStore, runDir: s
   writeTextAtomic(path.join(runDir, 'config.json'), JSON.stringify({ ...config, data: { ...config.data, store: store.dir } }, null, 2));
   log(engineSummary());
   const vectors = options.vectors ?? loadRunVectors(config, store);
-  if (vectors) log(`item vectors: ${vectors.source} (${vectors.dim}-d); ${vectors.missing} catalogue items without one, ${vectors.unused} vectors of unknown items`);
+  if (vectors) log(`item vectors: ${vectors.source} (${vectors.dim}-d)${vectors.control ? `, made uninformative (control ${vectors.control})` : ''}; ${vectors.missing} catalogue items without one, ${vectors.unused} vectors of unknown items`);
   const extras: DinExtras = { vectors: vectors ?? undefined };
   let make: MakeTraining | undefined;
   if (config.model.model === 'din' && config.model.make && vectors) {
-    const made = ensureMake(config.model.make, vectors, store, config.train.seed, options.makeCacheDir ?? defaultMakeCache(runDir), { ...options, log });
+    const cacheDir = options.makeCacheDir ?? defaultMakeCache(runDir);
+    const made = ensureMake(config.model.make, vectors, store, config.train.seed, cacheDir, { ...options, log });
     extras.make = made.module;
     make = made.training;
+    if (config.model.make.folds >= 2) extras.makeCrossFit = ensureMakeCrossFit(config.model.make, vectors, store, config.train.seed, cacheDir, { ...options, log });
   }
   const model = createModel(config.model, featureSpaceOf(store), config.train.seed, extras);
   log(`${config.model.model}: ${model.parameterCount().toLocaleString('en')} parameters; training ${config.train.epochs} epoch(s)`);

@@ -16,7 +16,7 @@ import { resumeLatest, saveCheckpoint } from '../engine/checkpoint.js';
 import { readSafetensors, writeSafetensors } from '../engine/safetensors.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { SplitReader } from '../data/batches.js';
+import { Batch, SplitReader, takeBatch } from '../data/batches.js';
 import { SplitName } from '../data/sample-config.js';
 import type { SampleStore } from '../data/store.js';
 import type { TrainConfig } from './config.js';
@@ -55,6 +55,8 @@ export interface FitOptions {
   checkpointDir?: string;
   /** Continue from the newest checkpoint in checkpointDir, if there is one. */
   resume?: boolean;
+  /** Trains on these positions of each training batch only (MAKE's cross-fitting folds); validation is whole. */
+  trainRows?: (batch: Batch) => Int32Array;
 }
 
 const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
@@ -108,7 +110,7 @@ interface FitProgress {
   stopped?: boolean;
 }
 
-export function fit(model: CtrModel, store: SampleStore, config: TrainConfig, { onProgress, log = () => {}, checkpointDir, resume = false }: FitOptions = {}): FitResult {
+export function fit(model: CtrModel, store: SampleStore, config: TrainConfig, { onProgress, log = () => {}, checkpointDir, resume = false, trainRows }: FitOptions = {}): FitResult {
   const denseGroups = parameterGroups(model, config.lr).map((g) => ({ name: g.name, optimizer: new Adam(g.params, { lr: g.lr }) }));
   const dense = denseGroups[0].optimizer;
   const sparse = new SparseAdam(model.namedTables(), { lr: config.embeddingLr ?? config.lr, l2: model.config.embeddingL2 });
@@ -139,9 +141,11 @@ export function fit(model: CtrModel, store: SampleStore, config: TrainConfig, { 
   for (let epoch = startEpoch; epoch <= config.epochs; epoch++) {
     const epochShuffle = shuffleRng.state();
     let batchIndex = 0;
-    for (const batch of reader.batches({ batchSize: config.batchSize, shuffle: config.shuffle ? shuffleRng : null })) {
+    for (const whole of reader.batches({ batchSize: config.batchSize, shuffle: config.shuffle ? shuffleRng : null })) {
       // After a resume, the replayed shuffle yields the batches already trained first.
       if (batchIndex++ < skipBatches) continue;
+      const batch = trainRows ? takeBatch(whole, trainRows(whole), reader.historyLength) : whole;
+      if (batch.size === 0) continue;
       const s = performance.now();
       const loss = bceWithLogits(model.forward(batch), batch.label);
       backward(loss);

@@ -7,7 +7,12 @@ import { noGrad } from '../../src/engine/autograd.js';
 import { simTierCounts } from '../../src/engine/ops/index.js';
 import { RandomStream } from '../../src/engine/random.js';
 import { ExperimentConfig } from '../../src/ctr/config.js';
-import { alignVectors, loadItemVectors, VectorFileError } from '../../src/ctr/parts/item-vectors.js';
+import { alignVectors, controlVectors, loadItemVectors, VectorFileError } from '../../src/ctr/parts/item-vectors.js';
+import { makeFoldOf, MakeCrossFit } from '../../src/ctr/models/make.js';
+import { createMake, createModel } from '../../src/ctr/models/index.js';
+import { featureSpaceOf } from '../../src/ctr/feature-space.js';
+import { fit } from '../../src/ctr/trainer.js';
+import { TrainConfig } from '../../src/ctr/config.js';
 import { transformCounts } from '../../src/ctr/parts/simtier.js';
 import { openRun, trainRun } from '../../src/ctr/run.js';
 import { evaluateSplit } from '../../src/ctr/trainer.js';
@@ -146,7 +151,7 @@ test('MAKE: frozen weights do not move while the ID model trains, the saved modu
   const again = trainRun(config('make-b', { make: makeConfig }), SampleStore.open(storeDir), path.join(dir, 'make-b'), { makeCacheDir: cache });
   assert.ok(again.make?.reused, 'the second run reuses the trained MAKE');
   assert.equal(again.make.file, first.make.file);
-  const tuned = trainRun(config('make-c', { make: { ...makeConfig, fineTuneLr: 0.01 } }), SampleStore.open(storeDir), path.join(dir, 'make-c'), { makeCacheDir: cache });
+  const tuned = trainRun(config('make-c', { make: { ...makeConfig, fineTuneLr: 0.01, folds: 0 } }), SampleStore.open(storeDir), path.join(dir, 'make-c'), { makeCacheDir: cache });
   const tunedWeights = readSafetensors(path.join(tuned.dir, 'model.safetensors')).tensors;
   const moved = [...saved].some(([name, t]) => t.data.some((x, i) => x !== tunedWeights.get(`make.${name}`)!.data[i]));
   assert.ok(moved, 'with fineTuneLr, MAKE trains with the ID model');
@@ -206,3 +211,83 @@ test('a ranking batch (one history shared by every candidate) scores the same th
   for (let i = 0; i < general.length; i++) assert.ok(Math.abs(general[i] - shared[i]) < 1e-4, `candidate ${i}: ${general[i]} vs ${shared[i]}`);
   assert.ok(new Set(general).size > 1, 'the candidates get different scores');
 });
+
+test('vectorControl: shuffle gives each item another item\'s vector (same vectors, same coverage), random gives seeded unit vectors', () => {
+  const dim = 3, items = 40;
+  const ids = Array.from({ length: items }, (_, i) => `i${i}`);
+  const rng = new RandomStream(5);
+  // Item i7 has no vector in the file.
+  const fileIds = ids.filter((id) => id !== 'i7');
+  const t = alignVectors('v', fileIds, rng.normal(fileIds.length * dim), dim, ids);
+  const row = (tab: Float32Array, item: number) => [...tab.subarray(item * dim, (item + 1) * dim)].join(',');
+  const shuffled = controlVectors(t, 'shuffle', 1);
+  assert.equal(shuffled.rowOf[8], 0, 'an item without a vector keeps none');
+  assert.deepEqual(shuffled.table.subarray(8 * dim, 9 * dim), new Float32Array(dim));
+  const before = new Set(Array.from({ length: items }, (_, i) => i + 1).filter((i) => i !== 8).map((i) => row(t.table, i)));
+  const after = Array.from({ length: items }, (_, i) => i + 1).filter((i) => i !== 8).map((i) => row(shuffled.table, i));
+  assert.deepEqual(new Set(after), before, 'the same vectors, permuted');
+  const moved = Array.from({ length: items }, (_, i) => i + 1).filter((i) => i !== 8 && row(t.table, i) !== row(shuffled.table, i)).length;
+  assert.ok(moved > items * 0.8, `most items get another item's vector (${moved} of ${items - 1})`);
+  assert.deepEqual(controlVectors(t, 'shuffle', 1).table, shuffled.table, 'seeded');
+  assert.notDeepEqual(controlVectors(t, 'shuffle', 2).table, shuffled.table);
+  const random = controlVectors(t, 'random', 1);
+  for (let i = 1; i <= items; i++) {
+    if (i === 8) continue;
+    const n = Math.hypot(...random.table.subarray(i * dim, (i + 1) * dim));
+    assert.ok(Math.abs(n - 1) < 1e-5, `unit vector for item ${i}`);
+    assert.ok(!before.has(row(random.table, i)));
+  }
+  assert.equal(random.control, 'random:1');
+  assert.equal(t.control, undefined, 'the input table is left alone');
+});
+
+test('out-of-fold MAKE: fold k trains only on rows outside fold k, and scores exactly those rows; evaluation uses the full MAKE', async () => {
+  await store();
+  const s = SampleStore.open(storeDir);
+  const vectors = loadItemVectors(vectorsFile, s.catalog.ids);
+  const make = { ...makeConfigParsed(), folds: 3 as const };
+  const models = [0, 1, 2].map((k) => createMake(make, vectors, 10 + k));
+  models.forEach((m) => m.freeze());
+  const crossFit = new MakeCrossFit(models, 7);
+  const reader = s.split('train');
+  const batch = reader.batches({ batchSize: 256 }).next().value!;
+  reader.close();
+  const folds = Array.from(batch.user, (u: number) => makeFoldOf(u, 3, 7));
+  assert.ok(new Set(folds).size === 3, 'the batch holds users of every fold');
+  for (let k = 0; k < 3; k++) {
+    const kept = new Set(crossFit.trainRows(batch, k));
+    for (let i = 0; i < batch.size; i++) assert.equal(kept.has(i), folds[i] !== k, `row ${i} (fold ${folds[i]}) in fold model ${k}'s training rows`);
+  }
+  // Which model scored each row: its logit equals that model's logit on the row alone.
+  const made = crossFit.extract(batch);
+  const alone = models.map((m) => noGrad(() => m.extract(batch).logit.data));
+  for (let i = 0; i < batch.size; i++) {
+    const by = alone.findIndex((logits) => Math.abs(logits[i] - made.logit.data[i]) < 1e-5);
+    assert.equal(by, folds[i], `row ${i} is scored by fold model ${folds[i]}`);
+    assert.ok(!crossFit.trainRows(batch, by).includes(i), `row ${i} is scored by a MAKE that did not train on it`);
+  }
+  // The trainer honours trainRows: a fold model sees only its rows.
+  const fold0 = createMake(make, vectors, 1);
+  const result = fit(fold0, s, TrainConfig.parse({ batchSize: 128, epochs: 1, lr: 0.01 }), { trainRows: (b) => crossFit.trainRows(b, 0) });
+  let expected = 0;
+  const all = s.split('train');
+  for (const b of all.batches({ batchSize: 4096 })) expected += crossFit.trainRows(b, 0).length;
+  all.close();
+  assert.equal(result.samples, expected);
+  assert.ok(expected < s.meta.splits.train.count);
+  // In a DIN: training rows take the out-of-fold outputs, evaluation the full MAKE's.
+  const full = createMake(make, vectors, 20);
+  const din = createModel(config('oof', { make }).model, featureSpaceOf(s), 1, { vectors, make: full, makeCrossFit: crossFit });
+  din.eval();
+  const evalLogits = noGrad(() => din.forward(batch).data);
+  din.train();
+  const trainLogits = noGrad(() => din.forward(batch).data);
+  assert.notDeepEqual(trainLogits, evalLogits, 'training rows are scored through the fold models');
+  assert.throws(() => createModel(config('oof-ft', { make: { ...make, fineTuneLr: 0.01 } }).model, featureSpaceOf(s), 1, { vectors, make: full, makeCrossFit: crossFit }), /folds: 0/);
+});
+
+function makeConfigParsed() {
+  const model = ExperimentConfig.parse({ name: 'x', data: { store: storeDir }, model: { model: 'din', make: makeConfig } }).model;
+  if (model.model !== 'din' || !model.make) throw new Error('a DIN with MAKE');
+  return model.make;
+}

@@ -13,7 +13,7 @@ import { readConfigFile } from '../../util/config-file.js';
 import { DataSection, DinConfig, ExperimentConfig, hasDataSource, MakeConfig, SimTierConfig, TrainConfig } from '../config.js';
 import { BUCKETS, Evaluation, MetricSet as EvalMetrics } from '../metrics.js';
 import { trainRun, TrainRunOptions } from '../run.js';
-import { loadItemVectors } from '../parts/item-vectors.js';
+import { controlVectors, loadItemVectors, VECTOR_CONTROLS } from '../parts/item-vectors.js';
 import { ConfigError } from '../../util/errors.js';
 import { EpochPoint, MetricSet, PAPER_VARIANTS, PaperResult, PaperVariant, SliceResult, VariantSummary } from './result.js';
 import { bucketDescriptions, epochCurve, metricsOf, oracleOf, round, summarize, type Summary } from './summary.js';
@@ -31,6 +31,12 @@ export const PaperExperimentConfig = z
     train: TrainConfig.default(TrainConfig.parse({})),
     seeds: z.array(z.number().int().nonnegative()).min(1).default([1, 2, 3]),
     variants: z.array(z.enum(PAPER_VARIANTS)).min(1).default([...PAPER_VARIANTS]),
+    /**
+     * The uninformative-vector control: every variant reads vectors stripped of their signal,
+     * 'shuffle' (permuted across items) or 'random' (seeded random unit vectors), drawn anew for
+     * each seed. A content feature that cannot hurt stays within the seed spread of ID here.
+     */
+    vectorControl: z.enum(VECTOR_CONTROLS).optional(),
     /** Epochs of the extra ID run that shows the one-epoch phenomenon (first seed; 0: skip it). */
     curveEpochs: z.number().int().nonnegative().default(4),
     /**
@@ -94,16 +100,19 @@ export function runPaperExperiment(config: PaperExperimentConfig, store: SampleS
   if (!config.data.vectors) throw new ConfigError('data.vectors', ['the comparison needs item vectors: give data.vectors, or pretrain through `mmctr experiment paper`']);
   const vectors = loadItemVectors(config.data.vectors, store.catalog.ids);
   const runOptions: TrainRunOptions = { log: options.log, onProgress: options.onProgress, makeCacheDir: path.join(outDir, 'make-cache'), vectors };
+  const optionsOf = (seed: number): TrainRunOptions => (config.vectorControl ? { ...runOptions, vectors: controlVectors(vectors, config.vectorControl, seed) } : runOptions);
   const tests: Record<PaperVariant, Evaluation[]> = Object.fromEntries(config.variants.map((v) => [v, []])) as unknown as Record<PaperVariant, Evaluation[]>;
   const makeEpochs: number[] = [];
   let makeCurve: EpochPoint[] = [];
   const total = config.seeds.length * config.variants.length + (config.curveEpochs > 1 ? 1 : 0);
   let index = 0;
   for (const seed of config.seeds) {
+    const seedOptions = optionsOf(seed);
+    if (config.vectorControl) options.log?.(`seed ${seed}: uninformative vectors (${config.vectorControl}), the control`);
     for (const variant of config.variants) {
       options.onRun?.({ seed, variant, index: index++, total });
       options.log?.(`seed ${seed}: ${variant}`);
-      const r = trainRun(variantConfig(config, variant, seed), store, path.join(outDir, 'runs', `${variant}-seed${seed}`), runOptions);
+      const r = trainRun(variantConfig(config, variant, seed), store, path.join(outDir, 'runs', `${variant}-seed${seed}`), seedOptions);
       tests[variant].push(r.test);
       if (r.make && (variant === 'make' || !config.variants.includes('make'))) {
         makeEpochs.push(r.make.fit.bestEpoch);
@@ -118,7 +127,7 @@ export function runPaperExperiment(config: PaperExperimentConfig, store: SampleS
     const c = { ...variantConfig(config, 'id', config.seeds[0]), name: `${config.name}-id-curve` };
     // Past one epoch, with no early stopping: the curve is the point.
     c.train = { ...c.train, epochs: config.curveEpochs, earlyStoppingPatience: config.curveEpochs, monitor: 'gauc' };
-    idCurve = epochCurve(trainRun(c, store, path.join(outDir, 'runs', `id-curve-seed${config.seeds[0]}`), runOptions).fit.epochs);
+    idCurve = epochCurve(trainRun(c, store, path.join(outDir, 'runs', `id-curve-seed${config.seeds[0]}`), optionsOf(config.seeds[0])).fit.epochs);
   }
   const { meta } = store;
   const bucketText = bucketDescriptions(meta.config.buckets);
@@ -146,7 +155,7 @@ export function runPaperExperiment(config: PaperExperimentConfig, store: SampleS
       items: meta.items,
       users: meta.users,
     },
-    vectors: { source: vectors.source, dim: vectors.dim, items: meta.items - vectors.missing, missing: vectors.missing },
+    vectors: { source: config.vectorControl ? `${vectors.source} (control: ${config.vectorControl}, drawn per seed)` : vectors.source, dim: vectors.dim, items: meta.items - vectors.missing, missing: vectors.missing },
     seeds: config.seeds,
     variants: config.variants,
     slices,

@@ -23,7 +23,7 @@ import { ItemVectors, ItemVectorTable } from '../parts/item-vectors.js';
 import { MLP } from '../../nn/mlp.js';
 import { SimTier } from '../parts/simtier.js';
 import { ConfigError } from '../../util/errors.js';
-import type { Make, MakeOutputs } from './make.js';
+import type { Make, MakeCrossFit, MakeOutputs } from './make.js';
 
 /** What a DIN needs beyond its config and the ID feature space. */
 export interface DinExtras {
@@ -31,6 +31,8 @@ export interface DinExtras {
   vectors?: ItemVectorTable;
   /** A trained MAKE (required when config.make is set). */
   make?: Make;
+  /** The out-of-fold MAKEs that score training rows (config.make.folds >= 2; absent: `make` scores every row, as when only evaluating). */
+  makeCrossFit?: MakeCrossFit;
 }
 
 export class Din extends Module {
@@ -39,6 +41,8 @@ export class Din extends Module {
   readonly interest: TargetAttention;
   readonly simtier: SimTier | null = null;
   readonly make: Make | null = null;
+  /** Not a part: its models are not saved with the ID model (training only). */
+  private readonly makeCrossFit: MakeCrossFit | null = null;
   readonly over: MLP;
   private readonly simScoreWeight: Parameter | null = null;
 
@@ -65,6 +69,11 @@ export class Din extends Module {
       if (!extras.make) throw new ConfigError('model.make', ['the model takes a trained MAKE: train one first (the run does it) or give model.make.module']);
       this.make = this.child('make', extras.make);
       if (config.make.fineTuneLr === undefined) this.make.freeze();
+      if (extras.makeCrossFit) {
+        if (config.make.fineTuneLr !== undefined) throw new ConfigError('model.make', ['fineTuneLr fine-tunes MAKE, and out-of-fold MAKEs (folds) need it frozen: set make.folds: 0 to fine-tune it']);
+        this.makeCrossFit = extras.makeCrossFit;
+        for (const m of this.makeCrossFit.models) m.freeze();
+      }
       input += this.make.widths.interest;
       side = makeSideWidths(config.mlpHidden.length, this.make.widths.hidden);
     }
@@ -89,7 +98,7 @@ export class Din extends Module {
     const parts = [...(e.user ? [e.user] : []), target, interest, ...(tiers ? [tiers] : [])];
     let made: MakeOutputs | null = null;
     if (this.make) {
-      made = this.make.extract(batch);
+      made = this.training && this.makeCrossFit ? this.makeCrossFit.extract(batch) : this.make.extract(batch);
       parts.push(made.interest);
     }
     const x = concat(parts, 1);

@@ -7,6 +7,7 @@
  */
 import { Module } from '../../engine/module.js';
 import { native } from '../../engine/native.js';
+import { RandomStream } from '../../engine/random.js';
 import { Tensor } from '../../engine/tensor.js';
 import type { Batch, BatchVectors } from '../../data/batches.js';
 import { readVectorFile } from '../../encoders/vector-file.js';
@@ -34,6 +35,8 @@ export interface ItemVectorTable {
   missing: number;
   /** Vectors in the file whose id is not in the catalogue. */
   unused: number;
+  /** Set when the vectors were stripped of their signal (controlVectors): which control and seed. */
+  control?: string;
 }
 
 /** Reads a vector file of any accepted source (encoders/vector-file.ts), in catalogue order. */
@@ -120,4 +123,38 @@ export class ItemVectors extends Module {
     native.gatherRows(rows.table, rows.dim, which, out);
     return new Tensor(out, [...shape, rows.dim]);
   }
+}
+
+/** Ways to strip the item vectors of their signal while keeping their shape and coverage (the paper experiment's control). */
+export const VECTOR_CONTROLS = ['shuffle', 'random'] as const;
+export type VectorControl = (typeof VECTOR_CONTROLS)[number];
+
+/**
+ * An uninformative copy of a table, seeded: 'shuffle' permutes the vectors across the items that
+ * have one (each item gets another item's vector: the same vectors, no longer its own), 'random'
+ * replaces each with a random unit vector. Items without a vector keep none. `control` names the
+ * change, so caches keyed by the table (MAKE's) keep it apart from the real vectors.
+ */
+export function controlVectors(t: ItemVectorTable, control: VectorControl, seed: number): ItemVectorTable {
+  const rng = new RandomStream(seed).fork(`vector-control-${control}`);
+  const { dim } = t;
+  const withVector: number[] = [];
+  for (let item = 1; item < t.rowOf.length; item++) if (t.rowOf[item] !== 0) withVector.push(item);
+  const table = new Float32Array(t.table.length);
+  const order = rng.permutation(withVector.length);
+  withVector.forEach((item, i) => {
+    let v: Float32Array;
+    if (control === 'shuffle') {
+      const from = t.rowOf[withVector[order[i]]];
+      v = t.table.subarray(from * dim, (from + 1) * dim);
+    } else {
+      v = rng.normal(dim);
+      const inv = 1 / Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+      for (let d = 0; d < dim; d++) v[d] *= inv;
+    }
+    table.set(v, item * dim);
+  });
+  const rowOf = new Int32Array(t.rowOf.length);
+  for (const item of withVector) rowOf[item] = item;
+  return { ...t, table, rowOf, control: `${control}:${seed}` };
 }
