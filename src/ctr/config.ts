@@ -103,6 +103,11 @@ export const TrainConfig = z
     earlyStoppingPatience: z.number().int().nonnegative().default(1),
     /** Metric early stopping and model selection watch. */
     monitor: z.enum(['gauc', 'auc', 'logloss']).default('auc'),
+    /**
+     * The model a fit returns: 'best' (default) is the epoch best on validation by `monitor`, with
+     * early stopping; 'last' trains every one of `epochs` (no early stopping) and keeps the last.
+     */
+    keep: z.enum(['best', 'last']).default('best'),
     shuffle: z.boolean().default(true),
     seed: z.number().int().nonnegative().default(1),
     /** Checkpoint every N steps (0: only at epoch ends). */

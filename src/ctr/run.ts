@@ -92,13 +92,13 @@ export function ensureMake(make: MakeConfig, vectors: ItemVectorTable, store: Sa
   const result = fit(module, store, train, { ...options, checkpointDir: path.join(dir, 'checkpoints') });
   saveModel(file, module, { make, vectors: vectors.source, seed });
   writeTextAtomic(path.join(dir, 'fit.json'), JSON.stringify(result, null, 2));
-  options.log?.(`MAKE: kept epoch ${result.bestEpoch} of ${result.epochs.length}; saved ${file}`);
+  options.log?.(`MAKE: kept epoch ${result.keptEpoch} of ${result.epochs.length}; saved ${file}`);
   return { module, training: { file, reused: false, fit: result } };
 }
 
 function readMakeFit(file: string): FitResult {
   const fitFile = path.join(path.dirname(file), 'fit.json');
-  return existsSync(fitFile) ? (JSON.parse(readFileSync(fitFile, 'utf8')) as FitResult) : { epochs: [], bestEpoch: 0, seconds: 0, samples: 0, samplesPerSecond: 0, loopSamplesPerSecond: 0 };
+  return existsSync(fitFile) ? (JSON.parse(readFileSync(fitFile, 'utf8')) as FitResult) : { epochs: [], bestEpoch: 0, keptEpoch: 0, seconds: 0, samples: 0, samplesPerSecond: 0, loopSamplesPerSecond: 0 };
 }
 
 const defaultMakeCache = (runDir: string) => path.join(path.dirname(path.resolve(runDir)), 'make-cache');
@@ -146,6 +146,7 @@ export function trainRun(config: ExperimentConfig, store: SampleStore, runDir: s
   const model = createModel(config.model, featureSpaceOf(store), config.train.seed, extras);
   log(`${config.model.model}: ${model.parameterCount().toLocaleString('en')} parameters; training ${config.train.epochs} epoch(s)`);
   const result = fit(model, store, config.train, { ...options, log, checkpointDir: path.join(runDir, 'checkpoints') });
+  log(`kept epoch ${result.keptEpoch} of ${result.epochs.length} (train.keep ${config.train.keep}; best on validation ${config.train.monitor}: epoch ${result.bestEpoch})`);
   const test = evaluateSplit(model, store, 'test');
   log(`test: AUC ${test.overall.auc.toFixed(4)} GAUC ${test.overall.gauc.toFixed(4)} logloss ${test.overall.logloss.toFixed(4)}; ${Math.round(result.samplesPerSecond)} samples/s end to end, ${Math.round(result.loopSamplesPerSecond)} in the training loop`);
   saveModel(path.join(runDir, 'model.safetensors'), model, config);

@@ -39,7 +39,10 @@ export interface EpochRecord {
 
 export interface FitResult {
   epochs: EpochRecord[];
+  /** The epoch best on validation by the monitor (the last one when there is no validation). */
   bestEpoch: number;
+  /** The epoch whose model the fit returned: bestEpoch under keep 'best', the last trained under 'last'. */
+  keptEpoch: number;
   seconds: number;
   samples: number;
   /** Samples per second over the whole fit (data reading included, evaluation excluded). */
@@ -175,9 +178,11 @@ export function fit(model: CtrModel, store: SampleStore, config: TrainConfig, { 
         best = value;
         bestEpoch = epoch;
         bad = 0;
-        bestState = snapshot(model);
-        if (checkpointDir) writeSnapshot(bestFile(checkpointDir), bestState);
-      } else if (++bad > config.earlyStoppingPatience) {
+        if (config.keep === 'best') {
+          bestState = snapshot(model);
+          if (checkpointDir) writeSnapshot(bestFile(checkpointDir), bestState);
+        }
+      } else if (++bad > config.earlyStoppingPatience && config.keep === 'best') {
         log(`early stopping: no ${config.monitor} gain for ${bad} epochs; keeping epoch ${bestEpoch}`);
         stopped = true;
       }
@@ -187,11 +192,15 @@ export function fit(model: CtrModel, store: SampleStore, config: TrainConfig, { 
     if (stopped) break;
   }
   reader.close();
-  if (bestState && bestEpoch !== epochs.length) restore(model, bestState);
+  const lastEpoch = epochs.length > 0 ? epochs[epochs.length - 1].epoch : 0;
+  const keptEpoch = config.keep === 'best' ? bestEpoch : lastEpoch;
+  if (keptEpoch !== lastEpoch && bestState) restore(model, bestState);
+  else if (keptEpoch !== lastEpoch) throw new Error(`fit: the weights of epoch ${keptEpoch} were not kept`);
   const seconds = (performance.now() - t0) / 1000;
   return {
     epochs,
     bestEpoch,
+    keptEpoch,
     seconds,
     samples,
     samplesPerSecond: samples / Math.max(seconds - evalSecondsTotal, 1e-9),
