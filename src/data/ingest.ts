@@ -15,7 +15,7 @@ import { DataError } from './errors.js';
 import { Duck, sqlIdent, sqlString } from './duck.js';
 import { labelEvents } from './labels.js';
 import { cleanJsonLines, locateCsvError, physicalLines, rowLines } from './lines.js';
-import { DatasetSpec, EventsTableSpec, FileFormat, formatOf, ItemsTableSpec, SearchesTableSpec, TimeUnit } from './spec.js';
+import { DatasetSpec, EventsTableSpec, FileFormat, formatOf, historyTypes, ItemsTableSpec, positiveType, SearchesTableSpec, TimeUnit } from './spec.js';
 
 export type Severity = 'error' | 'warning';
 
@@ -304,9 +304,62 @@ async function ingestItems(duck: Duck, spec: ItemsTableSpec): Promise<TableRepor
   return { ...report, time };
 }
 
+/**
+ * An impression's own label, as SQL over raw_events: `raw` (the text read) and `label` (true,
+ * false or NULL), from the label rule's column or the clicked column; plus the rule's row check.
+ */
+function ownLabel(spec: EventsTableSpec, t: (column: string | undefined) => string): { column?: string; raw: string; label: string; check?: Check } {
+  const rule = spec.label;
+  if (rule && 'atLeast' in rule) {
+    const raw = t(rule.column);
+    return {
+      column: rule.column,
+      raw,
+      label: `CASE WHEN ${raw} IS NOT NULL THEN TRY_CAST(${raw} AS DOUBLE) >= ${rule.atLeast} END`,
+      check: { field: rule.column, when: 'clicked_raw IS NOT NULL AND clicked IS NULL', value: 'clicked_raw', message: `is not a number: the label rule reads ${rule.column} >= ${rule.atLeast}`, severity: 'error' },
+    };
+  }
+  if (rule && 'values' in rule) {
+    const raw = t(rule.column);
+    return { column: rule.column, raw, label: `CASE WHEN ${raw} IS NOT NULL THEN ${raw} IN (${rule.values.map(sqlString).join(', ')}) END` };
+  }
+  const column = spec.columns.clicked;
+  if (!column) return { raw: 'NULL', label: 'NULL::BOOLEAN' };
+  const raw = `lower(${t(column)})`;
+  return {
+    column,
+    raw,
+    label: `CASE WHEN ${raw} IN ('1', 'true', 't', 'yes', 'y', '1.0') THEN true WHEN ${raw} IN ('0', 'false', 'f', 'no', 'n', '0.0') THEN false ELSE NULL END`,
+    check: {
+      field: column,
+      when: 'clicked_raw IS NOT NULL AND clicked IS NULL',
+      value: 'clicked_raw',
+      message: `is not a click label: expected 0/1 or true/false (for other values write a label rule in the spec's events, e.g. "label": {"column": "${column}", "values": [...]})`,
+      severity: 'error',
+    },
+  };
+}
+
+/**
+ * A clicked column holding numbers other than 0 and 1 is a rating or a score: refused whole, since
+ * reading it row by row would take every row rated 1 for a click.
+ */
+async function refuseScoreAsClick(duck: Duck, file: string, column: string): Promise<void> {
+  const scores = `FROM chk_events WHERE clicked IS NULL AND TRY_CAST(clicked_raw AS DOUBLE) IS NOT NULL`;
+  const n = Number(await duck.scalar(`SELECT count(*)::INTEGER ${scores}`));
+  if (n === 0) return;
+  const values = (await duck.all(`SELECT v FROM (SELECT DISTINCT clicked_raw AS v ${scores}) ORDER BY TRY_CAST(v AS DOUBLE), v LIMIT 6`)).map((r) => String(r.v));
+  throw new DataError(
+    { file, field: column },
+    `holds numbers other than 0 and 1 (${values.join(', ')}${values.length === 6 ? ', ...' : ''} in ${n} rows): a rating or score, not a click label, so none of it is read as one (rows valued 1 would pass for clicks). ` +
+      `Write a label rule in the dataset spec's events instead of columns.clicked, e.g. "label": {"column": "${column}", "atLeast": 4} (a threshold) or "label": {"column": "${column}", "values": ["4", "5"]}`,
+  );
+}
+
 async function ingestEvents(duck: Duck, spec: EventsTableSpec): Promise<TableReport> {
   const c = spec.columns;
-  const raw = await readRaw(duck, 'events', spec, Object.values(c) as string[]);
+  const ruleColumn = spec.label && 'column' in spec.label ? [spec.label.column] : [];
+  const raw = await readRaw(duck, 'events', spec, [...(Object.values(c) as string[]), ...ruleColumn]);
   const t = (column: string | undefined, sep?: string) => text(raw, column, sep);
   const time = await timeUnitOf(duck, raw, c.ts, spec.timeUnit);
   const mapping = Object.entries(spec.typeValues)
@@ -316,18 +369,17 @@ async function ingestEvents(duck: Duck, spec: EventsTableSpec): Promise<TableRep
   const typeExpr = c.type
     ? `CASE ${mapping} WHEN lower(${t(c.type)}) IN (${canonical}) THEN lower(${t(c.type)}) ELSE NULL END`
     : sqlString(spec.defaultType);
-  const clickedRaw = c.clicked ? `lower(${t(c.clicked)})` : 'NULL';
+  const own = ownLabel(spec, t);
   await duck.run(`CREATE OR REPLACE TABLE chk_events AS SELECT rowid AS r,
       ${t(c.user_id)} AS user_id, ${t(c.item_id)} AS item_id,
       ${t(c.ts)} AS ts_raw, ${timestamp(t(c.ts), time.unit)} AS ts,
       ${c.type ? t(c.type) : 'NULL'} AS type_raw, ${typeExpr} AS type,
-      ${clickedRaw} AS clicked_raw,
-      CASE WHEN ${clickedRaw} IN ('1', 'true', 't', 'yes', 'y', '1.0') THEN true
-           WHEN ${clickedRaw} IN ('0', 'false', 'f', 'no', 'n', '0.0') THEN false ELSE NULL END AS clicked,
+      ${own.raw} AS clicked_raw, ${own.label} AS clicked,
       ${t(c.request_id)} AS request_id,
       ${t(c.position)} AS position_raw, TRY_CAST(${t(c.position)} AS INTEGER) AS position,
       ${t(c.p_true)} AS p_true_raw, TRY_CAST(${t(c.p_true)} AS DOUBLE) AS p_true_num
     FROM raw_events`);
+  if (!spec.label && c.clicked) await refuseScoreAsClick(duck, spec.path, c.clicked);
   const report = await runChecks(duck, raw, [
     { field: c.user_id, when: 'user_id IS NULL', value: 'NULL', message: 'is empty: every event needs a user id', severity: 'error' },
     controlCheck(c.user_id, 'user_id', 'user'),
@@ -338,9 +390,7 @@ async function ingestEvents(duck: Duck, spec: EventsTableSpec): Promise<TableRep
     ...(c.type
       ? [{ field: c.type, when: 'type IS NULL', value: 'type_raw', message: `is not an event type: expected ${EVENT_TYPES.join(', ')} (or map the file's values with typeValues)`, severity: 'error' as const }]
       : []),
-    ...(c.clicked
-      ? [{ field: c.clicked, when: 'clicked_raw IS NOT NULL AND clicked IS NULL', value: 'clicked_raw', message: 'is not a click label: expected 0/1 or true/false', severity: 'error' as const }]
-      : []),
+    ...(own.check ? [own.check] : []),
     ...(c.position
       ? [{ field: c.position, when: 'position_raw IS NOT NULL AND position IS NULL', value: 'position_raw', message: 'is not an integer position; left empty', severity: 'warning' as const }]
       : []),
@@ -349,9 +399,13 @@ async function ingestEvents(duck: Duck, spec: EventsTableSpec): Promise<TableRep
       : []),
   ]);
   // p_true stays beside the events for oracle metrics; it never becomes a feature.
+  const positive = positiveType(spec);
+  const history = historyTypes(spec).map(sqlString).join(', ');
   await duck.run(`CREATE OR REPLACE TABLE events AS
     SELECT user_id, item_id, type, ts, r::BIGINT AS seq, clicked, request_id, position,
-      CASE WHEN p_true_num BETWEEN 0 AND 1 THEN p_true_num END AS p_true
+      CASE WHEN p_true_num BETWEEN 0 AND 1 THEN p_true_num END AS p_true,
+      type = ${sqlString(positive)} AS positive,
+      CASE WHEN type = 'impression' THEN ${sqlString(positive)} IN (${history}) ELSE type IN (${history}) END AS in_history
     FROM chk_events WHERE r NOT IN (SELECT r FROM bad_events) ORDER BY r`);
   return { ...report, time };
 }
@@ -415,12 +469,17 @@ export async function ingest(duck: Duck, spec: DatasetSpec): Promise<IngestRepor
   }
   const hasLabels = Number(await duck.scalar(`SELECT count(*)::INTEGER FROM events WHERE type = 'impression' AND clicked IS NOT NULL`));
   const impressions = Number(await duck.scalar(`SELECT count(*)::INTEGER FROM events WHERE type = 'impression'`));
-  const clickEvents = Number(await duck.scalar(`SELECT count(*)::INTEGER FROM events WHERE type = 'click'`));
-  if (events.rowsUsed > 0 && impressions === 0) notes.push('no impression events: there is nothing to train a CTR model on');
-  else if (hasLabels < impressions) {
+  const positive = positiveType(spec.events);
+  const positives = Number(await duck.scalar(`SELECT count(*)::INTEGER FROM events WHERE positive`));
+  if (events.rowsUsed > 0 && impressions === 0 && positives === 0) {
+    const types = await duck.all(`SELECT type, count(*)::INTEGER AS n FROM events GROUP BY type ORDER BY n DESC, type`);
+    notes.push(
+      `no impression events and no ${positive} events (the positives), only ${types.map((r) => `${r.n} ${r.type}`).join(', ')}: there is nothing to build samples from; to learn from another event type, name it in the spec's events: "label": {"eventType": "${String(types[0].type)}"}`,
+    );
+  } else if (hasLabels < impressions) {
     const n = impressions - hasLabels;
-    if (clickEvents > 0) notes.push(`${n} impression${n === 1 ? ' has no click label of its own' : 's have no click label of their own'}: labelled by matching click events`);
-    else notes.push(`${n} impression${n === 1 ? ' has' : 's have'} no click label and there are no click events: they count as not clicked`);
+    if (positives > 0) notes.push(`${n} impression${n === 1 ? ' has no click label of its own' : 's have no click label of their own'}: labelled by matching ${positive} events`);
+    else notes.push(`${n} impression${n === 1 ? ' has' : 's have'} no click label and there are no ${positive} events: they count as not clicked`);
   }
   return { tables: { items, events, searches }, notes };
 }

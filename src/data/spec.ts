@@ -5,8 +5,11 @@
  * Canonical tables:
  *   items    item_id, title, image, category, brand, shop, created_at (+ any listed attributes)
  *   events   user_id, item_id, type (impression | click | cart | purchase), ts, clicked (label of
- *            an impression, optional), request_id, position, p_true (the impression's true click
- *            probability where a simulator knows it: evaluation only, never a model input)
+ *            an impression, optional: the clicked column or the label rule), request_id, position,
+ *            p_true (the impression's true click probability where a simulator knows it: evaluation
+ *            only, never a model input), positive (an event of the label's positive type),
+ *            in_history (feeds the behaviour history: its type is listed, or a positive impression
+ *            when the positive type is)
  *   searches user_id, ts, query_text, query_image, shown, clicked, bought (lists: ids joined by
  *            the list separator)
  */
@@ -60,6 +63,26 @@ export const ItemsTableSpec = z.object({
   imageRoot: z.string().optional(),
 }).strict();
 
+/** The event types that can make a positive or feed a behaviour history. */
+export const BEHAVIOUR_TYPES = ['click', 'cart', 'purchase'] as const;
+export type BehaviourType = (typeof BEHAVIOUR_TYPES)[number];
+
+/**
+ * How an event's label is read (labels.ts applies it):
+ *   {"column": "rating", "atLeast": 4}          an impression is positive when its numeric column is >= the threshold
+ *   {"column": "feedback", "values": ["like"]}  ... when its column holds one of the values
+ *   {"eventType": "purchase"}                   events of this type are the positives: each labels the
+ *                                               latest earlier impression it matches (as clicks do by
+ *                                               default), and in a log without impressions they are
+ *                                               the positives negative sampling pairs with negatives
+ */
+export const LabelRule = z.union([
+  z.object({ column, atLeast: z.number() }).strict(),
+  z.object({ column, values: z.array(z.string().min(1)).min(1) }).strict(),
+  z.object({ eventType: z.enum(BEHAVIOUR_TYPES) }).strict(),
+]);
+export type LabelRule = z.infer<typeof LabelRule>;
+
 export const EventsTableSpec = z.object({
   ...tableBase,
   columns: z
@@ -82,7 +105,24 @@ export const EventsTableSpec = z.object({
   defaultType: z.enum(['impression', 'click', 'cart', 'purchase']).default('impression'),
   /** Maps the file's type values to canonical ones, e.g. {"pv": "impression", "clk": "click"}. */
   typeValues: z.record(z.string(), z.enum(['impression', 'click', 'cart', 'purchase'])).default({}),
-}).strict();
+  /** The label rule (absent: an impression's `clicked` column, else matched click events). */
+  label: LabelRule.optional(),
+  /** Event types that feed the behaviour history (default: the positive type, click unless the label rule names another). */
+  history: z.array(z.enum(BEHAVIOUR_TYPES)).min(1).refine((h) => new Set(h).size === h.length, { message: 'lists an event type twice' }).optional(),
+}).strict().superRefine((e, ctx) => {
+  if (e.label && 'column' in e.label && e.columns.clicked)
+    ctx.addIssue({ code: 'custom', path: ['label'], message: `reads column '${e.label.column}' while columns.clicked names '${e.columns.clicked}': give one of them` });
+});
+
+/** The event type whose events are positives (they label impressions; without impressions they are the samples). */
+export function positiveType(events: EventsTableSpec): BehaviourType {
+  return events.label && 'eventType' in events.label ? events.label.eventType : 'click';
+}
+
+/** The event types that feed the behaviour history. */
+export function historyTypes(events: EventsTableSpec): BehaviourType[] {
+  return events.history ?? [positiveType(events)];
+}
 
 export const SearchesTableSpec = z.object({
   ...tableBase,

@@ -47,6 +47,30 @@ export interface SplitMeta {
   tsMax: number | null;
 }
 
+/**
+ * How the samples were made: one per impression, or (a log with positives and no impressions) each
+ * positive of `positiveType` followed by `perPositive` sampled negatives (sample config
+ * `negatives`); `short` counts positives that got fewer, no other item being live.
+ */
+export type Sampling =
+  | { kind: 'impressions' }
+  | { kind: 'negatives'; positiveType: string; perPositive: number; sampler: 'uniform' | 'popularity'; seed: number; positives?: number; short?: number };
+
+/**
+ * What the metrics of a store's samples mean, when they are not those of real impressions: one
+ * sentence for build output, run logs and metrics.json; null for impression logs.
+ */
+export function samplingNote(meta: StoreMeta): string | null {
+  const s = meta.sampling;
+  if (!s || s.kind !== 'negatives') return null;
+  const how = s.sampler === 'uniform' ? 'uniformly' : 'in proportion to their positives so far';
+  return (
+    `evaluation on sampled candidates: each ${s.positiveType} is a positive scored against ${s.perPositive} negatives drawn ${how} from the items live at its time (seed ${s.seed}; no impressions in the log)` +
+    `${s.short ? `, ${s.short} positives with fewer (no other item live)` : ''}. AUC and GAUC measure ranking the positive's item above random ones, easier than above items actually shown, ` +
+    `so they are higher than on impression logs and not comparable with them; logloss and calibration reflect the 1:${s.perPositive} sampling ratio, not a real click or ${s.positiveType} rate. Compare runs on the same store only`
+  );
+}
+
 export interface StoreMeta {
   version: 1;
   dataset: string;
@@ -58,6 +82,8 @@ export interface StoreMeta {
   trainEnd: number | null;
   /** Whether the splits carry p_true.f32 (true click probabilities, for oracle metrics only). */
   truth?: boolean;
+  /** How the samples were made (absent in stores built before it was recorded: impressions). */
+  sampling?: Sampling;
   builtAt: string;
 }
 

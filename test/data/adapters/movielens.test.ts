@@ -38,7 +38,7 @@ test('movielens adapter on a small generated folder: clicks, first genre, file-o
   const { prepared, store, meta } = await prepareAndBuild(src, tempDir());
   assert.deepEqual(prepared.counts, { items: 3, impressions: 10, clicks: 7, users: 3, skippedItemRows: 0, skippedRatingRows: 1 });
   assert.deepEqual(prepared.notes, ["1 rating row skipped (first: ml-100k.inter:9 field 'rating': 'five' is not a number)"]);
-  assert.deepEqual(prepared.samples, { historyLength: 50, ties: 'file-order', split: { kind: 'fraction', train: 0.8, valid: 0.1 }, clickWindowSeconds: 1800, buckets: { rareMax: 10, midMax: 100 } });
+  assert.deepEqual(prepared.samples, { historyLength: 50, ties: 'file-order', split: { kind: 'fraction', train: 0.8, valid: 0.1 }, clickWindowSeconds: 1800, negatives: { perPositive: 4, sampler: 'uniform', seed: 1 }, buckets: { rareMax: 10, midMax: 100 } });
   assert.equal(readDatasetSpec(prepared.specFile).name, 'movielens-100k');
   assert.deepEqual([meta.splits.train.count, meta.splits.valid.count, meta.splits.test.count], [8, 1, 1]);
   const { rows, catalog } = readSamples(store);
