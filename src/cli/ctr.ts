@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { createWriteStream } from 'node:fs';
 import path from 'node:path';
 import { SPLITS, SplitName } from '../data/sample-config.js';
+import { samplingNote } from '../data/store.js';
 import type { Spread } from '../ctr/experiment/result.js';
 import { spread } from '../ctr/experiment/summary.js';
 import { BUCKETS, Evaluation } from '../ctr/metrics.js';
@@ -108,7 +109,8 @@ export function registerCtr(program: Command): void {
       const bar = progressBar('evaluate');
       const e = evaluateSplit(model, store, splitOption(opts.split), (d, t) => bar.update(d, t));
       bar.stop();
-      console.log(opts.json ? JSON.stringify(e) : evaluationTable(e));
+      const note = samplingNote(store.meta);
+      console.log(opts.json ? JSON.stringify({ ...e, notes: note ? [note] : [] }) : evaluationTable(e) + (note ? `\nnote: ${note}` : ''));
     });
 
   program

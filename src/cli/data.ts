@@ -7,12 +7,12 @@ import { Command } from 'commander';
 import path from 'node:path';
 import { ADAPTER_LIST, findAdapter, PreparedDataset } from '../data/adapters/index.js';
 import { DEFAULT_CLICK_RATING, exportAtomic, prepareAtomic } from '../data/adapters/atomic.js';
-import { SampleStore } from '../data/store.js';
+import { SampleStore, samplingNote } from '../data/store.js';
 import { Duck } from '../data/duck.js';
 import { DataError } from '../data/errors.js';
 import { DatasetSummary, ingest, IngestReport, Problem, summarize, TableReport } from '../data/ingest.js';
 import { readSampleConfig, SampleConfig, SPLITS } from '../data/sample-config.js';
-import { buildSamples } from '../data/samples.js';
+import { buildSamples, samplePlan } from '../data/samples.js';
 import type { StoreMeta } from '../data/store.js';
 import { readDatasetSpec } from '../data/spec.js';
 import { progressBar } from './progress.js';
@@ -76,7 +76,17 @@ function storeLines(dir: string, meta: StoreMeta): string[] {
     out.push(`  ${s.padEnd(6)}${String(m.count).padStart(9)} ${String(m.clicks).padStart(9)}  ${pct(m.count ? m.clicks / m.count : null)}  ${String(m.users).padStart(5)}  ${isoTime(m.tsMin)} .. ${isoTime(m.tsMax)}`);
   }
   if (meta.truth) out.push('  true click probabilities kept beside the samples (p_true.f32): evaluation reports the oracle; no model reads them');
+  const sampled = samplingNote(meta);
+  if (sampled) out.push(`  samples: ${sampled}`);
   return out;
+}
+
+/** What `data build` will make of the dataset, in one line. */
+function planLine(plan: Awaited<ReturnType<typeof samplePlan>>, s: DatasetSummary): string {
+  if (plan.kind === 'none') return `nothing: the dataset ${plan.reason}`;
+  if (plan.kind === 'impressions') return `one sample per impression (${s.impressions})`;
+  const how = plan.sampler === 'uniform' ? 'uniformly' : 'by popularity';
+  return `no impressions: each of the ${s.events[plan.positiveType] ?? 0} ${plan.positiveType} events is a positive sample with ${plan.perPositive} negatives drawn ${how} over the items live at its time (sample config "negatives", seed ${plan.seed}); metrics will be on sampled candidates`;
 }
 
 const droppedRows = (r: IngestReport) => Object.values(r.tables).reduce((n, t) => n + (t?.rowsDropped ?? 0), 0);
@@ -99,14 +109,16 @@ export function registerData(program: Command): void {
       try {
         const report = await ingest(duck, spec);
         const summary = await summarize(duck, config.clickWindowSeconds);
+        const plan = await samplePlan(duck, config);
         const dropped = droppedRows(report);
         const usable = report.tables.events.rowsUsed > 0;
-        const ok = usable && !(opts.strict && dropped > 0);
-        if (opts.json) console.log(JSON.stringify({ dataset: path.resolve(file), name: spec.name, ok, rowsDropped: dropped, ...report, summary }));
+        const ok = usable && plan.kind !== 'none' && !(opts.strict && dropped > 0);
+        if (opts.json) console.log(JSON.stringify({ dataset: path.resolve(file), name: spec.name, ok, rowsDropped: dropped, ...report, summary, build: plan }));
         else {
           console.log(`dataset ${spec.name} (${path.resolve(file)})`);
-          console.log([...reportLines(report, opts.problems), ...summaryLines(summary)].join('\n'));
+          console.log([...reportLines(report, opts.problems), ...summaryLines(summary), `build        ${planLine(plan, summary)}`].join('\n'));
           if (!usable) console.log('result: no usable event rows');
+          else if (plan.kind === 'none') console.log('result: nothing to build samples from');
           else if (dropped > 0) console.log(`result: ${dropped} row${dropped === 1 ? '' : 's'} dropped${opts.strict ? ' (--strict: failing)' : ''}`);
           else console.log('result: every row is usable');
         }

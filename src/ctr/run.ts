@@ -10,7 +10,7 @@ import { engineSummary } from '../engine/info.js';
 import { readConfigFile } from '../util/config-file.js';
 import { ConfigError, MmctrError } from '../util/errors.js';
 import { writeTextAtomic } from '../util/atomic-write.js';
-import { SampleStore } from '../data/store.js';
+import { SampleStore, samplingNote } from '../data/store.js';
 import { cacheKey } from '../util/cache-key.js';
 import { ExperimentConfig, MakeConfig, TrainConfig } from './config.js';
 import { featureSpaceOf } from './feature-space.js';
@@ -149,8 +149,11 @@ export function trainRun(config: ExperimentConfig, store: SampleStore, runDir: s
   log(`kept epoch ${result.keptEpoch} of ${result.epochs.length} (train.keep ${config.train.keep}; best on validation ${config.train.monitor}: epoch ${result.bestEpoch})`);
   const test = evaluateSplit(model, store, 'test');
   log(`test: AUC ${test.overall.auc.toFixed(4)} GAUC ${test.overall.gauc.toFixed(4)} logloss ${test.overall.logloss.toFixed(4)}; ${Math.round(result.samplesPerSecond)} samples/s end to end, ${Math.round(result.loopSamplesPerSecond)} in the training loop`);
+  // Metrics on sampled negatives are not those of impressions: the run says so where its metrics are.
+  const notes = [samplingNote(store.meta)].filter((n): n is string => n !== null);
+  for (const n of notes) log(`note: ${n}`);
   saveModel(path.join(runDir, 'model.safetensors'), model, config);
-  writeTextAtomic(path.join(runDir, 'metrics.json'), JSON.stringify({ fit: result, test, make }, null, 2));
+  writeTextAtomic(path.join(runDir, 'metrics.json'), JSON.stringify({ fit: result, test, make, notes }, null, 2));
   return { dir: runDir, seed: config.train.seed, fit: result, test, make };
 }
 
