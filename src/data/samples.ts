@@ -3,7 +3,9 @@
  * strictly before the impression (ties per config), the last L of them, most recent last. Labels
  * and what counts as a click are labels.ts's rules. One pass over the events in (time, file
  * order) with a ring buffer per user; samples go to column files per split, so nothing of size
- * "all samples" is held in memory. Fraction splits cut impressions in that order at
+ * "all samples" is held in memory. In a log without impressions, each positive is a sample followed
+ * by its sampled negatives (negativeSampler, config `negatives`), the group kept in one split.
+ * Fraction splits cut impressions (or positives) in that order at
  * floor(n * train) and floor(n * (train + valid)); time splits at validStart and testStart.
  *
  * The folder's layout and file names are store.ts's (STORE_FILES, SPLIT_COLUMNS, TRUTH_FILE); this
@@ -129,16 +131,17 @@ async function writeStore(duck: Duck, datasetName: string, config: SampleConfig,
   await duck.run(`CREATE OR REPLACE TABLE stream AS
     SELECT u.idx AS user, i.idx AS item, e.ts, e.seq, ${sampled ? 'e.is_pos' : 'e.is_imp'} AS is_sample, e.${sampled ? 'is_pos' : 'label'} AS label, e.is_hist, e.p_true
     FROM labelled e JOIN user_index u USING (user_id) JOIN item_index i USING (item_id)`);
-  const impressions = Number(await duck.scalar(`SELECT count(*)::INTEGER FROM stream WHERE is_sample = 1`));
+  // Samples that start a group (an impression, or a positive and its negatives): the splits cut these.
+  const starts = Number(await duck.scalar(`SELECT count(*)::INTEGER FROM stream WHERE is_sample = 1`));
   const hasTruth = Number(await duck.scalar(`SELECT count(*)::INTEGER FROM stream WHERE is_sample = 1 AND p_true IS NOT NULL`)) > 0;
   const streamRows = Number(await duck.scalar(`SELECT count(*)::INTEGER FROM stream`));
   const negatives = sampled ? await negativeSampler(duck, sampled, catalog.ids.length) : null;
 
   const split = config.split;
   // The epsilon keeps 0.29 * 100 at 29, not 28.999...
-  const share = (f: number) => Math.floor(impressions * f + 1e-9);
+  const share = (f: number) => Math.floor(starts * f + 1e-9);
   const trainCount = split.kind === 'fraction' ? share(split.train) : 0;
-  const validCount = split.kind === 'fraction' ? Math.min(impressions - trainCount, share(split.train + split.valid) - trainCount) : 0;
+  const validCount = split.kind === 'fraction' ? Math.min(starts - trainCount, share(split.train + split.valid) - trainCount) : 0;
 
   const writers = Object.fromEntries(
     SPLITS.map((s) => {
@@ -202,7 +205,7 @@ async function writeStore(duck: Duck, datasetName: string, config: SampleConfig,
 
   let done = 0;
   for await (const chunk of duck.chunks(`SELECT user, item, ts, is_sample, label, is_hist, p_true FROM stream ORDER BY ts, seq`)) {
-    const [us, its, tss, starts, labels, behaviours, truths] = chunk.columns as number[][];
+    const [us, its, tss, isStart, labels, behaviours, truths] = chunk.columns as number[][];
     for (let r = 0; r < chunk.rows; r++) {
       const ts = tss[r];
       if (config.ties === 'exclude' && ts !== groupTs) {
@@ -212,8 +215,8 @@ async function writeStore(duck: Duck, datasetName: string, config: SampleConfig,
         groupTs = ts;
       }
       negatives?.advance(ts);
-      if (starts[r]) emit(us[r], its[r], labels[r], ts, truths[r]);
-      if (sampled && starts[r]) negatives!.positive(its[r]);
+      if (isStart[r]) emit(us[r], its[r], labels[r], ts, truths[r]);
+      if (sampled && isStart[r]) negatives!.positive(its[r]);
       if (behaviours[r]) {
         if (config.ties === 'exclude') pendingClicks.push([us[r], its[r]]);
         else addClick(us[r], its[r]);
@@ -251,7 +254,7 @@ async function writeStore(duck: Duck, datasetName: string, config: SampleConfig,
     })) as Record<SplitName, SplitMeta>,
     trainEnd: meta.train.tsMax,
     truth: hasTruth,
-    sampling: sampled ? { ...sampled, positives: impressions, short: negatives!.short } : plan,
+    sampling: sampled ? { ...sampled, positives: starts, short: negatives!.short } : plan,
     builtAt: new Date().toISOString(),
   };
   writeFileSync(storeFile(tmpDir, 'catalog'), JSON.stringify(catalog));
@@ -265,7 +268,7 @@ async function writeStore(duck: Duck, datasetName: string, config: SampleConfig,
  * creation time or first event, whichever is earlier (items with neither never are); each
  * positive draws `perPositive` items (with replacement, never its own item) over the live ones,
  * uniformly or in proportion to their positives so far (an earlier positive's item drawn
- * uniformly; uniform while there is none). `short` counts positives that got fewer negatives
+ * uniformly; uniform while there is none). `short` counts positives that got no negatives
  * because no other item was live.
  */
 async function negativeSampler(duck: Duck, sampling: Extract<Sampling, { kind: 'negatives' }>, itemCount: number) {

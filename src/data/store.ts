@@ -50,7 +50,7 @@ export interface SplitMeta {
 /**
  * How the samples were made: one per impression, or (a log with positives and no impressions) each
  * positive of `positiveType` followed by `perPositive` sampled negatives (sample config
- * `negatives`); `short` counts positives that got fewer, no other item being live.
+ * `negatives`); `short` counts positives that got none, no other item being live.
  */
 export type Sampling =
   | { kind: 'impressions' }
@@ -66,7 +66,7 @@ export function samplingNote(meta: StoreMeta): string | null {
   const how = s.sampler === 'uniform' ? 'uniformly' : 'in proportion to their positives so far';
   return (
     `evaluation on sampled candidates: each ${s.positiveType} is a positive scored against ${s.perPositive} negatives drawn ${how} from the items live at its time (seed ${s.seed}; no impressions in the log)` +
-    `${s.short ? `, ${s.short} positives with fewer (no other item live)` : ''}. AUC and GAUC measure ranking the positive's item above random ones, easier than above items actually shown, ` +
+    `${s.short ? `; ${s.short} positives have no negative (no other item was live)` : ''}. AUC and GAUC measure ranking the positive's item above random ones, easier than above items actually shown, ` +
     `so they are higher than on impression logs and not comparable with them; logloss and calibration reflect the 1:${s.perPositive} sampling ratio, not a real click or ${s.positiveType} rate. Compare runs on the same store only`
   );
 }
