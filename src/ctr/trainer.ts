@@ -9,7 +9,7 @@
  * killed run resumed from it ends bit for bit where an uninterrupted run ends.
  */
 import { backward, noGrad } from '../engine/autograd.js';
-import { Adam, SparseAdam } from '../engine/optim.js';
+import { Adam, clipGradNorm, SparseAdam } from '../engine/optim.js';
 import { bceWithLogits } from '../engine/ops/index.js';
 import { RandomState, RandomStream } from '../engine/random.js';
 import { resumeLatest, saveCheckpoint } from '../engine/checkpoint.js';
@@ -145,6 +145,7 @@ export function fit(model: CtrModel, store: SampleStore, config: TrainConfig, { 
       const s = performance.now();
       const loss = bceWithLogits(model.forward(batch), batch.label);
       backward(loss);
+      if (config.clipGradNorm > 0) clipGradNorm(model.namedParameters().values(), model.namedTables().values(), config.clipGradNorm);
       for (const g of denseGroups) g.optimizer.step();
       sparse.step();
       loopMs += performance.now() - s;

@@ -204,3 +204,25 @@ export class SparseAdagrad extends SlottedOptimizer {
     }
   }
 }
+
+/**
+ * Scales every gradient (dense parameters' and the sparse tables' rows of this step) by
+ * maxNorm / (norm + 1e-6) when their joint L2 norm exceeds maxNorm, as torch's clip_grad_norm_
+ * does (FuxiCTR clips at 10 every step). Returns the norm before clipping. Call it between
+ * backward and the optimisers' step.
+ */
+export function clipGradNorm(params: Iterable<Parameter>, tables: Iterable<SparseEmbedding>, maxNorm: number): number {
+  positive(maxNorm, 'clipGradNorm maxNorm');
+  const grads: Float32Array[] = [];
+  for (const p of params) if (p.grad) grads.push(p.grad);
+  for (const t of tables) {
+    const g = t.gradient();
+    if (g) grads.push(g.grads);
+  }
+  let sum = 0;
+  for (const g of grads) for (let i = 0; i < g.length; i++) sum += g[i] * g[i];
+  const norm = Math.sqrt(sum);
+  const scale = maxNorm / (norm + 1e-6);
+  if (scale < 1) for (const g of grads) for (let i = 0; i < g.length; i++) g[i] *= scale;
+  return norm;
+}
