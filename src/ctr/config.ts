@@ -102,6 +102,8 @@ export const TrainConfig = z
     /** Learning rate of the dense parameters (Adam) and of the embeddings (sparse Adam). */
     lr: z.number().positive().default(1e-3),
     embeddingLr: z.number().positive().optional(),
+    /** Adam on the embeddings: lazy (touched rows only, as torch's SparseAdam) or dense (every row every step, as Adam on nn.Embedding in FuxiCTR). */
+    embeddingAdam: z.enum(['lazy', 'dense']).default('lazy'),
     /** ID models train one epoch by default; more with early stopping on validation. */
     epochs: z.number().int().positive().default(1),
     earlyStoppingPatience: z.number().int().nonnegative().default(1),

@@ -111,7 +111,7 @@ interface FitProgress {
 export function fit(model: CtrModel, store: SampleStore, config: TrainConfig, { onProgress, log = () => {}, checkpointDir, resume = false }: FitOptions = {}): FitResult {
   const denseGroups = parameterGroups(model, config.lr).map((g) => ({ name: g.name, optimizer: new Adam(g.params, { lr: g.lr }) }));
   const dense = denseGroups[0].optimizer;
-  const sparse = new SparseAdam(model.namedTables(), { lr: config.embeddingLr ?? config.lr, l2: model.config.embeddingL2 });
+  const sparse = new SparseAdam(model.namedTables(), { lr: config.embeddingLr ?? config.lr, l2: model.config.embeddingL2, dense: config.embeddingAdam === 'dense' });
   const optimizers = { ...Object.fromEntries(denseGroups.map((g) => [g.name, g.optimizer])), sparse };
   let shuffleRng = new RandomStream(config.seed).fork('shuffle');
   const reader = store.split('train');

@@ -274,3 +274,25 @@ test('SparseEmbedding.gradient: lookups after a peek join the kept rows', () => 
   assert.deepEqual([...byRow].sort(), [[0, 5], [2, 3]]);
   assert.equal(table.takeGradient(), null);
 });
+
+test('SparseAdam dense: every row moves every step, untouched rows by their decaying moments, as Adam on a dense table', () => {
+  const rows = 3, dim = 2, lr = 0.05;
+  const table = new SparseEmbedding({ rows, dim }, new RandomStream(129));
+  const init = table.weight.slice();
+  const opt = new SparseAdam(new Map([['t', table]]), { lr, dense: true });
+  const rng = new RandomStream(130);
+  const schedule = [[0, 2], [2], [], [1, 1]];
+  const dense: Float32Array[] = [];
+  for (const ids of schedule) {
+    const w = rng.normal(ids.length * dim);
+    const full = new Float32Array(rows * dim);
+    ids.forEach((id, i) => { for (let d = 0; d < dim; d++) full[id * dim + d] += w[i * dim + d]; });
+    dense.push(full);
+    if (ids.length) touch(table, ids, w);
+    opt.step();
+  }
+  const ref = adamReference(init, dense, { lr, b1: 0.9, b2: 0.999, eps: 1e-8, wd: 0, decoupled: false });
+  assertClose(table.weight, ref, 1e-5, 1e-5, 'dense Adam on the table');
+  // Row 0 was touched in step 1 only and still moved in steps 2-4.
+  assert.notEqual(table.weight[0], init[0]);
+});
