@@ -9,7 +9,7 @@
  * killed run resumed from it ends bit for bit where an uninterrupted run ends.
  */
 import { backward, noGrad } from '../engine/autograd.js';
-import { Adam, SparseAdam } from '../engine/optim.js';
+import { Adam, clipGradNorm, SparseAdam } from '../engine/optim.js';
 import { bceWithLogits } from '../engine/ops/index.js';
 import { RandomState, RandomStream } from '../engine/random.js';
 import { resumeLatest, saveCheckpoint } from '../engine/checkpoint.js';
@@ -114,7 +114,7 @@ interface FitProgress {
 export function fit(model: CtrModel, store: SampleStore, config: TrainConfig, { onProgress, log = () => {}, checkpointDir, resume = false }: FitOptions = {}): FitResult {
   const denseGroups = parameterGroups(model, config.lr).map((g) => ({ name: g.name, optimizer: new Adam(g.params, { lr: g.lr }) }));
   const dense = denseGroups[0].optimizer;
-  const sparse = new SparseAdam(model.namedTables(), { lr: config.embeddingLr ?? config.lr, l2: model.config.embeddingL2 });
+  const sparse = new SparseAdam(model.namedTables(), { lr: config.embeddingLr ?? config.lr, l2: model.config.embeddingL2, dense: config.embeddingAdam === 'dense' });
   const optimizers = { ...Object.fromEntries(denseGroups.map((g) => [g.name, g.optimizer])), sparse };
   let shuffleRng = new RandomStream(config.seed).fork('shuffle');
   const reader = store.split('train');
@@ -148,6 +148,7 @@ export function fit(model: CtrModel, store: SampleStore, config: TrainConfig, { 
       const s = performance.now();
       const loss = bceWithLogits(model.forward(batch), batch.label);
       backward(loss);
+      if (config.clipGradNorm > 0) clipGradNorm(model.namedParameters().values(), model.namedTables().values(), config.clipGradNorm);
       for (const g of denseGroups) g.optimizer.step();
       sparse.step();
       loopMs += performance.now() - s;
