@@ -159,18 +159,18 @@ export function registerData(program: Command): void {
     .argument('<adapter>', 'movielens (movielens-100k), taobao (taobao-samples), or atomic (NAME.inter + NAME.item in --src: rating >= --click-rating a click, the MovieLens task)')
     .option('--src <dir>', 'source folder (default: the shared data folder; required for atomic)')
     .requiredOption('--out <dir>', 'folder to write the dataset to')
-    .option('--name <stem>', 'atomic: the files\' stem (ml-1m for ml-1m.inter)')
+    .option('--name <stem>', 'movielens, atomic: the files\' stem (ml-1m for ml-1m.inter; default: the one NAME.inter in --src)')
     .option('--click-rating <r>', `atomic: a rating at or above this is a click (default ${DEFAULT_CLICK_RATING})`, Number)
     .option('--json', 'machine-readable output')
     .action(async (name: string, opts: { src?: string; out: string; name?: string; clickRating?: number; json?: boolean }) => {
       let prepared: PreparedDataset;
       if (name === 'atomic') {
-        if (!opts.src || !opts.name) throw new DataError({ file: 'atomic' }, 'needs --src (the folder of the atomic files) and --name (their stem, e.g. ml-1m for ml-1m.inter)');
+        if (!opts.src) throw new DataError({ file: 'atomic' }, 'needs --src (the folder of the atomic files; --name gives their stem, e.g. ml-1m for ml-1m.inter, when it holds several)');
         prepared = await prepareAtomic({ src: opts.src, name: opts.name, out: opts.out, clickRating: opts.clickRating });
       } else {
         const adapter = findAdapter(name);
         if (!adapter) throw new DataError({ file: name }, `is not a known adapter: expected one of movielens, taobao, atomic (${ADAPTER_LIST.map((a) => a.name).join(', ')})`);
-        prepared = await adapter.prepare({ src: opts.src, out: opts.out });
+        prepared = await adapter.prepare({ src: opts.src, out: opts.out, name: opts.name });
       }
       if (opts.json) {
         console.log(JSON.stringify(prepared));
