@@ -30,8 +30,15 @@ const UNIT_WORDS = { s: 'seconds', ms: 'milliseconds', us: 'microseconds' } as c
 function tableLines(name: string, t: TableReport): string[] {
   const lines = [`  ${name.padEnd(9)}${t.file} (${t.format}): ${t.rows} rows read, ${t.rowsUsed} used, ${t.rowsDropped} dropped`];
   if (t.time) lines.push(`             numbers in '${t.time.field}' read as epoch ${UNIT_WORDS[t.time.unit]} (${t.time.detected ? 'detected from their magnitude; set "timeUnit" in the spec to override' : 'timeUnit in the spec'})`);
+  if (t.images) lines.push(`             images: ${t.images.named} named under ${t.images.root}: ${t.images.missing} missing, ${t.images.unreadable} unreadable`);
   for (const [kind, n] of Object.entries(t.problemCounts)) lines.push(`             ${String(n).padStart(7)} x ${kind}`);
   return lines;
+}
+
+/** "N of M item images missing or unreadable", or null when every named image can be read. */
+function imageLine(t: TableReport | undefined): string | null {
+  const bad = t?.images ? t.images.missing + t.images.unreadable : 0;
+  return bad ? `${bad} of ${t!.images!.named} item images missing or unreadable (those items have no image)` : null;
 }
 
 function reportLines(report: IngestReport, maxProblems: number): string[] {
@@ -106,9 +113,10 @@ export function registerData(program: Command): void {
         else {
           console.log(`dataset ${spec.name} (${path.resolve(file)})`);
           console.log([...reportLines(report, opts.problems), ...summaryLines(summary)].join('\n'));
+          const images = imageLine(report.tables.items);
           if (!usable) console.log('result: no usable event rows');
-          else if (dropped > 0) console.log(`result: ${dropped} row${dropped === 1 ? '' : 's'} dropped${opts.strict ? ' (--strict: failing)' : ''}`);
-          else console.log('result: every row is usable');
+          else if (dropped > 0) console.log(`result: ${dropped} row${dropped === 1 ? '' : 's'} dropped${opts.strict ? ' (--strict: failing)' : ''}${images ? `; ${images}` : ''}`);
+          else console.log(`result: every row is usable${images ? `; ${images}` : ''}`);
         }
         if (!ok) process.exitCode = 1;
       } finally {
