@@ -103,7 +103,7 @@ test('mmctr data prepare movielens --src: writes a dataset that data build accep
   assert.deepEqual([meta.splits.train.count, meta.splits.valid.count, meta.splits.test.count], [16, 2, 2]);
 });
 
-test('mmctr data export-atomic then prepare atomic: a store round-trips through RecBole atomic files; atomic without --src/--name is refused', () => {
+test('mmctr data export-atomic then prepare atomic: a store round-trips through RecBole atomic files; atomic without --src is refused; --name is found from the one .inter', () => {
   const { dir, spec } = dataset();
   const store = path.join(dir, 'store');
   assert.equal(mmctr('data', 'build', spec, '--out', store).code, 0);
@@ -118,6 +118,9 @@ test('mmctr data export-atomic then prepare atomic: a store round-trips through 
   assert.deepEqual(JSON.parse(back.out).counts, { items: 3, impressions: 4, clicks: 3, users: 2, skippedItemRows: 0, skippedRatingRows: 0 });
   const missing = mmctr('data', 'prepare', 'atomic', '--out', path.join(dir, 'x'));
   assert.equal(missing.code, 1);
-  assert.match(missing.err, /atomic: needs --src \(the folder of the atomic files\) and --name/);
+  assert.match(missing.err, /atomic: needs --src \(the folder of the atomic files; --name gives their stem/);
+  const found = mmctr('data', 'prepare', 'atomic', '--src', out, '--out', path.join(dir, 'back2'), '--json');
+  assert.equal(found.code, 0, found.err);
+  assert.equal(JSON.parse(found.out).name, 'tiny');
 });
 
