@@ -10,7 +10,7 @@ import { DEFAULT_CLICK_RATING, exportAtomic, prepareAtomic } from '../data/adapt
 import { SampleStore } from '../data/store.js';
 import { Duck } from '../data/duck.js';
 import { DataError } from '../data/errors.js';
-import { DatasetSummary, ingest, IngestReport, Problem, summarize, TableReport } from '../data/ingest.js';
+import { DatasetSummary, ingest, ingestCatalogue, IngestReport, Problem, summarize, TableReport } from '../data/ingest.js';
 import { readSampleConfig, SampleConfig, SPLITS } from '../data/sample-config.js';
 import { buildSamples } from '../data/samples.js';
 import type { StoreMeta } from '../data/store.js';
@@ -41,7 +41,7 @@ function imageLine(t: TableReport | undefined): string | null {
   return bad ? `${bad} of ${t!.images!.named} item images missing or unreadable (those items have no image)` : null;
 }
 
-function reportLines(report: IngestReport, maxProblems: number): string[] {
+function reportLines(report: { tables: Partial<IngestReport['tables']>; notes: string[] }, maxProblems: number): string[] {
   const out: string[] = ['files'];
   const tables = Object.entries(report.tables).filter((e): e is [string, TableReport] => e[1] !== undefined);
   for (const [name, t] of tables) out.push(...tableLines(name, t));
@@ -104,6 +104,20 @@ export function registerData(program: Command): void {
       const config = opts.config ? readSampleConfig(opts.config) : SampleConfig.parse({});
       const duck = await Duck.open();
       try {
+        if (!spec.events) {
+          // A catalogue alone (for `mmctr encode`): its rows and image files.
+          const items = await ingestCatalogue(duck, spec);
+          const ok = items.rowsUsed > 0 && !(opts.strict && items.rowsDropped > 0);
+          if (opts.json) console.log(JSON.stringify({ dataset: path.resolve(file), name: spec.name, ok, rowsDropped: items.rowsDropped, tables: { items }, notes: [] }));
+          else {
+            console.log(`dataset ${spec.name} (${path.resolve(file)}): an item catalogue, no events`);
+            console.log(reportLines({ tables: { items }, notes: [] }, opts.problems).join('\n'));
+            const images = imageLine(items);
+            console.log(`result: ${items.rowsUsed} items usable, ${items.rowsDropped} dropped${images ? `; ${images}` : ''}`);
+          }
+          if (!ok) process.exitCode = 1;
+          return;
+        }
         const report = await ingest(duck, spec);
         const summary = await summarize(duck, config.clickWindowSeconds);
         const dropped = droppedRows(report);

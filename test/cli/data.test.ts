@@ -124,3 +124,15 @@ test('mmctr data export-atomic then prepare atomic: a store round-trips through 
   assert.equal(JSON.parse(found.out).name, 'tiny');
 });
 
+
+test('mmctr data check on a catalogue alone: image files under a missing imageRoot are counted and named with their line', () => {
+  const dir = tempDir();
+  write(dir, 'items.csv', 'id,name,img\n1,Red shirt,a.jpg\n2,Blue jeans,b.jpg\n3,No photo,\n');
+  write(dir, 'dataset.json', JSON.stringify({ name: 'cat', items: { path: 'items.csv', columns: { item_id: 'id', title: 'name', image: 'img' }, imageRoot: '/nonexistent' } }));
+  const r = mmctr('data', 'check', path.join(dir, 'dataset.json'));
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /an item catalogue, no events/);
+  assert.match(r.out, /images: 2 named under \/nonexistent: 2 missing, 0 unreadable/);
+  assert.match(r.out, /items\.csv:2 field 'img': image file does not exist under \/nonexistent: the item has no image \(value 'a\.jpg'\) \[warning\]/);
+  assert.match(r.out, /result: 3 items usable, 0 dropped; 2 of 2 item images missing or unreadable \(those items have no image\)/);
+});
