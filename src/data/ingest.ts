@@ -13,6 +13,7 @@ import os from 'node:os';
 import nodePath from 'node:path';
 import { DataError } from './errors.js';
 import { Duck, sqlIdent, sqlString } from './duck.js';
+import { imagePatternSql, imageProblems } from './images.js';
 import { labelEvents } from './labels.js';
 import { cleanJsonLines, locateCsvError, physicalLines, rowLines } from './lines.js';
 import { DatasetSpec, EventsTableSpec, FileFormat, formatOf, historyTypes, ItemsTableSpec, positiveType, SearchesTableSpec, TimeUnit } from './spec.js';
@@ -43,6 +44,8 @@ export interface TableReport {
   examples: Problem[];
   /** How numeric timestamps were read: the unit, and whether it was detected (not set in the spec). */
   time?: { field: string; unit: Exclude<TimeUnit, 'auto'>; detected: boolean };
+  /** Items (a catalogue with an image column or imagePattern): images named, and those missing or unreadable. */
+  images?: { root: string; named: number; missing: number; unreadable: number };
 }
 
 export interface IngestReport {
@@ -281,16 +284,24 @@ async function ingestItems(duck: Duck, spec: ItemsTableSpec): Promise<TableRepor
   const time = c.created_at ? await timeUnitOf(duck, raw, c.created_at, spec.timeUnit) : undefined;
   const attrs = spec.attributes.map((a) => `${t(a)} AS ${sqlIdent(`attr_${a}`)}`).join(', ');
   await duck.run(`CREATE OR REPLACE TABLE chk_items AS SELECT rowid AS r,
-      ${t(c.item_id)} AS item_id, ${t(c.title)} AS title, ${t(c.image)} AS image,
+      ${t(c.item_id)} AS item_id, ${t(c.title)} AS title, ${spec.imagePattern ? imagePatternSql(spec.imagePattern, t(c.item_id)) : t(c.image)} AS image,
       ${t(c.category)} AS category, ${t(c.brand)} AS brand, ${t(c.shop)} AS shop,
       ${t(c.created_at)} AS created_at_raw, ${time ? timestamp(t(c.created_at), time.unit) : 'NULL::DOUBLE'} AS created_parsed
       ${attrs ? `, ${attrs}` : ''},
       row_number() OVER (PARTITION BY ${t(c.item_id)} ORDER BY rowid) AS dup
     FROM raw_items`);
+  const images = c.image || spec.imagePattern ? await checkImages(duck, spec.imageRoot!) : undefined;
+  const imageField = c.image ?? 'imagePattern';
   const report = await runChecks(duck, raw, [
     { field: c.item_id, when: 'item_id IS NULL', value: 'NULL', message: 'is empty: every item needs an id', severity: 'error' },
     controlCheck(c.item_id, 'item_id', 'item'),
     { field: c.item_id, when: 'item_id IS NOT NULL AND dup > 1', value: 'item_id', message: 'repeats an earlier item id (the first row is kept)', severity: 'error' },
+    ...(images
+      ? [
+          { field: imageField, when: `image_problem = 'missing'`, value: 'image', message: `image file does not exist under ${images.root}: the item has no image`, severity: 'warning' as const },
+          { field: imageField, when: `image_problem = 'unreadable'`, value: 'image', message: 'image file cannot be read as an image: the item has no image', severity: 'warning' as const },
+        ]
+      : []),
     ...(c.created_at && time
       ? [
           { field: c.created_at, when: 'created_at_raw IS NOT NULL AND created_parsed IS NULL', value: 'created_at_raw', message: `is not a number (epoch ${unitName[time.unit]}) or a timestamp; left empty`, severity: 'warning' as const },
@@ -298,10 +309,10 @@ async function ingestItems(duck: Duck, spec: ItemsTableSpec): Promise<TableRepor
         ]
       : []),
   ]);
-  await duck.run(`CREATE OR REPLACE TABLE items AS SELECT r::BIGINT AS seq, * EXCLUDE (r, dup, created_at_raw, created_parsed),
+  await duck.run(`CREATE OR REPLACE TABLE items AS SELECT r::BIGINT AS seq, * EXCLUDE (r, dup, created_at_raw, created_parsed${images ? ', image_problem' : ''}),
       CASE WHEN created_parsed >= ${TIME_MIN} AND created_parsed < ${TIME_MAX} THEN created_parsed END AS created_at
     FROM chk_items WHERE r NOT IN (SELECT r FROM bad_items) ORDER BY r`);
-  return { ...report, time };
+  return { ...report, time, images };
 }
 
 /**
@@ -354,6 +365,18 @@ async function refuseScoreAsClick(duck: Duck, file: string, column: string): Pro
     `holds numbers other than 0 and 1 (${values.join(', ')}${values.length === 6 ? ', ...' : ''} in ${n} rows): a rating or score, not a click label, so none of it is read as one (rows valued 1 would pass for clicks). ` +
       `Write a label rule in the dataset spec's events instead of columns.clicked, e.g. "label": {"column": "${column}", "atLeast": 4} (a threshold) or "label": {"column": "${column}", "values": ["4", "5"]}`,
   );
+}
+
+/** Checks the image file of every row of chk_items (column image_problem: 'missing', 'unreadable' or NULL). */
+async function checkImages(duck: Duck, root: string): Promise<NonNullable<TableReport['images']>> {
+  const rows = await duck.all(`SELECT r::BIGINT AS r, image FROM chk_items WHERE image IS NOT NULL ORDER BY r`);
+  const problems = await imageProblems(rows.map((x) => String(x.image)), root);
+  await duck.run(`ALTER TABLE chk_items ADD COLUMN image_problem VARCHAR`);
+  const bad = rows.flatMap((x, i) => (problems[i] ? [`(${String(x.r)}, '${problems[i]}')`] : []));
+  for (let s = 0; s < bad.length; s += 1000)
+    await duck.run(`UPDATE chk_items SET image_problem = v.p FROM (VALUES ${bad.slice(s, s + 1000).join(', ')}) v(r, p) WHERE chk_items.r = v.r`);
+  const count = (p: string) => problems.filter((x) => x === p).length;
+  return { root, named: rows.length, missing: count('missing'), unreadable: count('unreadable') };
 }
 
 async function ingestEvents(duck: Duck, spec: EventsTableSpec): Promise<TableReport> {
@@ -446,6 +469,7 @@ async function ingestSearches(duck: Duck, spec: SearchesTableSpec): Promise<Tabl
  */
 export async function ingest(duck: Duck, spec: DatasetSpec): Promise<IngestReport> {
   const notes: string[] = [];
+  if (!spec.events) throw new DataError({ file: spec.name, field: 'events' }, 'the dataset has no events table: checking and building samples need one (`mmctr encode` reads a catalogue alone)');
   const items = spec.items ? await ingestItems(duck, spec.items) : undefined;
   const events = await ingestEvents(duck, spec.events);
   const searches = spec.searches ? await ingestSearches(duck, spec.searches) : undefined;
@@ -482,6 +506,12 @@ export async function ingest(duck: Duck, spec: DatasetSpec): Promise<IngestRepor
     else notes.push(`${n} impression${n === 1 ? ' has' : 's have'} no click label and there are no ${positive} events: they count as not clicked`);
   }
   return { tables: { items, events, searches }, notes };
+}
+
+/** The item catalogue alone (table `items`, catalogue order), for readers that need no events (`mmctr encode`). */
+export async function ingestCatalogue(duck: Duck, spec: DatasetSpec): Promise<TableReport> {
+  if (!spec.items) throw new DataError({ file: spec.name, field: 'items' }, 'the dataset has no item catalogue (an "items" table with ids, titles and images)');
+  return ingestItems(duck, spec.items);
 }
 
 /** The dataset at a glance, after `ingest`: who, what, how many clicks, when. */

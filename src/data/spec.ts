@@ -38,6 +38,9 @@ const column = z.string().min(1);
 /** Canonical item columns: attribute names must differ from them (attributes become item fields by name). */
 export const RESERVED_ITEM_FIELDS = ['item_id', 'title', 'image', 'category', 'brand', 'shop', 'created_at'] as const;
 
+/** One id field of an items.imagePattern: {item_id} or {item_id:0Nd} (group 1: N). */
+export const IMAGE_PATTERN_FIELD = /\{item_id(?::0(\d+)d)?\}/;
+
 export const ItemsTableSpec = z.object({
   ...tableBase,
   columns: z
@@ -61,7 +64,22 @@ export const ItemsTableSpec = z.object({
     .refine((a) => new Set(a).size === a.length, { message: 'lists an attribute twice' }),
   /** Image paths are relative to this folder (default: the items file's folder). */
   imageRoot: z.string().optional(),
-}).strict();
+  /**
+   * For a catalogue without an image column: each item's image file named from its id, relative
+   * to imageRoot: "{item_id}.jpg", or "{item_id:010d}.jpg" for the id left-padded with zeros to 10
+   * characters (item 255396018 -> 0255396018.jpg; longer ids are kept whole).
+   */
+  imagePattern: z
+    .string()
+    .refine((p) => IMAGE_PATTERN_FIELD.test(p) && !/[{}]/.test(p.replace(new RegExp(IMAGE_PATTERN_FIELD, 'g'), '')), {
+      message: 'must name the id as {item_id} or {item_id:0Nd} (zero-padded to N characters), with no other {...}, e.g. "{item_id:010d}.jpg"',
+    })
+    .optional(),
+}).strict().refine((t) => !(t.imagePattern && t.columns.image), {
+  message: 'give either columns.image (a column of image paths) or imagePattern (image names made from the id), not both',
+  path: ['imagePattern'],
+});
+
 
 /** The event types that can make a positive or feed a behaviour history. */
 export const BEHAVIOUR_TYPES = ['click', 'cart', 'purchase'] as const;
@@ -144,7 +162,8 @@ export const DatasetSpec = z
   .object({
     name: z.string().min(1),
     items: ItemsTableSpec.optional(),
-    events: EventsTableSpec,
+    /** Absent for a catalogue alone (`mmctr encode` reads only the items). */
+    events: EventsTableSpec.optional(),
     searches: SearchesTableSpec.optional(),
   })
   .strict();
@@ -162,7 +181,7 @@ export function parseDatasetSpec(raw: unknown, source: string, baseDir: string):
     spec.items.path = abs(spec.items.path);
     spec.items.imageRoot = spec.items.imageRoot ? abs(spec.items.imageRoot) : path.dirname(spec.items.path);
   }
-  spec.events.path = abs(spec.events.path);
+  if (spec.events) spec.events.path = abs(spec.events.path);
   if (spec.searches) spec.searches.path = abs(spec.searches.path);
   return spec;
 }

@@ -1,10 +1,13 @@
 /**
- * The one reader of item-vector files: every vector source that training (`data.vectors`), the
- * service and the index accept, told apart by extension and, for safetensors, by the file's
- * metadata and tensors:
+ * The one owner of item-vector files: their writers (writeEmbeddings: an SCL or other trained
+ * export; writeVectorFile: plain vectors such as `mmctr encode`'s frozen backbone features) and the
+ * one reader of every vector source that training (`data.vectors`), the service and the index
+ * accept, told apart by extension and, for safetensors, by the file's metadata and tensors:
  *
  *   `mmctr embed` export  .safetensors, metadata format "mmctr.item-embeddings": "embeddings" F32
- *                         [n, dim] and its int8 copy "embeddings_int8", ids in metadata "ids"
+ *                         [n, dim] and its int8 copy "embeddings_int8" (trunc(127 * clip(v, -1, 1)),
+ *                         the public release's format), ids in metadata "ids" (JSON array, row
+ *                         order) and in a side file <file>.ids.json
  *   feature cache         the encoders' cache (runs/features/<key>/features.safetensors, cache.ts):
  *                         a backbone's raw frozen features; rows whose image failed are left out
  *                         (those items have no vector)
@@ -20,9 +23,10 @@
  * the file has no vector for is the consumer's (ctr/parts/item-vectors.ts, index/index.ts).
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseSafetensors, SafetensorsFile } from '../engine/safetensors.js';
+import { parseSafetensors, SafetensorsFile, writeSafetensors } from '../engine/safetensors.js';
+import { MmctrError } from '../util/errors.js';
 import { featureCacheContents, isFeatureCache } from './cache.js';
 import { FeatureFileError } from './errors.js';
 
@@ -49,6 +53,28 @@ export interface ItemEmbeddings {
   vectors: Float32Array;
   int8: Int8Array;
   meta: Record<string, string>;
+}
+
+export function quantizeInt8(v: Float32Array): Int8Array {
+  const out = new Int8Array(v.length);
+  for (let i = 0; i < v.length; i++) out[i] = Math.trunc(127 * Math.min(1, Math.max(-1, v[i])));
+  return out;
+}
+
+export function writeEmbeddings(file: string, ids: readonly string[], vectors: Float32Array, dim: number, meta: Record<string, string> = {}): void {
+  if (vectors.length !== ids.length * dim) throw new MmctrError(`embeddings: ${vectors.length} values are not ${ids.length} items x ${dim}`);
+  writeSafetensors(
+    file,
+    { embeddings: { data: vectors, shape: [ids.length, dim] }, embeddings_int8: { data: quantizeInt8(vectors), shape: [ids.length, dim] } },
+    { ...meta, format: EMBEDDING_FORMAT, ids: JSON.stringify(ids), dim: String(dim) },
+  );
+  writeFileSync(`${file}.ids.json`, JSON.stringify(ids));
+}
+
+/** Plain vectors as a precomputed safetensors file (tensor "vectors" F32 [n, dim], ids in metadata "ids"), atomically. */
+export function writeVectorFile(file: string, ids: readonly string[], vectors: Float32Array, dim: number, meta: Record<string, string> = {}): void {
+  if (vectors.length !== ids.length * dim) throw new MmctrError(`vectors: ${vectors.length} values are not ${ids.length} items x ${dim}`);
+  writeSafetensors(file, { vectors: { data: vectors, shape: [ids.length, dim] } }, { ...meta, ids: JSON.stringify(ids), dim: String(dim) });
 }
 
 /** Reads and validates a vector file of any accepted source (see the module comment). */

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { ExperimentConfig } from '../ctr/config.js';
 import { trainRun } from '../ctr/run.js';
 import { readSampleConfig } from '../data/sample-config.js';
-import { writeEmbeddings } from '../pretrain/export.js';
+import { writeEmbeddings } from '../encoders/vector-file.js';
 import { normalized } from '../index/types.js';
 import { resolveStore } from '../pipeline/store.js';
 import { ensureWorld } from '../pipeline/world.js';

@@ -22,9 +22,9 @@ test('dataset spec: a valid one gets defaults and absolute paths', () => {
   const dir = tempDir();
   const file = write(dir, 'dataset.json', JSON.stringify(good));
   const spec = readDatasetSpec(file);
-  assert.equal(spec.events.path, path.join(dir, 'e.csv'));
-  assert.equal(spec.events.defaultType, 'impression');
-  assert.deepEqual(spec.events.typeValues, {});
+  assert.equal(spec.events!.path, path.join(dir, 'e.csv'));
+  assert.equal(spec.events!.defaultType, 'impression');
+  assert.deepEqual(spec.events!.typeValues, {});
 });
 
 test('dataset spec errors name the file and the field path', () => {

@@ -9,9 +9,8 @@ import { test } from 'node:test';
 import { cacheFolder, imageFeatures } from '../../src/encoders/cache.js';
 import { FeatureFileError } from '../../src/encoders/errors.js';
 import type { ImageBackbone } from '../../src/encoders/types.js';
-import { EMBEDDING_FORMAT, readEmbeddings, readVectorFile } from '../../src/encoders/vector-file.js';
+import { EMBEDDING_FORMAT, readEmbeddings, readVectorFile, writeEmbeddings } from '../../src/encoders/vector-file.js';
 import { writeSafetensors } from '../../src/engine/safetensors.js';
-import { writeEmbeddings } from '../../src/pretrain/export.js';
 import { tempDir } from '../data/helpers.js';
 
 const dir = tempDir('mmctr-vectors-');

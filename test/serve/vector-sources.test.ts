@@ -20,7 +20,7 @@ import { ColourHistogramBackbone } from '../../src/encoders/colour.js';
 import { readVectorFile, type VectorSource } from '../../src/encoders/vector-file.js';
 import { RandomStream } from '../../src/engine/random.js';
 import { writeSafetensors } from '../../src/engine/safetensors.js';
-import { writeEmbeddings } from '../../src/pretrain/export.js';
+import { writeEmbeddings } from '../../src/encoders/vector-file.js';
 import { startService, stopService } from '../../src/serve/start.js';
 import { generateWorld } from '../../src/world/generate.js';
 import { worldParams } from '../../src/world/params.js';
