@@ -17,6 +17,7 @@ interface ServeOpts {
   port: string;
   host: string;
   vectors?: string;
+  allowVectorSpaceMismatch?: boolean;
   index?: string;
   memory?: boolean;
   redis?: string;
@@ -47,7 +48,8 @@ export function registerServe(program: Command): void {
     .description('serve pCTR ranking over HTTP (POST /v1/rank) with real-time item ingestion; no run = the built-in default')
     .option('--port <n>', 'port to listen on', '8080')
     .option('--host <addr>', 'address to bind', '127.0.0.1')
-    .option('--vectors <file>', 'item vectors to seed an empty index with (mmctr embed output or jsonl/csv/tsv/safetensors)')
+    .option('--vectors <file>', 'item vectors to seed an empty index with (mmctr embed output, the feature cache, or jsonl/csv/tsv/safetensors); must be in the run\'s vector space')
+    .option('--allow-vector-space-mismatch', 'serve --vectors that are not in the vector space the run was trained in (refused otherwise; warned loudly)')
     .option('--index <file>', 'embedded index snapshot file (default: <run>/index.safetensors)')
     .option('--memory', 'keep the embedded index in memory only (nothing written)')
     .option('--redis <url>', 'use a Redis server for the index, the ingestion queue and user histories (redis://host:port/db)')
@@ -97,6 +99,7 @@ export function registerServe(program: Command): void {
       const started = await startService({
         run,
         vectors: opts.vectors,
+        allowVectorSpaceMismatch: opts.allowVectorSpaceMismatch,
         indexFile: opts.memory ? null : opts.index,
         redis: opts.redis,
         prefix: opts.prefix,
