@@ -9,9 +9,8 @@ import { availableParallelism } from 'node:os';
 import { native } from '../engine/native.js';
 import { MmctrError } from '../util/errors.js';
 import { startIngestWorkers } from '../serve/ingest.js';
-import { startService, stopService } from '../serve/start.js';
+import { openEncoder, startService, stopService } from '../serve/start.js';
 import { closeIndex, FSYNC_POLICIES, openIndex, type FsyncPolicy } from '../index/index.js';
-import { HashedTitleEncoder, SclItemEncoder } from '../serve/item-encoder.js';
 
 interface ServeOpts {
   port: string;
@@ -55,7 +54,7 @@ export function registerServe(program: Command): void {
     .option('--redis <url>', 'use a Redis server for the index, the ingestion queue and user histories (redis://host:port/db)')
     .option('--prefix <p>', 'Redis key prefix', 'mmctr:')
     .option('--precision <p>', 'vector storage: float32 or int8', 'float32')
-    .option('--encoder <spec>', 'how new items are encoded: hashed-title[:seed], none (vectors only), or an SCL model file (mmctr pretrain train)')
+    .option('--encoder <spec>', 'how new items are encoded: title-colour[:seed] (the default\'s: hashed title + the photo\'s colour histogram), hashed-title[:seed] (titles only: images are not used), none (vectors only), or an SCL model file (mmctr pretrain train)')
     .option('--token <secret>', 'bearer token of the write endpoints (default: $MMCTR_TOKEN; none = writes disabled)')
     .option('--threads <n>', 'engine threads per forward pass (MMCTR_THREADS; default: every core, measured best with --rank-threads 0); with --rank-threads, use 1', process.env.MMCTR_THREADS ?? String(availableParallelism()))
     .option('--rank-threads <n>', `ranking threads, each scoring one request at a time (0: the main thread; up to ${availableParallelism()} cores here)`, '0')
@@ -80,8 +79,7 @@ export function registerServe(program: Command): void {
       if (opts.role === 'worker') {
         if (!opts.redis) throw new MmctrError('--role worker drains a shared queue: give --redis <url>');
         const opened = await openIndex({ backend: 'redis', redisUrl: opts.redis, prefix: opts.prefix });
-        const spec = opts.encoder ?? 'hashed-title';
-        const encoder = spec.endsWith('.safetensors') ? await SclItemEncoder.open(spec.replace(/^scl:/, '')) : spec === 'none' ? null : new HashedTitleEncoder(opened.index.dim, Number(spec.split(':')[1] ?? 1));
+        const encoder = await openEncoder(opts.encoder ?? 'title-colour', opened.index.dim);
         const stop = startIngestWorkers({ index: opened.index, queue: opened.queue, encoder, workers: positiveInt('--workers', opts.workers) || 1, onFailed: (job, reason) => say(`ingest ${job.id} failed: ${reason}`) });
         say(`encoder worker(s) draining ${opts.redis} (${encoder?.name ?? 'vectors only'}); Ctrl-C to stop`);
         await new Promise<void>((resolve) => {

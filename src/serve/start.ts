@@ -12,7 +12,7 @@ import { MmctrError } from '../util/errors.js';
 import { DEFAULT_LIMITS, RankingService, type Limits } from './app.js';
 import { RedisBehaviourStore } from './behaviours.js';
 import { ensureDefaultModel } from './default-model.js';
-import { HashedTitleEncoder, ItemEncoder, SclItemEncoder } from './item-encoder.js';
+import { HashedTitleEncoder, ItemEncoder, SclItemEncoder, TitleColourEncoder } from './item-encoder.js';
 
 export interface StartOptions {
   /** Run folder; absent: the built-in default (built on first use). */
@@ -26,10 +26,12 @@ export interface StartOptions {
   redis?: string;
   prefix?: string;
   precision?: VectorPrecision;
-  /** 'hashed-title', 'none', or an SCL model file (scl:<file> or a path ending in .safetensors). */
+  /** 'title-colour[:seed]', 'hashed-title[:seed]', 'none', or an SCL model file (scl:<file> or a path ending in .safetensors). */
   encoder?: string;
   token: string | null;
   log?: false | string;
+  /** Where the JSON log lines go (default stdout). */
+  logStream?: { write(line: string): void };
   ingestWorkers?: number;
   ann?: boolean;
   rankThreads?: number;
@@ -43,12 +45,13 @@ export interface StartOptions {
   say?: (line: string) => void;
 }
 
-async function openEncoder(spec: string, dim: number): Promise<ItemEncoder | null> {
+/** The item encoder an --encoder spec names, at the index's width (`mmctr serve` and its workers). */
+export async function openEncoder(spec: string, dim: number): Promise<ItemEncoder | null> {
   if (spec === 'none') return null;
-  const m = /^hashed-title(?::(\d+))?$/.exec(spec);
-  if (m) return new HashedTitleEncoder(dim, m[1] ? Number(m[1]) : 1);
+  const m = /^(hashed-title|title-colour)(?::(\d+))?$/.exec(spec);
+  if (m) return m[1] === 'hashed-title' ? new HashedTitleEncoder(dim, m[2] ? Number(m[2]) : 1) : new TitleColourEncoder(dim, m[2] ? Number(m[2]) : 1);
   const file = spec.startsWith('scl:') ? spec.slice(4) : spec;
-  if (!file.endsWith('.safetensors')) throw new MmctrError(`--encoder must be hashed-title, none, or an SCL model file (.safetensors), got '${spec}'`);
+  if (!file.endsWith('.safetensors')) throw new MmctrError(`--encoder must be title-colour, hashed-title, none, or an SCL model file (.safetensors), got '${spec}'`);
   return SclItemEncoder.open(file);
 }
 
@@ -88,7 +91,7 @@ export async function startService(options: StartOptions): Promise<{ service: Ra
     const manifest = await ensureDefaultModel({ dir: options.defaultDir, log: say });
     run = manifest.run;
     vectors ??= manifest.vectors;
-    encoderSpec ??= manifest.encoder.kind === 'hashed-title' ? `hashed-title:${manifest.encoder.seed}` : manifest.encoder.model;
+    encoderSpec ??= manifest.encoder.kind === 'title-colour' ? `title-colour:${manifest.encoder.seed}` : manifest.encoder.model;
   } else {
     vectors ??= readExperimentConfig(path.join(run, 'config.json')).data.vectors;
   }
@@ -114,6 +117,7 @@ export async function startService(options: StartOptions): Promise<{ service: Ra
       behaviours: opened.redis ? new RedisBehaviourStore(opened.redis, options.prefix) : undefined,
       token: options.token,
       log: options.log,
+      logStream: options.logStream,
       ingestWorkers: options.ingestWorkers,
       ann: options.ann,
       rankThreads: options.rankThreads,
