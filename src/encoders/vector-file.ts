@@ -15,6 +15,10 @@
  *     .safetensors        one 2-D F32/F64 tensor (named "vectors", or the only tensor) [n, dim]
  *                         and the ids as a JSON array of strings in metadata key "ids"
  *
+ * Every file read has a vector space (`VectorSpace`: the encoder that made it when the file says,
+ * its width, the hash of its bytes); a run records the space it was trained in and `mmctr serve`
+ * asks `vectorSpaceMismatch` whether the vectors it seeds the index with belong to it.
+ *
  * Errors name the file, line (or tensor row) and field: a row whose dimension differs from the
  * first, a value that is not a finite number, an id given twice. What a consumer does with items
  * the file has no vector for is the consumer's (ctr/parts/item-vectors.ts, index/index.ts).
