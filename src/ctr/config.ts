@@ -31,6 +31,12 @@ const common = {
   itemFields: z.array(z.string().min(1)).refine((f) => new Set(f).size === f.length, { message: 'lists a field twice' }).default(['category']),
   /** Whether the user id is embedded (the over-MLP sees it). */
   userEmbedding: z.boolean().default(true),
+  /**
+   * Categorical user fields embedded beside the user (the over-MLP sees them): any attribute the
+   * dataset spec's users table lists, by name (an error if absent); a user without one gets the
+   * reserved 'missing' row. Default none.
+   */
+  userFields: z.array(z.string().min(1)).refine((f) => new Set(f).size === f.length, { message: 'lists a field twice' }).default([]),
 };
 
 /** SimTier: the histogram of cosine(target, behaviour) over N equal tiers of [-1, 1], into the over-MLP. */

@@ -1,12 +1,14 @@
 /**
  * A run: one experiment config trained once, in its own folder under runs/ — the resolved
- * config, the log, per-epoch and test metrics (JSON), and the trained model (safetensors).
+ * config, the log, per-epoch and test metrics (JSON), the trained model (safetensors) and, for a
+ * model over item vectors, the vector space it was trained in (vector-space.json).
  * `mmctr evaluate` and `mmctr predict` reopen a run from its folder.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { latestCheckpoint, loadModel, saveModel } from '../engine/checkpoint.js';
 import { engineSummary } from '../engine/info.js';
+import { readVectorFile, type VectorSpace } from '../encoders/vector-file.js';
 import { readConfigFile } from '../util/config-file.js';
 import { ConfigError, MmctrError } from '../util/errors.js';
 import { writeTextAtomic } from '../util/atomic-write.js';
@@ -55,6 +57,24 @@ export interface TrainRunOptions extends Omit<FitOptions, 'checkpointDir'> {
 /** The item vectors a config names (data.vectors), aligned to the store's catalogue; null without. */
 export function loadRunVectors(config: ExperimentConfig, store: SampleStore): ItemVectorTable | null {
   return config.data.vectors ? loadItemVectors(config.data.vectors, store.catalog.ids) : null;
+}
+
+/** The run folder's record of the vector space of its data.vectors: what `mmctr serve` checks the index's vectors against. */
+export const VECTOR_SPACE_FILE = 'vector-space.json';
+
+export interface RunVectorSpace extends VectorSpace {
+  /** The vector file the model was trained with. */
+  file: string;
+  /** False for a run trained before runs recorded it: the space of its data.vectors file as it is now. */
+  recorded: boolean;
+}
+
+/** The vector space a run was trained in; null for a run without item vectors. */
+export function readRunVectorSpace(runDir: string): RunVectorSpace | null {
+  const file = path.join(runDir, VECTOR_SPACE_FILE);
+  if (existsSync(file)) return { ...(JSON.parse(readFileSync(file, 'utf8')) as Omit<RunVectorSpace, 'recorded'>), recorded: true };
+  const vectors = readExperimentConfig(path.join(runDir, 'config.json')).data.vectors;
+  return vectors ? { file: vectors, ...readVectorFile(vectors).space, recorded: false } : null;
 }
 
 /** Bumped whenever MAKE's training gives a different module for the same recipe, so older cached modules are retrained. */
@@ -136,6 +156,7 @@ export function trainRun(config: ExperimentConfig, store: SampleStore, runDir: s
   log(engineSummary());
   const vectors = options.vectors ?? loadRunVectors(config, store);
   if (vectors) log(`item vectors: ${vectors.source} (${vectors.dim}-d); ${vectors.missing} catalogue items without one, ${vectors.unused} vectors of unknown items`);
+  if (vectors?.space) writeTextAtomic(path.join(runDir, VECTOR_SPACE_FILE), JSON.stringify({ file: path.resolve(vectors.source), ...vectors.space }, null, 2));
   const extras: DinExtras = { vectors: vectors ?? undefined };
   let make: MakeTraining | undefined;
   if (config.model.model === 'din' && config.model.make && vectors) {

@@ -16,7 +16,7 @@ import { Duck, sqlIdent, sqlString } from './duck.js';
 import { imagePatternSql, imageProblems } from './images.js';
 import { labelEvents } from './labels.js';
 import { cleanJsonLines, locateCsvError, physicalLines, rowLines } from './lines.js';
-import { DatasetSpec, EventsTableSpec, FileFormat, formatOf, historyTypes, ItemsTableSpec, positiveType, SearchesTableSpec, TimeUnit } from './spec.js';
+import { DatasetSpec, EventsTableSpec, FileFormat, formatOf, historyTypes, ItemsTableSpec, positiveType, SearchesTableSpec, TimeUnit, UsersTableSpec } from './spec.js';
 
 export type Severity = 'error' | 'warning';
 
@@ -49,7 +49,7 @@ export interface TableReport {
 }
 
 export interface IngestReport {
-  tables: { items?: TableReport; events: TableReport; searches?: TableReport };
+  tables: { items?: TableReport; events: TableReport; searches?: TableReport; users?: TableReport };
   /** Dataset-level observations (ids without catalogue entries, ...). */
   notes: string[];
 }
@@ -467,12 +467,42 @@ async function ingestSearches(duck: Duck, spec: SearchesTableSpec): Promise<Tabl
  * Builds the canonical tables in `duck` and reports what was read, kept and left out. Items keep
  * a `seq` (catalogue order: file order, then ids known only from the events, by first use).
  */
+/**
+ * The users table: `user_attrs` (user_id, then attr_<name> per listed attribute), one row per
+ * user id; without a users spec, an empty table of user ids alone.
+ */
+async function ingestUsers(duck: Duck, spec: UsersTableSpec | undefined): Promise<TableReport | undefined> {
+  if (!spec) {
+    await duck.run(`CREATE OR REPLACE TABLE user_attrs (user_id VARCHAR)`);
+    return undefined;
+  }
+  const c = spec.columns;
+  const raw = await readRaw(duck, 'users', spec, [c.user_id, ...spec.attributes]);
+  const t = (column: string) => text(raw, column);
+  const attrs = spec.attributes.map((a) => `${t(a)} AS ${sqlIdent(`attr_${a}`)}`).join(', ');
+  await duck.run(`CREATE OR REPLACE TABLE chk_users AS SELECT rowid AS r, ${t(c.user_id)} AS user_id, ${attrs},
+      row_number() OVER (PARTITION BY ${t(c.user_id)} ORDER BY rowid) AS dup
+    FROM raw_users`);
+  const report = await runChecks(duck, raw, [
+    { field: c.user_id, when: 'user_id IS NULL', value: 'NULL', message: 'is empty: every user row needs an id', severity: 'error' },
+    controlCheck(c.user_id, 'user_id', 'user'),
+    { field: c.user_id, when: 'user_id IS NOT NULL AND dup > 1', value: 'user_id', message: 'repeats an earlier user id (the first row is kept)', severity: 'error' },
+  ]);
+  await duck.run(`CREATE OR REPLACE TABLE user_attrs AS SELECT * EXCLUDE (r, dup) FROM chk_users WHERE r NOT IN (SELECT r FROM bad_users) ORDER BY r`);
+  return report;
+}
+
 export async function ingest(duck: Duck, spec: DatasetSpec): Promise<IngestReport> {
   const notes: string[] = [];
   if (!spec.events) throw new DataError({ file: spec.name, field: 'events' }, 'the dataset has no events table: checking and building samples need one (`mmctr encode` reads a catalogue alone)');
   const items = spec.items ? await ingestItems(duck, spec.items) : undefined;
   const events = await ingestEvents(duck, spec.events);
   const searches = spec.searches ? await ingestSearches(duck, spec.searches) : undefined;
+  const users = await ingestUsers(duck, spec.users);
+  if (users) {
+    const unknown = Number(await duck.scalar(`SELECT count(DISTINCT user_id)::INTEGER FROM events WHERE user_id NOT IN (SELECT user_id FROM user_attrs)`));
+    if (unknown > 0) notes.push(`${unknown} user id${unknown === 1 ? '' : 's'} in the events ${unknown === 1 ? 'has' : 'have'} no row in ${users.file}: ${unknown === 1 ? 'its' : 'their'} user fields take the reserved 'missing' value`);
+  }
   if (events.rowsUsed === 0) notes.push(`${events.file} has no usable event rows: there is nothing to build samples from`);
   const firstUse = `SELECT item_id, min(seq) AS first FROM events GROUP BY item_id`;
   if (!spec.items) {
@@ -505,7 +535,7 @@ export async function ingest(duck: Duck, spec: DatasetSpec): Promise<IngestRepor
     if (positives > 0) notes.push(`${n} impression${n === 1 ? ' has no click label of its own' : 's have no click label of their own'}: labelled by matching ${positive} events`);
     else notes.push(`${n} impression${n === 1 ? ' has' : 's have'} no click label and there are no ${positive} events: they count as not clicked`);
   }
-  return { tables: { items, events, searches }, notes };
+  return { tables: { items, events, searches, users }, notes };
 }
 
 /** The item catalogue alone (table `items`, catalogue order), for readers that need no events (`mmctr encode`). */

@@ -23,7 +23,7 @@ import { labelEvents } from './labels.js';
 import { SampleConfig, SplitName, SPLITS } from './sample-config.js';
 import { readDatasetSpec } from './spec.js';
 import type { StoredField } from './batches.js';
-import { Catalog, ITEM_FIELDS, ItemField, SampleStore, Sampling, SPLIT_COLUMNS, splitDir, splitFile, SplitMeta, StoreMeta, storeFile } from './store.js';
+import { Catalog, ITEM_FIELDS, ItemField, SampleStore, Sampling, SPLIT_COLUMNS, splitDir, splitFile, SplitMeta, StoreMeta, storeFile, type UserFields } from './store.js';
 import { RandomStream } from '../engine/random.js';
 
 /**
@@ -41,6 +41,25 @@ export async function samplePlan(duck: Duck, config: SampleConfig): Promise<Samp
 
 /** The columns written while the events stream by; freq and isNew follow once the training window is known. */
 const STREAMED = ['user', 'item', 'label', 'ts', 'histLen', 'hist'] as const satisfies readonly StoredField[];
+
+/** Categorical values as indices in order of first appearance: index[0] is padding, a missing value is 0. */
+function categorical(values: readonly unknown[]): { vocab: string[]; index: number[] } {
+  const vocab: string[] = [], index = [0];
+  const seen = new Map<string, number>();
+  for (const v of values) {
+    if (v === null || v === undefined) {
+      index.push(0);
+      continue;
+    }
+    let k = seen.get(String(v));
+    if (k === undefined) {
+      k = vocab.push(String(v));
+      seen.set(String(v), k);
+    }
+    index.push(k);
+  }
+  return { vocab, index };
+}
 
 /** `dir` may be (re)written: it is absent, an empty folder, or an earlier sample store. */
 function checkStoreDir(dir: string): void {
@@ -100,27 +119,14 @@ async function writeStore(duck: Duck, datasetName: string, config: SampleConfig,
     ids: itemRows.map((r) => String(r.item_id)),
     titles: itemRows.map((r) => (r.title === null ? null : String(r.title))),
     images: itemRows.map((r) => (r.image === null ? null : String(r.image))),
-    fields: Object.fromEntries(fieldNames.map(([f]) => [f, { vocab: [], index: [0] }])),
+    fields: Object.fromEntries(fieldNames.map(([f, columnName]) => [f, categorical(itemRows.map((r) => r[columnName]))])),
   };
-  for (const [f, columnName] of fieldNames) {
-    const seen = new Map<string, number>();
-    for (const r of itemRows) {
-      const v = r[columnName];
-      if (v === null || v === undefined) {
-        catalog.fields[f].index.push(0);
-        continue;
-      }
-      let k = seen.get(String(v));
-      if (k === undefined) {
-        k = seen.size + 1;
-        seen.set(String(v), k);
-        catalog.fields[f].vocab.push(String(v));
-      }
-      catalog.fields[f].index.push(k);
-    }
-  }
   await duck.run(`CREATE OR REPLACE TABLE user_index AS SELECT user_id, (row_number() OVER (ORDER BY min(seq)))::INTEGER AS idx FROM events GROUP BY user_id`);
   const users = (await duck.all(`SELECT user_id FROM user_index ORDER BY idx`)).map((r) => String(r.user_id));
+  // User fields: the users table's attr_<name> columns (ingest.ts), joined on user id; a user without a row is 'missing' (index 0).
+  const userAttributes = (await duck.all(`SELECT column_name FROM (DESCRIBE user_attrs)`)).map((r) => String(r.column_name)).filter((c) => c.startsWith('attr_'));
+  const userRows = userAttributes.length ? await duck.all(`SELECT u.idx, ${userAttributes.map((c) => `a.${sqlIdent(c)}`).join(', ')} FROM user_index u LEFT JOIN user_attrs a ON a.user_id = u.user_id ORDER BY u.idx`) : [];
+  const userFields: UserFields = Object.fromEntries(userAttributes.map((c) => [c.slice('attr_'.length), categorical(userRows.map((r) => r[c]))]));
 
   // Labels and the user's behaviours (labels.ts): impressions (or positives), behaviours in one stream.
   const plan = await samplePlan(duck, config);
@@ -259,6 +265,7 @@ async function writeStore(duck: Duck, datasetName: string, config: SampleConfig,
   };
   writeFileSync(storeFile(tmpDir, 'catalog'), JSON.stringify(catalog));
   writeFileSync(storeFile(tmpDir, 'users'), JSON.stringify(users));
+  writeFileSync(storeFile(tmpDir, 'userFields'), JSON.stringify(userFields));
   writeTextAtomic(storeFile(tmpDir, 'meta'), JSON.stringify(storeMeta, null, 2));
   return storeMeta;
 }

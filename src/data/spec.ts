@@ -12,6 +12,7 @@
  *            when the positive type is)
  *   searches user_id, ts, query_text, query_image, shown, clicked, bought (lists: ids joined by
  *            the list separator)
+ *   users    user_id (+ the listed attributes: categorical user fields, joined on user id)
  */
 import path from 'node:path';
 import { z } from 'zod';
@@ -158,6 +159,16 @@ export const SearchesTableSpec = z.object({
   listSeparator: z.string().min(1).default('|'),
 }).strict();
 
+/** User attributes: one row per user id; each listed column becomes a categorical user field by name. */
+export const UsersTableSpec = z.object({
+  ...tableBase,
+  columns: z.object({ user_id: column }).strict(),
+  attributes: z
+    .array(column)
+    .min(1, { message: 'lists no attribute: name the columns to keep as user fields' })
+    .refine((a) => new Set(a).size === a.length, { message: 'lists an attribute twice' }),
+}).strict();
+
 export const DatasetSpec = z
   .object({
     name: z.string().min(1),
@@ -165,6 +176,7 @@ export const DatasetSpec = z
     /** Absent for a catalogue alone (`mmctr encode` reads only the items). */
     events: EventsTableSpec.optional(),
     searches: SearchesTableSpec.optional(),
+    users: UsersTableSpec.optional(),
   })
   .strict();
 
@@ -172,6 +184,7 @@ export type DatasetSpec = z.infer<typeof DatasetSpec>;
 export type ItemsTableSpec = z.infer<typeof ItemsTableSpec>;
 export type EventsTableSpec = z.infer<typeof EventsTableSpec>;
 export type SearchesTableSpec = z.infer<typeof SearchesTableSpec>;
+export type UsersTableSpec = z.infer<typeof UsersTableSpec>;
 
 /** Validates a spec object; relative paths resolve against `baseDir`. */
 export function parseDatasetSpec(raw: unknown, source: string, baseDir: string): DatasetSpec {
@@ -183,6 +196,7 @@ export function parseDatasetSpec(raw: unknown, source: string, baseDir: string):
   }
   if (spec.events) spec.events.path = abs(spec.events.path);
   if (spec.searches) spec.searches.path = abs(spec.searches.path);
+  if (spec.users) spec.users.path = abs(spec.users.path);
   return spec;
 }
 

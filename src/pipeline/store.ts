@@ -27,7 +27,7 @@ export const STORE_FORMAT = 3;
 /** A dataset's spec file and the data files it names: what a cache of anything built from it is keyed by. */
 export function datasetFiles(specFile: string): string[] {
   const spec = readDatasetSpec(specFile);
-  return [specFile, ...[spec.items, spec.events, spec.searches].flatMap((table) => (table ? [table.path] : []))];
+  return [specFile, ...[spec.items, spec.events, spec.searches, spec.users].flatMap((table) => (table ? [table.path] : []))];
 }
 
 export interface StoreOptions extends PipelineOptions {
