@@ -535,7 +535,7 @@ export async function ingest(duck: Duck, spec: DatasetSpec): Promise<IngestRepor
     if (positives > 0) notes.push(`${n} impression${n === 1 ? ' has no click label of its own' : 's have no click label of their own'}: labelled by matching ${positive} events`);
     else notes.push(`${n} impression${n === 1 ? ' has' : 's have'} no click label and there are no ${positive} events: they count as not clicked`);
   }
-  return { tables: { items, events, searches, users }, notes };
+  return { tables: { items, events, searches, ...(users ? { users } : {}) }, notes };
 }
 
 /** The item catalogue alone (table `items`, catalogue order), for readers that need no events (`mmctr encode`). */
