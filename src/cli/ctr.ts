@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { createWriteStream } from 'node:fs';
 import path from 'node:path';
 import { SPLITS, SplitName } from '../data/sample-config.js';
+import { samplingNote } from '../data/store.js';
 import type { Spread } from '../ctr/experiment/result.js';
 import { spread } from '../ctr/experiment/summary.js';
 import { BUCKETS, Evaluation } from '../ctr/metrics.js';
@@ -49,10 +50,15 @@ export function registerCtr(program: Command): void {
     .option('--runs <dir>', 'where run folders go', 'runs')
     .option('--seeds <list>', 'train once per seed (comma-separated) and report mean and spread', (v) => v.split(',').map((x) => Number.parseInt(x, 10)))
     .option('--epochs <n>', 'override the number of epochs', (v) => Number.parseInt(v, 10))
+    .option('--keep <which>', 'the model kept: best (the best validation epoch, with early stopping; the default) or last (all --epochs trained)')
     .option('--json', 'print the result as one JSON object')
-    .action(async (file: string, opts: { runs: string; seeds?: number[]; epochs?: number; json?: boolean }) => {
+    .action(async (file: string, opts: { runs: string; seeds?: number[]; epochs?: number; keep?: string; json?: boolean }) => {
       const config = readExperimentConfig(file);
       if (opts.epochs !== undefined) config.train.epochs = opts.epochs;
+      if (opts.keep !== undefined) {
+        if (opts.keep !== 'best' && opts.keep !== 'last') throw new MmctrError(`--keep must be best or last, got '${opts.keep}'`);
+        config.train.keep = opts.keep;
+      }
       const seeds = opts.seeds ?? [config.train.seed];
       if (seeds.some((s) => !Number.isInteger(s) || s < 0)) throw new MmctrError(`--seeds must list non-negative integers, got ${seeds.join(',')}`);
       const store = await resolveStore(config.data, path.dirname(path.resolve(file)), opts.runs, { progress: progressBar });
@@ -103,7 +109,8 @@ export function registerCtr(program: Command): void {
       const bar = progressBar('evaluate');
       const e = evaluateSplit(model, store, splitOption(opts.split), (d, t) => bar.update(d, t));
       bar.stop();
-      console.log(opts.json ? JSON.stringify(e) : evaluationTable(e));
+      const note = samplingNote(store.meta);
+      console.log(opts.json ? JSON.stringify({ ...e, notes: note ? [note] : [] }) : evaluationTable(e) + (note ? `\nnote: ${note}` : ''));
     });
 
   program

@@ -7,12 +7,12 @@ import { Command } from 'commander';
 import path from 'node:path';
 import { ADAPTER_LIST, findAdapter, PreparedDataset } from '../data/adapters/index.js';
 import { DEFAULT_CLICK_RATING, exportAtomic, prepareAtomic } from '../data/adapters/atomic.js';
-import { SampleStore } from '../data/store.js';
+import { SampleStore, samplingNote } from '../data/store.js';
 import { Duck } from '../data/duck.js';
 import { DataError } from '../data/errors.js';
-import { DatasetSummary, ingest, IngestReport, Problem, summarize, TableReport } from '../data/ingest.js';
+import { DatasetSummary, ingest, ingestCatalogue, IngestReport, Problem, summarize, TableReport } from '../data/ingest.js';
 import { readSampleConfig, SampleConfig, SPLITS } from '../data/sample-config.js';
-import { buildSamples } from '../data/samples.js';
+import { buildSamples, samplePlan } from '../data/samples.js';
 import type { StoreMeta } from '../data/store.js';
 import { readDatasetSpec } from '../data/spec.js';
 import { progressBar } from './progress.js';
@@ -30,11 +30,18 @@ const UNIT_WORDS = { s: 'seconds', ms: 'milliseconds', us: 'microseconds' } as c
 function tableLines(name: string, t: TableReport): string[] {
   const lines = [`  ${name.padEnd(9)}${t.file} (${t.format}): ${t.rows} rows read, ${t.rowsUsed} used, ${t.rowsDropped} dropped`];
   if (t.time) lines.push(`             numbers in '${t.time.field}' read as epoch ${UNIT_WORDS[t.time.unit]} (${t.time.detected ? 'detected from their magnitude; set "timeUnit" in the spec to override' : 'timeUnit in the spec'})`);
+  if (t.images) lines.push(`             images: ${t.images.named} named under ${t.images.root}: ${t.images.missing} missing, ${t.images.unreadable} unreadable`);
   for (const [kind, n] of Object.entries(t.problemCounts)) lines.push(`             ${String(n).padStart(7)} x ${kind}`);
   return lines;
 }
 
-function reportLines(report: IngestReport, maxProblems: number): string[] {
+/** "N of M item images missing or unreadable", or null when every named image can be read. */
+function imageLine(t: TableReport | undefined): string | null {
+  const bad = t?.images ? t.images.missing + t.images.unreadable : 0;
+  return bad ? `${bad} of ${t!.images!.named} item images missing or unreadable (those items have no image)` : null;
+}
+
+function reportLines(report: { tables: Partial<IngestReport['tables']>; notes: string[] }, maxProblems: number): string[] {
   const out: string[] = ['files'];
   const tables = Object.entries(report.tables).filter((e): e is [string, TableReport] => e[1] !== undefined);
   for (const [name, t] of tables) out.push(...tableLines(name, t));
@@ -76,7 +83,17 @@ function storeLines(dir: string, meta: StoreMeta): string[] {
     out.push(`  ${s.padEnd(6)}${String(m.count).padStart(9)} ${String(m.clicks).padStart(9)}  ${pct(m.count ? m.clicks / m.count : null)}  ${String(m.users).padStart(5)}  ${isoTime(m.tsMin)} .. ${isoTime(m.tsMax)}`);
   }
   if (meta.truth) out.push('  true click probabilities kept beside the samples (p_true.f32): evaluation reports the oracle; no model reads them');
+  const sampled = samplingNote(meta);
+  if (sampled) out.push(`  samples: ${sampled}`);
   return out;
+}
+
+/** What `data build` will make of the dataset, in one line. */
+function planLine(plan: Awaited<ReturnType<typeof samplePlan>>, s: DatasetSummary): string {
+  if (plan.kind === 'none') return `nothing: the dataset ${plan.reason}`;
+  if (plan.kind === 'impressions') return `one sample per impression (${s.impressions})`;
+  const how = plan.sampler === 'uniform' ? 'uniformly' : 'by popularity';
+  return `no impressions: each of the ${s.events[plan.positiveType] ?? 0} ${plan.positiveType} events is a positive sample with ${plan.perPositive} negatives drawn ${how} over the items live at its time (sample config "negatives", seed ${plan.seed}); metrics will be on sampled candidates`;
 }
 
 const droppedRows = (r: IngestReport) => Object.values(r.tables).reduce((n, t) => n + (t?.rowsDropped ?? 0), 0);
@@ -97,18 +114,36 @@ export function registerData(program: Command): void {
       const config = opts.config ? readSampleConfig(opts.config) : SampleConfig.parse({});
       const duck = await Duck.open();
       try {
+        if (!spec.events) {
+          // A catalogue alone (for `mmctr encode`): its rows and image files.
+          const items = await ingestCatalogue(duck, spec);
+          const ok = items.rowsUsed > 0 && !(opts.strict && items.rowsDropped > 0);
+          if (opts.json) console.log(JSON.stringify({ dataset: path.resolve(file), name: spec.name, ok, rowsDropped: items.rowsDropped, tables: { items }, notes: [] }));
+          else {
+            console.log(`dataset ${spec.name} (${path.resolve(file)}): an item catalogue, no events`);
+            console.log(reportLines({ tables: { items }, notes: [] }, opts.problems).join('\n'));
+            const images = imageLine(items);
+            console.log(`result: ${items.rowsUsed} items usable, ${items.rowsDropped} dropped${images ? `; ${images}` : ''}`);
+          }
+          if (!ok) process.exitCode = 1;
+          return;
+        }
         const report = await ingest(duck, spec);
         const summary = await summarize(duck, config.clickWindowSeconds);
+        const plan = await samplePlan(duck, config);
         const dropped = droppedRows(report);
         const usable = report.tables.events.rowsUsed > 0;
-        const ok = usable && !(opts.strict && dropped > 0);
-        if (opts.json) console.log(JSON.stringify({ dataset: path.resolve(file), name: spec.name, ok, rowsDropped: dropped, ...report, summary }));
+        const ok = usable && plan.kind !== 'none' && !(opts.strict && dropped > 0);
+        if (opts.json) console.log(JSON.stringify({ dataset: path.resolve(file), name: spec.name, ok, rowsDropped: dropped, ...report, summary, build: plan }));
         else {
           console.log(`dataset ${spec.name} (${path.resolve(file)})`);
-          console.log([...reportLines(report, opts.problems), ...summaryLines(summary)].join('\n'));
+          console.log([...reportLines(report, opts.problems), ...summaryLines(summary), `build        ${planLine(plan, summary)}`].join('\n'));
+          const images = imageLine(report.tables.items);
+          const imageNote = images ? `; ${images}` : '';
           if (!usable) console.log('result: no usable event rows');
-          else if (dropped > 0) console.log(`result: ${dropped} row${dropped === 1 ? '' : 's'} dropped${opts.strict ? ' (--strict: failing)' : ''}`);
-          else console.log('result: every row is usable');
+          else if (plan.kind === 'none') console.log('result: nothing to build samples from');
+          else if (dropped > 0) console.log(`result: ${dropped} row${dropped === 1 ? '' : 's'} dropped${opts.strict ? ' (--strict: failing)' : ''}${imageNote}`);
+          else console.log(`result: every row is usable${imageNote}`);
         }
         if (!ok) process.exitCode = 1;
       } finally {
@@ -159,18 +194,18 @@ export function registerData(program: Command): void {
     .argument('<adapter>', 'movielens (movielens-100k), taobao (taobao-samples), or atomic (NAME.inter + NAME.item in --src: rating >= --click-rating a click, the MovieLens task)')
     .option('--src <dir>', 'source folder (default: the shared data folder; required for atomic)')
     .requiredOption('--out <dir>', 'folder to write the dataset to')
-    .option('--name <stem>', 'atomic: the files\' stem (ml-1m for ml-1m.inter)')
+    .option('--name <stem>', 'movielens, atomic: the files\' stem (ml-1m for ml-1m.inter; default: the one NAME.inter in --src)')
     .option('--click-rating <r>', `atomic: a rating at or above this is a click (default ${DEFAULT_CLICK_RATING})`, Number)
     .option('--json', 'machine-readable output')
     .action(async (name: string, opts: { src?: string; out: string; name?: string; clickRating?: number; json?: boolean }) => {
       let prepared: PreparedDataset;
       if (name === 'atomic') {
-        if (!opts.src || !opts.name) throw new DataError({ file: 'atomic' }, 'needs --src (the folder of the atomic files) and --name (their stem, e.g. ml-1m for ml-1m.inter)');
+        if (!opts.src) throw new DataError({ file: 'atomic' }, 'needs --src (the folder of the atomic files; --name gives their stem, e.g. ml-1m for ml-1m.inter, when it holds several)');
         prepared = await prepareAtomic({ src: opts.src, name: opts.name, out: opts.out, clickRating: opts.clickRating });
       } else {
         const adapter = findAdapter(name);
         if (!adapter) throw new DataError({ file: name }, `is not a known adapter: expected one of movielens, taobao, atomic (${ADAPTER_LIST.map((a) => a.name).join(', ')})`);
-        prepared = await adapter.prepare({ src: opts.src, out: opts.out });
+        prepared = await adapter.prepare({ src: opts.src, out: opts.out, name: opts.name });
       }
       if (opts.json) {
         console.log(JSON.stringify(prepared));

@@ -1,20 +1,19 @@
 /**
- * `mmctr pretrain train | evaluate` and `mmctr embed`: SCL pre-training of item vectors from
- * search -> purchase chains, its retrieval evaluation against the baselines, and the export of
- * every item's vector (float32 + int8) for the CTR models and the service.
+ * `mmctr pretrain train | evaluate`, `mmctr encode` and `mmctr embed`: SCL pre-training of item
+ * vectors from search -> purchase chains, its retrieval evaluation against the baselines, and a
+ * catalogue's vectors (frozen backbone features, or a trained model's float32 + int8 vectors) for
+ * the CTR models and the service (pipeline/encode.ts).
  */
 import { Command } from 'commander';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { loadModel, readModelConfig, saveModel } from '../engine/checkpoint.js';
-import { RandomStream } from '../engine/random.js';
-import { parseSclConfig, SclConfig } from '../pretrain/config.js';
+import { saveModel } from '../engine/checkpoint.js';
+import { SclConfig } from '../pretrain/config.js';
 import { formatTable } from '../pretrain/evaluate.js';
-import { embedItems, writeEmbeddings } from '../pretrain/export.js';
-import { SclModel } from '../pretrain/model.js';
 import { Method, METHODS, prepare, runExperiment } from '../pretrain/pipeline.js';
 import { Variant, VARIANTS } from '../pretrain/train.js';
 import { MmctrError } from '../util/errors.js';
+import { encodeDataset, encodeLines, modelDataset } from '../pipeline/encode.js';
 import { loadSclConfig, loadSclInputs, worldReferences } from '../pipeline/scl.js';
 import { progressBar } from './progress.js';
 
@@ -86,21 +85,24 @@ export function registerPretrain(program: Command): void {
       else console.log(formatTable(res.rows, c.eval.topK));
     });
   program
+    .command('encode <dataset>')
+    .description("every catalogue item of a dataset (dataset.json: an items table, no searches or events needed) as vectors: the frozen image backbone's features, or with --model a trained SCL model's vectors; counts and names the items without an image or a title")
+    .requiredOption('--out <file>', 'the .safetensors file to write (read by train data.vectors and serve --vectors)')
+    .option('--model <model.safetensors>', 'a trained SCL model (`mmctr pretrain train`): its fused text + image vectors for every item')
+    .option('--cache <dir>', "the image feature cache folder (default: the model config's featureCache, else runs/features)")
+    .option('--json', 'print the report as one JSON object')
+    .action(async (dataset: string, opts: { out: string; model?: string; cache?: string; json?: boolean }) => {
+      const report = await encodeDataset(dataset, opts.out, { model: opts.model, cacheDir: opts.cache, progress: progressBar });
+      console.log(opts.json ? JSON.stringify(report) : encodeLines(report).join('\n'));
+    });
+  program
     .command('embed <model>')
-    .description("export every item's 128-d L2-normalised SCL vector (float32 + int8) with an id index, as safetensors")
+    .description("export every item's 128-d L2-normalised SCL vector (float32 + int8) with an id index, as safetensors (the same as `mmctr encode <dataset> --model <model>`)")
     .requiredOption('--out <file>', 'the .safetensors file to write (ids also in <file>.ids.json)')
-    .option('--spec <dataset.json>', "dataset (default: the model config's data.spec)")
+    .option('--spec <dataset.json>', "dataset (default: the model config's data.spec); its catalogue is enough, no searches needed")
     .action(async (modelFile: string, opts: { out: string; spec?: string }) => {
-      const saved = readModelConfig(modelFile) as { scl?: unknown; featureDim?: number } | null;
-      if (!saved?.scl || !saved.featureDim) throw new MmctrError(`${modelFile} is not an SCL model file (no SCL config in its metadata)`);
-      const c = parseSclConfig(saved.scl, `${modelFile} (config)`);
-      const { data, table } = await loadInputs(c, opts.spec);
-      if (table.dim !== saved.featureDim) throw new MmctrError(`${modelFile} was trained on ${saved.featureDim}-d image features, the backbone gives ${table.dim}`);
-      const model = new SclModel(c.model, table.dim, new RandomStream(c.seed));
-      loadModel(modelFile, model);
-      const vectors = embedItems(model, data.items, table);
-      mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
-      writeEmbeddings(opts.out, data.items.map((it) => it.id), vectors, c.model.outDim, { model: path.resolve(modelFile), backbone: table.backbone });
-      console.log(`${data.items.length} item vectors (${c.model.outDim}-d, float32 + int8) written to ${opts.out}`);
+      const spec = opts.spec ? path.resolve(opts.spec) : modelDataset(modelFile);
+      if (!spec) throw new MmctrError(`${modelFile}: its config names no dataset (data.spec): pass --spec <dataset.json>`);
+      console.log(encodeLines(await encodeDataset(spec, opts.out, { model: modelFile, progress: progressBar })).join('\n'));
     });
 }

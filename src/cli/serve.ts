@@ -9,14 +9,14 @@ import { availableParallelism } from 'node:os';
 import { native } from '../engine/native.js';
 import { MmctrError } from '../util/errors.js';
 import { startIngestWorkers } from '../serve/ingest.js';
-import { startService, stopService } from '../serve/start.js';
+import { openEncoder, startService, stopService } from '../serve/start.js';
 import { closeIndex, FSYNC_POLICIES, openIndex, type FsyncPolicy } from '../index/index.js';
-import { HashedTitleEncoder, SclItemEncoder } from '../serve/item-encoder.js';
 
 interface ServeOpts {
   port: string;
   host: string;
   vectors?: string;
+  allowVectorSpaceMismatch?: boolean;
   index?: string;
   memory?: boolean;
   redis?: string;
@@ -47,13 +47,14 @@ export function registerServe(program: Command): void {
     .description('serve pCTR ranking over HTTP (POST /v1/rank) with real-time item ingestion; no run = the built-in default')
     .option('--port <n>', 'port to listen on', '8080')
     .option('--host <addr>', 'address to bind', '127.0.0.1')
-    .option('--vectors <file>', 'item vectors to seed an empty index with (mmctr embed output or jsonl/csv/tsv/safetensors)')
+    .option('--vectors <file>', 'item vectors to seed an empty index with (mmctr embed output, the feature cache, or jsonl/csv/tsv/safetensors); must be in the run\'s vector space')
+    .option('--allow-vector-space-mismatch', 'serve --vectors that are not in the vector space the run was trained in (refused otherwise; warned loudly)')
     .option('--index <file>', 'embedded index snapshot file (default: <run>/index.safetensors)')
     .option('--memory', 'keep the embedded index in memory only (nothing written)')
     .option('--redis <url>', 'use a Redis server for the index, the ingestion queue and user histories (redis://host:port/db)')
     .option('--prefix <p>', 'Redis key prefix', 'mmctr:')
     .option('--precision <p>', 'vector storage: float32 or int8', 'float32')
-    .option('--encoder <spec>', 'how new items are encoded: hashed-title[:seed], none (vectors only), or an SCL model file (mmctr pretrain train)')
+    .option('--encoder <spec>', 'how new items are encoded: title-colour[:seed] (the default\'s: hashed title + the photo\'s colour histogram), hashed-title[:seed] (titles only: images are not used), none (vectors only), or an SCL model file (mmctr pretrain train)')
     .option('--token <secret>', 'bearer token of the write endpoints (default: $MMCTR_TOKEN; none = writes disabled)')
     .option('--threads <n>', 'engine threads per forward pass (MMCTR_THREADS; default: every core, measured best with --rank-threads 0); with --rank-threads, use 1', process.env.MMCTR_THREADS ?? String(availableParallelism()))
     .option('--rank-threads <n>', `ranking threads, each scoring one request at a time (0: the main thread; up to ${availableParallelism()} cores here)`, '0')
@@ -78,8 +79,7 @@ export function registerServe(program: Command): void {
       if (opts.role === 'worker') {
         if (!opts.redis) throw new MmctrError('--role worker drains a shared queue: give --redis <url>');
         const opened = await openIndex({ backend: 'redis', redisUrl: opts.redis, prefix: opts.prefix });
-        const spec = opts.encoder ?? 'hashed-title';
-        const encoder = spec.endsWith('.safetensors') ? await SclItemEncoder.open(spec.replace(/^scl:/, '')) : spec === 'none' ? null : new HashedTitleEncoder(opened.index.dim, Number(spec.split(':')[1] ?? 1));
+        const encoder = await openEncoder(opts.encoder ?? 'title-colour', opened.index.dim);
         const stop = startIngestWorkers({ index: opened.index, queue: opened.queue, encoder, workers: positiveInt('--workers', opts.workers) || 1, onFailed: (job, reason) => say(`ingest ${job.id} failed: ${reason}`) });
         say(`encoder worker(s) draining ${opts.redis} (${encoder?.name ?? 'vectors only'}); Ctrl-C to stop`);
         await new Promise<void>((resolve) => {
@@ -97,6 +97,7 @@ export function registerServe(program: Command): void {
       const started = await startService({
         run,
         vectors: opts.vectors,
+        allowVectorSpaceMismatch: opts.allowVectorSpaceMismatch,
         indexFile: opts.memory ? null : opts.index,
         redis: opts.redis,
         prefix: opts.prefix,

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { coClickConfig, CoClickConfig, readCoClickConfig } from '../pretrain/coclick/config.js';
 import { formatCoClickTable, runTextVectors, TEXT_METHODS, TextMethod } from '../pretrain/coclick/run.js';
-import { writeEmbeddings } from '../pretrain/export.js';
+import { writeEmbeddings } from '../encoders/vector-file.js';
 import { ConfigError, MmctrError } from '../util/errors.js';
 import { progressBar } from './progress.js';
 import { resolveStore, type StoreSource } from '../pipeline/store.js';

@@ -1,4 +1,4 @@
-/** The FeatureSpace of a sample store: vocabulary sizes and item fields from its catalogue. */
+/** The FeatureSpace of a sample store: vocabulary sizes, item fields from its catalogue, user fields from its users table. */
 import type { SampleStore } from '../data/store.js';
 import type { FeatureSpace } from './parts/id-features.js';
 
@@ -9,5 +9,7 @@ export function featureSpaceOf(store: SampleStore): FeatureSpace {
   for (const [f, field] of Object.entries(catalog.fields)) {
     if (field.vocab.length > 0) itemFields[f] = { vocab: field.vocab.length, ofItem: Int32Array.from(field.index) };
   }
-  return { items: meta.items, users: meta.users, itemFields, historyLength: meta.config.historyLength };
+  const userFields: FeatureSpace['userFields'] = {};
+  for (const [f, field] of Object.entries(store.userFields)) userFields[f] = { vocab: field.vocab.length, ofUser: Int32Array.from(field.index) };
+  return { items: meta.items, users: meta.users, itemFields, userFields, historyLength: meta.config.historyLength };
 }

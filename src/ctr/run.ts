@@ -1,16 +1,18 @@
 /**
  * A run: one experiment config trained once, in its own folder under runs/ — the resolved
- * config, the log, per-epoch and test metrics (JSON), and the trained model (safetensors).
+ * config, the log, per-epoch and test metrics (JSON), the trained model (safetensors) and, for a
+ * model over item vectors, the vector space it was trained in (vector-space.json).
  * `mmctr evaluate` and `mmctr predict` reopen a run from its folder.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { latestCheckpoint, loadModel, saveModel } from '../engine/checkpoint.js';
 import { engineSummary } from '../engine/info.js';
+import { readVectorFile, type VectorSpace } from '../encoders/vector-file.js';
 import { readConfigFile } from '../util/config-file.js';
 import { ConfigError, MmctrError } from '../util/errors.js';
 import { writeTextAtomic } from '../util/atomic-write.js';
-import { SampleStore } from '../data/store.js';
+import { SampleStore, samplingNote } from '../data/store.js';
 import { cacheKey } from '../util/cache-key.js';
 import { ExperimentConfig, MakeConfig, TrainConfig } from './config.js';
 import { featureSpaceOf } from './feature-space.js';
@@ -56,6 +58,24 @@ export interface TrainRunOptions extends Omit<FitOptions, 'checkpointDir'> {
 /** The item vectors a config names (data.vectors), aligned to the store's catalogue; null without. */
 export function loadRunVectors(config: ExperimentConfig, store: SampleStore): ItemVectorTable | null {
   return config.data.vectors ? loadItemVectors(config.data.vectors, store.catalog.ids) : null;
+}
+
+/** The run folder's record of the vector space of its data.vectors: what `mmctr serve` checks the index's vectors against. */
+export const VECTOR_SPACE_FILE = 'vector-space.json';
+
+export interface RunVectorSpace extends VectorSpace {
+  /** The vector file the model was trained with. */
+  file: string;
+  /** False for a run trained before runs recorded it: the space of its data.vectors file as it is now. */
+  recorded: boolean;
+}
+
+/** The vector space a run was trained in; null for a run without item vectors. */
+export function readRunVectorSpace(runDir: string): RunVectorSpace | null {
+  const file = path.join(runDir, VECTOR_SPACE_FILE);
+  if (existsSync(file)) return { ...(JSON.parse(readFileSync(file, 'utf8')) as Omit<RunVectorSpace, 'recorded'>), recorded: true };
+  const vectors = readExperimentConfig(path.join(runDir, 'config.json')).data.vectors;
+  return vectors ? { file: vectors, ...readVectorFile(vectors).space, recorded: false } : null;
 }
 
 /** Bumped whenever MAKE's training gives a different module for the same recipe, so older cached modules are retrained. */
@@ -111,13 +131,13 @@ function trainMake(module: Make, make: MakeConfig, vectors: ItemVectorTable, sto
   const result = fit(module, store, train, { ...options, checkpointDir: path.join(dir, 'checkpoints') });
   saveModel(file, module, { make, vectors: vectors.source, seed });
   writeTextAtomic(path.join(dir, 'fit.json'), JSON.stringify(result, null, 2));
-  options.log?.(`MAKE: kept epoch ${result.bestEpoch} of ${result.epochs.length}; saved ${file}`);
+  options.log?.(`MAKE: kept epoch ${result.keptEpoch} of ${result.epochs.length}; saved ${file}`);
   return { module, training: { file, reused: false, fit: result } };
 }
 
 function readMakeFit(file: string): FitResult {
   const fitFile = path.join(path.dirname(file), 'fit.json');
-  return existsSync(fitFile) ? (JSON.parse(readFileSync(fitFile, 'utf8')) as FitResult) : { epochs: [], bestEpoch: 0, seconds: 0, samples: 0, samplesPerSecond: 0, loopSamplesPerSecond: 0 };
+  return existsSync(fitFile) ? (JSON.parse(readFileSync(fitFile, 'utf8')) as FitResult) : { epochs: [], bestEpoch: 0, keptEpoch: 0, seconds: 0, samples: 0, samplesPerSecond: 0, loopSamplesPerSecond: 0 };
 }
 
 const defaultMakeCache = (runDir: string) => path.join(path.dirname(path.resolve(runDir)), 'make-cache');
@@ -155,6 +175,7 @@ export function trainRun(config: ExperimentConfig, store: SampleStore, runDir: s
   log(engineSummary());
   const vectors = options.vectors ?? loadRunVectors(config, store);
   if (vectors) log(`item vectors: ${vectors.source} (${vectors.dim}-d)${vectors.control ? `, made uninformative (control ${vectors.control})` : ''}; ${vectors.missing} catalogue items without one, ${vectors.unused} vectors of unknown items`);
+  if (vectors?.space) writeTextAtomic(path.join(runDir, VECTOR_SPACE_FILE), JSON.stringify({ file: path.resolve(vectors.source), ...vectors.space }, null, 2));
   const extras: DinExtras = { vectors: vectors ?? undefined };
   let make: MakeTraining | undefined;
   if (config.model.model === 'din' && config.model.make && vectors) {
@@ -167,10 +188,14 @@ export function trainRun(config: ExperimentConfig, store: SampleStore, runDir: s
   const model = createModel(config.model, featureSpaceOf(store), config.train.seed, extras);
   log(`${config.model.model}: ${model.parameterCount().toLocaleString('en')} parameters; training ${config.train.epochs} epoch(s)`);
   const result = fit(model, store, config.train, { ...options, log, checkpointDir: path.join(runDir, 'checkpoints') });
+  log(`kept epoch ${result.keptEpoch} of ${result.epochs.length} (train.keep ${config.train.keep}; best on validation ${config.train.monitor}: epoch ${result.bestEpoch})`);
   const test = evaluateSplit(model, store, 'test');
   log(`test: AUC ${test.overall.auc.toFixed(4)} GAUC ${test.overall.gauc.toFixed(4)} logloss ${test.overall.logloss.toFixed(4)}; ${Math.round(result.samplesPerSecond)} samples/s end to end, ${Math.round(result.loopSamplesPerSecond)} in the training loop`);
+  // Metrics on sampled negatives are not those of impressions: the run says so where its metrics are.
+  const notes = [samplingNote(store.meta)].filter((n): n is string => n !== null);
+  for (const n of notes) log(`note: ${n}`);
   saveModel(path.join(runDir, 'model.safetensors'), model, config);
-  writeTextAtomic(path.join(runDir, 'metrics.json'), JSON.stringify({ fit: result, test, make }, null, 2));
+  writeTextAtomic(path.join(runDir, 'metrics.json'), JSON.stringify({ fit: result, test, make, notes }, null, 2));
   return { dir: runDir, seed: config.train.seed, fit: result, test, make };
 }
 

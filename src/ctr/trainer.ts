@@ -9,7 +9,7 @@
  * killed run resumed from it ends bit for bit where an uninterrupted run ends.
  */
 import { backward, noGrad } from '../engine/autograd.js';
-import { Adam, SparseAdam } from '../engine/optim.js';
+import { Adam, clipGradNorm, SparseAdam } from '../engine/optim.js';
 import { bceWithLogits } from '../engine/ops/index.js';
 import { RandomState, RandomStream } from '../engine/random.js';
 import { resumeLatest, saveCheckpoint } from '../engine/checkpoint.js';
@@ -39,7 +39,10 @@ export interface EpochRecord {
 
 export interface FitResult {
   epochs: EpochRecord[];
+  /** The epoch best on validation by the monitor (the last one when there is no validation). */
   bestEpoch: number;
+  /** The epoch whose model the fit returned: bestEpoch under keep 'best', the last trained under 'last'. */
+  keptEpoch: number;
   seconds: number;
   samples: number;
   /** Samples per second over the whole fit (data reading included, evaluation excluded). */
@@ -113,7 +116,7 @@ interface FitProgress {
 export function fit(model: CtrModel, store: SampleStore, config: TrainConfig, { onProgress, log = () => {}, checkpointDir, resume = false, trainRows }: FitOptions = {}): FitResult {
   const denseGroups = parameterGroups(model, config.lr).map((g) => ({ name: g.name, optimizer: new Adam(g.params, { lr: g.lr }) }));
   const dense = denseGroups[0].optimizer;
-  const sparse = new SparseAdam(model.namedTables(), { lr: config.embeddingLr ?? config.lr, l2: model.config.embeddingL2 });
+  const sparse = new SparseAdam(model.namedTables(), { lr: config.embeddingLr ?? config.lr, l2: model.config.embeddingL2, dense: config.embeddingAdam === 'dense' });
   const optimizers = { ...Object.fromEntries(denseGroups.map((g) => [g.name, g.optimizer])), sparse };
   let shuffleRng = new RandomStream(config.seed).fork('shuffle');
   const reader = store.split('train');
@@ -149,6 +152,7 @@ export function fit(model: CtrModel, store: SampleStore, config: TrainConfig, { 
       const s = performance.now();
       const loss = bceWithLogits(model.forward(batch), batch.label);
       backward(loss);
+      if (config.clipGradNorm > 0) clipGradNorm(model.namedParameters().values(), model.namedTables().values(), config.clipGradNorm);
       for (const g of denseGroups) g.optimizer.step();
       sparse.step();
       loopMs += performance.now() - s;
@@ -179,9 +183,11 @@ export function fit(model: CtrModel, store: SampleStore, config: TrainConfig, { 
         best = value;
         bestEpoch = epoch;
         bad = 0;
-        bestState = snapshot(model);
-        if (checkpointDir) writeSnapshot(bestFile(checkpointDir), bestState);
-      } else if (++bad > config.earlyStoppingPatience) {
+        if (config.keep === 'best') {
+          bestState = snapshot(model);
+          if (checkpointDir) writeSnapshot(bestFile(checkpointDir), bestState);
+        }
+      } else if (++bad > config.earlyStoppingPatience && config.keep === 'best') {
         log(`early stopping: no ${config.monitor} gain for ${bad} epochs; keeping epoch ${bestEpoch}`);
         stopped = true;
       }
@@ -191,11 +197,15 @@ export function fit(model: CtrModel, store: SampleStore, config: TrainConfig, { 
     if (stopped) break;
   }
   reader.close();
-  if (bestState && bestEpoch !== epochs.length) restore(model, bestState);
+  const lastEpoch = epochs.length > 0 ? epochs[epochs.length - 1].epoch : 0;
+  const keptEpoch = config.keep === 'best' ? bestEpoch : lastEpoch;
+  if (keptEpoch !== lastEpoch && bestState) restore(model, bestState);
+  else if (keptEpoch !== lastEpoch) throw new Error(`fit: the weights of epoch ${keptEpoch} were not kept`);
   const seconds = (performance.now() - t0) / 1000;
   return {
     epochs,
     bestEpoch,
+    keptEpoch,
     seconds,
     samples,
     samplesPerSecond: samples / Math.max(seconds - evalSecondsTotal, 1e-9),

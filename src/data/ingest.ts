@@ -13,9 +13,10 @@ import os from 'node:os';
 import nodePath from 'node:path';
 import { DataError } from './errors.js';
 import { Duck, sqlIdent, sqlString } from './duck.js';
+import { imagePatternSql, imageProblems } from './images.js';
 import { labelEvents } from './labels.js';
 import { cleanJsonLines, locateCsvError, physicalLines, rowLines } from './lines.js';
-import { DatasetSpec, EventsTableSpec, FileFormat, formatOf, ItemsTableSpec, SearchesTableSpec, TimeUnit } from './spec.js';
+import { DatasetSpec, EventsTableSpec, FileFormat, formatOf, historyTypes, ItemsTableSpec, positiveType, SearchesTableSpec, TimeUnit, UsersTableSpec } from './spec.js';
 
 export type Severity = 'error' | 'warning';
 
@@ -43,10 +44,12 @@ export interface TableReport {
   examples: Problem[];
   /** How numeric timestamps were read: the unit, and whether it was detected (not set in the spec). */
   time?: { field: string; unit: Exclude<TimeUnit, 'auto'>; detected: boolean };
+  /** Items (a catalogue with an image column or imagePattern): images named, and those missing or unreadable. */
+  images?: { root: string; named: number; missing: number; unreadable: number };
 }
 
 export interface IngestReport {
-  tables: { items?: TableReport; events: TableReport; searches?: TableReport };
+  tables: { items?: TableReport; events: TableReport; searches?: TableReport; users?: TableReport };
   /** Dataset-level observations (ids without catalogue entries, ...). */
   notes: string[];
 }
@@ -281,16 +284,24 @@ async function ingestItems(duck: Duck, spec: ItemsTableSpec): Promise<TableRepor
   const time = c.created_at ? await timeUnitOf(duck, raw, c.created_at, spec.timeUnit) : undefined;
   const attrs = spec.attributes.map((a) => `${t(a)} AS ${sqlIdent(`attr_${a}`)}`).join(', ');
   await duck.run(`CREATE OR REPLACE TABLE chk_items AS SELECT rowid AS r,
-      ${t(c.item_id)} AS item_id, ${t(c.title)} AS title, ${t(c.image)} AS image,
+      ${t(c.item_id)} AS item_id, ${t(c.title)} AS title, ${spec.imagePattern ? imagePatternSql(spec.imagePattern, t(c.item_id)) : t(c.image)} AS image,
       ${t(c.category)} AS category, ${t(c.brand)} AS brand, ${t(c.shop)} AS shop,
       ${t(c.created_at)} AS created_at_raw, ${time ? timestamp(t(c.created_at), time.unit) : 'NULL::DOUBLE'} AS created_parsed
       ${attrs ? `, ${attrs}` : ''},
       row_number() OVER (PARTITION BY ${t(c.item_id)} ORDER BY rowid) AS dup
     FROM raw_items`);
+  const images = c.image || spec.imagePattern ? await checkImages(duck, spec.imageRoot!) : undefined;
+  const imageField = c.image ?? 'imagePattern';
   const report = await runChecks(duck, raw, [
     { field: c.item_id, when: 'item_id IS NULL', value: 'NULL', message: 'is empty: every item needs an id', severity: 'error' },
     controlCheck(c.item_id, 'item_id', 'item'),
     { field: c.item_id, when: 'item_id IS NOT NULL AND dup > 1', value: 'item_id', message: 'repeats an earlier item id (the first row is kept)', severity: 'error' },
+    ...(images
+      ? [
+          { field: imageField, when: `image_problem = 'missing'`, value: 'image', message: `image file does not exist under ${images.root}: the item has no image`, severity: 'warning' as const },
+          { field: imageField, when: `image_problem = 'unreadable'`, value: 'image', message: 'image file cannot be read as an image: the item has no image', severity: 'warning' as const },
+        ]
+      : []),
     ...(c.created_at && time
       ? [
           { field: c.created_at, when: 'created_at_raw IS NOT NULL AND created_parsed IS NULL', value: 'created_at_raw', message: `is not a number (epoch ${unitName[time.unit]}) or a timestamp; left empty`, severity: 'warning' as const },
@@ -298,15 +309,80 @@ async function ingestItems(duck: Duck, spec: ItemsTableSpec): Promise<TableRepor
         ]
       : []),
   ]);
-  await duck.run(`CREATE OR REPLACE TABLE items AS SELECT r::BIGINT AS seq, * EXCLUDE (r, dup, created_at_raw, created_parsed),
+  await duck.run(`CREATE OR REPLACE TABLE items AS SELECT r::BIGINT AS seq, * EXCLUDE (r, dup, created_at_raw, created_parsed${images ? ', image_problem' : ''}),
       CASE WHEN created_parsed >= ${TIME_MIN} AND created_parsed < ${TIME_MAX} THEN created_parsed END AS created_at
     FROM chk_items WHERE r NOT IN (SELECT r FROM bad_items) ORDER BY r`);
-  return { ...report, time };
+  return { ...report, time, images };
+}
+
+/**
+ * An impression's own label, as SQL over raw_events: `raw` (the text read) and `label` (true,
+ * false or NULL), from the label rule's column or the clicked column; plus the rule's row check.
+ */
+function ownLabel(spec: EventsTableSpec, t: (column: string | undefined) => string): { column?: string; raw: string; label: string; check?: Check } {
+  const rule = spec.label;
+  if (rule && 'atLeast' in rule) {
+    const raw = t(rule.column);
+    return {
+      column: rule.column,
+      raw,
+      label: `CASE WHEN ${raw} IS NOT NULL THEN TRY_CAST(${raw} AS DOUBLE) >= ${rule.atLeast} END`,
+      check: { field: rule.column, when: 'clicked_raw IS NOT NULL AND clicked IS NULL', value: 'clicked_raw', message: `is not a number: the label rule reads ${rule.column} >= ${rule.atLeast}`, severity: 'error' },
+    };
+  }
+  if (rule && 'values' in rule) {
+    const raw = t(rule.column);
+    return { column: rule.column, raw, label: `CASE WHEN ${raw} IS NOT NULL THEN ${raw} IN (${rule.values.map(sqlString).join(', ')}) END` };
+  }
+  const column = spec.columns.clicked;
+  if (!column) return { raw: 'NULL', label: 'NULL::BOOLEAN' };
+  const raw = `lower(${t(column)})`;
+  return {
+    column,
+    raw,
+    label: `CASE WHEN ${raw} IN ('1', 'true', 't', 'yes', 'y', '1.0') THEN true WHEN ${raw} IN ('0', 'false', 'f', 'no', 'n', '0.0') THEN false ELSE NULL END`,
+    check: {
+      field: column,
+      when: 'clicked_raw IS NOT NULL AND clicked IS NULL',
+      value: 'clicked_raw',
+      message: `is not a click label: expected 0/1 or true/false (for other values write a label rule in the spec's events, e.g. "label": {"column": "${column}", "values": [...]})`,
+      severity: 'error',
+    },
+  };
+}
+
+/**
+ * A clicked column holding numbers other than 0 and 1 is a rating or a score: refused whole, since
+ * reading it row by row would take every row rated 1 for a click.
+ */
+async function refuseScoreAsClick(duck: Duck, file: string, column: string): Promise<void> {
+  const scores = `FROM chk_events WHERE clicked IS NULL AND TRY_CAST(clicked_raw AS DOUBLE) IS NOT NULL`;
+  const n = Number(await duck.scalar(`SELECT count(*)::INTEGER ${scores}`));
+  if (n === 0) return;
+  const values = (await duck.all(`SELECT v FROM (SELECT DISTINCT clicked_raw AS v ${scores}) ORDER BY TRY_CAST(v AS DOUBLE), v LIMIT 6`)).map((r) => String(r.v));
+  throw new DataError(
+    { file, field: column },
+    `holds numbers other than 0 and 1 (${values.join(', ')}${values.length === 6 ? ', ...' : ''} in ${n} rows): a rating or score, not a click label, so none of it is read as one (rows valued 1 would pass for clicks). ` +
+      `Write a label rule in the dataset spec's events instead of columns.clicked, e.g. "label": {"column": "${column}", "atLeast": 4} (a threshold) or "label": {"column": "${column}", "values": ["4", "5"]}`,
+  );
+}
+
+/** Checks the image file of every row of chk_items (column image_problem: 'missing', 'unreadable' or NULL). */
+async function checkImages(duck: Duck, root: string): Promise<NonNullable<TableReport['images']>> {
+  const rows = await duck.all(`SELECT r::BIGINT AS r, image FROM chk_items WHERE image IS NOT NULL ORDER BY r`);
+  const problems = await imageProblems(rows.map((x) => String(x.image)), root);
+  await duck.run(`ALTER TABLE chk_items ADD COLUMN image_problem VARCHAR`);
+  const bad = rows.flatMap((x, i) => (problems[i] ? [`(${String(x.r)}, '${problems[i]}')`] : []));
+  for (let s = 0; s < bad.length; s += 1000)
+    await duck.run(`UPDATE chk_items SET image_problem = v.p FROM (VALUES ${bad.slice(s, s + 1000).join(', ')}) v(r, p) WHERE chk_items.r = v.r`);
+  const count = (p: string) => problems.filter((x) => x === p).length;
+  return { root, named: rows.length, missing: count('missing'), unreadable: count('unreadable') };
 }
 
 async function ingestEvents(duck: Duck, spec: EventsTableSpec): Promise<TableReport> {
   const c = spec.columns;
-  const raw = await readRaw(duck, 'events', spec, Object.values(c) as string[]);
+  const ruleColumn = spec.label && 'column' in spec.label ? [spec.label.column] : [];
+  const raw = await readRaw(duck, 'events', spec, [...(Object.values(c) as string[]), ...ruleColumn]);
   const t = (column: string | undefined, sep?: string) => text(raw, column, sep);
   const time = await timeUnitOf(duck, raw, c.ts, spec.timeUnit);
   const mapping = Object.entries(spec.typeValues)
@@ -316,18 +392,17 @@ async function ingestEvents(duck: Duck, spec: EventsTableSpec): Promise<TableRep
   const typeExpr = c.type
     ? `CASE ${mapping} WHEN lower(${t(c.type)}) IN (${canonical}) THEN lower(${t(c.type)}) ELSE NULL END`
     : sqlString(spec.defaultType);
-  const clickedRaw = c.clicked ? `lower(${t(c.clicked)})` : 'NULL';
+  const own = ownLabel(spec, t);
   await duck.run(`CREATE OR REPLACE TABLE chk_events AS SELECT rowid AS r,
       ${t(c.user_id)} AS user_id, ${t(c.item_id)} AS item_id,
       ${t(c.ts)} AS ts_raw, ${timestamp(t(c.ts), time.unit)} AS ts,
       ${c.type ? t(c.type) : 'NULL'} AS type_raw, ${typeExpr} AS type,
-      ${clickedRaw} AS clicked_raw,
-      CASE WHEN ${clickedRaw} IN ('1', 'true', 't', 'yes', 'y', '1.0') THEN true
-           WHEN ${clickedRaw} IN ('0', 'false', 'f', 'no', 'n', '0.0') THEN false ELSE NULL END AS clicked,
+      ${own.raw} AS clicked_raw, ${own.label} AS clicked,
       ${t(c.request_id)} AS request_id,
       ${t(c.position)} AS position_raw, TRY_CAST(${t(c.position)} AS INTEGER) AS position,
       ${t(c.p_true)} AS p_true_raw, TRY_CAST(${t(c.p_true)} AS DOUBLE) AS p_true_num
     FROM raw_events`);
+  if (!spec.label && c.clicked) await refuseScoreAsClick(duck, spec.path, c.clicked);
   const report = await runChecks(duck, raw, [
     { field: c.user_id, when: 'user_id IS NULL', value: 'NULL', message: 'is empty: every event needs a user id', severity: 'error' },
     controlCheck(c.user_id, 'user_id', 'user'),
@@ -338,9 +413,7 @@ async function ingestEvents(duck: Duck, spec: EventsTableSpec): Promise<TableRep
     ...(c.type
       ? [{ field: c.type, when: 'type IS NULL', value: 'type_raw', message: `is not an event type: expected ${EVENT_TYPES.join(', ')} (or map the file's values with typeValues)`, severity: 'error' as const }]
       : []),
-    ...(c.clicked
-      ? [{ field: c.clicked, when: 'clicked_raw IS NOT NULL AND clicked IS NULL', value: 'clicked_raw', message: 'is not a click label: expected 0/1 or true/false', severity: 'error' as const }]
-      : []),
+    ...(own.check ? [own.check] : []),
     ...(c.position
       ? [{ field: c.position, when: 'position_raw IS NOT NULL AND position IS NULL', value: 'position_raw', message: 'is not an integer position; left empty', severity: 'warning' as const }]
       : []),
@@ -349,9 +422,13 @@ async function ingestEvents(duck: Duck, spec: EventsTableSpec): Promise<TableRep
       : []),
   ]);
   // p_true stays beside the events for oracle metrics; it never becomes a feature.
+  const positive = positiveType(spec);
+  const history = historyTypes(spec).map(sqlString).join(', ');
   await duck.run(`CREATE OR REPLACE TABLE events AS
     SELECT user_id, item_id, type, ts, r::BIGINT AS seq, clicked, request_id, position,
-      CASE WHEN p_true_num BETWEEN 0 AND 1 THEN p_true_num END AS p_true
+      CASE WHEN p_true_num BETWEEN 0 AND 1 THEN p_true_num END AS p_true,
+      type = ${sqlString(positive)} AS positive,
+      CASE WHEN type = 'impression' THEN ${sqlString(positive)} IN (${history}) ELSE type IN (${history}) END AS in_history
     FROM chk_events WHERE r NOT IN (SELECT r FROM bad_events) ORDER BY r`);
   return { ...report, time };
 }
@@ -390,11 +467,42 @@ async function ingestSearches(duck: Duck, spec: SearchesTableSpec): Promise<Tabl
  * Builds the canonical tables in `duck` and reports what was read, kept and left out. Items keep
  * a `seq` (catalogue order: file order, then ids known only from the events, by first use).
  */
+/**
+ * The users table: `user_attrs` (user_id, then attr_<name> per listed attribute), one row per
+ * user id; without a users spec, an empty table of user ids alone.
+ */
+async function ingestUsers(duck: Duck, spec: UsersTableSpec | undefined): Promise<TableReport | undefined> {
+  if (!spec) {
+    await duck.run(`CREATE OR REPLACE TABLE user_attrs (user_id VARCHAR)`);
+    return undefined;
+  }
+  const c = spec.columns;
+  const raw = await readRaw(duck, 'users', spec, [c.user_id, ...spec.attributes]);
+  const t = (column: string) => text(raw, column);
+  const attrs = spec.attributes.map((a) => `${t(a)} AS ${sqlIdent(`attr_${a}`)}`).join(', ');
+  await duck.run(`CREATE OR REPLACE TABLE chk_users AS SELECT rowid AS r, ${t(c.user_id)} AS user_id, ${attrs},
+      row_number() OVER (PARTITION BY ${t(c.user_id)} ORDER BY rowid) AS dup
+    FROM raw_users`);
+  const report = await runChecks(duck, raw, [
+    { field: c.user_id, when: 'user_id IS NULL', value: 'NULL', message: 'is empty: every user row needs an id', severity: 'error' },
+    controlCheck(c.user_id, 'user_id', 'user'),
+    { field: c.user_id, when: 'user_id IS NOT NULL AND dup > 1', value: 'user_id', message: 'repeats an earlier user id (the first row is kept)', severity: 'error' },
+  ]);
+  await duck.run(`CREATE OR REPLACE TABLE user_attrs AS SELECT * EXCLUDE (r, dup) FROM chk_users WHERE r NOT IN (SELECT r FROM bad_users) ORDER BY r`);
+  return report;
+}
+
 export async function ingest(duck: Duck, spec: DatasetSpec): Promise<IngestReport> {
   const notes: string[] = [];
+  if (!spec.events) throw new DataError({ file: spec.name, field: 'events' }, 'the dataset has no events table: checking and building samples need one (`mmctr encode` reads a catalogue alone)');
   const items = spec.items ? await ingestItems(duck, spec.items) : undefined;
   const events = await ingestEvents(duck, spec.events);
   const searches = spec.searches ? await ingestSearches(duck, spec.searches) : undefined;
+  const users = await ingestUsers(duck, spec.users);
+  if (users) {
+    const unknown = Number(await duck.scalar(`SELECT count(DISTINCT user_id)::INTEGER FROM events WHERE user_id NOT IN (SELECT user_id FROM user_attrs)`));
+    if (unknown > 0) notes.push(`${unknown} user id${unknown === 1 ? '' : 's'} in the events ${unknown === 1 ? 'has' : 'have'} no row in ${users.file}: ${unknown === 1 ? 'its' : 'their'} user fields take the reserved 'missing' value`);
+  }
   if (events.rowsUsed === 0) notes.push(`${events.file} has no usable event rows: there is nothing to build samples from`);
   const firstUse = `SELECT item_id, min(seq) AS first FROM events GROUP BY item_id`;
   if (!spec.items) {
@@ -415,14 +523,25 @@ export async function ingest(duck: Duck, spec: DatasetSpec): Promise<IngestRepor
   }
   const hasLabels = Number(await duck.scalar(`SELECT count(*)::INTEGER FROM events WHERE type = 'impression' AND clicked IS NOT NULL`));
   const impressions = Number(await duck.scalar(`SELECT count(*)::INTEGER FROM events WHERE type = 'impression'`));
-  const clickEvents = Number(await duck.scalar(`SELECT count(*)::INTEGER FROM events WHERE type = 'click'`));
-  if (events.rowsUsed > 0 && impressions === 0) notes.push('no impression events: there is nothing to train a CTR model on');
-  else if (hasLabels < impressions) {
+  const positive = positiveType(spec.events);
+  const positives = Number(await duck.scalar(`SELECT count(*)::INTEGER FROM events WHERE positive`));
+  if (events.rowsUsed > 0 && impressions === 0 && positives === 0) {
+    const types = await duck.all(`SELECT type, count(*)::INTEGER AS n FROM events GROUP BY type ORDER BY n DESC, type`);
+    notes.push(
+      `no impression events and no ${positive} events (the positives), only ${types.map((r) => `${r.n} ${r.type}`).join(', ')}: there is nothing to build samples from; to learn from another event type, name it in the spec's events: "label": {"eventType": "${String(types[0].type)}"}`,
+    );
+  } else if (hasLabels < impressions) {
     const n = impressions - hasLabels;
-    if (clickEvents > 0) notes.push(`${n} impression${n === 1 ? ' has no click label of its own' : 's have no click label of their own'}: labelled by matching click events`);
-    else notes.push(`${n} impression${n === 1 ? ' has' : 's have'} no click label and there are no click events: they count as not clicked`);
+    if (positives > 0) notes.push(`${n} impression${n === 1 ? ' has no click label of its own' : 's have no click label of their own'}: labelled by matching ${positive} events`);
+    else notes.push(`${n} impression${n === 1 ? ' has' : 's have'} no click label and there are no ${positive} events: they count as not clicked`);
   }
-  return { tables: { items, events, searches }, notes };
+  return { tables: { items, events, searches, ...(users ? { users } : {}) }, notes };
+}
+
+/** The item catalogue alone (table `items`, catalogue order), for readers that need no events (`mmctr encode`). */
+export async function ingestCatalogue(duck: Duck, spec: DatasetSpec): Promise<TableReport> {
+  if (!spec.items) throw new DataError({ file: spec.name, field: 'items' }, 'the dataset has no item catalogue (an "items" table with ids, titles and images)');
+  return ingestItems(duck, spec.items);
 }
 
 /** The dataset at a glance, after `ingest`: who, what, how many clicks, when. */

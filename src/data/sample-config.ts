@@ -23,6 +23,21 @@ export const SampleConfig = z
     /** A click event labels the latest earlier impression of the same user and item up to this many seconds before it. */
     clickWindowSeconds: z.number().positive().default(1800),
     /** Target-item frequency buckets over training impressions: new = 0, rare <= rareMax, mid <= midMax, head above. */
+    /**
+     * A log without impressions (positives only: purchases, clicks): each positive becomes a
+     * sample with label 1 and `perPositive` samples with label 0 for the same user, time and
+     * history, whose items are drawn (seeded, with replacement, never the positive's item) over
+     * the items live at that time (created, or first seen in the log, by then): 'uniform', or
+     * 'popularity' (in proportion to their positives so far). Unused when the log has impressions.
+     */
+    negatives: z
+      .object({
+        perPositive: z.number().int().positive().default(4),
+        sampler: z.enum(['uniform', 'popularity']).default('uniform'),
+        seed: z.number().int().nonnegative().default(1),
+      })
+      .strict()
+      .default({ perPositive: 4, sampler: 'uniform', seed: 1 }),
     buckets: z.object({ rareMax: z.number().int().nonnegative().default(10), midMax: z.number().int().positive().default(100) }).strict().default({ rareMax: 10, midMax: 100 }),
   })
   .strict()

@@ -5,6 +5,7 @@
  *   meta.json      StoreMeta: the dataset, the sample config, counts per split, the training range
  *   catalog.json   Catalog: item ids, titles, images, and every categorical item field as indices
  *   users.json     user ids in index order (user index u is users[u - 1])
+ *   user-fields.json  UserFields: every categorical user field of the users table as indices per user
  *   <split>/       per split (train, valid, test), one fixed-width column file per field
  *                  (SPLIT_COLUMNS: user item label ts hist (L per record, 0 = padding) hist_len
  *                  freq (the target's training impressions) new) and, when the events carry a
@@ -39,12 +40,43 @@ export interface Catalog {
   fields: Record<ItemField, { vocab: string[]; index: number[] }>;
 }
 
+/**
+ * Per user field (the dataset's users.attributes, by name): vocabulary (value of index v is
+ * vocab[v - 1]) and per-user index (length users + 1); index 0 is the reserved 'missing' value:
+ * padding, a user without a row in the users table, an empty value, a user the store never saw.
+ */
+export type UserFields = Record<string, { vocab: string[]; index: number[] }>;
+
 export interface SplitMeta {
   count: number;
   clicks: number;
   users: number;
   tsMin: number | null;
   tsMax: number | null;
+}
+
+/**
+ * How the samples were made: one per impression, or (a log with positives and no impressions) each
+ * positive of `positiveType` followed by `perPositive` sampled negatives (sample config
+ * `negatives`); `short` counts positives that got none, no other item being live.
+ */
+export type Sampling =
+  | { kind: 'impressions' }
+  | { kind: 'negatives'; positiveType: string; perPositive: number; sampler: 'uniform' | 'popularity'; seed: number; positives?: number; short?: number };
+
+/**
+ * What the metrics of a store's samples mean, when they are not those of real impressions: one
+ * sentence for build output, run logs and metrics.json; null for impression logs.
+ */
+export function samplingNote(meta: StoreMeta): string | null {
+  const s = meta.sampling;
+  if (!s || s.kind !== 'negatives') return null;
+  const how = s.sampler === 'uniform' ? 'uniformly' : 'in proportion to their positives so far';
+  return (
+    `evaluation on sampled candidates: each ${s.positiveType} is a positive scored against ${s.perPositive} negatives drawn ${how} from the items live at its time (seed ${s.seed}; no impressions in the log)` +
+    `${s.short ? `; ${s.short} positives have no negative (no other item was live)` : ''}. AUC and GAUC measure ranking the positive's item above random ones, easier than above items actually shown, ` +
+    `so they are higher than on impression logs and not comparable with them; logloss and calibration reflect the 1:${s.perPositive} sampling ratio, not a real click or ${s.positiveType} rate. Compare runs on the same store only`
+  );
 }
 
 export interface StoreMeta {
@@ -58,11 +90,13 @@ export interface StoreMeta {
   trainEnd: number | null;
   /** Whether the splits carry p_true.f32 (true click probabilities, for oracle metrics only). */
   truth?: boolean;
+  /** How the samples were made (absent in stores built before it was recorded: impressions). */
+  sampling?: Sampling;
   builtAt: string;
 }
 
 /** The store's top-level files. */
-export const STORE_FILES = { meta: 'meta.json', catalog: 'catalog.json', users: 'users.json' } as const;
+export const STORE_FILES = { meta: 'meta.json', catalog: 'catalog.json', users: 'users.json', userFields: 'user-fields.json' } as const;
 
 /** The column files of a split: file name, value type, and whether a record holds a whole history (L values). */
 export const SPLIT_COLUMNS = {
@@ -106,6 +140,7 @@ function readJson<T>(file: string, what: string): T {
 export class SampleStore {
   private catalogRead: Catalog | null = null;
   private usersRead: string[] | null = null;
+  private userFieldsRead: UserFields | null = null;
   private itemIndexBuilt: Map<string, number> | null = null;
   private userIndexBuilt: Map<string, number> | null = null;
 
@@ -148,6 +183,12 @@ export class SampleStore {
     const file = storeFile(this.dir, 'users');
     if (!this.usersRead && !existsSync(file)) throw new DataError({ file }, 'is missing: the sample store is incomplete; rebuild it with `mmctr data build`');
     return (this.usersRead ??= readJson<string[]>(file, 'cannot be read'));
+  }
+
+  /** The user fields (read on first use); none for a store built without a users table, or before stores had them. */
+  get userFields(): UserFields {
+    const file = storeFile(this.dir, 'userFields');
+    return (this.userFieldsRead ??= existsSync(file) ? readJson<UserFields>(file, 'cannot be read') : {});
   }
 
   /** Item id -> 1-based catalogue index. */

@@ -4,5 +4,5 @@ export { EncoderError, FeatureFileError } from './errors.js';
 export { imageFeatures, cacheFolder, type ImageFeatureOptions } from './cache.js';
 export { MobileNetV2Backbone, MOBILENET_DIM, MOBILENET_ID, type MobileNetOptions } from './mobilenet.js';
 export { precomputedFeatures } from './precomputed.js';
-export { EMBEDDING_FORMAT, readEmbeddings, readVectorFile, type ItemEmbeddings, type VectorFile, type VectorSource } from './vector-file.js';
+export { EMBEDDING_FORMAT, quantizeInt8, readEmbeddings, readVectorFile, vectorSpaceMismatch, writeEmbeddings, writeVectorFile, type ItemEmbeddings, type VectorFile, type VectorSource, type VectorSpace } from './vector-file.js';
 export { tokenize, tokenizeBatch, tokenStrings, words, wordId, fnv1a, loadWordVectors, DEFAULT_BUCKETS, type TokenizerArgs, type TokenBatch, type WordVectorInit } from './tokenizer.js';

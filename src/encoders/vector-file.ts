@@ -1,10 +1,13 @@
 /**
- * The one reader of item-vector files: every vector source that training (`data.vectors`), the
- * service and the index accept, told apart by extension and, for safetensors, by the file's
- * metadata and tensors:
+ * The one owner of item-vector files: their writers (writeEmbeddings: an SCL or other trained
+ * export; writeVectorFile: plain vectors such as `mmctr encode`'s frozen backbone features) and the
+ * one reader of every vector source that training (`data.vectors`), the service and the index
+ * accept, told apart by extension and, for safetensors, by the file's metadata and tensors:
  *
  *   `mmctr embed` export  .safetensors, metadata format "mmctr.item-embeddings": "embeddings" F32
- *                         [n, dim] and its int8 copy "embeddings_int8", ids in metadata "ids"
+ *                         [n, dim] and its int8 copy "embeddings_int8" (trunc(127 * clip(v, -1, 1)),
+ *                         the public release's format), ids in metadata "ids" (JSON array, row
+ *                         order) and in a side file <file>.ids.json
  *   feature cache         the encoders' cache (runs/features/<key>/features.safetensors, cache.ts):
  *                         a backbone's raw frozen features; rows whose image failed are left out
  *                         (those items have no vector)
@@ -15,14 +18,19 @@
  *     .safetensors        one 2-D F32/F64 tensor (named "vectors", or the only tensor) [n, dim]
  *                         and the ids as a JSON array of strings in metadata key "ids"
  *
+ * Every file read has a vector space (`VectorSpace`: the encoder that made it when the file says,
+ * its width, the hash of its bytes); a run records the space it was trained in and `mmctr serve`
+ * asks `vectorSpaceMismatch` whether the vectors it seeds the index with belong to it.
+ *
  * Errors name the file, line (or tensor row) and field: a row whose dimension differs from the
  * first, a value that is not a finite number, an id given twice. What a consumer does with items
  * the file has no vector for is the consumer's (ctr/parts/item-vectors.ts, index/index.ts).
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseSafetensors, SafetensorsFile } from '../engine/safetensors.js';
+import { parseSafetensors, SafetensorsFile, writeSafetensors } from '../engine/safetensors.js';
+import { MmctrError } from '../util/errors.js';
 import { featureCacheContents, isFeatureCache } from './cache.js';
 import { FeatureFileError } from './errors.js';
 
@@ -40,6 +48,35 @@ export interface VectorFile {
   vectors: Float32Array;
   /** Identity for caches downstream: "<source>/<file name>/<dim>/<sha256 of the bytes, 12 hex>". */
   id: string;
+  /** The vector space the file's vectors live in (a run records it; `serve` compares it with the index's). */
+  space: VectorSpace;
+}
+
+/**
+ * Which space a file's vectors live in: the encoder that made them (an `mmctr embed` export's
+ * metadata "encoder", else its "model" file; a feature cache's backbone id; null for a user's
+ * precomputed file, which does not say), their width, and the hash of the file's bytes.
+ */
+export interface VectorSpace {
+  encoder: string | null;
+  dim: number;
+  /** sha256 of the file's bytes, 12 hex. */
+  hash: string;
+}
+
+/**
+ * Why vectors of space `other` do not belong with vectors of space `recorded`, or null when they
+ * do: the same file (hash), or the same named encoder at the same width (a re-export of the same
+ * encoder over more items). Vectors whose encoder is not named match only the very same file.
+ */
+export function vectorSpaceMismatch(recorded: VectorSpace, other: VectorSpace): string | null {
+  if (recorded.hash === other.hash) return null;
+  const name = (s: VectorSpace) => `${s.encoder ?? 'an unnamed encoder'}, ${s.dim}-d, file sha256 ${s.hash}`;
+  const differ = `(${name(other)}; the run's: ${name(recorded)})`;
+  if (recorded.dim !== other.dim) return `the vectors are ${other.dim}-d, the run was trained on ${recorded.dim}-d vectors ${differ}`;
+  if (recorded.encoder === null || other.encoder === null) return `the vectors come from another file and their encoder is not named, so nothing says they share the run's space ${differ}`;
+  if (recorded.encoder !== other.encoder) return `the vectors come from another encoder ${differ}`;
+  return null;
 }
 
 /** An `mmctr embed` export with everything it holds. */
@@ -51,11 +88,33 @@ export interface ItemEmbeddings {
   meta: Record<string, string>;
 }
 
+export function quantizeInt8(v: Float32Array): Int8Array {
+  const out = new Int8Array(v.length);
+  for (let i = 0; i < v.length; i++) out[i] = Math.trunc(127 * Math.min(1, Math.max(-1, v[i])));
+  return out;
+}
+
+export function writeEmbeddings(file: string, ids: readonly string[], vectors: Float32Array, dim: number, meta: Record<string, string> = {}): void {
+  if (vectors.length !== ids.length * dim) throw new MmctrError(`embeddings: ${vectors.length} values are not ${ids.length} items x ${dim}`);
+  writeSafetensors(
+    file,
+    { embeddings: { data: vectors, shape: [ids.length, dim] }, embeddings_int8: { data: quantizeInt8(vectors), shape: [ids.length, dim] } },
+    { ...meta, format: EMBEDDING_FORMAT, ids: JSON.stringify(ids), dim: String(dim) },
+  );
+  writeFileSync(`${file}.ids.json`, JSON.stringify(ids));
+}
+
+/** Plain vectors as a precomputed safetensors file (tensor "vectors" F32 [n, dim], ids in metadata "ids"), atomically. */
+export function writeVectorFile(file: string, ids: readonly string[], vectors: Float32Array, dim: number, meta: Record<string, string> = {}): void {
+  if (vectors.length !== ids.length * dim) throw new MmctrError(`vectors: ${vectors.length} values are not ${ids.length} items x ${dim}`);
+  writeSafetensors(file, { vectors: { data: vectors, shape: [ids.length, dim] } }, { ...meta, ids: JSON.stringify(ids), dim: String(dim) });
+}
+
 /** Reads and validates a vector file of any accepted source (see the module comment). */
 export function readVectorFile(file: string, expectDim?: number): VectorFile {
   const ext = path.extname(file).toLowerCase();
   const bytes = readBytes(file);
-  let read: Omit<VectorFile, 'file' | 'id'>;
+  let read: Omit<VectorFile, 'file' | 'id' | 'space'> & { encoder?: string | null };
   if (ext === '.safetensors') read = safetensorsVectors(file, parse(file, bytes));
   else if (ext === '.jsonl' || ext === '.ndjson') read = { source: 'precomputed', ...jsonlVectors(new RowCollector(file, expectDim), bytes.toString('utf8')) };
   else if (ext === '.csv' || ext === '.tsv') read = { source: 'precomputed', ...delimitedVectors(new RowCollector(file, expectDim), bytes.toString('utf8'), ext === '.tsv' ? '\t' : ',') };
@@ -63,7 +122,8 @@ export function readVectorFile(file: string, expectDim?: number): VectorFile {
   if (!read.ids.length) throw new FeatureFileError(file, null, 'no vectors');
   if (expectDim != null && read.dim !== expectDim) throw new FeatureFileError(file, null, `has ${read.dim}-dimensional vectors, expected ${expectDim}`);
   const hash = createHash('sha256').update(bytes).digest('hex').slice(0, 12);
-  return { file, ...read, id: `${read.source}/${path.basename(file)}/${read.dim}/${hash}` };
+  const { encoder = null, ...rest } = read;
+  return { file, ...rest, id: `${read.source}/${path.basename(file)}/${read.dim}/${hash}`, space: { encoder, dim: read.dim, hash } };
 }
 
 /** An `mmctr embed` export, with its int8 copy and metadata. */
@@ -90,22 +150,22 @@ function parse(file: string, bytes: Buffer): SafetensorsFile {
   }
 }
 
-function safetensorsVectors(file: string, st: SafetensorsFile): Omit<VectorFile, 'file' | 'id'> {
+function safetensorsVectors(file: string, st: SafetensorsFile): Omit<VectorFile, 'file' | 'id' | 'space'> & { encoder: string | null } {
   if (st.metadata.format === EMBEDDING_FORMAT) {
     const e = embeddings(file, st);
-    return { source: 'embed', ids: e.ids, dim: e.dim, vectors: e.vectors };
+    return { source: 'embed', ids: e.ids, dim: e.dim, vectors: e.vectors, encoder: e.meta.encoder ?? (e.meta.model ? `scl-model:${e.meta.model}` : null) };
   }
   if (isFeatureCache(st)) {
     const cache = featureCacheContents(file, st);
     const keep = cache.ids.flatMap((_, i) => (cache.missing[i] ? [] : [i]));
-    return { source: 'feature-cache', ...tensorRows(file, 'features', keep.map((i) => cache.ids[i]), cache.features, cache.dim, keep) };
+    return { source: 'feature-cache', ...tensorRows(file, 'features', keep.map((i) => cache.ids[i]), cache.features, cache.dim, keep), encoder: cache.backbone };
   }
   const name = st.tensors.has('vectors') ? 'vectors' : st.tensors.size === 1 ? [...st.tensors.keys()][0] : null;
   if (!name) throw new FeatureFileError(file, null, `expected a tensor named "vectors" (or exactly one tensor), found ${[...st.tensors.keys()].join(', ')}; or an \`mmctr embed\` export or a feature cache`);
   const t = st.tensors.get(name)!;
   if (t.shape.length !== 2 || (t.dtype !== 'F32' && t.dtype !== 'F64')) throw new FeatureFileError(file, null, `tensor "${name}" must be 2-D F32 or F64, got ${t.dtype} [${t.shape.join(', ')}]`);
   const ids = idList(file, st, name, t.shape[0]);
-  return { source: 'precomputed', ...tensorRows(file, name, ids, t.data as Float32Array | Float64Array, t.shape[1]) };
+  return { source: 'precomputed', ...tensorRows(file, name, ids, t.data as Float32Array | Float64Array, t.shape[1]), encoder: st.metadata.encoder ?? null };
 }
 
 function embeddings(file: string, st: SafetensorsFile): ItemEmbeddings {

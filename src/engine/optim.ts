@@ -143,8 +143,13 @@ export class SGD extends SlottedOptimizer {
 }
 
 export interface SparseAdamOptions extends AdamMomentOptions {
-  /** L2 on the touched rows only. */
+  /** L2 on the touched rows only (every row when `dense`). */
   l2?: number;
+  /**
+   * Every row's moments decay and the row moves every step, touched or not, as torch's Adam on a
+   * dense nn.Embedding (FuxiCTR's); the default (false) is lazy, as torch.optim.SparseAdam.
+   */
+  dense?: boolean;
 }
 
 /** Lazy Adam: moments of a row move only when a batch touches it (as torch.optim.SparseAdam). */
@@ -154,10 +159,10 @@ export class SparseAdam extends SlottedOptimizer {
 
   constructor(
     private readonly tables: Map<string, SparseEmbedding>,
-    { lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, l2 = 0 }: SparseAdamOptions = {},
+    { lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, l2 = 0, dense = false }: SparseAdamOptions = {},
   ) {
     super(lr, 'SparseAdam');
-    this.o = { beta1, beta2, eps, l2: positive(l2, 'SparseAdam l2') };
+    this.o = { beta1, beta2, eps, l2: positive(l2, 'SparseAdam l2'), dense };
     for (const [name, t] of tables) {
       this.addSlot(name, 'm', t.weight.length);
       this.addSlot(name, 'v', t.weight.length);
@@ -166,10 +171,14 @@ export class SparseAdam extends SlottedOptimizer {
 
   step(): void {
     this.steps++;
-    const { beta1, beta2, eps, l2 } = this.o;
+    const { beta1, beta2, eps, l2, dense } = this.o;
     for (const [name, t] of this.tables) {
       const g = t.takeGradient();
-      if (g) native.sparseAdam(t.weight, this.slot(name, 'm'), this.slot(name, 'v'), t.dim, g.rows, g.grads, this.lr, beta1, beta2, eps, l2, this.steps);
+      if (dense) {
+        const full = new Float32Array(t.weight.length);
+        if (g) for (let i = 0; i < g.rows.length; i++) full.set(g.grads.subarray(i * t.dim, (i + 1) * t.dim), g.rows[i] * t.dim);
+        native.adam(t.weight, full, this.slot(name, 'm'), this.slot(name, 'v'), this.lr, beta1, beta2, eps, l2, false, this.steps);
+      } else if (g) native.sparseAdam(t.weight, this.slot(name, 'm'), this.slot(name, 'v'), t.dim, g.rows, g.grads, this.lr, beta1, beta2, eps, l2, this.steps);
     }
   }
 }
@@ -203,4 +212,26 @@ export class SparseAdagrad extends SlottedOptimizer {
       if (g) native.sparseAdagrad(t.weight, this.slot(name, 'acc'), t.dim, g.rows, g.grads, this.lr, this.eps, this.l2);
     }
   }
+}
+
+/**
+ * Scales every gradient (dense parameters' and the sparse tables' rows of this step) by
+ * maxNorm / (norm + 1e-6) when their joint L2 norm exceeds maxNorm, as torch's clip_grad_norm_
+ * does (FuxiCTR clips at 10 every step). Returns the norm before clipping. Call it between
+ * backward and the optimisers' step.
+ */
+export function clipGradNorm(params: Iterable<Parameter>, tables: Iterable<SparseEmbedding>, maxNorm: number): number {
+  positive(maxNorm, 'clipGradNorm maxNorm');
+  const grads: Float32Array[] = [];
+  for (const p of params) if (p.grad) grads.push(p.grad);
+  for (const t of tables) {
+    const g = t.gradient();
+    if (g) grads.push(g.grads);
+  }
+  let sum = 0;
+  for (const g of grads) for (let i = 0; i < g.length; i++) sum += g[i] * g[i];
+  const norm = Math.sqrt(sum);
+  const scale = maxNorm / (norm + 1e-6);
+  if (scale < 1) for (const g of grads) for (let i = 0; i < g.length; i++) g[i] *= scale;
+  return norm;
 }

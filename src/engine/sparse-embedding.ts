@@ -31,6 +31,7 @@ export class SparseEmbedding {
   readonly dim: number;
   readonly weight: Float32Array;
   private pending: { ids: Int32Array; grad: Tensor }[] = [];
+  private coalesced: SparseGradient | null = null;
 
   constructor(options: SparseEmbeddingOptions, rng: RandomStream) {
     const { rows, dim } = options;
@@ -53,13 +54,18 @@ export class SparseEmbedding {
     return out;
   }
 
-  /** Coalesces this step's lookups into one gradient row per touched row; clears them. */
-  takeGradient(): SparseGradient | null {
-    if (this.pending.length === 0) return null;
-    const total = this.pending.reduce((s, p) => s + p.ids.length, 0);
+  /**
+   * This step's gradient, one row per touched row, kept until takeGradient() (gradient clipping
+   * reads and scales it in place before the optimiser takes it). Lookups after a call join it.
+   */
+  gradient(): SparseGradient | null {
+    if (this.pending.length === 0) return this.coalesced;
+    const parts = this.pending.map((p) => ({ ids: p.ids, grads: p.grad.grad! }));
+    if (this.coalesced) parts.push({ ids: this.coalesced.rows, grads: this.coalesced.grads });
+    const total = parts.reduce((s, p) => s + p.ids.length, 0);
     const allIds = new Int32Array(total);
     let at = 0;
-    for (const p of this.pending) {
+    for (const p of parts) {
       allIds.set(p.ids, at);
       at += p.ids.length;
     }
@@ -67,16 +73,25 @@ export class SparseEmbedding {
     const count = native.uniqueInverse(allIds, unique, inverse);
     const grads = new Float32Array(count * this.dim);
     at = 0;
-    for (const p of this.pending) {
-      native.scatterAddRows(p.grad.grad!, this.dim, inverse.subarray(at, at + p.ids.length), grads);
+    for (const p of parts) {
+      native.scatterAddRows(p.grads, this.dim, inverse.subarray(at, at + p.ids.length), grads);
       at += p.ids.length;
     }
     this.pending = [];
-    return { rows: unique.slice(0, count), grads };
+    this.coalesced = { rows: unique.slice(0, count), grads };
+    return this.coalesced;
+  }
+
+  /** Coalesces this step's lookups into one gradient row per touched row; clears them. */
+  takeGradient(): SparseGradient | null {
+    const g = this.gradient();
+    this.coalesced = null;
+    return g;
   }
 
   zeroGrad(): void {
     this.pending = [];
+    this.coalesced = null;
   }
 }
 

@@ -8,7 +8,7 @@
  * a dot product. `int8` storage keeps trunc(127 * v) per value (the `mmctr embed` format, 4x
  * smaller); reads dequantise and renormalise.
  */
-import { quantizeInt8 } from '../pretrain/export.js';
+import { quantizeInt8 } from '../encoders/vector-file.js';
 import { MmctrError } from '../util/errors.js';
 
 export type VectorPrecision = 'float32' | 'int8';

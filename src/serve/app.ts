@@ -53,6 +53,8 @@ export interface ServiceOptions {
   token: string | null;
   /** fastify/pino logging: false, or a level ('info', 'warn', ...). */
   log?: false | string;
+  /** Where the JSON log lines go (default stdout). */
+  logStream?: { write(line: string): void };
   limits?: Partial<Limits>;
   /** Ingestion workers in this process (0: a ranking-only server; workers run elsewhere). */
   ingestWorkers?: number;
@@ -264,7 +266,7 @@ export class RankingService implements ServiceContext {
   private buildApp(): FastifyInstance {
     const L = this.limits;
     const app = Fastify({
-      logger: this.options.log ? { level: this.options.log } : false,
+      logger: this.options.log ? { level: this.options.log, ...(this.options.logStream ? { stream: this.options.logStream } : {}) } : false,
       bodyLimit: L.rankBody,
       requestTimeout: L.requestTimeoutMs,
       connectionTimeout: L.requestTimeoutMs + 5000,

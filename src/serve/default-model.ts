@@ -2,8 +2,9 @@
  * The embedded default behind `mmctr serve` with no arguments: built once, then cached.
  * ensureDefaultModel() is the one place that decides what the default serves:
  *   a small ad world (built-in drawn catalogue, history length 100), its sample store, every
- *   catalogue item's vector (hashed-title encoder, the same one ingestion uses, so new items land
- *   in the same space), and a DIN with SimTier and MAKE over those vectors trained on it.
+ *   catalogue item's vector from its title and its photo (the title-colour encoder, the same one
+ *   ingestion uses, so new items land in the same space and an uploaded photo shapes the vector),
+ *   and a DIN with SimTier and MAKE over those vectors trained on it.
  * Swap in SCL vectors (`mmctr embed`) here and the service needs no other change: the
  * ranker always hands the model the index's vectors.
  *
@@ -17,18 +18,19 @@ import path from 'node:path';
 import { ExperimentConfig } from '../ctr/config.js';
 import { trainRun } from '../ctr/run.js';
 import { readSampleConfig } from '../data/sample-config.js';
-import { writeEmbeddings } from '../pretrain/export.js';
+import { readDatasetSpec } from '../data/spec.js';
+import { writeEmbeddings } from '../encoders/vector-file.js';
 import { normalized } from '../index/types.js';
 import { resolveStore } from '../pipeline/store.js';
 import { ensureWorld } from '../pipeline/world.js';
 import { writeTextAtomic } from '../util/atomic-write.js';
 import { cacheKey } from '../util/cache-key.js';
 import { repoRoot } from '../util/paths.js';
-import { HashedTitleEncoder } from './item-encoder.js';
+import { TitleColourEncoder } from './item-encoder.js';
 
 export const DEFAULT_DIR = 'runs/serve-default';
 /** Bumped when the default's recipe changes (what it builds from the same options), so a folder built by older code is rebuilt, not served. */
-const RECIPE = 3;
+const RECIPE = 4;
 const MANIFEST = 'serve.json';
 
 export interface ServeManifest {
@@ -38,8 +40,8 @@ export interface ServeManifest {
   run: string;
   /** Item vectors to seed the index with (`mmctr embed` format). */
   vectors: string;
-  /** How new items are encoded: the hashed-title encoder's settings, or an SCL model file. */
-  encoder: { kind: 'hashed-title'; dim: number; seed: number } | { kind: 'scl'; model: string };
+  /** How new items are encoded: the title-colour encoder's settings, or an SCL model file. */
+  encoder: { kind: 'title-colour'; dim: number; seed: number } | { kind: 'scl'; model: string };
 }
 
 export interface DefaultModelOptions {
@@ -75,10 +77,14 @@ export async function ensureDefaultModel(options: DefaultModelOptions = {}): Pro
   log(`  samples: train ${store.meta.splits.train.count}, test ${store.meta.splits.test.count}`);
 
   // Item vectors first: the model trains with them (SimTier reads them), and the index serves them.
-  const encoder = new HashedTitleEncoder(128, seed);
+  const encoder = new TitleColourEncoder(128, seed);
   const { catalog } = store;
+  const imageRoot = readDatasetSpec(world.specFile).items?.imageRoot ?? world.dir;
+  const encoded = await encoder.encodeFiles(catalog.ids.map((id, i) => ({ title: catalog.titles[i] ?? id, image: catalog.images[i] ? path.resolve(imageRoot, catalog.images[i]!) : null })));
   const vectors = new Float32Array(catalog.ids.length * encoder.dim);
-  catalog.ids.forEach((id, i) => vectors.set(normalized(encoder.encodeTitle(catalog.titles[i] ?? id), encoder.dim), i * encoder.dim));
+  encoded.vectors.forEach((v, i) => vectors.set(normalized(v, encoder.dim), i * encoder.dim));
+  const first = encoded.withoutImage[0];
+  log(`  item vectors: ${catalog.ids.length} (${encoder.name}); ${encoded.withoutImage.length} without a usable image (title only)${first ? `, e.g. ${catalog.ids[first.index]}: ${first.reason}` : ''}`);
   const vectorsFile = path.join(dir, 'vectors.safetensors');
   writeEmbeddings(vectorsFile, catalog.ids, vectors, encoder.dim, { encoder: encoder.name });
 
@@ -93,7 +99,7 @@ export async function ensureDefaultModel(options: DefaultModelOptions = {}): Pro
   const run = trainRun(config, store, runDir, { makeCacheDir: path.join(dir, 'make-cache') });
   log(`  model: DIN${multimodal ? ' + SimTier + MAKE' : ''}, test AUC ${run.test.overall.auc.toFixed(4)}`);
 
-  const manifest: ServeManifest = { recipe, run: runDir, vectors: vectorsFile, encoder: { kind: 'hashed-title', dim: encoder.dim, seed } };
+  const manifest: ServeManifest = { recipe, run: runDir, vectors: vectorsFile, encoder: { kind: 'title-colour', dim: encoder.dim, seed } };
   writeTextAtomic(manifestFile, JSON.stringify(manifest, null, 2));
   log(`  built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return manifest;

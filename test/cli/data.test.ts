@@ -103,7 +103,7 @@ test('mmctr data prepare movielens --src: writes a dataset that data build accep
   assert.deepEqual([meta.splits.train.count, meta.splits.valid.count, meta.splits.test.count], [16, 2, 2]);
 });
 
-test('mmctr data export-atomic then prepare atomic: a store round-trips through RecBole atomic files; atomic without --src/--name is refused', () => {
+test('mmctr data export-atomic then prepare atomic: a store round-trips through RecBole atomic files; atomic without --src is refused; --name is found from the one .inter', () => {
   const { dir, spec } = dataset();
   const store = path.join(dir, 'store');
   assert.equal(mmctr('data', 'build', spec, '--out', store).code, 0);
@@ -118,6 +118,21 @@ test('mmctr data export-atomic then prepare atomic: a store round-trips through 
   assert.deepEqual(JSON.parse(back.out).counts, { items: 3, impressions: 4, clicks: 3, users: 2, skippedItemRows: 0, skippedRatingRows: 0 });
   const missing = mmctr('data', 'prepare', 'atomic', '--out', path.join(dir, 'x'));
   assert.equal(missing.code, 1);
-  assert.match(missing.err, /atomic: needs --src \(the folder of the atomic files\) and --name/);
+  assert.match(missing.err, /atomic: needs --src \(the folder of the atomic files; --name gives their stem/);
+  const found = mmctr('data', 'prepare', 'atomic', '--src', out, '--out', path.join(dir, 'back2'), '--json');
+  assert.equal(found.code, 0, found.err);
+  assert.equal(JSON.parse(found.out).name, 'tiny');
 });
 
+
+test('mmctr data check on a catalogue alone: image files under a missing imageRoot are counted and named with their line', () => {
+  const dir = tempDir();
+  write(dir, 'items.csv', 'id,name,img\n1,Red shirt,a.jpg\n2,Blue jeans,b.jpg\n3,No photo,\n');
+  write(dir, 'dataset.json', JSON.stringify({ name: 'cat', items: { path: 'items.csv', columns: { item_id: 'id', title: 'name', image: 'img' }, imageRoot: '/nonexistent' } }));
+  const r = mmctr('data', 'check', path.join(dir, 'dataset.json'));
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /an item catalogue, no events/);
+  assert.match(r.out, /images: 2 named under \/nonexistent: 2 missing, 0 unreadable/);
+  assert.match(r.out, /items\.csv:2 field 'img': image file does not exist under \/nonexistent: the item has no image \(value 'a\.jpg'\) \[warning\]/);
+  assert.match(r.out, /result: 3 items usable, 0 dropped; 2 of 2 item images missing or unreadable \(those items have no image\)/);
+});

@@ -148,3 +148,22 @@ test('`mmctr resume` refuses a run that has no checkpoint (killed in its first e
   assert.doesNotMatch(r.stderr, /\n\s+at /, 'one clear line, not a stack trace');
   assert.ok(!existsSync(path.join(crashDir, 'model.safetensors')), 'nothing was trained');
 });
+
+test('train.keep: best returns the best validation epoch, last trains every epoch and returns the last', async () => {
+  await store();
+  assert.equal(ExperimentConfig.parse({ name: 'x', data: { store: storeDir }, model: { model: 'din' } }).train.keep, 'best');
+  // Patience 0 and a high learning rate: keep 'best' may stop early; keep 'last' never does.
+  const train = { ...config('din', 4).train, epochs: 4, earlyStoppingPatience: 0, lr: 0.05 };
+  for (const keep of ['best', 'last'] as const) {
+    const cfg = ExperimentConfig.parse({ ...config('din', 4), train: { ...train, keep } });
+    const r = trainRun(cfg, SampleStore.open(storeDir), path.join(dir, `keep-${keep}`));
+    const bestByMonitor = r.fit.epochs.reduce((b, e) => (e.valid!.overall.auc > b.valid!.overall.auc ? e : b)).epoch;
+    assert.equal(r.fit.bestEpoch, bestByMonitor);
+    if (keep === 'last') {
+      assert.equal(r.fit.epochs.length, 4, 'keep last trains all epochs');
+      assert.equal(r.fit.keptEpoch, 4);
+    } else assert.equal(r.fit.keptEpoch, r.fit.bestEpoch);
+    const { model, store: s } = openRun(r.dir);
+    assert.deepEqual(evaluateSplit(model, s, 'valid'), r.fit.epochs[r.fit.keptEpoch - 1].valid, `keep ${keep}: the saved model is epoch ${r.fit.keptEpoch}'s`);
+  }
+});

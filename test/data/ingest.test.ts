@@ -50,7 +50,7 @@ test('line numbers with CRLF line ends and whitespace-only lines', async () => {
   write(dir, 'events.csv', 'user_id,item_id,ts,clicked\r\nu1,a,1,1\r\n\r\n   \r\nu1,b,x,1\r\nu1,c,3,1\r\n');
   const r = await ingestOnly(dir, spec('events.csv'));
   assert.deepEqual(problemsOf(r).map((p) => `${p.line} ${p.field}`), ['4 item_id', '5 ts'], 'a whitespace-only line is a row missing columns');
-  assert.deepEqual([r.tables.events.rows, r.tables.events.rowsUsed], [4, 2]);
+  assert.deepEqual([r.tables.events!.rows, r.tables.events!.rowsUsed], [4, 2]);
 });
 
 test('wrong column types: the problem names file:line, the field and the value; optional fields are warnings, not drops', async () => {
@@ -78,7 +78,7 @@ test('unknown event types are dropped and reported; typeValues maps the file\'s 
     name: 't',
     events: { path: 'events.csv', columns: { user_id: 'user_id', item_id: 'item_id', ts: 'ts', type: 'kind' }, typeValues: { pv: 'impression', clk: 'click' } },
   });
-  assert.equal(r.tables.events.rowsUsed, 3);
+  assert.equal(r.tables.events!.rowsUsed, 3);
   const [p] = problemsOf(r);
   assert.equal(where(p), 'events.csv:4 kind');
   assert.equal(p.value, 'view');
@@ -93,7 +93,7 @@ test('empty file, missing file, a folder, a file with only a header', async () =
   await assert.rejects(ingestOnly(dir, spec('.')), (e: Error) => e instanceof DataError && /is a folder/.test(e.message));
   write(dir, 'header.csv', 'user_id,item_id,ts,clicked\n');
   const r = await ingestOnly(dir, spec('header.csv'));
-  assert.equal(r.tables.events.rowsUsed, 0);
+  assert.equal(r.tables.events!.rowsUsed, 0);
   assert.ok(r.notes.some((n) => /no usable event rows/.test(n)));
   await assert.rejects(buildStore(dir, spec('header.csv'), {}), /has no impressions/);
 });
@@ -150,8 +150,8 @@ test('the same data as csv, tsv, jsonl and parquet gives the same samples', asyn
   const results: string[] = [];
   for (const file of ['events.csv', 'events.tsv', 'events.jsonl', 'mixed.jsonl', 'events.parquet']) {
     const { store, report } = await buildStore(dir, spec(file), { ties: 'file-order', split: { kind: 'fraction', train: 0.6, valid: 0.2 } }, `store-${file}`);
-    assert.equal(report.tables.events.rowsUsed, 5, file);
-    assert.equal(report.tables.events.format, file.split('.')[1], file);
+    assert.equal(report.tables.events!.rowsUsed, 5, file);
+    assert.equal(report.tables.events!.format, file.split('.')[1], file);
     results.push(JSON.stringify(readSamples(store).rows));
   }
   for (let i = 1; i < results.length; i++) assert.equal(results[i], results[0]);
@@ -200,14 +200,14 @@ test('summary: users, items, impressions, clicks (own labels and matched click e
 
 test('spec paths resolve against the spec\'s folder', async () => {
   const s = parseDatasetSpec(spec('data/events.csv', {}, 'items.csv'), '/x/dataset.json', '/x');
-  assert.equal(s.events.path, '/x/data/events.csv');
+  assert.equal(s.events!.path, '/x/data/events.csv');
   assert.equal(s.items!.imageRoot, '/x');
   const dir = tempDir();
   write(dir, 'events.csv', 'user_id,item_id,ts,clicked\nu,a,1,1\n');
   const duck = await Duck.open();
   try {
     const r = await ingest(duck, parseDatasetSpec(spec('events.csv'), 'inline', dir));
-    assert.equal(r.tables.events.rowsUsed, 1);
+    assert.equal(r.tables.events!.rowsUsed, 1);
   } finally {
     duck.close();
   }
@@ -247,8 +247,8 @@ test('timestamps: epoch milliseconds are detected from their magnitude (and said
   const { duck, report } = await ingestSpec(dir, spec('ms.csv'));
   try {
     assert.deepEqual((await duck.all('SELECT ts FROM events ORDER BY seq')).map((r) => Number(r.ts)), [1700000000, 1700000001.5]);
-    assert.deepEqual(report.tables.events.time, { field: 'ts', unit: 'ms', detected: true });
-    assert.equal(report.tables.events.rowsDropped, 0);
+    assert.deepEqual(report.tables.events!.time, { field: 'ts', unit: 'ms', detected: true });
+    assert.equal(report.tables.events!.rowsDropped, 0);
   } finally {
     duck.close();
   }
@@ -257,8 +257,8 @@ test('timestamps: epoch milliseconds are detected from their magnitude (and said
   assert.equal(Number((await us.duck.all('SELECT ts FROM events'))[0].ts), 1700000000);
   us.duck.close();
   const told = await ingestSpec(dir, spec('ms.csv', { timeUnit: 's' }));
-  assert.deepEqual(told.report.tables.events.time, { field: 'ts', unit: 's', detected: false });
-  assert.equal(told.report.tables.events.rowsUsed, 0, 'read as seconds, as the spec says, they are out of range');
+  assert.deepEqual(told.report.tables.events!.time, { field: 'ts', unit: 's', detected: false });
+  assert.equal(told.report.tables.events!.rowsUsed, 0, 'read as seconds, as the spec says, they are out of range');
   told.duck.close();
 });
 
@@ -266,7 +266,7 @@ test('timestamps outside 1970..2100 (negative, year 3000) are reported like othe
   const dir = tempDir();
   write(dir, 'events.csv', 'user_id,item_id,ts,clicked\nu,a,1700000000,0\nu,b,-5,0\nu,c,3000-01-01T00:00:00Z,1\nu,d,32503680000,0\nu,e,1700000100,1\n');
   const r = await ingestOnly(dir, spec('events.csv'));
-  assert.equal(r.tables.events.rowsDropped, 3);
+  assert.equal(r.tables.events!.rowsDropped, 3);
   assert.deepEqual(problemsOf(r).map((p) => `${where(p)} ${p.value}`), ['events.csv:3 ts -5', 'events.csv:4 ts 3000-01-01T00:00:00Z', 'events.csv:5 ts 32503680000']);
   assert.match(problemsOf(r)[0].message, /outside the plausible range 1970-01-01 \.\. 2100-01-01/);
 });
@@ -278,7 +278,7 @@ test('ids with control characters (a NUL, a tab) are refused with file:line:fiel
   assert.deepEqual(problemsOf(r).map((p) => where(p)), ['events.csv:3 user_id', 'events.csv:4 item_id']);
   assert.match(problemsOf(r)[0].message, /holds control characters/);
   assert.equal(problemsOf(r)[0].value, '"u\\u00001"');
-  assert.equal(r.tables.events.rowsUsed, 1);
+  assert.equal(r.tables.events!.rowsUsed, 1);
 });
 
 test("the CSV reader's own errors name the file, the line and the field (a 10 MB field on line 6)", async () => {
@@ -296,7 +296,7 @@ test('jsonl: a BOM is accepted; one bad line is one malformed row on the right l
   const row = (u: string, i: string, ts: unknown) => JSON.stringify({ user_id: u, item_id: i, ts, clicked: 1 });
   write(dir, 'bom.jsonl', `\uFEFF${row('u1', 'a', 10)}\n${row('u2', 'b', 11)}\n`);
   const bom = await ingestOnly(dir, spec('bom.jsonl'));
-  assert.equal(bom.tables.events.rowsUsed, 2);
+  assert.equal(bom.tables.events!.rowsUsed, 2);
   write(dir, 'bad.jsonl', [row('u1', 'a', 10), '', row('u2', 'b', 11), '{"user_id": "u3", item_id: "c"}', 'null', '[1, 2]', row('u4', 'd', 'soon'), row('u5', 'e', 13)].join('\n') + '\n');
   const r = await ingestOnly(dir, spec('bad.jsonl'));
   const t = r.tables.events;

@@ -9,7 +9,7 @@ import { SampleConfig } from '../../src/data/sample-config.js';
 import { buildSamples } from '../../src/data/samples.js';
 import { SampleStore } from '../../src/data/store.js';
 import { parseDatasetSpec } from '../../src/data/spec.js';
-import { buildStore, csv, prng, readSamples, tempDir, write } from './helpers.js';
+import { buildStore, csv, ingestOnly, prng, readSamples, tempDir, write } from './helpers.js';
 
 const EVENTS_SPEC = {
   name: 'synthetic',
@@ -251,8 +251,11 @@ test('the store appears whole: an unrelated folder is never replaced; an earlier
   }
 });
 
-test('a dataset without impressions cannot be built', async () => {
+test('a dataset without impressions or positives cannot be built, and says which event type to name', async () => {
   const dir = tempDir();
-  write(dir, 'events.csv', eventsCsv(evs([['u', 'a', 'click', 1]])));
-  await assert.rejects(buildStore(dir, EVENTS_SPEC, {}), (e: Error) => e instanceof DataError && /has no impressions/.test(e.message));
+  write(dir, 'events.csv', csv([['user_id', 'item_id', 'type', 'ts'], ['u', 'a', 'cart', 1], ['u', 'b', 'cart', 2]]));
+  const spec = { name: 'carts', events: { path: 'events.csv', columns: { user_id: 'user_id', item_id: 'item_id', type: 'type', ts: 'ts' } } };
+  await assert.rejects(buildStore(dir, spec, {}), (e: Error) => e instanceof DataError && /has no impressions and no positive events/.test(e.message));
+  const report = await ingestOnly(dir, spec);
+  assert.ok(report.notes.some((n) => /no impression events and no click events \(the positives\), only 2 cart: .*"label": \{"eventType": "cart"\}/.test(n)), report.notes.join('\n'));
 });

@@ -22,9 +22,9 @@ test('dataset spec: a valid one gets defaults and absolute paths', () => {
   const dir = tempDir();
   const file = write(dir, 'dataset.json', JSON.stringify(good));
   const spec = readDatasetSpec(file);
-  assert.equal(spec.events.path, path.join(dir, 'e.csv'));
-  assert.equal(spec.events.defaultType, 'impression');
-  assert.deepEqual(spec.events.typeValues, {});
+  assert.equal(spec.events!.path, path.join(dir, 'e.csv'));
+  assert.equal(spec.events!.defaultType, 'impression');
+  assert.deepEqual(spec.events!.typeValues, {});
 });
 
 test('dataset spec errors name the file and the field path', () => {
@@ -49,7 +49,7 @@ test('dataset spec errors name the file and the field path', () => {
 
 test('sample config: defaults, and errors that name the field', () => {
   const c = parseSampleConfig({}, 'x.json');
-  assert.deepEqual(c, { historyLength: 50, ties: 'exclude', split: { kind: 'fraction', train: 0.8, valid: 0.1 }, clickWindowSeconds: 1800, buckets: { rareMax: 10, midMax: 100 } });
+  assert.deepEqual(c, { historyLength: 50, ties: 'exclude', split: { kind: 'fraction', train: 0.8, valid: 0.1 }, clickWindowSeconds: 1800, negatives: { perPositive: 4, sampler: 'uniform', seed: 1 }, buckets: { rareMax: 10, midMax: 100 } });
   assert.match(issuesOf(() => parseSampleConfig({ split: { kind: 'fraction', train: 0.8, valid: 0.3 } }, 'x.json'))[0], /^split\.valid: train \+ valid shares must not exceed 1/);
   assert.match(issuesOf(() => parseSampleConfig({ split: { kind: 'time', validStart: 10, testStart: 5 } }, 'x.json'))[0], /^split\.testStart: must not be before validStart/);
   assert.match(issuesOf(() => parseSampleConfig({ ties: 'random' }, 'x.json'))[0], /^ties: /);

@@ -9,9 +9,8 @@ import { test } from 'node:test';
 import { cacheFolder, imageFeatures } from '../../src/encoders/cache.js';
 import { FeatureFileError } from '../../src/encoders/errors.js';
 import type { ImageBackbone } from '../../src/encoders/types.js';
-import { EMBEDDING_FORMAT, readEmbeddings, readVectorFile } from '../../src/encoders/vector-file.js';
+import { EMBEDDING_FORMAT, readEmbeddings, readVectorFile, vectorSpaceMismatch, writeEmbeddings } from '../../src/encoders/vector-file.js';
 import { writeSafetensors } from '../../src/engine/safetensors.js';
-import { writeEmbeddings } from '../../src/pretrain/export.js';
 import { tempDir } from '../data/helpers.js';
 
 const dir = tempDir('mmctr-vectors-');
@@ -141,4 +140,20 @@ test('dimension mismatch, NaN, duplicates and bad JSON name file, line and field
   const st2 = path.join(dir, 'ids.safetensors');
   writeSafetensors(st2, { vectors: { data: Float32Array.of(1, 2), shape: [1, 2] } }, { ids: '["a","b"]' });
   throwsFeatureError(() => readVectorFile(st2), /"ids" has 2 ids but tensor "vectors" has 1 rows/);
+});
+
+test("a file's vector space: its encoder (embed metadata, the cache's backbone, or unnamed), width and hash; when two spaces are one", () => {
+  writeEmbeddings(file('space-a.safetensors'), ['a', 'b'], VECTORS, 3, { encoder: 'enc-a' });
+  writeEmbeddings(file('space-a-more.safetensors'), ['a', 'b', 'c'], Float32Array.of(...VECTORS, 7, 8, 9), 3, { encoder: 'enc-a' });
+  writeEmbeddings(file('space-b.safetensors'), ['a', 'b'], VECTORS, 3, { encoder: 'enc-b' });
+  const jsonl = put('space.jsonl', '{"id":"a","vector":[1,2,3]}\n{"id":"b","vector":[4,5,6]}\n');
+  const [a, aMore, b, unnamed] = ['space-a.safetensors', 'space-a-more.safetensors', 'space-b.safetensors'].map((n) => readVectorFile(file(n)).space).concat(readVectorFile(jsonl).space);
+  assert.equal(a.encoder, 'enc-a');
+  assert.equal(unnamed.encoder, null);
+  assert.match(a.hash, /^[0-9a-f]{12}$/);
+  assert.equal(vectorSpaceMismatch(a, a), null, 'the same file');
+  assert.equal(vectorSpaceMismatch(a, aMore), null, 'the same encoder over more items');
+  assert.match(vectorSpaceMismatch(a, b)!, /another encoder \(enc-b, 3-d, file sha256 \w+; the run's: enc-a, 3-d/);
+  assert.match(vectorSpaceMismatch(a, unnamed)!, /encoder is not named/);
+  assert.match(vectorSpaceMismatch(a, { ...a, dim: 4, hash: 'x' })!, /the vectors are 4-d, the run was trained on 3-d vectors/);
 });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { backward } from '../../src/engine/autograd.js';
 import { EngineError } from '../../src/engine/errors.js';
 import { mul, sum } from '../../src/engine/ops/index.js';
-import { Adam, SGD, SparseAdagrad, SparseAdam } from '../../src/engine/optim.js';
+import { Adam, clipGradNorm, SGD, SparseAdagrad, SparseAdam } from '../../src/engine/optim.js';
 import { RandomStream } from '../../src/engine/random.js';
 import { SparseEmbedding } from '../../src/engine/sparse-embedding.js';
 import { Parameter, Tensor } from '../../src/engine/tensor.js';
@@ -235,4 +235,64 @@ test('optimisers: invalid hyper-parameters throw EngineError', () => {
   assert.throws(() => new SGD(params, { momentum: -0.5 }), EngineError);
   assert.throws(() => new SparseAdam(new Map(), { lr: Infinity }), EngineError);
   assert.throws(() => new SparseAdagrad(new Map(), { l2: -1 }), EngineError);
+});
+
+test('clipGradNorm: one norm over dense gradients and the coalesced sparse rows, scaled by max / (norm + 1e-6) as torch, untouched below the max', () => {
+  const p = new Parameter('w', Float32Array.from([0, 0]), [2]);
+  const table = new SparseEmbedding({ rows: 4, dim: 2 }, new RandomStream(127));
+  const opt = new SparseAdam(new Map([['t', table]]), { lr: 0.1 });
+  // Row 1 looked up twice: its gradient rows sum to [2, 4] before the norm is taken.
+  touch(table, [1, 1], Float32Array.from([1, 2, 1, 2]));
+  p.grad = Float32Array.from([3, 0]);
+  // norm = sqrt(3^2 + 2^2 + 4^2) = sqrt(29)
+  const norm = clipGradNorm([p], [table], 1);
+  assertClose([norm], [Math.sqrt(29)], 1e-6, 0, 'norm before clipping');
+  const scale = 1 / (Math.sqrt(29) + 1e-6);
+  assertClose(p.grad, [3 * scale, 0], 1e-6, 0, 'dense gradient scaled');
+  const g = table.gradient()!;
+  assert.deepEqual([...g.rows], [1]);
+  assertClose(g.grads, [2 * scale, 4 * scale], 1e-6, 0, 'sparse rows scaled in place, kept for the optimiser');
+  // The optimiser takes the clipped rows: Adam's first step moves the row by lr * sign(g).
+  const before = table.weight.slice(2, 4);
+  opt.step();
+  assertClose(table.weight.slice(2, 4), [before[0] - 0.1, before[1] - 0.1], 1e-6, 0, 'row 1 after the step');
+  assert.equal(table.gradient(), null, 'taken by the step');
+  // Below the maximum nothing changes.
+  p.grad = Float32Array.from([0.3, 0.4]);
+  assertClose([clipGradNorm([p], [], 10)], [0.5], 1e-6, 0, 'small norm');
+  assert.deepEqual([...p.grad], [...Float32Array.from([0.3, 0.4])], 'unchanged');
+  assert.throws(() => clipGradNorm([p], [], -1), EngineError);
+});
+
+test('SparseEmbedding.gradient: lookups after a peek join the kept rows', () => {
+  const table = new SparseEmbedding({ rows: 3, dim: 1 }, new RandomStream(128));
+  touch(table, [2], Float32Array.from([1]));
+  assert.deepEqual([...table.gradient()!.grads], [1]);
+  touch(table, [2, 0], Float32Array.from([2, 5]));
+  const g = table.takeGradient()!;
+  const byRow = new Map([...g.rows].map((r, i) => [r, g.grads[i]]));
+  assert.deepEqual([...byRow].sort(), [[0, 5], [2, 3]]);
+  assert.equal(table.takeGradient(), null);
+});
+
+test('SparseAdam dense: every row moves every step, untouched rows by their decaying moments, as Adam on a dense table', () => {
+  const rows = 3, dim = 2, lr = 0.05;
+  const table = new SparseEmbedding({ rows, dim }, new RandomStream(129));
+  const init = table.weight.slice();
+  const opt = new SparseAdam(new Map([['t', table]]), { lr, dense: true });
+  const rng = new RandomStream(130);
+  const schedule = [[0, 2], [2], [], [1, 1]];
+  const dense: Float32Array[] = [];
+  for (const ids of schedule) {
+    const w = rng.normal(ids.length * dim);
+    const full = new Float32Array(rows * dim);
+    ids.forEach((id, i) => { for (let d = 0; d < dim; d++) full[id * dim + d] += w[i * dim + d]; });
+    dense.push(full);
+    if (ids.length) touch(table, ids, w);
+    opt.step();
+  }
+  const ref = adamReference(init, dense, { lr, b1: 0.9, b2: 0.999, eps: 1e-8, wd: 0, decoupled: false });
+  assertClose(table.weight, ref, 1e-5, 1e-5, 'dense Adam on the table');
+  // Row 0 was touched in step 1 only and still moved in steps 2-4.
+  assert.notEqual(table.weight[0], init[0]);
 });

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { RandomStream } from '../../src/engine/random.js';
 import { AnnIndex, EmbeddedIndex, IndexError, InProcessQueue, loadVectorsInto, normalized } from '../../src/index/index.js';
-import { writeEmbeddings } from '../../src/pretrain/export.js';
+import { writeEmbeddings } from '../../src/encoders/vector-file.js';
 
 const tmp = () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mmctr-index-'));

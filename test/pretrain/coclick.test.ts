@@ -14,7 +14,7 @@ import { mineCoClicks } from '../../src/pretrain/coclick/pairs.js';
 import { runTextVectors } from '../../src/pretrain/coclick/run.js';
 import { itemTexts, textInputs } from '../../src/pretrain/coclick/texts.js';
 import { trainCoClick } from '../../src/pretrain/coclick/train.js';
-import { writeEmbeddings } from '../../src/pretrain/export.js';
+import { writeEmbeddings } from '../../src/encoders/vector-file.js';
 import { buildStore, csv, prng, tempDir, write } from '../data/helpers.js';
 
 const GROUPS = 6, PER_GROUP = 8, USERS = 72, CLICKS = 16;

@@ -3,8 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { readEmbeddings } from '../../src/encoders/vector-file.js';
-import { quantizeInt8, writeEmbeddings } from '../../src/pretrain/export.js';
+import { quantizeInt8, readEmbeddings, writeEmbeddings } from '../../src/encoders/vector-file.js';
 
 test('embedding export: float32 and int8 = trunc(127 clip(v)) round trip, with ids', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'mmctr-embed-'));

@@ -6,21 +6,21 @@
  * tsv and safetensors files.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ExperimentConfig } from '../../src/ctr/config.js';
-import { trainRun } from '../../src/ctr/run.js';
+import { trainRun, VECTOR_SPACE_FILE } from '../../src/ctr/run.js';
 import { readSampleConfig } from '../../src/data/sample-config.js';
 import { buildStoreFromSpec } from '../../src/data/samples.js';
 import type { SampleStore } from '../../src/data/store.js';
 import { cacheFolder, imageFeatures } from '../../src/encoders/cache.js';
 import { ColourHistogramBackbone } from '../../src/encoders/colour.js';
-import { readVectorFile, type VectorSource } from '../../src/encoders/vector-file.js';
+import { readVectorFile, type VectorSource, type VectorSpace } from '../../src/encoders/vector-file.js';
 import { RandomStream } from '../../src/engine/random.js';
 import { writeSafetensors } from '../../src/engine/safetensors.js';
-import { writeEmbeddings } from '../../src/pretrain/export.js';
+import { writeEmbeddings } from '../../src/encoders/vector-file.js';
 import { startService, stopService } from '../../src/serve/start.js';
 import { generateWorld } from '../../src/world/generate.js';
 import { worldParams } from '../../src/world/params.js';
@@ -88,5 +88,39 @@ test('a run trained on each accepted vector source starts as a service and ranks
     } finally {
       await stopService(started);
     }
+  }
+});
+
+const runOf = (name: string) => path.join(dir, 'runs', name.replace(/\W+/g, '-'));
+const fileOf = (name: string) => files.find((f) => f.name === name)!.file;
+
+test('a run records its vector space; serve --vectors takes the feature cache and refuses vectors of another space unless told to', async () => {
+  const recorded = JSON.parse(readFileSync(path.join(runOf('mmctr embed export'), VECTOR_SPACE_FILE), 'utf8')) as VectorSpace & { file: string };
+  assert.deepEqual(recorded, { file: fileOf('mmctr embed export'), ...readVectorFile(fileOf('mmctr embed export')).space });
+  assert.equal(recorded.dim, 8);
+  const cacheSpace = readVectorFile(fileOf('feature cache')).space;
+  assert.equal(cacheSpace.encoder, new ColourHistogramBackbone().id, 'a feature cache names its backbone');
+
+  // The feature cache given as --vectors (not only as data.vectors) seeds the index.
+  const lines: string[] = [];
+  const byFlag = await startService({ run: runOf('feature cache'), vectors: fileOf('feature cache'), indexFile: null, encoder: 'none', token: null, log: false, say: (l) => lines.push(l) });
+  await stopService(byFlag);
+  assert.match(lines.join('\n'), /seeded with \d+ item vectors .*\(feature-cache\)/);
+
+  // The same values in another, unnamed file: nothing says they are the run's space.
+  const other = { run: runOf('mmctr embed export'), vectors: fileOf('safetensors'), indexFile: null, encoder: 'none', token: null, log: false as const };
+  await assert.rejects(startService(other), (e: Error) => /is not in the vector space the run was trained in: .*encoder is not named.*--allow-vector-space-mismatch/.test(e.message));
+  // Another width: refused with both widths named.
+  await assert.rejects(startService({ ...other, vectors: fileOf('feature cache') }), (e: Error) => /the vectors are 64-d, the run was trained on 8-d vectors/.test(e.message));
+  // The override serves them, with a warning in the log.
+  const warned: string[] = [];
+  const overridden = await startService({ ...other, allowVectorSpaceMismatch: true, say: (l) => warned.push(l) });
+  try {
+    assert.match(warned.join('\n'), /^WARNING: .* is not in the vector space the run was trained in: .*Serving anyway \(--allow-vector-space-mismatch\)/m);
+    const ids = store.catalog.ids;
+    const r = await overridden.service.app.inject({ method: 'POST', url: '/v1/rank', payload: { behaviours: ids.slice(1, 3), candidates: ids.slice(3, 6) } });
+    assert.equal(r.statusCode, 200, r.body);
+  } finally {
+    await stopService(overridden);
   }
 });

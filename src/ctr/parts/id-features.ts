@@ -1,7 +1,7 @@
 /**
  * The sparse part of a CTR model (TorchRec's SparseArch): ID embedding tables for the item,
- * its attributes and the user, and the lookups that turn a batch into the target item vector,
- * the behaviour sequence and its mask.
+ * its attributes, the user and the user's fields, and the lookups that turn a batch into the
+ * target item vector, the behaviour sequence and its mask, and the user vector.
  */
 import { isGradEnabled } from '../../engine/autograd.js';
 import { Module } from '../../engine/module.js';
@@ -21,6 +21,8 @@ export interface FeatureSpace {
   users: number;
   /** Per attribute field: vocabulary size and the attribute index of every catalogue item (index 0 = padding). */
   itemFields: Record<ItemField, { vocab: number; ofItem: Int32Array }>;
+  /** Per user field: vocabulary size and the value index of every user (index 0 = 'missing'); absent: none. */
+  userFields?: Record<string, { vocab: number; ofUser: Int32Array }>;
   historyLength: number;
 }
 
@@ -29,6 +31,8 @@ export interface IdFeaturesArgs {
   embeddingInitStd: number;
   itemFields: readonly ItemField[];
   userEmbedding: boolean;
+  /** User fields embedded beside the user (default none). */
+  userFields?: readonly string[];
 }
 
 export interface EmbeddedBatch {
@@ -38,7 +42,7 @@ export interface EmbeddedBatch {
   history: Tensor;
   /** [B * L] 1 for real behaviours, 0 for padding. */
   mask: Float32Array;
-  /** [B, dim] user embedding, or null. */
+  /** [B, userDim] user embedding and user-field embeddings concatenated, or null. */
   user: Tensor | null;
 }
 
@@ -46,6 +50,7 @@ export class IdFeatures extends Module {
   private readonly itemTable: SparseEmbedding;
   private readonly fieldTables: { field: ItemField; table: SparseEmbedding; ofItem: Int32Array }[] = [];
   private readonly userTable: SparseEmbedding | null = null;
+  private readonly userFieldTables: { table: SparseEmbedding; ofUser: Int32Array }[] = [];
   readonly itemDim: number;
   readonly userDim: number;
   private readonly repeated = new RepeatedRows();
@@ -73,8 +78,17 @@ export class IdFeatures extends Module {
       this.fieldTables.push({ field, ofItem: f.ofItem, table: this.table(tableName, new SparseEmbedding({ rows: f.vocab + 1, dim: d, init }, rng.fork(field))) });
     }
     if (args.userEmbedding) this.userTable = this.table('user', new SparseEmbedding({ rows: space.users + 1, dim: d, init }, rng.fork('user')));
+    for (const field of args.userFields ?? []) {
+      const f = space.userFields && Object.hasOwn(space.userFields, field) ? space.userFields[field] : undefined;
+      if (!f)
+        throw new ConfigError('model.userFields', [
+          `'${field}' is not a user field of this data; it has: ${Object.keys(space.userFields ?? {}).join(', ') || 'none'} (list attributes under users.attributes in the dataset spec)`,
+        ]);
+      const tableName = `user_${field.replace(/[^A-Za-z0-9_]/g, '_')}`;
+      this.userFieldTables.push({ ofUser: f.ofUser, table: this.table(tableName, new SparseEmbedding({ rows: f.vocab + 1, dim: d, init }, rng.fork(tableName))) });
+    }
     this.itemDim = d * (1 + this.fieldTables.length);
-    this.userDim = this.userTable ? d : 0;
+    this.userDim = d * ((this.userTable ? 1 : 0) + this.userFieldTables.length);
   }
 
   /** Item vectors for catalogue indices (any shape), [...shape, itemDim]. */
@@ -101,7 +115,18 @@ export class IdFeatures extends Module {
       target: this.embedItems(batch.item, [B]),
       history: shared ? this.repeated.repeat(this.embedItems(batch.hist.subarray(0, L), [L]).data, B, L, this.itemDim) : this.embedItems(batch.hist, [B, L]),
       mask,
-      user: this.userTable ? this.userTable.lookup(batch.user, [B]) : null,
+      user: this.embedUser(batch.user, B),
     };
+  }
+
+  /** [B, userDim]: the user id's row and each user field's row (users the store never saw: index 0, 'missing'), or null. */
+  private embedUser(users: Int32Array, B: number): Tensor | null {
+    const parts = this.userTable ? [this.userTable.lookup(users, [B])] : [];
+    for (const f of this.userFieldTables) {
+      const value = new Int32Array(B);
+      for (let b = 0; b < B; b++) value[b] = users[b] < f.ofUser.length ? f.ofUser[users[b]] : 0;
+      parts.push(f.table.lookup(value, [B]));
+    }
+    return parts.length === 0 ? null : parts.length === 1 ? parts[0] : concat(parts, 1);
   }
 }

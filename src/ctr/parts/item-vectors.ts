@@ -10,7 +10,7 @@ import { native } from '../../engine/native.js';
 import { RandomStream } from '../../engine/random.js';
 import { Tensor } from '../../engine/tensor.js';
 import type { Batch, BatchVectors } from '../../data/batches.js';
-import { readVectorFile } from '../../encoders/vector-file.js';
+import { readVectorFile, type VectorSpace } from '../../encoders/vector-file.js';
 import { MmctrError } from '../../util/errors.js';
 import { RepeatedRows } from './shared-history.js';
 
@@ -37,12 +37,14 @@ export interface ItemVectorTable {
   unused: number;
   /** Set when the vectors were stripped of their signal (controlVectors): which control and seed. */
   control?: string;
+  /** The file's vector space (read from a vector file; absent for vectors aligned from memory). */
+  space?: VectorSpace;
 }
 
 /** Reads a vector file of any accepted source (encoders/vector-file.ts), in catalogue order. */
 export function loadItemVectors(file: string, catalogIds: readonly string[]): ItemVectorTable {
-  const { ids, dim, vectors } = readVectorFile(file);
-  return alignVectors(file, ids, vectors, dim, catalogIds);
+  const { ids, dim, vectors, space } = readVectorFile(file);
+  return { ...alignVectors(file, ids, vectors, dim, catalogIds), space };
 }
 
 /** Aligns vectors given by id to the catalogue (index i = catalogIds[i - 1]); checks every value. */

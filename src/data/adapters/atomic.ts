@@ -19,13 +19,13 @@
  *   come back; the histories are rebuilt from the exported clicks only (a world's search clicks
  *   are not rows of the export).
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { DataError } from '../errors.js';
 import { SampleConfig, SPLITS } from '../sample-config.js';
 import type { SampleStore } from '../store.js';
 import { writeFileAtomic } from '../../util/atomic-write.js';
-import { columnIndex, CsvOut, PreparedDataset, readDelimited, SkipLog, writeDatasetFiles } from './common.js';
+import { columnIndex, CsvOut, PreparedDataset, readDelimited, requireFile, SkipLog, writeDatasetFiles } from './common.js';
 
 /** A rating at or above this is a click unless told otherwise. */
 export const DEFAULT_CLICK_RATING = 4;
@@ -38,19 +38,43 @@ export function atomicSampleConfig(): SampleConfig {
 export interface AtomicSource {
   /** Folder holding NAME.inter and NAME.item. */
   src: string;
-  /** The files' stem (ml-100k for ml-100k.inter). */
-  name: string;
+  /** The files' stem (ml-100k for ml-100k.inter); default: the stem of the one NAME.inter in `src`. */
+  name?: string;
   out: string;
   /** The dataset's name in the written spec (default: the stem). */
   datasetName?: string;
   clickRating?: number;
 }
 
-export async function prepareAtomic({ src: srcDir, name, out, datasetName = name, clickRating = DEFAULT_CLICK_RATING }: AtomicSource): Promise<PreparedDataset> {
+/**
+ * The stem of the atomic files in `src`: `name` when given (its NAME.inter and NAME.item must be
+ * there), else the stem of the folder's one .inter file. Errors list the .inter files found.
+ */
+export function atomicStem(srcDir: string, name?: string): string {
+  const src = path.resolve(srcDir);
+  if (!existsSync(src)) throw new DataError({ file: src }, 'does not exist (give the folder of the atomic files with --src)');
+  const stems = readdirSync(src).filter((f) => f.endsWith('.inter')).map((f) => f.slice(0, -'.inter'.length)).sort();
+  const found = stems.length ? `it holds ${stems.map((s) => `${s}.inter`).join(', ')}` : 'it holds no .inter file';
+  if (name === undefined) {
+    if (stems.length === 1) name = stems[0];
+    else throw new DataError({ file: src }, `${found}: ${stems.length ? 'give the stem with --name' : 'expected NAME.inter and NAME.item'}`);
+  }
+  if (!stems.includes(name)) throw new DataError({ file: path.join(src, `${name}.inter`) }, `does not exist; ${found}${stems.length ? ` (--name ${stems[0]})` : ''}`);
+  requireFile(path.join(src, `${name}.item`));
+  requireFile(path.join(src, `${name}.inter`));
+  return name;
+}
+
+/**
+ * Reads NAME.inter and NAME.item and writes the canonical dataset; the source is checked and
+ * read in full before anything is written, so a failure leaves no (empty or partial) output.
+ */
+export async function prepareAtomic({ src: srcDir, name: given, out, datasetName, clickRating = DEFAULT_CLICK_RATING }: AtomicSource): Promise<PreparedDataset> {
   const src = path.resolve(srcDir);
   const outDir = path.resolve(out);
   if (!Number.isFinite(clickRating)) throw new DataError({ file: src }, `the click rating must be a number, got ${clickRating}`);
-  mkdirSync(outDir, { recursive: true });
+  const name = atomicStem(src, given);
+  datasetName ??= name;
   const notes: string[] = [];
 
   // Items: id, title (movie_title or title, when given), first class token, all tokens, release year (when given).
@@ -78,7 +102,6 @@ export async function prepareAtomic({ src: srcDir, name, out, datasetName = name
     const optional = (i: number) => (i >= 0 ? fields[i].trim() : '');
     items.add([id, optional(ic!.title), genres[0] ?? '', genres.join('|'), optional(ic!.year)]);
   }
-  items.close();
 
   // Events: one impression per rating row, in file order.
   const interFile = path.join(src, `${name}.inter`);
@@ -105,8 +128,10 @@ export async function prepareAtomic({ src: srcDir, name, out, datasetName = name
       events.add([user, item, tsText, clicked, ratingText]);
     }
   }
-  events.close();
   if (events.rows === 0) throw new DataError({ file: interFile }, 'has no usable rating rows');
+  mkdirSync(outDir, { recursive: true });
+  items.close();
+  events.close();
   for (const n of [itemSkips.note('item row'), skips.note('rating row')]) if (n) notes.push(n);
 
   const samples = atomicSampleConfig();

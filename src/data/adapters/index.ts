@@ -12,7 +12,8 @@ export interface Adapter {
   description: string;
   /** The source folder used when none is given (under the shared data folder). */
   defaultSource(): string;
-  prepare(options: { src?: string; out: string }): Promise<PreparedDataset>;
+  /** `name`: the source files' stem, for adapters that read files by stem (movielens). */
+  prepare(options: { src?: string; out: string; name?: string }): Promise<PreparedDataset>;
 }
 
 export const ADAPTER_LIST: Adapter[] = [

@@ -52,6 +52,17 @@ function validateItemBody(body: unknown, L: Limits, dim: number): Issue[] {
   return issues;
 }
 
+/**
+ * What becomes of a sent image: used by an encoder that reads images, else not used and why (said
+ * in the response and the log, never dropped in silence). null when no image was sent.
+ */
+function imageUse(item: NewItem, encoder: ServiceContext['encoder']): { imageUsed: boolean; warning?: string } | null {
+  if (!item.image) return null;
+  if (item.vector) return { imageUsed: false, warning: 'the image was not used: the precomputed vector is indexed as sent' };
+  if (encoder && !encoder.usesImages) return { imageUsed: false, warning: `the image was not used: this server's item encoder (${encoder.name}) reads titles only, so the item is indexed from its title alone` };
+  return { imageUsed: true };
+}
+
 /** Whether `body` holds more than `max` of the bytes , : [ { (found natively, stopping at the bound). */
 function moreStructureThan(body: Buffer, max: number): boolean {
   let n = 0;
@@ -146,15 +157,17 @@ export function itemRoutes(app: FastifyInstance, ctx: ServiceContext, auth: Retu
         item = { id: b.id, title: b.title ?? null, image: b.image ? Buffer.from(b.image, 'base64') : null, vector: b.vector ?? null };
       }
       if (!item.vector && !ctx.encoder) return badRequest(reply, [{ field: 'body.vector', message: 'this server has no item encoder, so a new item needs a precomputed "vector"' }]);
+      const image = imageUse(item, ctx.encoder);
       const job = await dependency(queue.submit(item), L.storeTimeoutMs, 'the ingestion queue');
       ctx.metrics.ingests.inc({ result: 'queued' });
+      if (image?.warning) request.log.warn({ item: clip(item.id), jobId: job.jobId }, image.warning);
       const statusUrl = `/v1/ingest/${job.jobId}`;
       if (q.wait === '1' || q.wait === 'true') {
         const s = await waitForJob(queue, job.jobId, L.ingestWaitMs);
-        if (s?.state === 'done') return reply.code(201).send({ jobId: job.jobId, id: item.id, state: 'done', ms: s.indexedAt - job.submittedAt });
+        if (s?.state === 'done') return reply.code(201).send({ jobId: job.jobId, id: item.id, state: 'done', ms: s.indexedAt - job.submittedAt, ...image });
         if (s?.state === 'failed') return reply.code(422).send({ error: 'ingest_failed', message: s.reason, jobId: job.jobId, id: item.id });
       }
-      return reply.code(202).header('location', statusUrl).send({ jobId: job.jobId, id: item.id, state: 'queued', statusUrl });
+      return reply.code(202).header('location', statusUrl).send({ jobId: job.jobId, id: item.id, state: 'queued', statusUrl, ...image });
     },
   );
 

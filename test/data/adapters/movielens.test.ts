@@ -38,7 +38,7 @@ test('movielens adapter on a small generated folder: clicks, first genre, file-o
   const { prepared, store, meta } = await prepareAndBuild(src, tempDir());
   assert.deepEqual(prepared.counts, { items: 3, impressions: 10, clicks: 7, users: 3, skippedItemRows: 0, skippedRatingRows: 1 });
   assert.deepEqual(prepared.notes, ["1 rating row skipped (first: ml-100k.inter:9 field 'rating': 'five' is not a number)"]);
-  assert.deepEqual(prepared.samples, { historyLength: 50, ties: 'file-order', split: { kind: 'fraction', train: 0.8, valid: 0.1 }, clickWindowSeconds: 1800, buckets: { rareMax: 10, midMax: 100 } });
+  assert.deepEqual(prepared.samples, { historyLength: 50, ties: 'file-order', split: { kind: 'fraction', train: 0.8, valid: 0.1 }, clickWindowSeconds: 1800, negatives: { perPositive: 4, sampler: 'uniform', seed: 1 }, buckets: { rareMax: 10, midMax: 100 } });
   assert.equal(readDatasetSpec(prepared.specFile).name, 'movielens-100k');
   assert.deepEqual([meta.splits.train.count, meta.splits.valid.count, meta.splits.test.count], [8, 1, 1]);
   const { rows, catalog } = readSamples(store);
@@ -70,7 +70,7 @@ test('movielens adapter: a missing column names the file and lists its columns',
     prepareMovieLens({ src, out: tempDir() }),
     (e: Error) => e instanceof DataError && e.message === `${path.join(src, 'ml-100k.inter')} field 'rating': column not found; the file has columns: user_id, item_id, stars, timestamp`,
   );
-  await assert.rejects(prepareMovieLens({ src: path.join(src, 'nowhere'), out: tempDir() }), /ml-100k\.item: does not exist/);
+  await assert.rejects(prepareMovieLens({ src: path.join(src, 'nowhere'), out: tempDir() }), (e: Error) => e.message === `${path.join(src, 'nowhere')}: does not exist (give the folder of the atomic files with --src)`);
 });
 
 test('movielens-100k (real data): 100,000 impressions, 943 users, 80,000 / 10,000 / 10,000, no leakage in sampled histories', async (t) => {
@@ -113,4 +113,27 @@ test('movielens-100k (real data): 100,000 impressions, 943 users, 80,000 / 10,00
     if (s.hist.length) nonEmpty++;
   }
   assert.ok(checked > 1000 && nonEmpty > checked / 2, `${nonEmpty}/${checked} sampled histories are non-empty`);
+});
+
+test('movielens adapter on another atomic set: reads it by its own stem; a failure names the files found and writes no --out folder', async () => {
+  const src = tempDir();
+  write(src, 'ml-1m.item', 'item_id:token\tmovie_title:token_seq\tclass:token_seq\n1\tA\tDrama\n2\tB\tComedy\n');
+  write(src, 'ml-1m.inter', 'user_id:token\titem_id:token\trating:float\ttimestamp:float\n1\t1\t5\t10\n1\t2\t2\t20\n');
+  const prepared = await prepareMovieLens({ src, out: path.join(tempDir(), 'ml') });
+  assert.equal(prepared.name, 'ml-1m');
+  assert.deepEqual([prepared.counts.items, prepared.counts.impressions, prepared.counts.clicks], [2, 2, 1]);
+
+  const out = path.join(tempDir(), 'never');
+  await assert.rejects(
+    prepareMovieLens({ src, out, name: 'ml-100k' }),
+    (e: Error) => e instanceof DataError && e.message === `${path.join(src, 'ml-100k.inter')}: does not exist; it holds ml-1m.inter (--name ml-1m)`,
+  );
+  write(src, 'ml-10m.inter', 'user_id:token\titem_id:token\trating:float\ttimestamp:float\n1\t1\t5\t10\n');
+  await assert.rejects(prepareMovieLens({ src, out }), (e: Error) => e instanceof DataError && e.message === `${src}: it holds ml-10m.inter, ml-1m.inter: give the stem with --name`);
+  await assert.rejects(prepareMovieLens({ src, out, name: 'ml-10m' }), (e: Error) => e instanceof DataError && e.message === `${path.join(src, 'ml-10m.item')}: does not exist (give the source folder with --src)`);
+  // No usable rows: nothing is written either (the source is read in full before any output).
+  write(src, 'empty.item', 'item_id:token\tclass:token_seq\n1\tDrama\n');
+  write(src, 'empty.inter', 'user_id:token\titem_id:token\trating:float\ttimestamp:float\n1\t1\tx\t10\n');
+  await assert.rejects(prepareMovieLens({ src, out, name: 'empty' }), /has no usable rating rows/);
+  assert.equal(existsSync(out), false);
 });
