@@ -98,6 +98,13 @@ export const DinConfig = z
     simScore: z.boolean().default(false),
     simTier: SimTierConfig.optional(),
     make: MakeConfig.optional(),
+    /**
+     * How the over-MLP's weights on content inputs (SimTier's tiers, MAKE's interest, hidden
+     * layers and logit) start: 'zero' (the model starts as the ID model and content weights grow
+     * only as far as the loss pulls them, so content without signal stays out) or 'glorot' (as
+     * every other weight).
+     */
+    contentInit: z.enum(['zero', 'glorot']).default('zero'),
     /** Attention unit over [q, k, q - k, q * k]: hidden widths and activation. */
     attentionHidden: z.array(z.number().int().positive()).min(1).default([80, 40]),
     attentionActivation: z.enum(['sigmoid', 'relu', 'prelu', 'dice']).default('dice'),

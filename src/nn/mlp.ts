@@ -30,9 +30,17 @@ export interface MLPArgs {
    * Default 'out'.
    */
   outputNames?: 'out' | 'next';
+  /**
+   * Weights of the last `zeroTail` input columns, and of every side input, start at zero: inputs
+   * joined to a working recipe (content features beside ID features) leave the network as it was
+   * at initialisation and grow only as far as the loss pulls them. Default 0 (all Glorot).
+   */
+  zeroTail?: number;
+  /** With zeroTail, side inputs start at zero too. Default false. */
+  zeroSides?: boolean;
 }
 
-export const MLP_DEFAULTS = { hidden: [] as readonly number[], activation: 'relu' as ActivationName, output: 0, dropout: 0, side: [] as readonly number[], outputNames: 'out' as 'out' | 'next' };
+export const MLP_DEFAULTS = { hidden: [] as readonly number[], activation: 'relu' as ActivationName, output: 0, dropout: 0, side: [] as readonly number[], outputNames: 'out' as 'out' | 'next', zeroTail: 0, zeroSides: false };
 
 export class MLP extends DenseStack {
   readonly args: Required<MLPArgs>;
@@ -50,6 +58,8 @@ export class MLP extends DenseStack {
       dropout: args.dropout ?? d.dropout,
       side: args.side ?? d.side,
       outputNames: args.outputNames ?? d.outputNames,
+      zeroTail: args.zeroTail ?? d.zeroTail,
+      zeroSides: args.zeroSides ?? d.zeroSides,
     });
     checkInteger('MLP', 'input', a.input, 1);
     checkWidths('MLP', 'hidden', a.hidden);
@@ -57,13 +67,26 @@ export class MLP extends DenseStack {
     checkInteger('MLP', 'output', a.output, 0);
     checkRate('MLP', 'dropout', a.dropout);
     checkOneOf('MLP', 'outputNames', a.outputNames, ['out', 'next']);
+    checkInteger('MLP', 'zeroTail', a.zeroTail, 0);
+    if (a.zeroTail > a.input) throw new LayerArgumentError('MLP', 'zeroTail', `at most the input width ${a.input}`, a.zeroTail);
     if (a.side.length > a.hidden.length || a.side.some((w) => !Number.isSafeInteger(w) || w < 0))
       throw new LayerArgumentError('MLP', 'side', `at most ${a.hidden.length} non-negative integers (one per hidden layer)`, a.side);
     if (a.hidden.length === 0 && a.output === 0) throw new LayerArgumentError('MLP', 'output', 'positive when there is no hidden layer', a.output);
     const side = (i: number) => (i > 0 ? (a.side[i - 1] ?? 0) : 0);
     const width = this.addHidden(a.input, a.hidden, a.activation, rng, side) + side(a.hidden.length);
     if (a.output > 0) this.out = this.addLinear(a.outputNames === 'out' ? 'out' : a.hidden.length, width, a.output, rng);
+    this.zeroInputRows(side);
     this.dropoutRng = this.stream('dropout', rng.fork('dropout'));
+  }
+
+  /** Zeroes the weight rows of the tail inputs (first layer) and of the side inputs (later layers). */
+  private zeroInputRows(side: (i: number) => number): void {
+    const weights = [...this.layers.map((l) => l.w), ...(this.out ? [this.out.w] : [])];
+    weights.forEach((w, i) => {
+      const [rows, cols] = w.shape;
+      const tail = i === 0 ? this.args.zeroTail : this.args.zeroSides ? side(i) : 0;
+      w.data.fill(0, (rows - tail) * cols, rows * cols);
+    });
   }
 
   get outputWidth(): number {

@@ -277,13 +277,39 @@ test('out-of-fold MAKE: fold k trains only on rows outside fold k, and scores ex
   assert.ok(expected < s.meta.splits.train.count);
   // In a DIN: training rows take the out-of-fold outputs, evaluation the full MAKE's.
   const full = createMake(make, vectors, 20);
-  const din = createModel(config('oof', { make }).model, featureSpaceOf(s), 1, { vectors, make: full, makeCrossFit: crossFit });
+  // Glorot-initialised content weights, so that MAKE's outputs move the logits at initialisation.
+  const din = createModel(config('oof', { make, contentInit: 'glorot' }).model, featureSpaceOf(s), 1, { vectors, make: full, makeCrossFit: crossFit });
   din.eval();
   const evalLogits = noGrad(() => din.forward(batch).data);
   din.train();
   const trainLogits = noGrad(() => din.forward(batch).data);
   assert.notDeepEqual(trainLogits, evalLogits, 'training rows are scored through the fold models');
   assert.throws(() => createModel(config('oof-ft', { make: { ...make, fineTuneLr: 0.01 } }).model, featureSpaceOf(s), 1, { vectors, make: full, makeCrossFit: crossFit }), /folds: 0/);
+});
+
+test("contentInit 'zero': a fresh SimTier + MAKE DIN scores as if content were absent (other vectors, the same logits); training gives the content weights values", async () => {
+  await store();
+  const s = SampleStore.open(storeDir);
+  const vectors = loadItemVectors(vectorsFile, s.catalog.ids);
+  const shuffled = controlVectors(vectors, 'shuffle', 5);
+  const make = makeConfigParsed();
+  const reader = s.split('test');
+  const batch = reader.readRange(0, 64);
+  reader.close();
+  const logits = (contentInit: 'zero' | 'glorot', v: typeof vectors) => {
+    const din = createModel(config('quiet', { simTier: {}, make, contentInit }).model, featureSpaceOf(s), 1, { vectors: v, make: createMake(make, v, 3) });
+    din.eval();
+    return noGrad(() => din.forward(batch).data.slice());
+  };
+  assert.deepEqual(logits('zero', shuffled), logits('zero', vectors), 'zero-initialised content weights: the vectors do not reach the logit');
+  assert.notDeepEqual(logits('glorot', shuffled), logits('glorot', vectors), 'Glorot content weights: they do');
+  // The zero rows still receive gradients: after training they are not all zero.
+  const r = trainRun(config('quiet-trained', { simTier: {}, make: { ...makeConfig, folds: 0 } }), s, path.join(dir, 'quiet-trained'), { makeCacheDir: path.join(dir, 'make-cache') });
+  const w = readSafetensors(path.join(r.dir, 'model.safetensors')).tensors;
+  const w0 = w.get('over.w0')!, wOut = w.get('over.w_out')!;
+  const cols = w0.shape[1], tail = 20 + vectors.dim; // SimTier's 20 tiers + MAKE's interest
+  assert.ok(w0.data.subarray((w0.shape[0] - tail) * cols).some((x) => x !== 0), 'the content rows of the first layer moved');
+  assert.ok(wOut.data[wOut.shape[0] - 1] !== 0, "the weight on MAKE's logit moved");
 });
 
 function makeConfigParsed() {

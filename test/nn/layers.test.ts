@@ -72,6 +72,26 @@ test('MLP: side inputs widen the next layer and join its input; forwardWithHidde
   close(out.data, dense(in3, 2, p.get('w_out')!.data, p.get('b_out')!.data, 4, 1));
 });
 
+test('MLP: zeroTail and zeroSides start the tail input rows and the side rows at zero, every other weight as without them', () => {
+  const args = { input: 4, hidden: [3, 2], activation: 'tanh' as const, output: 1, side: [1, 2] };
+  const plain = new MLP(args, rng()).namedParameters();
+  const quiet = new MLP({ ...args, zeroTail: 2, zeroSides: true }, rng()).namedParameters();
+  // Rows (inputs) that start at zero: w0's last 2 of 4, w1's last 1 of 4 (3 hidden + 1 side), w_out's last 2 of 4.
+  const zeroRows: Record<string, number[]> = { w0: [2, 3], w1: [3], w_out: [2, 3] };
+  for (const [name, p] of plain) {
+    const q = quiet.get(name)!, cols = p.shape.length === 2 ? p.shape[1] : p.size;
+    for (let i = 0; i < p.size; i++) {
+      const zero = p.shape.length === 2 && (zeroRows[name] ?? []).includes(Math.floor(i / cols));
+      assert.equal(q.data[i], zero ? 0 : p.data[i], `${name}[${i}]`);
+    }
+  }
+  assert.ok([...plain.get('w0')!.data.subarray(6)].some((v) => v !== 0), 'Glorot rows are not zero');
+  // Without zeroSides only the tail rows of the first layer start at zero.
+  const tailOnly = new MLP({ ...args, zeroTail: 1 }, rng()).namedParameters();
+  assert.deepEqual([...tailOnly.get('w0')!.data.subarray(9)], [0, 0, 0]);
+  assert.deepEqual([...tailOnly.get('w1')!.data], [...plain.get('w1')!.data]);
+});
+
 test('MLP: dropout acts in training only (eval returns the same as rate 0)', () => {
   const x = new Tensor(new RandomStream(5).normal(8 * 6), [8, 6]);
   const noDrop = new MLP({ input: 6, hidden: [16], output: 0 }, rng()).eval();
@@ -95,6 +115,7 @@ test('MLP and ActivationLayer: bad arguments throw LayerArgumentError naming the
   bad(() => new MLP({ input: 2, hidden: [3], dropout: 1 }, rng()), /^MLP: dropout must be in \[0, 1\), got 1$/);
   bad(() => new MLP({ input: 2, hidden: [3], activation: 'gelu' as never }, rng()), /^MLP: activation must be one of relu, sigmoid, tanh, prelu, dice, got 'gelu'$/);
   bad(() => new MLP({ input: 2, hidden: [3], output: 1, side: [1, 1] }, rng()), /^MLP: side must be at most 1 non-negative integers/);
+  bad(() => new MLP({ input: 2, hidden: [3], output: 1, zeroTail: 3 }, rng()), /^MLP: zeroTail must be at most the input width 2/);
   bad(() => new MLP({ input: 2 }, rng()), /^MLP: output must be positive when there is no hidden layer/);
   bad(() => new ActivationLayer({ activation: 'prelu', width: 0 }, rng()), /^ActivationLayer: width must be a positive integer, got 0$/);
   bad(() => new TargetAttention({ dim: 2, hidden: [], activation: 'sigmoid', softmax: false }, rng()), /^TargetAttention: hidden must be at least one width/);

@@ -64,6 +64,7 @@ export class Din extends Module {
     if (config.simScore) this.simScoreWeight = this.param('simscore_weight', [1], constant(1), rng);
     if (config.simTier) this.simtier = this.child('simtier', new SimTier(config.simTier, rng.fork('simtier')));
     let input = this.features.userDim + 2 * d + (this.simtier?.width ?? 0);
+    let contentTail = this.simtier?.width ?? 0;
     let side: number[] | undefined;
     if (config.make) {
       if (!extras.make) throw new ConfigError('model.make', ['the model takes a trained MAKE: train one first (the run does it) or give model.make.module']);
@@ -75,9 +76,12 @@ export class Din extends Module {
         for (const m of this.makeCrossFit.models) m.freeze();
       }
       input += this.make.widths.interest;
+      contentTail += this.make.widths.interest;
       side = makeSideWidths(config.mlpHidden.length, this.make.widths.hidden);
     }
-    this.over = this.child('over', new MLP({ input, hidden: config.mlpHidden, activation: config.mlpActivation, output: 1, dropout: config.dropout, side }, rng.fork('over')));
+    // Content inputs are the tail of the MLP input (parts in forward) and all of its side inputs.
+    const zero = config.contentInit === 'zero';
+    this.over = this.child('over', new MLP({ input, hidden: config.mlpHidden, activation: config.mlpActivation, output: 1, dropout: config.dropout, side, zeroTail: zero ? contentTail : 0, zeroSides: zero }, rng.fork('over')));
   }
 
   /** Logits [B]. */
