@@ -80,6 +80,12 @@ export const MakeConfig = z
      * stacking leak: below ID with uninformative vectors, docs/paper.md). Needs MAKE frozen.
      */
     folds: z.union([z.literal(0), z.number().int().min(2).max(10)]).default(3),
+    /**
+     * Which of MAKE's outputs join the ID model: its interest vector (beside ours, into the MLP
+     * input), its hidden layers (beside ours) and its logit (beside our last hidden layer, into the
+     * output layer). The paper joins all three.
+     */
+    join: z.array(z.enum(['interest', 'hidden', 'logit'])).min(1).refine((j) => new Set(j).size === j.length, { message: 'lists an output twice' }).default(['interest', 'hidden', 'logit']),
     /** Absent: MAKE stays frozen while the ID model trains (the safe default); set: fine-tuned with this learning rate. */
     fineTuneLr: z.number().positive().optional(),
     /** A trained MAKE module (make.safetensors) to reuse instead of training one; relative to the config file. */

@@ -83,7 +83,7 @@ const MAKE_VERSION = 1;
 
 /** Where a trained MAKE is cached: a folder keyed by everything that shapes it (store, vectors, MAKE config, seed). */
 function makeCacheEntry(make: MakeConfig, vectors: ItemVectorTable, store: SampleStore, seed: number, cacheDir: string, fold?: { k: number; of: number }): { dir: string; file: string } {
-  const { module: _unused, fineTuneLr: _ft, folds: _folds, ...shape } = make;
+  const { module: _unused, fineTuneLr: _ft, folds: _folds, join: _join, ...shape } = make;
   // A store is written once (a rebuild replaces it whole, with a new builtAt): its folder and meta identify it.
   const key = cacheKey({ stage: 'make', version: MAKE_VERSION, recipe: { store: store.dir, storeMeta: store.meta, shape, seed, control: vectors.control, fold }, files: [vectors.source] });
   const dir = path.join(cacheDir, key);

@@ -312,6 +312,24 @@ test("contentInit 'zero': a fresh SimTier + MAKE DIN scores as if content were a
   assert.ok(wOut.data[wOut.shape[0] - 1] !== 0, "the weight on MAKE's logit moved");
 });
 
+test("make.join: only the named outputs of MAKE join (the MLP's input and side widths follow)", async () => {
+  await store();
+  const s = SampleStore.open(storeDir);
+  const vectors = loadItemVectors(vectorsFile, s.catalog.ids);
+  const make = makeConfigParsed();
+  const shapesOf = (join: string[]) => {
+    const din = createModel(config('join', { make: { ...make, join }, contentInit: 'glorot' }).model, featureSpaceOf(s), 1, { vectors, make: createMake(make, vectors, 3) });
+    return Object.fromEntries([...din.namedParameters()].filter(([n]) => n.startsWith('over.w')).map(([n, p]) => [n, p.shape[0]]));
+  };
+  const all = shapesOf(['interest', 'hidden', 'logit']), logit = shapesOf(['logit']), hidden = shapesOf(['hidden']);
+  // The test config: over-MLP [16, 8], MAKE's hidden [8, 4] (its last beside our last), interest = the vector width.
+  assert.equal(all['over.w0'] - logit['over.w0'], vectors.dim, "MAKE's interest widens the first layer");
+  assert.deepEqual([logit['over.w1'], logit['over.w_out']], [16, 8 + 1], 'logit only: beside our last hidden layer');
+  assert.deepEqual([hidden['over.w1'], hidden['over.w_out']], [16 + 8, 8 + 4], "hidden only: MAKE's layers aligned from the last");
+  assert.deepEqual([all['over.w1'], all['over.w_out']], [16 + 8, 8 + 4 + 1]);
+  assert.throws(() => config('join-twice', { make: { ...makeConfig, join: ['logit', 'logit'] } }), /lists an output twice/);
+});
+
 function makeConfigParsed() {
   const model = ExperimentConfig.parse({ name: 'x', data: { store: storeDir }, model: { model: 'din', make: makeConfig } }).model;
   if (model.model !== 'din' || !model.make) throw new Error('a DIN with MAKE');

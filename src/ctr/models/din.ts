@@ -4,7 +4,8 @@
  * Composed of named parts:
  *   features (IdFeatures), content (ItemVectors, frozen item vectors), interest (TargetAttention),
  *   simtier (SimTier histogram into the MLP input), make (a trained MAKE, frozen by default:
- *   its interest beside ours, its hidden layers beside ours, its logit into our output layer),
+ *   its interest beside ours, its hidden layers beside ours, its logit into our output layer, as
+ *   config.make.join says; their weights start at zero under contentInit 'zero'),
  *   over (MLP).
  * The paper's baselines: `vector` joins the raw vectors to the item embeddings (attention and
  * MLP); `simScore` adds each behaviour's cosine to its raw attention weight, which for raw
@@ -45,6 +46,8 @@ export class Din extends Module {
   private readonly makeCrossFit: MakeCrossFit | null = null;
   readonly over: MLP;
   private readonly simScoreWeight: Parameter | null = null;
+  /** Which of MAKE's outputs join (config.make.join). */
+  private readonly makeJoin: ReadonlySet<string> = new Set();
 
   constructor(
     readonly config: DinConfig,
@@ -75,9 +78,11 @@ export class Din extends Module {
         this.makeCrossFit = extras.makeCrossFit;
         for (const m of this.makeCrossFit.models) m.freeze();
       }
-      input += this.make.widths.interest;
-      contentTail += this.make.widths.interest;
-      side = makeSideWidths(config.mlpHidden.length, this.make.widths.hidden);
+      this.makeJoin = new Set(config.make.join);
+      const joined = this.makeJoin.has('interest') ? this.make.widths.interest : 0;
+      input += joined;
+      contentTail += joined;
+      side = makeSideWidths(config.mlpHidden.length, this.makeJoin.has('hidden') ? this.make.widths.hidden : [], this.makeJoin.has('logit'));
     }
     // Content inputs are the tail of the MLP input (parts in forward) and all of its side inputs.
     const zero = config.contentInit === 'zero';
@@ -103,10 +108,10 @@ export class Din extends Module {
     let made: MakeOutputs | null = null;
     if (this.make) {
       made = this.training && this.makeCrossFit ? this.makeCrossFit.extract(batch) : this.make.extract(batch);
-      parts.push(made.interest);
+      if (this.makeJoin.has('interest')) parts.push(made.interest);
     }
     const x = concat(parts, 1);
-    return reshape(this.over.forward(x, made ? makeSides(this.config.mlpHidden.length, made) : []), [B]);
+    return reshape(this.over.forward(x, made ? makeSides(this.config.mlpHidden.length, made, this.makeJoin) : []), [B]);
   }
 }
 
@@ -115,17 +120,17 @@ export class Din extends Module {
  * (its last beside our last, and so on back), and its logit beside our last, into the output
  * layer. One mapping for the widths (at construction) and the tensors (in forward).
  */
-function besideLayers<T>(ours: number, hidden: readonly T[], logit: T): T[][] {
+function besideLayers<T>(ours: number, hidden: readonly T[], logit: T | null): T[][] {
   return Array.from({ length: ours }, (_, i) => {
     const j = i - (ours - hidden.length);
-    return [...(j >= 0 ? [hidden[j]] : []), ...(i === ours - 1 ? [logit] : [])];
+    return [...(j >= 0 ? [hidden[j]] : []), ...(i === ours - 1 && logit !== null ? [logit] : [])];
   });
 }
 
-function makeSideWidths(ours: number, theirs: readonly number[]): number[] {
-  return besideLayers(ours, theirs, 1).map((widths) => widths.reduce((a, b) => a + b, 0));
+function makeSideWidths(ours: number, theirs: readonly number[], logit: boolean): number[] {
+  return besideLayers(ours, theirs, logit ? 1 : null).map((widths) => widths.reduce((a, b) => a + b, 0));
 }
 
-function makeSides(ours: number, made: MakeOutputs): (Tensor | null)[] {
-  return besideLayers(ours, made.hidden, made.logit).map((pieces) => (pieces.length === 0 ? null : pieces.length === 1 ? pieces[0] : concat(pieces, 1)));
+function makeSides(ours: number, made: MakeOutputs, join: ReadonlySet<string>): (Tensor | null)[] {
+  return besideLayers(ours, join.has('hidden') ? made.hidden : [], join.has('logit') ? made.logit : null).map((pieces) => (pieces.length === 0 ? null : pieces.length === 1 ? pieces[0] : concat(pieces, 1)));
 }
