@@ -36,7 +36,7 @@ export interface MLPArgs {
    * at initialisation and grow only as far as the loss pulls them. Default 0 (all Glorot).
    */
   zeroTail?: number;
-  /** With zeroTail, side inputs start at zero too. Default false. */
+  /** Every side input's weights start at zero too (independently of zeroTail). Default false. */
   zeroSides?: boolean;
 }
 

@@ -17,7 +17,7 @@ import { add, bmm, concat, mul, reshape, simTierCounts } from '../../engine/ops/
 import { RandomStream } from '../../engine/random.js';
 import { Parameter, Tensor } from '../../engine/tensor.js';
 import type { Batch } from '../../data/batches.js';
-import type { DinConfig } from '../config.js';
+import type { DinConfig, MakeConfig } from '../config.js';
 import { TargetAttention } from '../../nn/attention.js';
 import { FeatureSpace, IdFeatures } from '../parts/id-features.js';
 import { ItemVectors, ItemVectorTable } from '../parts/item-vectors.js';
@@ -25,6 +25,8 @@ import { MLP } from '../../nn/mlp.js';
 import { SimTier } from '../parts/simtier.js';
 import { ConfigError } from '../../util/errors.js';
 import type { Make, MakeCrossFit, MakeOutputs } from './make.js';
+
+type MakeJoin = MakeConfig['join'];
 
 /** What a DIN needs beyond its config and the ID feature space. */
 export interface DinExtras {
@@ -46,8 +48,6 @@ export class Din extends Module {
   private readonly makeCrossFit: MakeCrossFit | null = null;
   readonly over: MLP;
   private readonly simScoreWeight: Parameter | null = null;
-  /** Which of MAKE's outputs join (config.make.join). */
-  private readonly makeJoin: ReadonlySet<string> = new Set();
 
   constructor(
     readonly config: DinConfig,
@@ -78,11 +78,10 @@ export class Din extends Module {
         this.makeCrossFit = extras.makeCrossFit;
         for (const m of this.makeCrossFit.models) m.freeze();
       }
-      this.makeJoin = new Set(config.make.join);
-      const joined = this.makeJoin.has('interest') ? this.make.widths.interest : 0;
+      const joined = config.make.join.includes('interest') ? this.make.widths.interest : 0;
       input += joined;
       contentTail += joined;
-      side = makeSideWidths(config.mlpHidden.length, this.makeJoin.has('hidden') ? this.make.widths.hidden : [], this.makeJoin.has('logit'));
+      side = makeSideWidths(config.mlpHidden.length, config.make.join, this.make.widths.hidden);
     }
     // Content inputs are the tail of the MLP input (parts in forward) and all of its side inputs.
     const zero = config.contentInit === 'zero';
@@ -108,29 +107,31 @@ export class Din extends Module {
     let made: MakeOutputs | null = null;
     if (this.make) {
       made = this.training && this.makeCrossFit ? this.makeCrossFit.extract(batch) : this.make.extract(batch);
-      if (this.makeJoin.has('interest')) parts.push(made.interest);
+      if (this.config.make!.join.includes('interest')) parts.push(made.interest);
     }
     const x = concat(parts, 1);
-    return reshape(this.over.forward(x, made ? makeSides(this.config.mlpHidden.length, made, this.makeJoin) : []), [B]);
+    return reshape(this.over.forward(x, made ? makeSides(this.config.mlpHidden.length, this.config.make!.join, made) : []), [B]);
   }
 }
 
 /**
- * What of MAKE goes beside each of our hidden layers: its hidden layers aligned from the last one
- * (its last beside our last, and so on back), and its logit beside our last, into the output
- * layer. One mapping for the widths (at construction) and the tensors (in forward).
+ * What of MAKE goes beside each of our hidden layers: of the outputs `join` names, its hidden
+ * layers aligned from the last one (its last beside our last, and so on back), and its logit
+ * beside our last, into the output layer. One mapping for the widths (at construction) and the
+ * tensors (in forward).
  */
-function besideLayers<T>(ours: number, hidden: readonly T[], logit: T | null): T[][] {
+function besideLayers<T>(ours: number, join: MakeJoin, hidden: readonly T[], logit: T): T[][] {
+  const theirs = join.includes('hidden') ? hidden : [];
   return Array.from({ length: ours }, (_, i) => {
-    const j = i - (ours - hidden.length);
-    return [...(j >= 0 ? [hidden[j]] : []), ...(i === ours - 1 && logit !== null ? [logit] : [])];
+    const j = i - (ours - theirs.length);
+    return [...(j >= 0 ? [theirs[j]] : []), ...(i === ours - 1 && join.includes('logit') ? [logit] : [])];
   });
 }
 
-function makeSideWidths(ours: number, theirs: readonly number[], logit: boolean): number[] {
-  return besideLayers(ours, theirs, logit ? 1 : null).map((widths) => widths.reduce((a, b) => a + b, 0));
+function makeSideWidths(ours: number, join: MakeJoin, hidden: readonly number[]): number[] {
+  return besideLayers(ours, join, hidden, 1).map((widths) => widths.reduce((a, b) => a + b, 0));
 }
 
-function makeSides(ours: number, made: MakeOutputs, join: ReadonlySet<string>): (Tensor | null)[] {
-  return besideLayers(ours, join.has('hidden') ? made.hidden : [], join.has('logit') ? made.logit : null).map((pieces) => (pieces.length === 0 ? null : pieces.length === 1 ? pieces[0] : concat(pieces, 1)));
+function makeSides(ours: number, join: MakeJoin, made: MakeOutputs): (Tensor | null)[] {
+  return besideLayers(ours, join, made.hidden, made.logit).map((pieces) => (pieces.length === 0 ? null : pieces.length === 1 ? pieces[0] : concat(pieces, 1)));
 }
