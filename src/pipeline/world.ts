@@ -36,6 +36,8 @@ export interface CachedWorld {
 /** The parameters of a recipe; an unknown preset is an error naming the known ones. */
 function recipeParams(recipe: WorldRecipe): WorldParams {
   if (!PRESET_NAMES.includes(recipe.preset as PresetName)) throw new MmctrError(`world.preset must be one of ${PRESET_NAMES.join(', ')}, got '${recipe.preset}'`);
+  // seed and catalog are set beside the overrides, which would otherwise lose them silently.
+  for (const key of ['seed', 'catalog'] as const) if (recipe.overrides && key in recipe.overrides) throw new MmctrError(`world.overrides.${key}: set world.${key} instead`);
   return worldParams(recipe.preset as PresetName, { ...recipe.overrides, seed: recipe.seed, catalog: recipe.catalog });
 }
 

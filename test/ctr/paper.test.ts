@@ -77,3 +77,8 @@ test('a paper config without data or vectors is refused with the field named', (
   writeFileSync(file, JSON.stringify({ name: 'x', data: { vectors: 'v.jsonl' }, model: { model: 'din' } }));
   assert.throws(() => readPaperConfig(file), (e: unknown) => e instanceof ConfigError && /data/.test(e.message) && /world/.test(e.message));
 });
+
+test('world.overrides keeps only the parameters given (the preset fills the rest; pipeline/world.ts checks them)', () => {
+  const parsed = PaperExperimentConfig.parse({ name: 'x', world: { preset: 'small', seed: 3, overrides: { users: 800, tasteWeights: { baseColour: 0 } } }, data: { vectors: 'v.jsonl' }, model: { model: 'din' } });
+  assert.deepEqual(parsed.world?.overrides, { users: 800, tasteWeights: { baseColour: 0 } });
+});

@@ -40,3 +40,13 @@ test('a world is generated once per recipe, reused after, and generated again wh
   assert.match(said[said.length - 1], /^ad world generated/);
   await assert.rejects(ensureWorld({ ...recipe, preset: 'huge' }, runs), (e: unknown) => e instanceof MmctrError && /world\.preset must be one of small, medium, bench, got 'huge'/.test(e.message));
 });
+
+test('bad world overrides are refused before anything is generated: the parameter named, seed and catalog sent beside them', async () => {
+  const refused = async (overrides: Record<string, unknown>, re: RegExp) =>
+    assert.rejects(ensureWorld({ preset: 'small', seed: 5, overrides }, runs), (e: unknown) => e instanceof Error && re.test(e.message));
+  await refused({ noise: -1 }, /noise/);
+  await refused({ colour: 2 }, /colour/);
+  await refused({ seed: 4 }, /world\.overrides\.seed: set world\.seed instead/);
+  await refused({ catalog: 'fashion' }, /world\.overrides\.catalog: set world\.catalog instead/);
+  assert.ok(!existsSync(path.join(runs, 'worlds', 'builtin-small-seed5')), 'nothing generated');
+});
