@@ -14,6 +14,7 @@ import { registerPretrain } from './pretrain.js';
 import { registerReport } from './report.js';
 import { registerTextVectors } from './text-vectors.js';
 import { registerServe } from './serve.js';
+import { registerSweep } from './sweep.js';
 import { registerWorld } from './world.js';
 
 const program = new Command();
@@ -25,6 +26,7 @@ program
 registerDoctor(program);
 registerData(program);
 registerCtr(program);
+registerSweep(program);
 registerExperiment(program);
 registerReport(program);
 registerPretrain(program);

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { latestCheckpoint, loadModel, saveModel } from '../engine/checkpoint.js';
 import { engineSummary } from '../engine/info.js';
 import { readVectorFile, type VectorSpace } from '../encoders/vector-file.js';
-import { readConfigFile } from '../util/config-file.js';
+import { parseConfig, readJsonFile } from '../util/config-file.js';
 import { ConfigError, MmctrError } from '../util/errors.js';
 import { writeTextAtomic } from '../util/atomic-write.js';
 import { SampleStore, samplingNote } from '../data/store.js';
@@ -25,7 +25,16 @@ import { evaluateSplit, fit, FitOptions, FitResult } from './trainer.js';
 
 /** Reads and validates an experiment config; its file paths (data.vectors, model.make.module) become absolute, relative to the file. */
 export function readExperimentConfig(file: string): ExperimentConfig {
-  const config = readConfigFile(ExperimentConfig, file);
+  return experimentConfigOf(readJsonFile(file), file);
+}
+
+/**
+ * Validates a raw experiment config read from `file` (as readExperimentConfig does, so a config
+ * changed before validation, as `mmctr sweep --set` does, passes the same checks); `source`
+ * names it in errors.
+ */
+export function experimentConfigOf(raw: unknown, file: string, source = file): ExperimentConfig {
+  const config = parseConfig(ExperimentConfig, raw, source);
   const dir = path.dirname(path.resolve(file));
   if (config.data.vectors) config.data.vectors = path.resolve(dir, config.data.vectors);
   if (config.model.model === 'din' && config.model.make?.module) config.model.make.module = path.resolve(dir, config.model.make.module);

@@ -43,6 +43,15 @@ export interface Comparison {
   /** Differences to the baseline seed by seed (overall), where the runs share seeds. */
   paired?: { key: string; seeds: number[]; auc: Spread; gauc: Spread; logloss: Spread; steady: boolean }[];
   notes: string[];
+  /** Models ranked on validation (a sweep's points), best first; `models` are in this order. */
+  ranking?: { heading: string; note: string; rows: RankedModel[] };
+}
+
+export interface RankedModel {
+  key: string;
+  seeds: number;
+  valid: { auc: Spread; gauc: Spread; logloss: Spread };
+  test: { auc: Spread; gauc: Spread; logloss: Spread };
 }
 
 const NA = 'n/a';

@@ -56,6 +56,15 @@ function pairedTable(c: Comparison): Table | null {
   };
 }
 
+/** The validation ranking; null when the models are not ranked. */
+function rankingTable(c: Comparison): Table | null {
+  if (!c.ranking) return null;
+  return {
+    head: ['Rank', nounHeading(c), 'Seeds', 'Valid AUC', 'Valid GAUC', 'Valid logloss', 'Test AUC', 'Test GAUC', 'Test logloss'],
+    rows: c.ranking.rows.map((r, k) => [String(k + 1), labelOf(c, r.key), String(r.seeds), ...[r.valid.auc, r.valid.gauc, r.valid.logloss, r.test.auc, r.test.gauc, r.test.logloss].map(formatSpread)]),
+  };
+}
+
 const pairedHeading = (c: Comparison) => `Paired over seeds: difference to ${labelOf(c, c.baseline)}, seed by seed (overall)`;
 const PAIRED_NOTE =
   'A seed gives both models the same data order, so the per-seed difference cancels what the order moves in both; its spread says whether a gap is steady. Logloss: lower is better, so a negative gap is a gain.';
@@ -72,7 +81,15 @@ export function consoleSummary(c: Comparison): string {
   const overall = c.slices[0], fresh = c.slices.find((s) => s.slice === 'new');
   const pm = (x: { mean: number; std: number } | undefined) => (x && Number.isFinite(x.mean) ? `${formatMetric(x.mean)}±${formatMetric(x.std)}` : '-');
   const width = Math.max(16, ...c.models.map((m) => m.label.length + 1));
-  const lines = [`${c.noun.padEnd(width)} ${'AUC'.padStart(15)} ${'GAUC'.padStart(15)} ${'gain'.padStart(8)} ${'new GAUC'.padStart(15)} ${'gain'.padStart(8)}`];
+  const ranked = c.ranking
+    ? [
+        `${'rank'} ${c.noun.padEnd(width)} ${'valid AUC'.padStart(15)} ${'valid GAUC'.padStart(15)} ${'test AUC'.padStart(15)} ${'test GAUC'.padStart(15)}`,
+        ...c.ranking.rows.map((r, k) => `${String(k + 1).padStart(4)} ${labelOf(c, r.key).padEnd(width)} ${pm(r.valid.auc).padStart(15)} ${pm(r.valid.gauc).padStart(15)} ${pm(r.test.auc).padStart(15)} ${pm(r.test.gauc).padStart(15)}`),
+        `best ${c.noun} (validation AUC, never test): ${labelOf(c, c.ranking.rows[0].key)}`,
+        '',
+      ]
+    : [];
+  const lines = [...ranked, `${c.noun.padEnd(width)} ${'AUC'.padStart(15)} ${'GAUC'.padStart(15)} ${'gain'.padStart(8)} ${'new GAUC'.padStart(15)} ${'gain'.padStart(8)}`];
   for (const m of c.models) {
     const o = overall?.summary[m.key], n = fresh?.summary[m.key];
     lines.push(`${m.label.padEnd(width)} ${pm(o?.auc).padStart(15)} ${pm(o?.gauc).padStart(15)} ${formatGain(o?.gain.gauc).padStart(8)} ${pm(n?.gauc).padStart(15)} ${(n ? formatGain(n.gain.gauc) : '-').padStart(8)}`);
@@ -96,6 +113,8 @@ function mdTable(t: Table): string {
 export function renderMarkdown(c: Comparison): string {
   const out: string[] = [`# ${mdText(c.title)}`, ''];
   for (const [label, value] of c.facts) out.push(`- **${label}**: ${mdText(value)}`);
+  const ranking = rankingTable(c);
+  if (ranking) out.push('', `## ${mdText(c.ranking!.heading)}`, '', mdText(c.ranking!.note), '', mdTable(ranking));
   out.push('', metricNote(c));
   for (const slice of c.slices) out.push('', `## ${mdText(sliceTitle(slice))}`, '', mdTable(sliceTable(c, slice)));
   const paired = pairedTable(c);
@@ -134,9 +153,11 @@ export async function renderHtml(c: Comparison): Promise<string> {
   const charts = await comparisonCharts(c);
   const curves = curveTable(c);
   const paired = pairedTable(c);
+  const ranking = rankingTable(c);
   const body: string[] = [
     `<h1>${escapeHtml(c.title)}</h1>`,
     `<dl>\n${c.facts.map(([label, value]) => `<dt>${escapeHtml(label)}</dt><dd>${escapeHtml(value)}</dd>`).join('\n')}\n</dl>`,
+    ...(ranking ? [`<h2>${escapeHtml(c.ranking!.heading)}</h2>`, `<p>${escapeHtml(c.ranking!.note)}</p>`, htmlTable(ranking)] : []),
     '<h2>Charts</h2>',
     // Vega's SVG renderer escapes the text it draws, so the markup can be inlined as is.
     ...charts.map((ch) => `<figure>\n<figcaption>${escapeHtml(ch.title)}</figcaption>\n${ch.svg ?? `<p class="missing">${escapeHtml(ch.missing ?? '')}</p>`}\n</figure>`),

@@ -1,6 +1,7 @@
 /**
  * The report of `mmctr report`: trained runs (`RunComparisonResult`, src/ctr/experiment/runs.ts)
- * as a Comparison of experiments against a baseline, rendered by render.ts.
+ * as a Comparison of experiments against a baseline, rendered by render.ts; a sweep's runs as its
+ * points ranked on validation, best first.
  */
 import type { RunComparisonResult } from '../ctr/experiment/runs.js';
 import type { Comparison } from './comparison.js';
@@ -11,14 +12,16 @@ const PALETTE = ['#4c78a8', '#f58518', '#e45756', '#72b7b2', '#54a24b', '#eeca3b
 
 export function runComparison(r: RunComparisonResult): Comparison {
   const models = r.groups.map((g, k) => ({ key: g.name, label: g.name, colour: PALETTE[k % PALETTE.length] }));
+  const ranking = r.ranking;
   return {
-    title: `Runs compared: ${r.groups.map((g) => g.name).join(', ')}`,
+    title: ranking ? `Sweep: ${r.groups.length} points ranked on validation, best ${ranking.best}` : `Runs compared: ${r.groups.map((g) => g.name).join(', ')}`,
     facts: [
       ['Created', r.createdAt],
+      ...(ranking ? [['Best point (validation AUC, never test)', ranking.best] as [string, string]] : []),
       ['Baseline', r.baseline],
       ...r.groups.map((g): [string, string] => [g.name, `${g.description ? `${g.description}; ` : ''}seeds ${g.seeds.join(', ')} (${g.runs.length} run${g.runs.length === 1 ? '' : 's'}); store ${g.store || 'n/a'}`]),
     ],
-    noun: 'experiment',
+    noun: ranking ? 'point' : 'experiment',
     models,
     baseline: r.baseline,
     slices: r.slices.map((s) => ({ slice: s.slice, description: s.description, count: s.count, summary: s.summary, oracle: s.oracle })),
@@ -29,6 +32,18 @@ export function runComparison(r: RunComparisonResult): Comparison {
     },
     paired: Object.entries(r.paired).flatMap(([key, p]) => (p ? [{ key, ...p }] : [])),
     notes: r.notes,
+    ...(ranking
+      ? {
+          ranking: {
+            heading: 'Points ranked on validation (best first)',
+            note: 'Ranked by the validation AUC of each run\'s kept epoch, mean ± std over seeds (ties: validation GAUC); the test metrics beside them played no part in the choice.',
+            rows: ranking.order.map((key, k) => {
+              const t = r.slices[0].summary[key];
+              return { key, seeds: r.groups[k].seeds.length, valid: ranking.summary[key], test: { auc: t.auc, gauc: t.gauc, logloss: t.logloss } };
+            }),
+          },
+        }
+      : {}),
   };
 }
 

@@ -18,14 +18,17 @@ export function parseConfig<S extends z.ZodType>(schema: S, raw: unknown, source
   return parsed.data;
 }
 
-/** Reads a JSON file and validates it against a schema. */
-export function readConfigFile<S extends z.ZodType>(schema: S, file: string): z.infer<S> {
-  let raw: unknown;
+/** Reads a JSON file as it is, not yet validated (a ConfigError when missing or not JSON). */
+export function readJsonFile(file: string): unknown {
   try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
+    return JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     throw new ConfigError(file, [e.code === 'ENOENT' ? 'does not exist' : `cannot read it as JSON: ${e.message}`]);
   }
-  return parseConfig(schema, raw, file);
+}
+
+/** Reads a JSON file and validates it against a schema. */
+export function readConfigFile<S extends z.ZodType>(schema: S, file: string): z.infer<S> {
+  return parseConfig(schema, readJsonFile(file), file);
 }

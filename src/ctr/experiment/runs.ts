@@ -4,6 +4,8 @@
  * seeds per slice (overall, then the item-frequency buckets) with gains over a baseline group, and
  * each group's validation curve (first seed). What could mislead is said in the notes: groups
  * tested on different test sets, a seed trained twice (the newest run counts), one seed only.
+ * A sweep folder (`mmctr sweep`: SWEEP_FILE beside its runs) is reported with its points ranked
+ * on validation, best first.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -50,6 +52,23 @@ export interface PairedGap {
   steady: boolean;
 }
 
+/** The file that marks a folder as a sweep's (ctr/experiment/sweep.ts writes it); its runs are ranked on validation. */
+export const SWEEP_FILE = 'sweep.json';
+
+/**
+ * Experiments ranked on validation, never on test (choosing on test would tune to it, and its
+ * metrics would no longer estimate the chosen model's): by the mean over seeds of the kept epoch's
+ * validation AUC, then GAUC; experiments without validation metrics last.
+ */
+export interface ValidationRanking {
+  /** Best first. */
+  order: string[];
+  best: string;
+  /** Per experiment, in seed order (as the slices' perSeed): the kept epoch's validation metrics, overall (NaN without validation). */
+  perSeed: Record<string, MetricSet[]>;
+  summary: Record<string, { auc: Spread; gauc: Spread; logloss: Spread }>;
+}
+
 export interface RunComparisonResult {
   createdAt: string;
   baseline: string;
@@ -59,6 +78,8 @@ export interface RunComparisonResult {
   paired: Record<string, PairedGap | null>;
   curves: Record<string, EpochPoint[]>;
   notes: string[];
+  /** Present when a path is a sweep folder: the groups (its points) are in this order, and the baseline defaults to the best. */
+  ranking?: ValidationRanking;
 }
 
 // JSON writes NaN (an AUC on a slice with one class) as null.
@@ -70,7 +91,7 @@ const evaluation = z.object({
   oracle: z.object({ overall: metricSet, buckets: z.record(z.enum(BUCKETS as [Bucket, ...Bucket[]]), metricSet) }).optional(),
 });
 const RunMetrics = z.object({
-  fit: z.object({ epochs: z.array(z.object({ epoch: z.number(), trainLoss: metric, valid: evaluation.nullable() })) }),
+  fit: z.object({ epochs: z.array(z.object({ epoch: z.number(), trainLoss: metric, valid: evaluation.nullable() })), keptEpoch: z.number().optional() }),
   test: evaluation,
 });
 const RunConfig = z.object({
@@ -88,6 +109,8 @@ interface RunRecord {
   seed: number;
   test: Evaluation;
   epochs: EpochRecord[];
+  /** The validation metrics of the epoch the run kept (runs written before keptEpoch was recorded: the last evaluated). */
+  valid: Evaluation | null;
   mtime: number;
 }
 
@@ -115,6 +138,7 @@ function readRun(dir: string): RunRecord {
     seed: config.train.seed,
     test: metrics.test as Evaluation,
     epochs: metrics.fit.epochs as EpochRecord[],
+    valid: ((metrics.fit.keptEpoch === undefined ? metrics.fit.epochs.filter((e) => e.valid).at(-1) : metrics.fit.epochs.find((e) => e.epoch === metrics.fit.keptEpoch))?.valid ?? null) as Evaluation | null,
     mtime: statSync(path.join(dir, 'metrics.json')).mtimeMs,
   };
 }
@@ -141,8 +165,9 @@ export function compareRuns(paths: readonly string[], { baseline }: { baseline?:
       } else seeds.set(run.seed, run);
     }
   }
-  const names = [...byGroup.keys()];
-  const base = baseline ?? names[0];
+  const ranking = paths.some((p) => existsSync(path.join(p, SWEEP_FILE))) ? rankOnValidation(byGroup) : undefined;
+  const names = ranking?.order ?? [...byGroup.keys()];
+  const base = baseline ?? ranking?.best ?? names[0];
   if (!byGroup.has(base)) throw new MmctrError(`--baseline ${base}: no such experiment among the runs (found: ${names.join(', ')})`);
   const groups = names.map((name) => [...byGroup.get(name)!.values()].sort((a, b) => a.seed - b.seed));
   const tests = (k: number) => groups[k].map((r) => r.test);
@@ -177,6 +202,10 @@ export function compareRuns(paths: readonly string[], { baseline }: { baseline?:
     return { seeds: runs.map((r) => r.seed), auc: spread(gaps('auc')), gauc, logloss: spread(gaps('logloss')), steady: gaps('gauc').every((g) => Math.sign(g) === Math.sign(gauc.mean)) };
   };
   const paired = Object.fromEntries(names.filter((n) => n !== base).map((n) => [n, pairedGap(n)]));
+  if (ranking)
+    notes.unshift(
+      `Ranked on validation, never on test: ${ranking.best} has the best validation AUC (mean over seeds, the kept epoch of each run), so its test metrics were not used to choose it.${base === ranking.best ? ' Gains are measured against it: every other point shows what it costs.' : ''}`,
+    );
   return {
     createdAt: new Date().toISOString(),
     baseline: base,
@@ -185,5 +214,17 @@ export function compareRuns(paths: readonly string[], { baseline }: { baseline?:
     slices,
     curves: Object.fromEntries(names.map((n, k) => [n, epochCurve(groups[k][0].epochs)])),
     notes,
+    ...(ranking ? { ranking } : {}),
   };
+}
+
+const NO_VALIDATION: MetricSet = { auc: Number.NaN, gauc: Number.NaN, logloss: Number.NaN, count: 0 };
+
+function rankOnValidation(byGroup: Map<string, Map<number, RunRecord>>): ValidationRanking {
+  const perSeed = Object.fromEntries([...byGroup].map(([name, seeds]) => [name, [...seeds.values()].sort((a, b) => a.seed - b.seed).map((r) => (r.valid ? metricsOf(r.valid.overall) : NO_VALIDATION))]));
+  const summary = Object.fromEntries(Object.entries(perSeed).map(([name, ms]) => [name, { auc: spread(ms.map((m) => m.auc)), gauc: spread(ms.map((m) => m.gauc)), logloss: spread(ms.map((m) => m.logloss)) }]));
+  const key = (x: number) => (Number.isFinite(x) ? x : Number.NEGATIVE_INFINITY);
+  // Array.sort is stable: ties keep the order the runs were found in.
+  const order = [...byGroup.keys()].sort((a, b) => key(summary[b].auc.mean) - key(summary[a].auc.mean) || key(summary[b].gauc.mean) - key(summary[a].gauc.mean));
+  return { order, best: order[0], perSeed, summary };
 }
