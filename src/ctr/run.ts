@@ -172,6 +172,11 @@ export function resumeRun(runDir: string, options: Omit<TrainRunOptions, 'resume
   return trainRun(config, store, runDir, { ...options, vectors, resume: true });
 }
 
+/** The text of a run folder's config.json: the config with the store it was trained on (what a rerun of the same config compares against). */
+export function runConfigText(config: ExperimentConfig, store: SampleStore): string {
+  return JSON.stringify({ ...config, data: { ...config.data, store: store.dir } }, null, 2);
+}
+
 /** Trains the experiment on a built store and writes the run folder. */
 export function trainRun(config: ExperimentConfig, store: SampleStore, runDir: string, options: TrainRunOptions = {}): RunResult {
   mkdirSync(runDir, { recursive: true });
@@ -180,7 +185,7 @@ export function trainRun(config: ExperimentConfig, store: SampleStore, runDir: s
     appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`);
     options.log?.(line);
   };
-  writeTextAtomic(path.join(runDir, 'config.json'), JSON.stringify({ ...config, data: { ...config.data, store: store.dir } }, null, 2));
+  writeTextAtomic(path.join(runDir, 'config.json'), runConfigText(config, store));
   log(engineSummary());
   const vectors = options.vectors ?? loadRunVectors(config, store);
   if (vectors) log(`item vectors: ${vectors.source} (${vectors.dim}-d)${vectors.control ? `, made uninformative (control ${vectors.control})` : ''}; ${vectors.missing} catalogue items without one, ${vectors.unused} vectors of unknown items`);

@@ -202,7 +202,9 @@ export function compareRuns(paths: readonly string[], { baseline }: { baseline?:
     return { seeds: runs.map((r) => r.seed), auc: spread(gaps('auc')), gauc, logloss: spread(gaps('logloss')), steady: gaps('gauc').every((g) => Math.sign(g) === Math.sign(gauc.mean)) };
   };
   const paired = Object.fromEntries(names.filter((n) => n !== base).map((n) => [n, pairedGap(n)]));
-  if (ranking)
+  if (ranking && !Number.isFinite(ranking.summary[ranking.best].auc.mean))
+    notes.unshift(`No run has validation metrics (a store without a validation split?): the points are in the order found, and none is chosen on validation.`);
+  else if (ranking)
     notes.unshift(
       `Ranked on validation, never on test: ${ranking.best} has the best validation AUC (mean over seeds, the kept epoch of each run), so its test metrics were not used to choose it.${base === ranking.best ? ' Gains are measured against it: every other point shows what it costs.' : ''}`,
     );

@@ -17,7 +17,7 @@ import { ConfigError, MmctrError, UsageError } from '../../util/errors.js';
 import { fnv1aCodeUnits } from '../../util/hash.js';
 import { ExperimentConfig } from '../config.js';
 import type { ItemVectorTable } from '../parts/item-vectors.js';
-import { experimentConfigOf, loadRunVectors, trainRun, type TrainRunOptions } from '../run.js';
+import { experimentConfigOf, loadRunVectors, runConfigText, trainRun, type TrainRunOptions } from '../run.js';
 import type { MetricSet, Spread } from './result.js';
 import { compareRuns, SWEEP_FILE, type RunComparisonResult } from './runs.js';
 
@@ -226,9 +226,6 @@ const SELECTED_ON = 'validation AUC of the kept epoch, mean over seeds (then val
 
 const planOf = (plan: Pick<SweepPlan, 'config' | 'name' | 'axes' | 'seeds'>) => ({ config: plan.config, name: plan.name, axes: plan.axes, seeds: plan.seeds });
 
-/** What a run folder's config.json holds for this config and store (trainRun writes it so). */
-const recordedConfig = (config: ExperimentConfig, store: SampleStore) => JSON.stringify({ ...config, data: { ...config.data, store: store.dir } }, null, 2);
-
 /**
  * Trains every (point, seed) of `plan` not yet finished in `dir`, then ranks the points. `dir`
  * may hold an earlier sweep of the same plan (same config file, --set values and seeds): its
@@ -262,7 +259,7 @@ export async function runSweep(plan: SweepPlan, dir: string, options: SweepOptio
       const config = { ...point.config, train: { ...point.config.train, seed } };
       k++;
       if (existsSync(path.join(runDir, 'metrics.json'))) {
-        if (readFileSync(path.join(runDir, 'config.json'), 'utf8') !== recordedConfig(config, store))
+        if (readFileSync(path.join(runDir, 'config.json'), 'utf8') !== runConfigText(config, store))
           throw new MmctrError(`${runDir} was trained from another config than this sweep's point (was ${plan.config} or its store changed?): give another --name, or remove that run folder`);
         skipped++;
         options.onEnd?.(run, 'skipped');
