@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { EpochPoint } from '../ctr/experiment/result.js';
 import { writeTextAtomic } from '../util/atomic-write.js';
 import { comparisonCharts } from './charts.js';
-import { formatCount, formatGain, formatGap, formatMetric, formatSpread, labelOf, NO_CURVES, nounHeading, type ComparedSlice, type Comparison } from './comparison.js';
+import { finite, formatCount, formatGain, formatGap, formatMetric, formatSpread, labelOf, NO_CURVES, nounHeading, type ComparedSlice, type Comparison } from './comparison.js';
 
 interface Table {
   head: string[];
@@ -85,7 +85,7 @@ export function consoleSummary(c: Comparison): string {
     ? [
         `${'rank'} ${c.noun.padEnd(width)} ${'valid AUC'.padStart(15)} ${'valid GAUC'.padStart(15)} ${'test AUC'.padStart(15)} ${'test GAUC'.padStart(15)}`,
         ...c.ranking.rows.map((r, k) => `${String(k + 1).padStart(4)} ${labelOf(c, r.key).padEnd(width)} ${pm(r.valid.auc).padStart(15)} ${pm(r.valid.gauc).padStart(15)} ${pm(r.test.auc).padStart(15)} ${pm(r.test.gauc).padStart(15)}`),
-        `best ${c.noun} (validation AUC, never test): ${labelOf(c, c.ranking.rows[0].key)}`,
+        finite(c.ranking.rows[0]?.valid.auc.mean) ? `best ${c.noun} (validation AUC, never test): ${labelOf(c, c.ranking.rows[0].key)}` : `no ${c.noun} has validation metrics: none is chosen`,
         '',
       ]
     : [];

@@ -4,7 +4,7 @@
  * points ranked on validation, best first.
  */
 import type { RunComparisonResult } from '../ctr/experiment/runs.js';
-import type { Comparison } from './comparison.js';
+import { finite, type Comparison } from './comparison.js';
 import { writeReport } from './render.js';
 
 /** tableau10: an experiment keeps its colour in every chart of the report. */
@@ -13,11 +13,13 @@ const PALETTE = ['#4c78a8', '#f58518', '#e45756', '#72b7b2', '#54a24b', '#eeca3b
 export function runComparison(r: RunComparisonResult): Comparison {
   const models = r.groups.map((g, k) => ({ key: g.name, label: g.name, colour: PALETTE[k % PALETTE.length] }));
   const ranking = r.ranking;
+  // Without validation metrics the ranking is the order found, and no point is chosen.
+  const best = ranking && finite(ranking.summary[ranking.best].auc.mean) ? ranking.best : null;
   return {
-    title: ranking ? `Sweep: ${r.groups.length} points ranked on validation, best ${ranking.best}` : `Runs compared: ${r.groups.map((g) => g.name).join(', ')}`,
+    title: ranking ? `Sweep: ${r.groups.length} points ranked on validation${best ? `, best ${best}` : ''}` : `Runs compared: ${r.groups.map((g) => g.name).join(', ')}`,
     facts: [
       ['Created', r.createdAt],
-      ...(ranking ? [['Best point (validation AUC, never test)', ranking.best] as [string, string]] : []),
+      ...(best ? [['Best point (validation AUC, never test)', best] as [string, string]] : []),
       ['Baseline', r.baseline],
       ...r.groups.map((g): [string, string] => [g.name, `${g.description ? `${g.description}; ` : ''}seeds ${g.seeds.join(', ')} (${g.runs.length} run${g.runs.length === 1 ? '' : 's'}); store ${g.store || 'n/a'}`]),
     ],

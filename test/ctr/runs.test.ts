@@ -103,3 +103,17 @@ test('real runs of `mmctr train` are read back: the figures are the runs own tes
   assert.ok(r.slices.slice(1).every((s) => /training impression/.test(s.description)), r.slices.map((s) => s.description).join('; '));
   assert.equal(r.curves['real-din'].length, runs[0].fit.epochs.filter((e) => e.valid).length);
 });
+
+test('a sweep folder (sweep.json) is ranked on validation, best first, and its best point is the default baseline', () => {
+  // Equal validation AUC: validation GAUC decides, so the point found second ranks first.
+  fakeRun('sweep/a-seed1', 'p:a', 1, 0.6);
+  fakeRun('sweep/b-seed1', 'p:b', 1, 0.7);
+  writeFileSync(path.join(dir, 'sweep', 'sweep.json'), '{}');
+  const r = compareRuns([path.join(dir, 'sweep')]);
+  assert.deepEqual(r.ranking?.order, ['p:b', 'p:a']);
+  assert.deepEqual(r.groups.map((g) => g.name), ['p:b', 'p:a']);
+  assert.equal(r.baseline, 'p:b');
+  assert.equal(r.ranking?.summary['p:b'].gauc.mean, 0.68, 'the last evaluated epoch when the run records no keptEpoch');
+  assert.match(r.notes[0], /^Ranked on validation, never on test: p:b/);
+  assert.equal(compareRuns([path.join(dir, 'sweep', 'a-seed1'), path.join(dir, 'sweep', 'b-seed1')]).ranking, undefined, 'run folders alone are not ranked');
+});
