@@ -21,6 +21,7 @@ import { readSampleConfig } from '../data/sample-config.js';
 import { generateWorld } from '../world/generate.js';
 import { worldParams } from '../world/params.js';
 import { evaluationTable } from './ctr.js';
+import { seedNumber } from './options.js';
 import { progressBar } from './progress.js';
 
 export function registerDemo(program: Command): void {
@@ -28,7 +29,7 @@ export function registerDemo(program: Command): void {
     .command('demo')
     .description('run the pipeline end to end on built-in demo data (no downloads, no servers)')
     .option('--out <dir>', 'where the demo writes its data and runs', 'runs/demo')
-    .option('--seed <n>', 'seed of the data and the models', (v) => Number.parseInt(v, 10), 1)
+    .option('--seed <n>', 'seed of the data and the models', seedNumber, 1)
     .option('--json', 'print the results as one JSON object')
     .action(async (opts: { out: string; seed: number; json?: boolean }) => {
       const say = opts.json ? () => {} : (line: string) => console.log(line);

@@ -7,10 +7,12 @@ import path from 'node:path';
 import { compareRuns } from '../ctr/experiment/runs.js';
 import { consoleSummary } from '../report/render.js';
 import { runComparison, writeRunReport } from '../report/run-report.js';
+import { each, existingPath } from './options.js';
 
 export function registerReport(program: Command): void {
   program
-    .command('report <paths...>')
+    .command('report')
+    .argument('<paths...>', 'run folders, or folders holding them', each(existingPath('a run folder or a folder holding runs')))
     .description('compare trained runs (run folders, or folders holding them): mean ± std over seeds by slice, gains over a baseline, charts; writes report.html/.md/.json')
     .option('--baseline <name>', 'the experiment (config name) gains are measured against (default: the first found)')
     .option('--out <dir>', 'where to write the report (default: runs/reports/report-<time>)')

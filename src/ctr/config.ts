@@ -168,7 +168,7 @@ export const DataSection = z
     samples: SampleConfig.optional(),
     /**
      * Item vectors for the multimodal features (Vector, SimScore, SimTier, MAKE): any source
-     * encoders/vector-file.ts reads (an `mmctr embed` export, a feature cache file, or a
+     * encoders/vector-file.ts reads (an `mmctr pretrain embed` export, a feature cache file, or a
      * precomputed jsonl, csv, tsv or safetensors file).
      */
     vectors: z.string().optional(),

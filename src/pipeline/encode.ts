@@ -1,5 +1,5 @@
 /**
- * `mmctr encode` (and `mmctr embed`): a dataset's item catalogue as vectors, every item, no
+ * `mmctr encode` (and `mmctr pretrain embed`): a dataset's item catalogue as vectors, every item, no
  * searches or events needed. Without a model: the frozen image backbone's features (MobileNetV2,
  * through the encoders' feature cache), written as plain vectors; items without a usable image
  * have no backbone feature and are left out of the file. With a trained SCL model: its towers'

@@ -18,7 +18,6 @@ import type { Pair } from '../pretrain/pairs.js';
 import { prepare, runExperiment } from '../pretrain/pipeline.js';
 import { loadSearchData, SearchData } from '../pretrain/source.js';
 import { cacheKey } from '../util/cache-key.js';
-import { MmctrError } from '../util/errors.js';
 import { WORLD_VERSION, writtenWorld } from '../world/generate.js';
 import { readSearchTruth, statedOracle } from '../world/search-truth.js';
 import { PipelineOptions, withBar } from './options.js';
@@ -28,16 +27,12 @@ import { datasetFiles } from './store.js';
 const SCL_VECTORS_VERSION = 1;
 
 /** A config file with its relative paths (data.spec, featureCache) resolved against its folder; `seed` overrides its seed. */
-export function loadSclConfig(file: string, seed?: string): SclConfig {
+export function loadSclConfig(file: string, seed?: number): SclConfig {
   const c = readSclConfig(file);
   const dir = path.dirname(path.resolve(file));
   if (c.data.spec) c.data.spec = path.resolve(dir, c.data.spec);
   c.featureCache = path.resolve(dir, c.featureCache);
-  if (seed !== undefined) {
-    const s = Number(seed);
-    if (!Number.isSafeInteger(s) || s < 0) throw new MmctrError(`--seed must be a non-negative integer, got '${seed}'`);
-    c.seed = s;
-  }
+  if (seed !== undefined) c.seed = seed;
   return c;
 }
 

@@ -5,7 +5,7 @@
  *   catalogue item's vector from its title and its photo (the title-colour encoder, the same one
  *   ingestion uses, so new items land in the same space and an uploaded photo shapes the vector),
  *   and a DIN with SimTier and MAKE over those vectors trained on it.
- * Swap in SCL vectors (`mmctr embed`) here and the service needs no other change: the
+ * Swap in SCL vectors (`mmctr pretrain embed`) here and the service needs no other change: the
  * ranker always hands the model the index's vectors.
  *
  * The folder is complete when its manifest (serve.json) exists; it is written last, so an
@@ -38,7 +38,7 @@ export interface ServeManifest {
   recipe?: string;
   /** The run folder (`mmctr train` layout) the service loads. */
   run: string;
-  /** Item vectors to seed the index with (`mmctr embed` format). */
+  /** Item vectors to seed the index with (`mmctr pretrain embed` format). */
   vectors: string;
   /** How new items are encoded: the title-colour encoder's settings, or an SCL model file. */
   encoder: { kind: 'title-colour'; dim: number; seed: number } | { kind: 'scl'; model: string };

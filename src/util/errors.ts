@@ -18,3 +18,6 @@ export class ConfigError extends MmctrError {
     super(`${file}: invalid configuration\n${issues.map((i) => `  - ${i}`).join('\n')}`);
   }
 }
+
+/** The command line asks for something that cannot be done as given (conflicting or missing flags); the CLI exits with code 2. */
+export class UsageError extends MmctrError {}
