@@ -80,7 +80,7 @@ export function registerCtr(program: Command): void {
 
   program
     .command('resume')
-    .description('continue a run that stopped (killed, crashed) from its newest checkpoint (written at every epoch end, and every train.checkpointEvery steps)')
+    .description('continue a run that stopped (killed, crashed) from its newest checkpoint (written at every epoch end, every train.checkpointMinutes of training (5 by default), and every train.checkpointEvery steps when set)')
     .argument('<run>', 'run folder written by `mmctr train`', runFolder)
     .action((runDir: string) => {
       const bar = progressBar('train');

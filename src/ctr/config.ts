@@ -151,8 +151,15 @@ export const TrainConfig = z
      */
     clipGradNorm: z.number().min(0).default(10),
     seed: z.number().int().nonnegative().default(1),
-    /** Checkpoint every N steps (0: only at epoch ends). */
+    /** Checkpoint every N steps (0: only at epoch ends and by time, checkpointMinutes). */
     checkpointEvery: z.number().int().nonnegative().default(0),
+    /**
+     * Checkpoint when this many minutes of training have passed since the last checkpoint (0: not
+     * by time). On by default so that `mmctr resume` works on any default run that is long enough
+     * to lose: a run shorter than this only checkpoints at epoch ends; the cost is one write of
+     * the weights and optimiser state per interval.
+     */
+    checkpointMinutes: z.number().min(0).default(5),
   })
   .strict();
 export type TrainConfig = z.infer<typeof TrainConfig>;
