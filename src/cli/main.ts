@@ -5,6 +5,7 @@
  */
 import { Command } from 'commander';
 import { MmctrError } from '../util/errors.js';
+import { setHomeDir } from '../util/paths.js';
 import { registerCtr } from './ctr.js';
 import { registerData } from './data.js';
 import { registerDemo } from './demo.js';
@@ -21,6 +22,14 @@ program
   .name('mmctr')
   .description('Multimodal item representations for CTR ranking (SCL, SimTier, MAKE) on a native-speed engine')
   .showHelpAfterError();
+
+// Global, so every command sees the same home (util/paths.ts) from its first line.
+program
+  .option('--home <dir>', 'where mmctr writes what it builds for itself (the serve default model, runs/serve-default); default: $MMCTR_HOME, else the working directory')
+  .hook('preAction', () => {
+    const { home } = program.opts<{ home?: string }>();
+    if (home) setHomeDir(home);
+  });
 
 registerDoctor(program);
 registerData(program);
