@@ -11,7 +11,7 @@ import { openRun, readExperimentConfig, resumeRun, trainRun } from '../ctr/run.j
 import { evaluateSplit, predictSplit } from '../ctr/trainer.js';
 import { resolveStore } from '../pipeline/store.js';
 import { TrainConfig } from '../ctr/config.js';
-import { existingDir, existingFile, list, number, oneOf, RUNS_FLAG, seedNumber, text } from './options.js';
+import { existingDir, existingFile, list, number, oneOf, RUNS_FLAG, runsFolder, seedNumber, text } from './options.js';
 import { progressBar } from './progress.js';
 
 const fmt = (x: number) => (Number.isNaN(x) ? '   -  ' : x.toFixed(4));
@@ -51,30 +51,31 @@ export function registerCtr(program: Command): void {
     .option('--epochs <n>', 'override train.epochs', number(TrainConfig.shape.epochs))
     .option('--keep <which>', 'the model kept: best (the best validation epoch, with early stopping; the default) or last (all --epochs trained)', text(TrainConfig.shape.keep.unwrap()))
     .option('--json', 'print the result as one JSON object')
-    .action(async (file: string, opts: { runs: string; seeds?: number[]; epochs?: number; keep?: TrainConfig['keep']; json?: boolean }) => {
+    .action(async (file: string, opts: { runs?: string; seeds?: number[]; epochs?: number; keep?: TrainConfig['keep']; json?: boolean }) => {
       const config = readExperimentConfig(file);
       if (opts.epochs !== undefined) config.train.epochs = opts.epochs;
       if (opts.keep !== undefined) config.train.keep = opts.keep;
       const seeds = opts.seeds ?? [config.train.seed];
-      const store = await resolveStore(config.data, path.dirname(path.resolve(file)), opts.runs, { progress: progressBar });
+      const runs = runsFolder(opts.runs);
+      const store = await resolveStore(config.data, path.dirname(path.resolve(file)), runs, { progress: progressBar });
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-      const runs = seeds.map((seed) => {
+      const trained = seeds.map((seed) => {
         const runConfig = { ...config, train: { ...config.train, seed } };
         const bar = progressBar(`seed ${seed}`);
-        const result = trainRun(runConfig, store, path.join(opts.runs, `${config.name}-seed${seed}-${stamp}`), {
+        const result = trainRun(runConfig, store, path.join(runs, `${config.name}-seed${seed}-${stamp}`), {
           onProgress: (p) => bar.update(p.done, p.total, p.phase === 'train' ? `epoch ${p.epoch} loss ${p.loss?.toFixed(4)}` : `epoch ${p.epoch} evaluating`),
           log: opts.json ? undefined : (line) => console.error(line),
         });
         bar.stop();
         return result;
       });
-      const summary = summarizeSeeds(runs.map((r) => r.test));
+      const summary = summarizeSeeds(trained.map((r) => r.test));
       if (opts.json) {
-        console.log(JSON.stringify({ runs: runs.map((r) => ({ run: r.dir, seed: r.seed, test: r.test.overall, samplesPerSecond: r.fit.samplesPerSecond, loopSamplesPerSecond: r.fit.loopSamplesPerSecond, seconds: r.fit.seconds })), summary }));
+        console.log(JSON.stringify({ runs: trained.map((r) => ({ run: r.dir, seed: r.seed, test: r.test.overall, samplesPerSecond: r.fit.samplesPerSecond, loopSamplesPerSecond: r.fit.loopSamplesPerSecond, seconds: r.fit.seconds })), summary }));
         return;
       }
-      for (const r of runs) console.log(`run folder: ${r.dir}`);
-      if (runs.length === 1) console.log(evaluationTable(runs[0].test));
+      for (const r of trained) console.log(`run folder: ${r.dir}`);
+      if (trained.length === 1) console.log(evaluationTable(trained[0].test));
       else console.log(seedTable(summary, seeds.length));
     });
 

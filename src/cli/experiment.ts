@@ -11,7 +11,7 @@ import { PaperExperimentConfig, readPaperConfig, runPaperExperiment } from '../c
 import { PAPER_VARIANTS, PaperVariant } from '../ctr/experiment/result.js';
 import { preparePaperInputs } from '../pipeline/paper.js';
 import { paperSummaryTable, writePaperReport } from '../report/paper-report.js';
-import { existingFile, list, number, oneOf, RUNS_FLAG, seedNumber } from './options.js';
+import { existingFile, list, number, oneOf, RUNS_FLAG, runsFolder, seedNumber } from './options.js';
 import { progressBar } from './progress.js';
 
 
@@ -27,14 +27,15 @@ export function registerExperiment(program: Command): void {
     .option('--variants <list>', `a subset of ${PAPER_VARIANTS.join(',')}`, list(oneOf(PAPER_VARIANTS)))
     .option('--curve-epochs <n>', 'epochs of the ID model for the one-epoch curve (0: skip)', number(PaperExperimentConfig.shape.curveEpochs))
     .option('--json', 'print the result as one JSON object')
-    .action(async (file: string, opts: { runs: string; out?: string; seeds?: number[]; variants?: PaperVariant[]; curveEpochs?: number; json?: boolean }) => {
+    .action(async (file: string, opts: { runs?: string; out?: string; seeds?: number[]; variants?: PaperVariant[]; curveEpochs?: number; json?: boolean }) => {
       const config = readPaperConfig(file);
       if (opts.seeds) config.seeds = opts.seeds;
       if (opts.variants) config.variants = opts.variants;
       if (opts.curveEpochs !== undefined) config.curveEpochs = opts.curveEpochs;
       const log = opts.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
-      const { store, description } = await preparePaperInputs(config, opts.runs, { log, progress: progressBar });
-      const out = opts.out ?? path.join(opts.runs, 'experiments', `${config.name}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+      const runs = runsFolder(opts.runs);
+      const { store, description } = await preparePaperInputs(config, runs, { log, progress: progressBar });
+      const out = opts.out ?? path.join(runs, 'experiments', `${config.name}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
       let bar = progressBar('runs');
       const result = runPaperExperiment(config, store, out, {
         dataDescription: description,

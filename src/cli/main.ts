@@ -8,7 +8,7 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { ConfigError, MmctrError, UsageError } from '../util/errors.js';
-import { repoRoot } from '../util/paths.js';
+import { repoRoot, setHomeDir } from '../util/paths.js';
 import { registerCtr } from './ctr.js';
 import { registerData } from './data.js';
 import { registerDemo } from './demo.js';
@@ -36,6 +36,14 @@ program
   // Commander's own usage errors (unknown option, missing argument, a value a flag's parser refused) exit 2.
   .exitOverride((err: CommanderError) => {
     throw err;
+  });
+
+// Global, so every command sees the same home (util/paths.ts) from its first line.
+program
+  .option('--home <dir>', 'where mmctr writes by default: its runs folder (run folders, caches, the demo, the serve default model) is <home>/runs; default: $MMCTR_HOME, else the working directory')
+  .hook('preAction', () => {
+    const { home } = program.opts<{ home?: string }>();
+    if (home) setHomeDir(home);
   });
 
 registerDoctor(program);

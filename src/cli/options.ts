@@ -7,6 +7,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { z } from 'zod';
+import { runsDir } from '../util/paths.js';
 
 /** What a zod issue expected, in words ("an integer >= 0", "one of a, b"). */
 function expected(issue: z.core.$ZodIssue): string {
@@ -101,8 +102,11 @@ export const seedNumber = number(z.number().int().nonnegative());
 export const countNumber = number(z.number().int().nonnegative());
 export const positiveNumber = number(z.number().int().positive());
 
+/** The runs folder a command uses: its --runs, else the home's (util/paths.ts). */
+export const runsFolder = (flag: string | undefined): string => flag ?? runsDir();
+
 /** One meaning of --runs everywhere: the runs folder (run folders, and the caches of built stores, worlds and vectors). */
-export const RUNS_FLAG = ['--runs <dir>', 'the runs folder: run folders, and the cached worlds, stores and vectors they are built from', 'runs'] as const;
+export const RUNS_FLAG = ['--runs <dir>', 'the runs folder: run folders, and the cached worlds, stores and vectors they are built from (default: runs/ in the home folder, see --home)'] as const;
 
 /**
  * A command at its place in the tree (`mmctr pretrain text`), and under its old name for one

@@ -11,7 +11,7 @@ import { coClickConfig, CoClickConfig, readCoClickConfig } from '../pretrain/coc
 import { formatCoClickTable, runTextVectors, TEXT_METHODS, TextMethod } from '../pretrain/coclick/run.js';
 import { writeEmbeddings } from '../encoders/vector-file.js';
 import { ConfigError, MmctrError } from '../util/errors.js';
-import { commandWithAlias, existingFile, existingPath, oneOf, positiveNumber, RUNS_FLAG, seedNumber } from './options.js';
+import { commandWithAlias, existingFile, existingPath, oneOf, positiveNumber, RUNS_FLAG, runsFolder, seedNumber } from './options.js';
 import { progressBar } from './progress.js';
 import { resolveStore, type StoreSource } from '../pipeline/store.js';
 import { SampleStore } from '../data/store.js';
@@ -64,9 +64,9 @@ export function registerTextVectors(pretrain: Command): void {
       .option('--epochs <n>', 'training epochs (overrides the config)', positiveNumber)
       .option(...RUNS_FLAG)
       .option('--json', 'print the report as one JSON object')
-      .action(async (input: string, opts: { out: string; method: TextMethod; config?: string; seed?: number; epochs?: number; runs: string; json?: boolean }) => {
+      .action(async (input: string, opts: { out: string; method: TextMethod; config?: string; seed?: number; epochs?: number; runs?: string; json?: boolean }) => {
         const method = opts.method;
-        const { store, config } = await resolveInput(input, opts.config, opts.runs);
+        const { store, config } = await resolveInput(input, opts.config, runsFolder(opts.runs));
         if (opts.seed !== undefined) config.seed = opts.seed;
         if (opts.epochs !== undefined) config.train.epochs = opts.epochs;
         const bar = progressBar('coclick');

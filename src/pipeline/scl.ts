@@ -9,7 +9,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { FeatureTable } from '../encoders/types.js';
-import { readSclConfig, SclConfig } from '../pretrain/config.js';
+import { featureCacheOf, readSclConfig, SclConfig } from '../pretrain/config.js';
 import type { Scorer } from '../pretrain/evaluate.js';
 import { embedItems } from '../pretrain/export.js';
 import { writeEmbeddings } from '../encoders/vector-file.js';
@@ -31,7 +31,7 @@ export function loadSclConfig(file: string, seed?: number): SclConfig {
   const c = readSclConfig(file);
   const dir = path.dirname(path.resolve(file));
   if (c.data.spec) c.data.spec = path.resolve(dir, c.data.spec);
-  c.featureCache = path.resolve(dir, c.featureCache);
+  c.featureCache = c.featureCache ? path.resolve(dir, c.featureCache) : featureCacheOf(c);
   if (seed !== undefined) c.seed = seed;
   return c;
 }
@@ -39,7 +39,7 @@ export function loadSclConfig(file: string, seed?: number): SclConfig {
 /** What SCL reads from a dataset: its items and searches, and the items' frozen image features (cached by the encoders). */
 export async function loadSclInputs(c: SclConfig, specFile: string, options: PipelineOptions = {}): Promise<{ data: SearchData; table: FeatureTable }> {
   const data = await loadSearchData(specFile);
-  const table = await withBar(options, 'features', (update) => sclImageFeatures(c.model, data.items, c.featureCache, update));
+  const table = await withBar(options, 'features', (update) => sclImageFeatures(c.model, data.items, featureCacheOf(c), update));
   return { data, table };
 }
 

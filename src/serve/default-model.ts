@@ -25,7 +25,7 @@ import { resolveStore } from '../pipeline/store.js';
 import { ensureWorld } from '../pipeline/world.js';
 import { writeTextAtomic } from '../util/atomic-write.js';
 import { cacheKey } from '../util/cache-key.js';
-import { repoRoot } from '../util/paths.js';
+import { homeDir } from '../util/paths.js';
 import { TitleColourEncoder } from './item-encoder.js';
 
 export const DEFAULT_DIR = 'runs/serve-default';
@@ -45,7 +45,7 @@ export interface ServeManifest {
 }
 
 export interface DefaultModelOptions {
-  /** Where to build (default runs/serve-default under the repository). */
+  /** Where to build (default runs/serve-default under the home folder: util/paths.ts homeDir()). */
   dir?: string;
   seed?: number;
   /** World size and training length (tests shrink them). */
@@ -60,7 +60,7 @@ export interface DefaultModelOptions {
 
 /** The manifest of a built default (building it first if needed). */
 export async function ensureDefaultModel(options: DefaultModelOptions = {}): Promise<ServeManifest> {
-  const dir = path.resolve(options.dir ?? path.join(repoRoot(), DEFAULT_DIR));
+  const dir = path.resolve(options.dir ?? path.join(homeDir(), DEFAULT_DIR));
   const manifestFile = path.join(dir, MANIFEST);
   const { seed = 1, users = 200, days = 10, epochs = 2, historyLength = 100, multimodal = true, log = () => {} } = options;
   const recipe = cacheKey({ stage: 'serve-default', version: RECIPE, recipe: { seed, users, days, epochs, historyLength, multimodal } });
