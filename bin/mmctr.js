@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `mmctr` command: runs the compiled CLI (npm ci builds it into dist/).
+// The `mmctr` command: runs the compiled CLI (dist/: the package carries it; in a clone, npm ci builds it).
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 

@@ -10,7 +10,8 @@ import { BUCKETS, Evaluation } from '../ctr/metrics.js';
 import { openRun, readExperimentConfig, resumeRun, trainRun } from '../ctr/run.js';
 import { evaluateSplit, predictSplit } from '../ctr/trainer.js';
 import { resolveStore } from '../pipeline/store.js';
-import { MmctrError } from '../util/errors.js';
+import { TrainConfig } from '../ctr/config.js';
+import { existingDir, existingFile, list, number, oneOf, RUNS_FLAG, runsFolder, seedNumber, text } from './options.js';
 import { progressBar } from './progress.js';
 
 const fmt = (x: number) => (Number.isNaN(x) ? '   -  ' : x.toFixed(4));
@@ -37,56 +38,51 @@ function seedTable(s: ReturnType<typeof summarizeSeeds>, n: number): string {
   return [`test metrics over ${n} seeds (mean ± std)`, ...(['auc', 'gauc', 'logloss'] as const).map((k) => `${k.padEnd(8)} ${s[k].mean.toFixed(4)} ± ${s[k].std.toFixed(4)}`)].join('\n');
 }
 
-function splitOption(value: string): SplitName {
-  if (!SPLITS.includes(value as SplitName)) throw new MmctrError(`--split must be one of ${SPLITS.join(', ')}, got '${value}'`);
-  return value as SplitName;
-}
+const splitOption = oneOf(SPLITS);
+const runFolder = existingDir('a run folder written by `mmctr train`');
 
 export function registerCtr(program: Command): void {
   program
     .command('train')
     .description('train the model an experiment config names; writes a run folder')
-    .argument('<config>', 'experiment config (JSON), e.g. configs/movielens-din.json')
-    .option('--runs <dir>', 'where run folders go', 'runs')
-    .option('--seeds <list>', 'train once per seed (comma-separated) and report mean and spread', (v) => v.split(',').map((x) => Number.parseInt(x, 10)))
-    .option('--epochs <n>', 'override the number of epochs', (v) => Number.parseInt(v, 10))
-    .option('--keep <which>', 'the model kept: best (the best validation epoch, with early stopping; the default) or last (all --epochs trained)')
+    .argument('<config>', 'experiment config (JSON), e.g. configs/movielens-din.json', existingFile('an experiment config (JSON)'))
+    .option(...RUNS_FLAG)
+    .option('--seeds <list>', 'train once per seed (comma-separated) and report mean and spread', list(seedNumber))
+    .option('--epochs <n>', 'override train.epochs', number(TrainConfig.shape.epochs))
+    .option('--keep <which>', 'the model kept: best (the best validation epoch, with early stopping; the default) or last (all --epochs trained)', text(TrainConfig.shape.keep.unwrap()))
     .option('--json', 'print the result as one JSON object')
-    .action(async (file: string, opts: { runs: string; seeds?: number[]; epochs?: number; keep?: string; json?: boolean }) => {
+    .action(async (file: string, opts: { runs?: string; seeds?: number[]; epochs?: number; keep?: TrainConfig['keep']; json?: boolean }) => {
       const config = readExperimentConfig(file);
       if (opts.epochs !== undefined) config.train.epochs = opts.epochs;
-      if (opts.keep !== undefined) {
-        if (opts.keep !== 'best' && opts.keep !== 'last') throw new MmctrError(`--keep must be best or last, got '${opts.keep}'`);
-        config.train.keep = opts.keep;
-      }
+      if (opts.keep !== undefined) config.train.keep = opts.keep;
       const seeds = opts.seeds ?? [config.train.seed];
-      if (seeds.some((s) => !Number.isInteger(s) || s < 0)) throw new MmctrError(`--seeds must list non-negative integers, got ${seeds.join(',')}`);
-      const store = await resolveStore(config.data, path.dirname(path.resolve(file)), opts.runs, { progress: progressBar });
+      const runs = runsFolder(opts.runs);
+      const store = await resolveStore(config.data, path.dirname(path.resolve(file)), runs, { progress: progressBar });
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-      const runs = seeds.map((seed) => {
+      const trained = seeds.map((seed) => {
         const runConfig = { ...config, train: { ...config.train, seed } };
         const bar = progressBar(`seed ${seed}`);
-        const result = trainRun(runConfig, store, path.join(opts.runs, `${config.name}-seed${seed}-${stamp}`), {
+        const result = trainRun(runConfig, store, path.join(runs, `${config.name}-seed${seed}-${stamp}`), {
           onProgress: (p) => bar.update(p.done, p.total, p.phase === 'train' ? `epoch ${p.epoch} loss ${p.loss?.toFixed(4)}` : `epoch ${p.epoch} evaluating`),
           log: opts.json ? undefined : (line) => console.error(line),
         });
         bar.stop();
         return result;
       });
-      const summary = summarizeSeeds(runs.map((r) => r.test));
+      const summary = summarizeSeeds(trained.map((r) => r.test));
       if (opts.json) {
-        console.log(JSON.stringify({ runs: runs.map((r) => ({ run: r.dir, seed: r.seed, test: r.test.overall, samplesPerSecond: r.fit.samplesPerSecond, loopSamplesPerSecond: r.fit.loopSamplesPerSecond, seconds: r.fit.seconds })), summary }));
+        console.log(JSON.stringify({ runs: trained.map((r) => ({ run: r.dir, seed: r.seed, test: r.test.overall, samplesPerSecond: r.fit.samplesPerSecond, loopSamplesPerSecond: r.fit.loopSamplesPerSecond, seconds: r.fit.seconds })), summary }));
         return;
       }
-      for (const r of runs) console.log(`run folder: ${r.dir}`);
-      if (runs.length === 1) console.log(evaluationTable(runs[0].test));
+      for (const r of trained) console.log(`run folder: ${r.dir}`);
+      if (trained.length === 1) console.log(evaluationTable(trained[0].test));
       else console.log(seedTable(summary, seeds.length));
     });
 
   program
     .command('resume')
-    .description('continue a run that stopped (killed, crashed) from its newest checkpoint (written at every epoch end, and every train.checkpointEvery steps)')
-    .argument('<run>', 'run folder written by `mmctr train`')
+    .description('continue a run that stopped (killed, crashed) from its newest checkpoint (written at every epoch end, every train.checkpointMinutes of training (5 by default), and every train.checkpointEvery steps when set)')
+    .argument('<run>', 'run folder written by `mmctr train`', runFolder)
     .action((runDir: string) => {
       const bar = progressBar('train');
       const result = resumeRun(runDir, {
@@ -101,13 +97,13 @@ export function registerCtr(program: Command): void {
   program
     .command('evaluate')
     .description('evaluate a trained run on a split (AUC, GAUC, logloss; by item frequency bucket)')
-    .argument('<run>', 'run folder written by `mmctr train`')
-    .option('--split <name>', 'train, valid or test', 'test')
+    .argument('<run>', 'run folder written by `mmctr train`', runFolder)
+    .option('--split <name>', 'train, valid or test', splitOption, 'test' as SplitName)
     .option('--json', 'machine-readable output')
-    .action((runDir: string, opts: { split: string; json?: boolean }) => {
+    .action((runDir: string, opts: { split: SplitName; json?: boolean }) => {
       const { model, store } = openRun(runDir);
       const bar = progressBar('evaluate');
-      const e = evaluateSplit(model, store, splitOption(opts.split), (d, t) => bar.update(d, t));
+      const e = evaluateSplit(model, store, opts.split, (d, t) => bar.update(d, t));
       bar.stop();
       const note = samplingNote(store.meta);
       console.log(opts.json ? JSON.stringify({ ...e, notes: note ? [note] : [] }) : evaluationTable(e) + (note ? `\nnote: ${note}` : ''));
@@ -116,12 +112,12 @@ export function registerCtr(program: Command): void {
   program
     .command('predict')
     .description('write pCTR for every sample of a split as CSV (user_id, item_id, label, pctr)')
-    .argument('<run>', 'run folder written by `mmctr train`')
-    .option('--split <name>', 'train, valid or test', 'test')
+    .argument('<run>', 'run folder written by `mmctr train`', runFolder)
+    .option('--split <name>', 'train, valid or test', splitOption, 'test' as SplitName)
     .requiredOption('--out <file>', 'CSV file to write')
-    .action(async (runDir: string, opts: { split: string; out: string }) => {
+    .action(async (runDir: string, opts: { split: SplitName; out: string }) => {
       const { model, store } = openRun(runDir);
-      const { probs, reader } = predictSplit(model, store, splitOption(opts.split));
+      const { probs, reader } = predictSplit(model, store, opts.split);
       const all = reader.readRange(0, reader.count);
       reader.close();
       const { catalog, users } = store;

@@ -15,7 +15,10 @@ import { readSampleConfig, SampleConfig, SPLITS } from '../data/sample-config.js
 import { buildSamples, samplePlan } from '../data/samples.js';
 import type { StoreMeta } from '../data/store.js';
 import { readDatasetSpec } from '../data/spec.js';
+import { UsageError } from '../util/errors.js';
+import { countNumber, existingDir, existingFile, number } from './options.js';
 import { progressBar } from './progress.js';
+import { z } from 'zod';
 
 const isoTime = (t: number | null) => (t === null ? '-' : Number.isFinite(t) && Math.abs(t) < 8.64e12 ? new Date(t * 1000).toISOString().replace('.000Z', 'Z') : String(t));
 const pct = (x: number | null) => (x === null ? '-' : x.toFixed(4));
@@ -96,6 +99,9 @@ function planLine(plan: Awaited<ReturnType<typeof samplePlan>>, s: DatasetSummar
   return `no impressions: each of the ${s.events[plan.positiveType] ?? 0} ${plan.positiveType} events is a positive sample with ${plan.perPositive} negatives drawn ${how} over the items live at its time (sample config "negatives", seed ${plan.seed}); metrics will be on sampled candidates`;
 }
 
+const datasetFile = existingFile('a dataset spec (dataset.json)');
+const sampleConfigFile = existingFile('a sample config (JSON)');
+
 const droppedRows = (r: IngestReport) => Object.values(r.tables).reduce((n, t) => n + (t?.rowsDropped ?? 0), 0);
 
 export function registerData(program: Command): void {
@@ -104,10 +110,10 @@ export function registerData(program: Command): void {
   data
     .command('check')
     .description('validate a dataset and summarise it (rows used and dropped, problems with file:line, counts, CTR)')
-    .argument('<dataset>', 'dataset spec (dataset.json)')
-    .option('--config <file>', 'sample config (its clickWindowSeconds labels impressions by click events)')
+    .argument('<dataset>', 'dataset spec (dataset.json)', datasetFile)
+    .option('--config <file>', 'sample config (its clickWindowSeconds labels impressions by click events)', sampleConfigFile)
     .option('--strict', 'exit with code 1 when any row was dropped')
-    .option('--problems <n>', 'how many problems to list', (v) => Number.parseInt(v, 10), 20)
+    .option('--problems <n>', 'how many problems to list', countNumber, 20)
     .option('--json', 'machine-readable output')
     .action(async (file: string, opts: { config?: string; strict?: boolean; problems: number; json?: boolean }) => {
       const spec = readDatasetSpec(file);
@@ -154,9 +160,9 @@ export function registerData(program: Command): void {
   data
     .command('build')
     .description('build the sample store of a dataset (one sample per impression, click histories, splits)')
-    .argument('<dataset>', 'dataset spec (dataset.json)')
+    .argument('<dataset>', 'dataset spec (dataset.json)', datasetFile)
     .requiredOption('--out <dir>', 'the sample store folder to write (replaced if it is a store)')
-    .option('--config <file>', 'sample config JSON (history length, ties, split, click window); defaults otherwise')
+    .option('--config <file>', 'sample config JSON (history length, ties, split, click window); defaults otherwise', sampleConfigFile)
     .option('--json', 'print the store summary as JSON')
     .action(async (file: string, opts: { out: string; config?: string; json?: boolean }) => {
       const spec = readDatasetSpec(file);
@@ -192,19 +198,19 @@ export function registerData(program: Command): void {
     .command('prepare')
     .description(`write a dataset in canonical form (items.csv, events.csv, dataset.json, sample-config.json): a built-in one (${ADAPTER_LIST.map((a) => a.name).join(', ')}) or RecBole atomic files (atomic)`)
     .argument('<adapter>', 'movielens (movielens-100k), taobao (taobao-samples), or atomic (NAME.inter + NAME.item in --src: rating >= --click-rating a click, the MovieLens task)')
-    .option('--src <dir>', 'source folder (default: the shared data folder; required for atomic)')
+    .option('--src <dir>', 'source folder (default: the shared data folder; required for atomic)', existingDir('the source folder of the data'))
     .requiredOption('--out <dir>', 'folder to write the dataset to')
     .option('--name <stem>', 'movielens, atomic: the files\' stem (ml-1m for ml-1m.inter; default: the one NAME.inter in --src)')
-    .option('--click-rating <r>', `atomic: a rating at or above this is a click (default ${DEFAULT_CLICK_RATING})`, Number)
+    .option('--click-rating <r>', `atomic: a rating at or above this is a click (default ${DEFAULT_CLICK_RATING})`, number(z.number()))
     .option('--json', 'machine-readable output')
     .action(async (name: string, opts: { src?: string; out: string; name?: string; clickRating?: number; json?: boolean }) => {
       let prepared: PreparedDataset;
       if (name === 'atomic') {
-        if (!opts.src) throw new DataError({ file: 'atomic' }, 'needs --src (the folder of the atomic files; --name gives their stem, e.g. ml-1m for ml-1m.inter, when it holds several)');
+        if (!opts.src) throw new UsageError('data prepare atomic needs --src (the folder of the atomic files; --name gives their stem, e.g. ml-1m for ml-1m.inter, when it holds several)');
         prepared = await prepareAtomic({ src: opts.src, name: opts.name, out: opts.out, clickRating: opts.clickRating });
       } else {
         const adapter = findAdapter(name);
-        if (!adapter) throw new DataError({ file: name }, `is not a known adapter: expected one of movielens, taobao, atomic (${ADAPTER_LIST.map((a) => a.name).join(', ')})`);
+        if (!adapter) throw new UsageError(`data prepare: '${name}' is not a known adapter: expected one of movielens, taobao, atomic (${ADAPTER_LIST.map((a) => a.name).join(', ')})`);
         prepared = await adapter.prepare({ src: opts.src, out: opts.out, name: opts.name });
       }
       if (opts.json) {
@@ -220,7 +226,7 @@ export function registerData(program: Command): void {
   data
     .command('export-atomic')
     .description('write a sample store\'s impressions as RecBole atomic files (NAME.inter, .item, .user: rating 5 = click, 1 = none; class = category), for RecBole-format tools such as FuxiCTR\'s harness')
-    .argument('<store>', 'a built sample store folder')
+    .argument('<store>', 'a built sample store folder', existingDir('a sample store folder (`mmctr data build`)'))
     .requiredOption('--out <dir>', 'folder to write the files to')
     .requiredOption('--name <stem>', 'the files\' stem (NAME.inter, ...)')
     .option('--json', 'machine-readable output')

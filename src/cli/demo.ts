@@ -9,7 +9,9 @@
  */
 import { Command } from 'commander';
 import path from 'node:path';
-import { rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { UsageError } from '../util/errors.js';
+import { runsDir } from '../util/paths.js';
 import { ExperimentConfig } from '../ctr/config.js';
 import { PaperExperimentConfig, runPaperExperiment } from '../ctr/experiment/paper.js';
 import { sclConfig } from '../pretrain/config.js';
@@ -21,18 +23,31 @@ import { readSampleConfig } from '../data/sample-config.js';
 import { generateWorld } from '../world/generate.js';
 import { worldParams } from '../world/params.js';
 import { evaluationTable } from './ctr.js';
+import { seedNumber } from './options.js';
 import { progressBar } from './progress.js';
+
+/** The marker of a folder the demo wrote: only such a folder (or an empty one) is cleared for a new demo. */
+const DEMO_MARKER = '.mmctr-demo';
+
+function clearDemoFolder(dir: string): void {
+  if (existsSync(dir) && readdirSync(dir).length > 0 && !existsSync(path.join(dir, DEMO_MARKER)))
+    throw new UsageError(`--out ${dir} is not empty and was not written by \`mmctr demo\`: give an empty or new folder (the demo replaces its folder)`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, DEMO_MARKER), 'written by mmctr demo; the next demo with this --out replaces this folder\n');
+}
 
 export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description('run the pipeline end to end on built-in demo data (no downloads, no servers)')
-    .option('--out <dir>', 'where the demo writes its data and runs', 'runs/demo')
-    .option('--seed <n>', 'seed of the data and the models', (v) => Number.parseInt(v, 10), 1)
+    .option('--out <dir>', 'where the demo writes its data and runs (default: demo/ in the runs folder of the home, see --home)')
+    .option('--seed <n>', 'seed of the data and the models', seedNumber, 1)
     .option('--json', 'print the results as one JSON object')
-    .action(async (opts: { out: string; seed: number; json?: boolean }) => {
+    .action(async (flags: { out?: string; seed: number; json?: boolean }) => {
+      const opts = { ...flags, out: flags.out ?? path.join(runsDir(), 'demo') };
       const say = opts.json ? () => {} : (line: string) => console.log(line);
-      rmSync(opts.out, { recursive: true, force: true });
+      clearDemoFolder(opts.out);
       const world = await generateWorld(worldParams('small', { seed: opts.seed }), path.join(opts.out, 'world'));
       say(`1. generated a small ad world (${world.items} drawn products, ${world.users} users, ${world.impressions} ad impressions, ${world.searches} searches): ${world.specFile}`);
       const bar = progressBar('samples');

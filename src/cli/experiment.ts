@@ -7,42 +7,35 @@
  */
 import { Command } from 'commander';
 import path from 'node:path';
-import { readPaperConfig, runPaperExperiment } from '../ctr/experiment/paper.js';
+import { PaperExperimentConfig, readPaperConfig, runPaperExperiment } from '../ctr/experiment/paper.js';
 import { PAPER_VARIANTS, PaperVariant } from '../ctr/experiment/result.js';
 import { preparePaperInputs } from '../pipeline/paper.js';
 import { paperSummaryTable, writePaperReport } from '../report/paper-report.js';
-import { MmctrError } from '../util/errors.js';
+import { existingFile, list, number, oneOf, RUNS_FLAG, runsFolder, seedNumber } from './options.js';
 import { progressBar } from './progress.js';
 
-const list = (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean);
 
 export function registerExperiment(program: Command): void {
   const experiment = program.command('experiment').description('experiments that compare models end to end, with a report');
   experiment
-    .command('paper <config>')
+    .command('paper')
+    .argument('<config>', 'paper experiment config (JSON), e.g. configs/paper-movielens.json', existingFile('a paper experiment config (JSON)'))
     .description('ID, Vector, SimScore, SimTier, MAKE, SimTier + MAKE on the same data and seeds; writes report.html/.md/.json')
-    .option('--runs <dir>', 'where worlds, stores, vectors and runs are kept', 'runs')
+    .option(...RUNS_FLAG)
     .option('--out <dir>', 'the experiment folder (default: <runs>/experiments/<name>-<time>)')
-    .option('--seeds <list>', 'override the seeds (comma-separated)')
-    .option('--variants <list>', `a subset of ${PAPER_VARIANTS.join(',')}`)
-    .option('--curve-epochs <n>', 'epochs of the ID model for the one-epoch curve (0: skip)')
+    .option('--seeds <list>', 'override the seeds (comma-separated)', list(seedNumber))
+    .option('--variants <list>', `a subset of ${PAPER_VARIANTS.join(',')}`, list(oneOf(PAPER_VARIANTS)))
+    .option('--curve-epochs <n>', 'epochs of the ID model for the one-epoch curve (0: skip)', number(PaperExperimentConfig.shape.curveEpochs))
     .option('--json', 'print the result as one JSON object')
-    .action(async (file: string, opts: { runs: string; out?: string; seeds?: string; variants?: string; curveEpochs?: string; json?: boolean }) => {
+    .action(async (file: string, opts: { runs?: string; out?: string; seeds?: number[]; variants?: PaperVariant[]; curveEpochs?: number; json?: boolean }) => {
       const config = readPaperConfig(file);
-      if (opts.seeds) config.seeds = list(opts.seeds).map((s) => {
-        const n = Number(s);
-        if (!Number.isSafeInteger(n) || n < 0) throw new MmctrError(`--seeds must list non-negative integers, got '${opts.seeds}'`);
-        return n;
-      });
-      if (opts.variants) {
-        const vs = list(opts.variants);
-        for (const v of vs) if (!PAPER_VARIANTS.includes(v as PaperVariant)) throw new MmctrError(`--variants: unknown '${v}' (known: ${PAPER_VARIANTS.join(', ')})`);
-        config.variants = vs as PaperVariant[];
-      }
-      if (opts.curveEpochs !== undefined) config.curveEpochs = Number(opts.curveEpochs);
+      if (opts.seeds) config.seeds = opts.seeds;
+      if (opts.variants) config.variants = opts.variants;
+      if (opts.curveEpochs !== undefined) config.curveEpochs = opts.curveEpochs;
       const log = opts.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
-      const { store, description } = await preparePaperInputs(config, opts.runs, { log, progress: progressBar });
-      const out = opts.out ?? path.join(opts.runs, 'experiments', `${config.name}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+      const runs = runsFolder(opts.runs);
+      const { store, description } = await preparePaperInputs(config, runs, { log, progress: progressBar });
+      const out = opts.out ?? path.join(runs, 'experiments', `${config.name}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
       let bar = progressBar('runs');
       const result = runPaperExperiment(config, store, out, {
         dataDescription: description,

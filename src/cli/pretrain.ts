@@ -1,5 +1,5 @@
 /**
- * `mmctr pretrain train | evaluate`, `mmctr encode` and `mmctr embed`: SCL pre-training of item
+ * `mmctr pretrain train | evaluate | embed`, `mmctr encode`: SCL pre-training of item
  * vectors from search -> purchase chains, its retrieval evaluation against the baselines, and a
  * catalogue's vectors (frozen backbone features, or a trained model's float32 + int8 vectors) for
  * the CTR models and the service (pipeline/encode.ts).
@@ -13,9 +13,14 @@ import { formatTable } from '../pretrain/evaluate.js';
 import { Method, METHODS, prepare, runExperiment } from '../pretrain/pipeline.js';
 import { Variant, VARIANTS } from '../pretrain/train.js';
 import { MmctrError } from '../util/errors.js';
+import { commandWithAlias, existingFile, list, oneOf, seedNumber } from './options.js';
 import { encodeDataset, encodeLines, modelDataset } from '../pipeline/encode.js';
 import { loadSclConfig, loadSclInputs, worldReferences } from '../pipeline/scl.js';
 import { progressBar } from './progress.js';
+
+const sclConfigFile = existingFile('an SCL config (JSON)');
+const datasetFile = existingFile('a dataset spec (dataset.json)');
+const sclModelFile = existingFile('a trained SCL model (model.safetensors)');
 
 function specOf(c: SclConfig, specOverride?: string): string {
   const spec = specOverride ? path.resolve(specOverride) : c.data.spec;
@@ -33,25 +38,26 @@ function trainBar(): { update: (m: string, p: { step: number; steps: number; los
   return { update: (m, p) => bar.update(p.step, p.steps, `${m} loss ${p.loss.toFixed(4)} | ${p.pairsPerSec.toFixed(0)} pairs/s`), stop: () => bar.stop() };
 }
 
-export function registerPretrain(program: Command): void {
+/** Registers `mmctr pretrain ...` and `mmctr encode`; returns the `pretrain` command for its other subcommands. */
+export function registerPretrain(program: Command): Command {
   const pre = program.command('pretrain').description('SCL: contrastive pre-training of item vectors on search -> purchase pairs');
   pre
-    .command('train <config>')
+    .command('train')
+    .argument('<config>', 'SCL config (JSON), e.g. configs/scl-world.json', sclConfigFile)
     .description('train SCL (or an ablation) and save the model; prints held-out retrieval accuracy')
     .requiredOption('--out <dir>', 'folder for model.safetensors and report.json')
-    .option('--spec <dataset.json>', 'dataset (default: data.spec of the config)')
-    .option('--variant <name>', `${VARIANTS.join(', ')}`, 'scl')
-    .option('--seed <n>', 'random seed (overrides the config)')
+    .option('--spec <dataset.json>', 'dataset (default: data.spec of the config)', datasetFile)
+    .option('--variant <name>', `${VARIANTS.join(', ')}`, oneOf(VARIANTS), 'scl' as Variant)
+    .option('--seed <n>', 'random seed (overrides the config)', seedNumber)
     .option('--json', 'print the report as one JSON object')
-    .action(async (file: string, opts: { out: string; spec?: string; variant: string; seed?: string; json?: boolean }) => {
-      if (!VARIANTS.includes(opts.variant as Variant)) throw new MmctrError(`--variant must be one of ${VARIANTS.join(', ')}, got '${opts.variant}'`);
+    .action(async (file: string, opts: { out: string; spec?: string; variant: Variant; seed?: number; json?: boolean }) => {
       const c = loadSclConfig(file, opts.seed);
       const { data, table } = await loadInputs(c, opts.spec);
       const prep = prepare(c, data.items, data.searches, table);
       const bar = trainBar();
-      const res = runExperiment(c, prep, [opts.variant as Variant], { onProgress: bar.update });
+      const res = runExperiment(c, prep, [opts.variant], { onProgress: bar.update });
       bar.stop();
-      const trained = res.trained[opts.variant as Variant]!;
+      const trained = res.trained[opts.variant]!;
       mkdirSync(opts.out, { recursive: true });
       const modelFile = path.join(opts.out, 'model.safetensors');
       saveModel(modelFile, trained.model, { scl: c, featureDim: table.dim, backbone: table.backbone, variant: opts.variant });
@@ -64,15 +70,15 @@ export function registerPretrain(program: Command): void {
       }
     });
   pre
-    .command('evaluate <config>')
+    .command('evaluate')
+    .argument('<config>', 'SCL config (JSON), e.g. configs/scl-world.json', sclConfigFile)
     .description('train and evaluate SCL, its ablations and the baselines on held-out search -> purchase pairs')
-    .option('--spec <dataset.json>', 'dataset (default: data.spec of the config)')
-    .option('--methods <list>', `comma-separated: ${METHODS.join(',')}`, METHODS.join(','))
-    .option('--seed <n>', 'random seed (overrides the config)')
+    .option('--spec <dataset.json>', 'dataset (default: data.spec of the config)', datasetFile)
+    .option('--methods <list>', `comma-separated: ${METHODS.join(',')}`, list(oneOf(METHODS)), [...METHODS] as Method[])
+    .option('--seed <n>', 'random seed (overrides the config)', seedNumber)
     .option('--json', 'print the rows as one JSON object')
-    .action(async (file: string, opts: { spec?: string; methods: string; seed?: string; json?: boolean }) => {
-      const methods = opts.methods.split(',').map((m) => m.trim()) as Method[];
-      for (const m of methods) if (!METHODS.includes(m)) throw new MmctrError(`--methods: unknown method '${m}' (known: ${METHODS.join(', ')})`);
+    .action(async (file: string, opts: { spec?: string; methods: Method[]; seed?: number; json?: boolean }) => {
+      const methods = opts.methods;
       const c = loadSclConfig(file, opts.seed);
       const { data, table } = await loadInputs(c, opts.spec);
       const prep = prepare(c, data.items, data.searches, table);
@@ -85,24 +91,28 @@ export function registerPretrain(program: Command): void {
       else console.log(formatTable(res.rows, c.eval.topK));
     });
   program
-    .command('encode <dataset>')
+    .command('encode')
+    .argument('<dataset>', 'dataset spec (dataset.json) with an items table', datasetFile)
     .description("every catalogue item of a dataset (dataset.json: an items table, no searches or events needed) as vectors: the frozen image backbone's features, or with --model a trained SCL model's vectors; counts and names the items without an image or a title")
     .requiredOption('--out <file>', 'the .safetensors file to write (read by train data.vectors and serve --vectors)')
-    .option('--model <model.safetensors>', 'a trained SCL model (`mmctr pretrain train`): its fused text + image vectors for every item')
+    .option('--model <model.safetensors>', 'a trained SCL model (`mmctr pretrain train`): its fused text + image vectors for every item', sclModelFile)
     .option('--cache <dir>', "the image feature cache folder (default: the model config's featureCache, else runs/features)")
     .option('--json', 'print the report as one JSON object')
     .action(async (dataset: string, opts: { out: string; model?: string; cache?: string; json?: boolean }) => {
       const report = await encodeDataset(dataset, opts.out, { model: opts.model, cacheDir: opts.cache, progress: progressBar });
       console.log(opts.json ? JSON.stringify(report) : encodeLines(report).join('\n'));
     });
-  program
-    .command('embed <model>')
-    .description("export every item's 128-d L2-normalised SCL vector (float32 + int8) with an id index, as safetensors (the same as `mmctr encode <dataset> --model <model>`)")
-    .requiredOption('--out <file>', 'the .safetensors file to write (ids also in <file>.ids.json)')
-    .option('--spec <dataset.json>', "dataset (default: the model config's data.spec); its catalogue is enough, no searches needed")
-    .action(async (modelFile: string, opts: { out: string; spec?: string }) => {
-      const spec = opts.spec ? path.resolve(opts.spec) : modelDataset(modelFile);
-      if (!spec) throw new MmctrError(`${modelFile}: its config names no dataset (data.spec): pass --spec <dataset.json>`);
-      console.log(encodeLines(await encodeDataset(spec, opts.out, { model: modelFile, progress: progressBar })).join('\n'));
-    });
+  commandWithAlias(pre, 'embed', 'embed', (command) =>
+    command
+      .argument('<model>', 'a trained SCL model (model.safetensors of `mmctr pretrain train`)', sclModelFile)
+      .description("export every item's 128-d L2-normalised SCL vector (float32 + int8) with an id index, as safetensors (the same as `mmctr encode <dataset> --model <model>`)")
+      .requiredOption('--out <file>', 'the .safetensors file to write (ids also in <file>.ids.json)')
+      .option('--spec <dataset.json>', "dataset (default: the model config's data.spec); its catalogue is enough, no searches needed", datasetFile)
+      .action(async (modelFile: string, opts: { out: string; spec?: string }) => {
+        const spec = opts.spec ? path.resolve(opts.spec) : modelDataset(modelFile);
+        if (!spec) throw new MmctrError(`${modelFile}: its config names no dataset (data.spec): pass --spec <dataset.json>`);
+        console.log(encodeLines(await encodeDataset(spec, opts.out, { model: modelFile, progress: progressBar })).join('\n'));
+      }),
+  );
+  return pre;
 }

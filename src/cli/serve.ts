@@ -4,16 +4,18 @@
  * server to start by hand. `--redis` shares the index, the ingestion queue and user histories
  * through a Redis server; `--role worker` runs only encoder workers draining that queue.
  */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { availableParallelism } from 'node:os';
 import { native } from '../engine/native.js';
-import { MmctrError } from '../util/errors.js';
+import { UsageError } from '../util/errors.js';
 import { startIngestWorkers } from '../serve/ingest.js';
 import { openEncoder, startService, stopService } from '../serve/start.js';
 import { closeIndex, FSYNC_POLICIES, openIndex, type FsyncPolicy } from '../index/index.js';
+import { countNumber, existingDir, existingFile, number, oneOf, positiveNumber } from './options.js';
+import { z } from 'zod';
 
 interface ServeOpts {
-  port: string;
+  port: number;
   host: string;
   vectors?: string;
   allowVectorSpaceMismatch?: boolean;
@@ -21,66 +23,62 @@ interface ServeOpts {
   memory?: boolean;
   redis?: string;
   prefix: string;
-  precision: string;
+  precision: 'float32' | 'int8';
   encoder?: string;
   token?: string;
-  threads: string;
-  rankThreads: string;
-  workers: string;
-  role: string;
+  threads: number;
+  rankThreads: number;
+  workers: number;
+  role: 'server' | 'worker';
   logLevel: string;
-  maxCandidates?: string;
+  maxCandidates: number;
   ann: boolean;
-  fsync: string;
+  fsync: FsyncPolicy;
   runsRoot?: string;
 }
 
-function positiveInt(name: string, v: string): number {
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 0) throw new MmctrError(`${name} must be a non-negative integer, got '${v}'`);
-  return n;
-}
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug'] as const;
 
 export function registerServe(program: Command): void {
   program
-    .command('serve [run]')
+    .command('serve')
+    .argument('[run]', 'a run folder written by `mmctr train`', existingDir('a run folder written by `mmctr train`'))
     .description('serve pCTR ranking over HTTP (POST /v1/rank) with real-time item ingestion; no run = the built-in default')
-    .option('--port <n>', 'port to listen on', '8080')
+    .option('--port <n>', 'port to listen on (0: any free port)', number(z.number().int().min(0).max(65535)), 8080)
     .option('--host <addr>', 'address to bind', '127.0.0.1')
-    .option('--vectors <file>', 'item vectors to seed an empty index with (mmctr embed output, the feature cache, or jsonl/csv/tsv/safetensors); must be in the run\'s vector space')
+    .option('--vectors <file>', 'item vectors to seed an empty index with (mmctr pretrain embed output, the feature cache, or jsonl/csv/tsv/safetensors); must be in the run\'s vector space', existingFile('an item vectors file'))
     .option('--allow-vector-space-mismatch', 'serve --vectors that are not in the vector space the run was trained in (refused otherwise; warned loudly)')
-    .option('--index <file>', 'embedded index snapshot file (default: <run>/index.safetensors)')
-    .option('--memory', 'keep the embedded index in memory only (nothing written)')
+    .addOption(new Option('--index <file>', 'embedded index snapshot file (default: <run>/index.safetensors)').conflicts(['memory', 'redis']))
+    .addOption(new Option('--memory', 'keep the embedded index in memory only (nothing written)').conflicts('redis'))
     .option('--redis <url>', 'use a Redis server for the index, the ingestion queue and user histories (redis://host:port/db)')
     .option('--prefix <p>', 'Redis key prefix', 'mmctr:')
-    .option('--precision <p>', 'vector storage: float32 or int8', 'float32')
+    .option('--precision <p>', 'vector storage: float32 or int8', oneOf(['float32', 'int8']), 'float32' as const)
     .option('--encoder <spec>', 'how new items are encoded: title-colour[:seed] (the default\'s: hashed title + the photo\'s colour histogram), hashed-title[:seed] (titles only: images are not used), none (vectors only), or an SCL model file (mmctr pretrain train)')
     .option('--token <secret>', 'bearer token of the write endpoints (default: $MMCTR_TOKEN; none = writes disabled)')
-    .option('--threads <n>', 'engine threads per forward pass (MMCTR_THREADS; default: every core, measured best with --rank-threads 0); with --rank-threads, use 1', process.env.MMCTR_THREADS ?? String(availableParallelism()))
-    .option('--rank-threads <n>', `ranking threads, each scoring one request at a time (0: the main thread; up to ${availableParallelism()} cores here)`, '0')
-    .option('--workers <n>', 'ingestion workers in this process', '1')
-    .option('--role <role>', 'server (HTTP + workers) or worker (encoder workers only; needs --redis)', 'server')
-    .option('--log-level <level>', 'structured (JSON) log level: fatal, error, warn, info, debug', 'info')
-    .option('--max-candidates <n>', 'most candidates per ranking request', '500')
+    .option('--threads <n>', 'engine threads per forward pass (MMCTR_THREADS; default: every core, measured best with --rank-threads 0); with --rank-threads, use 1', positiveNumber, Number(process.env.MMCTR_THREADS ?? availableParallelism()) || 1)
+    .option('--rank-threads <n>', `ranking threads, each scoring one request at a time (0: the main thread; up to ${availableParallelism()} cores here)`, countNumber, 0)
+    .option('--workers <n>', 'ingestion workers in this process (0: none; the queue waits for workers elsewhere)', countNumber, 1)
+    .option('--role <role>', 'server (HTTP + workers) or worker (encoder workers only; needs --redis)', oneOf(['server', 'worker']), 'server' as const)
+    .option('--log-level <level>', `structured (JSON) log level: ${LOG_LEVELS.join(', ')}`, oneOf(LOG_LEVELS), 'info')
+    .option('--max-candidates <n>', 'most candidates per ranking request', positiveNumber, 500)
     .option('--no-ann', 'skip the HNSW graph (no /similar)')
-    .option('--fsync <policy>', `embedded index: when journal writes reach the disk before they are acknowledged: ${FSYNC_POLICIES.join(', ')} (like Redis's appendfsync; docs/serving.md has the costs)`, 'always')
+    .option('--fsync <policy>', `embedded index: when journal writes reach the disk before they are acknowledged: ${FSYNC_POLICIES.join(', ')} (like Redis's appendfsync; docs/serving.md has the costs)`, oneOf(FSYNC_POLICIES), 'always' as FsyncPolicy)
     .option('--runs-root <dir>', 'the folder whose runs POST /v1/admin/reload may name (default: the folder holding the served run)')
     .action(async (run: string | undefined, opts: ServeOpts) => {
-      const rankThreads = positiveInt('--rank-threads', opts.rankThreads);
+      // Every check before anything is built or opened.
+      if (opts.role === 'worker' && !opts.redis) throw new UsageError('--role worker drains a shared queue: give --redis <url>');
+      if (opts.role === 'worker' && run) throw new UsageError(`--role worker serves no model: leave out the run (${run}) or use --role server`);
       // A long-running service gives large freed blocks back (training keeps them mapped for speed).
       native.keepFreedMemory(false);
       // Read by the native addon on its first kernel call, which has not happened yet.
-      process.env.MMCTR_THREADS = String(positiveInt('--threads', opts.threads) || 1);
-      if (!['float32', 'int8'].includes(opts.precision)) throw new MmctrError(`--precision must be float32 or int8, got '${opts.precision}'`);
-      if (!(FSYNC_POLICIES as readonly string[]).includes(opts.fsync)) throw new MmctrError(`--fsync must be one of ${FSYNC_POLICIES.join(', ')}, got '${opts.fsync}'`);
+      process.env.MMCTR_THREADS = String(opts.threads);
       const token = opts.token ?? process.env.MMCTR_TOKEN ?? null;
       const say = (line: string) => console.error(line);
 
       if (opts.role === 'worker') {
-        if (!opts.redis) throw new MmctrError('--role worker drains a shared queue: give --redis <url>');
-        const opened = await openIndex({ backend: 'redis', redisUrl: opts.redis, prefix: opts.prefix });
+        const opened = await openIndex({ backend: 'redis', redisUrl: opts.redis!, prefix: opts.prefix });
         const encoder = await openEncoder(opts.encoder ?? 'title-colour', opened.index.dim);
-        const stop = startIngestWorkers({ index: opened.index, queue: opened.queue, encoder, workers: positiveInt('--workers', opts.workers) || 1, onFailed: (job, reason) => say(`ingest ${job.id} failed: ${reason}`) });
+        const stop = startIngestWorkers({ index: opened.index, queue: opened.queue, encoder, workers: opts.workers || 1, onFailed: (job, reason) => say(`ingest ${job.id} failed: ${reason}`) });
         say(`encoder worker(s) draining ${opts.redis} (${encoder?.name ?? 'vectors only'}); Ctrl-C to stop`);
         await new Promise<void>((resolve) => {
           const shutdown = () => resolve();
@@ -92,7 +90,6 @@ export function registerServe(program: Command): void {
         await closeIndex(opened);
         return;
       }
-      if (opts.role !== 'server') throw new MmctrError(`--role must be server or worker, got '${opts.role}'`);
 
       const started = await startService({
         run,
@@ -101,19 +98,19 @@ export function registerServe(program: Command): void {
         indexFile: opts.memory ? null : opts.index,
         redis: opts.redis,
         prefix: opts.prefix,
-        precision: opts.precision as 'float32' | 'int8',
+        precision: opts.precision,
         encoder: opts.encoder,
         token,
         log: opts.logLevel,
-        ingestWorkers: positiveInt('--workers', opts.workers),
+        ingestWorkers: opts.workers,
         ann: opts.ann,
-        rankThreads,
-        limits: { candidates: positiveInt('--max-candidates', opts.maxCandidates ?? '500') || 500 },
-        fsync: opts.fsync as FsyncPolicy,
+        rankThreads: opts.rankThreads,
+        limits: { candidates: opts.maxCandidates },
+        fsync: opts.fsync,
         runsRoot: opts.runsRoot,
         say,
       });
-      const address = await started.service.listen(positiveInt('--port', opts.port), opts.host);
+      const address = await started.service.listen(opts.port, opts.host);
       say(`serving ${started.run} on ${address} (${opts.rankThreads} ranking thread(s) x ${process.env.MMCTR_THREADS} engine thread(s); writes ${token ? 'need the bearer token' : 'disabled: set MMCTR_TOKEN'})`);
       const [a, b, c] = [...(started.service.model?.itemIndex.keys() ?? [])];
       if (c) say(`try: curl -s ${address}/v1/rank -H 'content-type: application/json' -d '${JSON.stringify({ behaviours: [a], candidates: [b, c] })}'`);

@@ -8,27 +8,29 @@ import { consoleSummary } from '../report/render.js';
 import { runComparison, writeRunReport } from '../report/run-report.js';
 import { readJsonFile } from '../util/config-file.js';
 import { UsageError } from '../util/errors.js';
+import { each, existingFile, list, RUNS_FLAG, runsFolder, seedNumber } from './options.js';
 import { progressBar } from './progress.js';
 
 export function registerSweep(program: Command): void {
   program
     .command('sweep')
     .description('grid search: one run per point of the --set grid and seed, in one sweep folder; points ranked on validation (never test), with sweep.json and a report')
-    .argument('<config>', 'experiment config (JSON), e.g. configs/movielens-din.json')
-    .option('--set <path=values>', 'a config field (dotted path) and the values it takes, comma-separated; repeat for more fields. Values are JSON when they read as JSON, else text; commas inside [...], {...} or "..." do not split: model.embeddingDim=16,32  \'model.make.join=["logit"],["interest","logit"]\'', (v: string, all: string[]) => [...all, v], [] as string[])
-    .option('--seeds <list>', "train each point once per seed (comma-separated; default the config's train.seed)")
-    .option('--runs <dir>', 'where the sweep folder goes (and stores, the MAKE cache)', 'runs')
-    .option('--name <name>', 'the sweep folder under --runs (default <config name>-sweep-<time>); the same name again resumes the sweep: finished runs are skipped')
+    .argument('<config>', 'experiment config (JSON), e.g. configs/movielens-din.json', existingFile('an experiment config (JSON)'))
+    .option('--set <path=values>', 'a config field (dotted path) and the values it takes, comma-separated; repeat for more fields. Values are JSON when they read as JSON, else text; commas inside [...], {...} or "..." do not split: model.embeddingDim=16,32  \'model.make.join=["logit"],["interest","logit"]\'', each((v) => v), [] as string[])
+    .option('--seeds <list>', "train each point once per seed (comma-separated; default the config's train.seed)", list(seedNumber))
+    .option(...RUNS_FLAG)
+    .option('--name <name>', 'the sweep folder in the runs folder (default <config name>-sweep-<time>); the same name again resumes the sweep: finished runs are skipped')
     .option('--json', 'print the sweep summary as one JSON object')
-    .action(async (file: string, opts: { set: string[]; seeds?: string; runs: string; name?: string; json?: boolean }) => {
+    .action(async (file: string, opts: { set: string[]; seeds?: number[]; runs?: string; name?: string; json?: boolean }) => {
       const plan = planSweep(file, readJsonFile(file), opts.set, opts.seeds);
       if (opts.name !== undefined && (opts.name === '' || opts.name !== path.basename(opts.name) || opts.name.startsWith('.'))) throw new UsageError(`--name ${opts.name}: expected a folder name (no path), made under --runs`);
-      const dir = path.join(opts.runs, opts.name ?? `${plan.name}-sweep-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+      const runs = runsFolder(opts.runs);
+      const dir = path.join(runs, opts.name ?? `${plan.name}-sweep-${new Date().toISOString().replace(/[:.]/g, '-')}`);
       const log = opts.json ? undefined : (line: string) => console.error(line);
       let bar: ReturnType<typeof progressBar> | null = null;
       const result = await runSweep(plan, dir, {
-        storeOf: (data) => resolveStore(data, path.dirname(path.resolve(file)), opts.runs, { progress: progressBar }),
-        makeCacheDir: path.join(opts.runs, 'make-cache'),
+        storeOf: (data) => resolveStore(data, path.dirname(path.resolve(file)), runs, { progress: progressBar }),
+        makeCacheDir: path.join(runs, 'make-cache'),
         onStart: (run, k, total) => {
           log?.(`run ${k} of ${total}: ${run.point} seed ${run.seed}`);
           const b = (bar = progressBar(`${k}/${total}`));

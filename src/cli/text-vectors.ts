@@ -1,16 +1,17 @@
 /**
- * `mmctr pretrain-text`: text-only item vectors for logs without searches (src/pretrain/coclick/):
+ * `mmctr pretrain text` (formerly `mmctr pretrain-text`): text-only item vectors for logs without searches (src/pretrain/coclick/):
  * co-click pre-training of the text tower on the training split, or the untrained ngram baseline;
  * writes an `mmctr` item-embeddings file and prints the retrieval figures on the validation
  * split's co-click pairs (popular-item reference, ngram, and the trained vectors).
  */
 import { Command } from 'commander';
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { coClickConfig, CoClickConfig, readCoClickConfig } from '../pretrain/coclick/config.js';
 import { formatCoClickTable, runTextVectors, TEXT_METHODS, TextMethod } from '../pretrain/coclick/run.js';
 import { writeEmbeddings } from '../encoders/vector-file.js';
 import { ConfigError, MmctrError } from '../util/errors.js';
+import { commandWithAlias, existingFile, existingPath, oneOf, positiveNumber, RUNS_FLAG, runsFolder, seedNumber } from './options.js';
 import { progressBar } from './progress.js';
 import { resolveStore, type StoreSource } from '../pipeline/store.js';
 import { SampleStore } from '../data/store.js';
@@ -31,7 +32,6 @@ function dataOf(raw: Record<string, unknown>, file: string): DataRef {
 async function resolveInput(input: string, configFile: string | undefined, runs: string): Promise<{ store: SampleStore; config: CoClickConfig }> {
   let config = configFile ? readCoClickConfig(configFile) : coClickConfig();
   const abs = path.resolve(input);
-  if (!existsSync(abs)) throw new MmctrError(`${input} does not exist: give a sample store folder or a config file`);
   if (statSync(abs).isDirectory()) {
     if (!SampleStore.isStore(abs)) throw new MmctrError(`${input} is a folder but not a sample store (no meta.json)`);
     return { store: SampleStore.open(abs), config };
@@ -51,51 +51,43 @@ async function resolveInput(input: string, configFile: string | undefined, runs:
   return { store, config };
 }
 
-function positiveInt(name: string, v: string | undefined, allowZero = false): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < (allowZero ? 0 : 1)) throw new MmctrError(`--${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got '${v}'`);
-  return n;
-}
-
-export function registerTextVectors(program: Command): void {
-  program
-    .command('pretrain-text')
-    .description('text-only item vectors from co-clicks in the training split (logs without searches); writes an item-embeddings file')
-    .argument('<input>', 'a CTR experiment config (e.g. configs/movielens-din.json), a text-vectors config (configs/movielens-text-vectors.json) or a built store folder')
-    .requiredOption('--out <file>', 'the embeddings file to write (.safetensors)')
-    .option('--method <name>', TEXT_METHODS.join(' | '), 'coclick')
-    .option('--config <file>', 'text-vectors settings (CoClickConfig JSON) when the input is an experiment config or a store')
-    .option('--seed <n>', 'random seed (overrides the config)')
-    .option('--epochs <n>', 'training epochs (overrides the config)')
-    .option('--runs <dir>', 'cache folder for built stores', 'runs')
-    .option('--json', 'print the report as one JSON object')
-    .action(async (input: string, opts: { out: string; method: string; config?: string; seed?: string; epochs?: string; runs: string; json?: boolean }) => {
-      if (!TEXT_METHODS.includes(opts.method as TextMethod)) throw new MmctrError(`--method must be one of ${TEXT_METHODS.join(', ')}, got '${opts.method}'`);
-      const method = opts.method as TextMethod;
-      const { store, config } = await resolveInput(input, opts.config, opts.runs);
-      const seed = positiveInt('seed', opts.seed, true);
-      if (seed !== undefined) config.seed = seed;
-      const epochs = positiveInt('epochs', opts.epochs);
-      if (epochs !== undefined) config.train.epochs = epochs;
-      const bar = progressBar('coclick');
-      const res = runTextVectors(store, config, method, (p) => bar.update(p.step, p.steps, `epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(4)} | ${p.pairsPerSec.toFixed(0)} pairs/s`));
-      bar.stop();
-      const missing = config.text.fields.filter((f) => !res.fields.includes(f));
-      if (missing.length && !opts.json)
-        console.error(`note: the store's catalogue has no (or empty) field(s) ${missing.join(', ')}; item texts are the title${res.fields.length ? ` + ${res.fields.join(', ')}` : ''} (a store built before the adapter's attributes were kept? rebuild it with \`mmctr data build\`)`);
-      mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
-      const report = { method, store: store.dir, fields: res.fields, trainPairs: res.train, heldOutPairs: res.heldOut, training: res.training ?? null, retrieval: res.eval, config };
-      writeEmbeddings(opts.out, res.ids, res.vectors, res.dim, { method, store: store.dir, fields: JSON.stringify(res.fields), config: JSON.stringify(config), retrieval: JSON.stringify(res.eval) });
-      if (opts.json) console.log(JSON.stringify({ out: opts.out, ...report }));
-      else {
-        const t = res.training;
-        console.log(
-          `${method}: ${res.ids.length} items x ${res.dim} -> ${opts.out}; texts: title${res.fields.length ? ` + ${res.fields.join(', ')}` : ''}; ${res.train.pairs} training co-click pairs (window ${config.pairs.window})` +
-            (t ? `; trained ${config.train.epochs} epochs, ${t.steps} steps in ${t.seconds.toFixed(1)} s, final loss ${t.finalLoss.toFixed(4)}` : ''),
-        );
-        console.log(`held-out: ${res.heldOut.pairs} co-click pairs of the validation split (target vs its latest earlier click)`);
-        console.log(formatCoClickTable(res.eval, config.eval.candidates, config.eval.topK));
-      }
-    });
+/** Registers `mmctr pretrain text` (and its old name `mmctr pretrain text`) under the `pretrain` command. */
+export function registerTextVectors(pretrain: Command): void {
+  commandWithAlias(pretrain, 'text', 'pretrain-text', (command) =>
+    command
+      .description('text-only item vectors from co-clicks in the training split (logs without searches); writes an item-embeddings file')
+      .argument('<input>', 'a CTR experiment config (e.g. configs/movielens-din.json), a text-vectors config (configs/movielens-text-vectors.json) or a built store folder', existingPath('a sample store folder or a config file'))
+      .requiredOption('--out <file>', 'the embeddings file to write (.safetensors)')
+      .option('--method <name>', TEXT_METHODS.join(' | '), oneOf(TEXT_METHODS), 'coclick' as TextMethod)
+      .option('--config <file>', 'text-vectors settings (CoClickConfig JSON) when the input is an experiment config or a store', existingFile('a text-vectors config (JSON)'))
+      .option('--seed <n>', 'random seed (overrides the config)', seedNumber)
+      .option('--epochs <n>', 'training epochs (overrides the config)', positiveNumber)
+      .option(...RUNS_FLAG)
+      .option('--json', 'print the report as one JSON object')
+      .action(async (input: string, opts: { out: string; method: TextMethod; config?: string; seed?: number; epochs?: number; runs?: string; json?: boolean }) => {
+        const method = opts.method;
+        const { store, config } = await resolveInput(input, opts.config, runsFolder(opts.runs));
+        if (opts.seed !== undefined) config.seed = opts.seed;
+        if (opts.epochs !== undefined) config.train.epochs = opts.epochs;
+        const bar = progressBar('coclick');
+        const res = runTextVectors(store, config, method, (p) => bar.update(p.step, p.steps, `epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(4)} | ${p.pairsPerSec.toFixed(0)} pairs/s`));
+        bar.stop();
+        const missing = config.text.fields.filter((f) => !res.fields.includes(f));
+        if (missing.length && !opts.json)
+          console.error(`note: the store's catalogue has no (or empty) field(s) ${missing.join(', ')}; item texts are the title${res.fields.length ? ` + ${res.fields.join(', ')}` : ''} (a store built before the adapter's attributes were kept? rebuild it with \`mmctr data build\`)`);
+        mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
+        const report = { method, store: store.dir, fields: res.fields, trainPairs: res.train, heldOutPairs: res.heldOut, training: res.training ?? null, retrieval: res.eval, config };
+        writeEmbeddings(opts.out, res.ids, res.vectors, res.dim, { method, store: store.dir, fields: JSON.stringify(res.fields), config: JSON.stringify(config), retrieval: JSON.stringify(res.eval) });
+        if (opts.json) console.log(JSON.stringify({ out: opts.out, ...report }));
+        else {
+          const t = res.training;
+          console.log(
+            `${method}: ${res.ids.length} items x ${res.dim} -> ${opts.out}; texts: title${res.fields.length ? ` + ${res.fields.join(', ')}` : ''}; ${res.train.pairs} training co-click pairs (window ${config.pairs.window})` +
+              (t ? `; trained ${config.train.epochs} epochs, ${t.steps} steps in ${t.seconds.toFixed(1)} s, final loss ${t.finalLoss.toFixed(4)}` : ''),
+          );
+          console.log(`held-out: ${res.heldOut.pairs} co-click pairs of the validation split (target vs its latest earlier click)`);
+          console.log(formatCoClickTable(res.eval, config.eval.candidates, config.eval.topK));
+        }
+      }),
+  );
 }

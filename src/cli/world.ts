@@ -1,25 +1,28 @@
 /** `mmctr world generate`: writes a semi-synthetic ad world (a dataset folder the data layer reads). */
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import path from 'node:path';
 import { generateWorld } from '../world/generate.js';
 import { PRESET_NAMES, PresetName, WorldParams, worldParams } from '../world/params.js';
-import { MmctrError } from '../util/errors.js';
+import { existingDir, number, oneOf } from './options.js';
 import { progressBar } from './progress.js';
 
-const num = (name: string) => (v: string) => {
-  const x = Number(v);
-  if (!Number.isFinite(x)) throw new MmctrError(`--${name} must be a number, got '${v}'`);
-  return x;
-};
+/** A knob's flag, read by the world parameter's own schema. */
+const knob = (name: 'seed' | 'users' | 'days' | 'sessionsPerDay' | 'newItemShare' | 'noise' | 'searchShare' | 'photoQueryShare' | 'maxItems') => number(WorldParams.shape[name]);
 
 const TASTE_ATTRIBUTES = Object.keys(WorldParams.shape.tasteWeights.parse(undefined));
+
+const tasteWeight = number(WorldParams.shape.tasteWeights.unwrap().shape.articleType);
 
 function parseTastes(v: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const part of v.split(',').filter((p) => p.trim())) {
     const [name, w] = part.split('=').map((x) => x.trim());
-    if (!TASTE_ATTRIBUTES.includes(name)) throw new MmctrError(`--tastes: '${name}' is not an attribute of the click model; expected ${TASTE_ATTRIBUTES.join(', ')}`);
-    out[name] = num(`tastes ${name}`)(w ?? '');
+    if (!TASTE_ATTRIBUTES.includes(name)) throw new InvalidArgumentError(`'${name}' is not an attribute of the click model; expected ${TASTE_ATTRIBUTES.join(', ')}.`);
+    try {
+      out[name] = tasteWeight(w ?? '');
+    } catch (err) {
+      throw new InvalidArgumentError(`${name}: ${(err as Error).message}`);
+    }
   }
   return out;
 }
@@ -30,24 +33,23 @@ export function registerWorld(program: Command): void {
     .command('generate')
     .description('generate an ad world: items, users, searches, ad impressions and clicks, true click probabilities')
     .requiredOption('--out <dir>', 'folder to write the world to (replaced if it holds an earlier world)')
-    .option('--preset <name>', `size preset: ${PRESET_NAMES.join(', ')}`, 'small')
-    .option('--catalog <name>', 'fashion (real products, shared data) or builtin (drawn by the project); default: the preset\'s')
-    .option('--catalog-dir <dir>', 'folder of the fashion catalogue (items.csv, images/)')
-    .option('--seed <n>', 'random seed', num('seed'))
-    .option('--users <n>', 'number of users', num('users'))
-    .option('--days <n>', 'days simulated', num('days'))
-    .option('--sessions-per-day <x>', 'mean visits per user per day', num('sessions-per-day'))
-    .option('--new-items <share>', 'share of items that are new ads launched late in the range', num('new-items'))
-    .option('--noise <std>', 'std of the hidden user-item affinity nothing observable explains', num('noise'))
-    .option('--search-share <share>', 'share of visits that start with a search', num('search-share'))
-    .option('--photo-share <share>', 'share of searches made with a photo', num('photo-share'))
-    .option('--max-items <n>', 'keep a deterministic subset of the fashion catalogue', num('max-items'))
-    .option('--category-level <level>', 'coarse category column: masterCategory or subCategory')
+    .option('--preset <name>', `size preset: ${PRESET_NAMES.join(', ')}`, oneOf(PRESET_NAMES), 'small' as PresetName)
+    .option('--catalog <name>', 'fashion (real products, shared data) or builtin (drawn by the project); default: the preset\'s', oneOf(['fashion', 'builtin']))
+    .option('--catalog-dir <dir>', 'folder of the fashion catalogue (items.csv, images/)', existingDir('the fashion catalogue folder (items.csv, images/)'))
+    .option('--seed <n>', 'random seed', knob('seed'))
+    .option('--users <n>', 'number of users', knob('users'))
+    .option('--days <n>', 'days simulated', knob('days'))
+    .option('--sessions-per-day <x>', 'mean visits per user per day', knob('sessionsPerDay'))
+    .option('--new-items <share>', 'share of items that are new ads launched late in the range', knob('newItemShare'))
+    .option('--noise <std>', 'std of the hidden user-item affinity nothing observable explains', knob('noise'))
+    .option('--search-share <share>', 'share of visits that start with a search', knob('searchShare'))
+    .option('--photo-share <share>', 'share of searches made with a photo', knob('photoQueryShare'))
+    .option('--max-items <n>', 'keep a deterministic subset of the fashion catalogue', knob('maxItems'))
+    .option('--category-level <level>', 'coarse category column: masterCategory or subCategory', oneOf(['masterCategory', 'subCategory']))
     .option('--tastes <list>', `weights of the attributes in the click model, e.g. articleType=0.7,baseColour=0 (0 drops one; unnamed ones keep their default): ${TASTE_ATTRIBUTES.join(', ')}`, parseTastes)
     .option('--json', 'print the summary as one JSON object')
     .action(async (opts: Record<string, string | number | boolean | undefined>) => {
-      const preset = String(opts.preset) as PresetName;
-      if (!PRESET_NAMES.includes(preset)) throw new MmctrError(`--preset must be one of ${PRESET_NAMES.join(', ')}, got '${preset}'`);
+      const preset = opts.preset as PresetName;
       const params = worldParams(preset, {
         catalog: opts.catalog as 'fashion' | 'builtin' | undefined,
         catalogDir: opts.catalogDir as string | undefined,

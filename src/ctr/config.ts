@@ -151,8 +151,15 @@ export const TrainConfig = z
      */
     clipGradNorm: z.number().min(0).default(10),
     seed: z.number().int().nonnegative().default(1),
-    /** Checkpoint every N steps (0: only at epoch ends). */
+    /** Checkpoint every N steps (0: only at epoch ends and by time, checkpointMinutes). */
     checkpointEvery: z.number().int().nonnegative().default(0),
+    /**
+     * Checkpoint when this many minutes of training have passed since the last checkpoint (0: not
+     * by time). On by default so that `mmctr resume` works on any default run that is long enough
+     * to lose: a run shorter than this only checkpoints at epoch ends; the cost is one write of
+     * the weights and optimiser state per interval.
+     */
+    checkpointMinutes: z.number().min(0).default(5),
   })
   .strict();
 export type TrainConfig = z.infer<typeof TrainConfig>;
@@ -168,7 +175,7 @@ export const DataSection = z
     samples: SampleConfig.optional(),
     /**
      * Item vectors for the multimodal features (Vector, SimScore, SimTier, MAKE): any source
-     * encoders/vector-file.ts reads (an `mmctr embed` export, a feature cache file, or a
+     * encoders/vector-file.ts reads (an `mmctr pretrain embed` export, a feature cache file, or a
      * precomputed jsonl, csv, tsv or safetensors file).
      */
     vectors: z.string().optional(),

@@ -167,7 +167,7 @@ export function resumeRun(runDir: string, options: Omit<TrainRunOptions, 'resume
   const makeInProgress = makeEntry !== null && !existsSync(makeEntry.file) && latestCheckpoint(path.join(makeEntry.dir, 'checkpoints')) !== null;
   if (!makeInProgress && latestCheckpoint(path.join(runDir, 'checkpoints')) === null)
     throw new MmctrError(
-      `${runDir} has no checkpoint to resume from: it stopped before the end of its first epoch (checkpoints are written at every epoch end, and every train.checkpointEvery steps when that is set). Train it again: mmctr train <config>`,
+      `${runDir} has no checkpoint to resume from: it stopped before the end of its first epoch (checkpoints are written at every epoch end, every train.checkpointMinutes of training, 5 by default, and every train.checkpointEvery steps when that is set). Train it again: mmctr train <config>`,
     );
   return trainRun(config, store, runDir, { ...options, vectors, resume: true });
 }

@@ -3,7 +3,7 @@
  * dense parameters and sparse Adam for embedding rows, evaluation on validation after each
  * epoch, early stopping and best-epoch selection, and throughput accounting.
  *
- * Checkpoints (with a checkpoint folder): at every epoch end, and every `checkpointEvery` steps
+ * Checkpoints (with a checkpoint folder): at every epoch end, every `checkpointMinutes` of training (5 by default), and every `checkpointEvery` steps
  * when set. Each holds everything the next step depends on (weights, optimiser moments, the
  * shuffle position, the model's dropout streams, the epoch cursor and early-stopping state), so a
  * killed run resumed from it ends bit for bit where an uninterrupted run ends.
@@ -125,7 +125,13 @@ export function fit(model: CtrModel, store: SampleStore, config: TrainConfig, { 
   let bestState: Map<string, Float32Array> | null = null;
   let samples = 0, loopMs = 0, evalSecondsTotal = 0;
   let startEpoch = 1, skipBatches = 0, lossSum = 0, seen = 0;
-  const checkpoint = (progress: FitProgress) => saveCheckpoint(checkpointDir!, dense.steps, { model, optimizers, progress: progress as unknown as Record<string, unknown> });
+  let lastCheckpointMs = performance.now();
+  const checkpoint = (progress: FitProgress) => {
+    saveCheckpoint(checkpointDir!, dense.steps, { model, optimizers, progress: progress as unknown as Record<string, unknown> });
+    lastCheckpointMs = performance.now();
+  };
+  const checkpointDue = () =>
+    (config.checkpointEvery > 0 && dense.steps % config.checkpointEvery === 0) || (config.checkpointMinutes > 0 && performance.now() - lastCheckpointMs >= config.checkpointMinutes * 60_000);
   if (resume && checkpointDir) {
     // The model's own streams (dropout) are restored in place with its weights.
     const loaded = resumeLatest(checkpointDir, { model, optimizers });
@@ -160,7 +166,7 @@ export function fit(model: CtrModel, store: SampleStore, config: TrainConfig, { 
       seen += batch.size;
       samples += batch.size;
       onProgress?.({ phase: 'train', epoch, done: seen, total: reader.count, loss: lossSum / seen });
-      if (checkpointDir && config.checkpointEvery > 0 && dense.steps % config.checkpointEvery === 0)
+      if (checkpointDir && checkpointDue())
         checkpoint({ epoch, batch: batchIndex, epochShuffle, lossSum, seen, epochs, best: Number.isFinite(best) ? best : null, bestEpoch, bad });
     }
     skipBatches = 0;

@@ -4,7 +4,7 @@
  * one reader of every vector source that training (`data.vectors`), the service and the index
  * accept, told apart by extension and, for safetensors, by the file's metadata and tensors:
  *
- *   `mmctr embed` export  .safetensors, metadata format "mmctr.item-embeddings": "embeddings" F32
+ *   `mmctr pretrain embed` export  .safetensors, metadata format "mmctr.item-embeddings": "embeddings" F32
  *                         [n, dim] and its int8 copy "embeddings_int8" (trunc(127 * clip(v, -1, 1)),
  *                         the public release's format), ids in metadata "ids" (JSON array, row
  *                         order) and in a side file <file>.ids.json
@@ -34,7 +34,7 @@ import { MmctrError } from '../util/errors.js';
 import { featureCacheContents, isFeatureCache } from './cache.js';
 import { FeatureFileError } from './errors.js';
 
-/** The metadata format of an `mmctr embed` export (pretrain/export.ts writes it). */
+/** The metadata format of an `mmctr pretrain embed` export (pretrain/export.ts writes it). */
 export const EMBEDDING_FORMAT = 'mmctr.item-embeddings';
 
 export type VectorSource = 'embed' | 'feature-cache' | 'precomputed';
@@ -53,7 +53,7 @@ export interface VectorFile {
 }
 
 /**
- * Which space a file's vectors live in: the encoder that made them (an `mmctr embed` export's
+ * Which space a file's vectors live in: the encoder that made them (an `mmctr pretrain embed` export's
  * metadata "encoder", else its "model" file; a feature cache's backbone id; null for a user's
  * precomputed file, which does not say), their width, and the hash of the file's bytes.
  */
@@ -79,7 +79,7 @@ export function vectorSpaceMismatch(recorded: VectorSpace, other: VectorSpace): 
   return null;
 }
 
-/** An `mmctr embed` export with everything it holds. */
+/** An `mmctr pretrain embed` export with everything it holds. */
 export interface ItemEmbeddings {
   ids: string[];
   dim: number;
@@ -118,7 +118,7 @@ export function readVectorFile(file: string, expectDim?: number): VectorFile {
   if (ext === '.safetensors') read = safetensorsVectors(file, parse(file, bytes));
   else if (ext === '.jsonl' || ext === '.ndjson') read = { source: 'precomputed', ...jsonlVectors(new RowCollector(file, expectDim), bytes.toString('utf8')) };
   else if (ext === '.csv' || ext === '.tsv') read = { source: 'precomputed', ...delimitedVectors(new RowCollector(file, expectDim), bytes.toString('utf8'), ext === '.tsv' ? '\t' : ',') };
-  else throw new FeatureFileError(file, null, `unknown vector file type "${ext}" (use .jsonl, .csv, .tsv or .safetensors: a precomputed file, an \`mmctr embed\` export or a feature cache)`);
+  else throw new FeatureFileError(file, null, `unknown vector file type "${ext}" (use .jsonl, .csv, .tsv or .safetensors: a precomputed file, an \`mmctr pretrain embed\` export or a feature cache)`);
   if (!read.ids.length) throw new FeatureFileError(file, null, 'no vectors');
   if (expectDim != null && read.dim !== expectDim) throw new FeatureFileError(file, null, `has ${read.dim}-dimensional vectors, expected ${expectDim}`);
   const hash = createHash('sha256').update(bytes).digest('hex').slice(0, 12);
@@ -126,7 +126,7 @@ export function readVectorFile(file: string, expectDim?: number): VectorFile {
   return { file, ...rest, id: `${read.source}/${path.basename(file)}/${read.dim}/${hash}`, space: { encoder, dim: read.dim, hash } };
 }
 
-/** An `mmctr embed` export, with its int8 copy and metadata. */
+/** An `mmctr pretrain embed` export, with its int8 copy and metadata. */
 export function readEmbeddings(file: string): ItemEmbeddings {
   const st = parse(file, readBytes(file));
   if (st.metadata.format !== EMBEDDING_FORMAT) throw new FeatureFileError(file, null, `is not an item embedding file (format '${st.metadata.format ?? ''}')`);
@@ -161,7 +161,7 @@ function safetensorsVectors(file: string, st: SafetensorsFile): Omit<VectorFile,
     return { source: 'feature-cache', ...tensorRows(file, 'features', keep.map((i) => cache.ids[i]), cache.features, cache.dim, keep), encoder: cache.backbone };
   }
   const name = st.tensors.has('vectors') ? 'vectors' : st.tensors.size === 1 ? [...st.tensors.keys()][0] : null;
-  if (!name) throw new FeatureFileError(file, null, `expected a tensor named "vectors" (or exactly one tensor), found ${[...st.tensors.keys()].join(', ')}; or an \`mmctr embed\` export or a feature cache`);
+  if (!name) throw new FeatureFileError(file, null, `expected a tensor named "vectors" (or exactly one tensor), found ${[...st.tensors.keys()].join(', ')}; or an \`mmctr pretrain embed\` export or a feature cache`);
   const t = st.tensors.get(name)!;
   if (t.shape.length !== 2 || (t.dtype !== 'F32' && t.dtype !== 'F64')) throw new FeatureFileError(file, null, `tensor "${name}" must be 2-D F32 or F64, got ${t.dtype} [${t.shape.join(', ')}]`);
   const ids = idList(file, st, name, t.shape[0]);

@@ -94,7 +94,7 @@ function locateAddon(): string {
     if (existsSync(candidate)) return candidate;
   }
   throw new EngineError(
-    'the native kernels are not built (build/Release/mmctr_native.node is missing). Run `npm ci` (or `npm run install`) in the mmctr folder; it needs g++, make and python3.',
+    'the native kernels are not built (build/Release/mmctr_native.node is missing). In a clone: run `npm ci` (or `npm run install`) in the mmctr folder. An installed package: npm skipped its install script; install it again with `--allow-scripts=mmctr,hnswlib-node` (a tarball by its path; README: Install as a package). Building needs g++, make and python3.',
   );
 }
 

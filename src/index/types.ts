@@ -5,7 +5,7 @@
  * This file owns the interface and the vector helpers both backends share.
  *
  * Vectors are stored L2-normalised, so cosine similarity (SimTier, SimScore, "similar items") is
- * a dot product. `int8` storage keeps trunc(127 * v) per value (the `mmctr embed` format, 4x
+ * a dot product. `int8` storage keeps trunc(127 * v) per value (the `mmctr pretrain embed` format, 4x
  * smaller); reads dequantise and renormalise.
  */
 import { quantizeInt8 } from '../encoders/vector-file.js';

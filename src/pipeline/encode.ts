@@ -1,5 +1,5 @@
 /**
- * `mmctr encode` (and `mmctr embed`): a dataset's item catalogue as vectors, every item, no
+ * `mmctr encode` (and `mmctr pretrain embed`): a dataset's item catalogue as vectors, every item, no
  * searches or events needed. Without a model: the frozen image backbone's features (MobileNetV2,
  * through the encoders' feature cache), written as plain vectors; items without a usable image
  * have no backbone feature and are left out of the file. With a trained SCL model: its towers'
@@ -15,7 +15,7 @@ import { RandomStream } from '../engine/random.js';
 import { imageFeatures, MobileNetV2Backbone } from '../encoders/index.js';
 import type { FeatureTable, ItemContent } from '../encoders/types.js';
 import { writeEmbeddings, writeVectorFile } from '../encoders/vector-file.js';
-import { parseSclConfig, SclConfig } from '../pretrain/config.js';
+import { featureCacheOf, parseSclConfig, SclConfig } from '../pretrain/config.js';
 import { embedItems } from '../pretrain/export.js';
 import { sclImageFeatures } from '../pretrain/features.js';
 import { SclModel } from '../pretrain/model.js';
@@ -79,7 +79,7 @@ export async function encodeDataset(specFile: string, out: string, options: Enco
   let dim: number;
   if (options.model) {
     const { config, featureDim } = sclModelConfig(options.model);
-    table = await withBar(options, 'features', (update) => sclImageFeatures(config.model, items, options.cacheDir ?? config.featureCache, progress(update)));
+    table = await withBar(options, 'features', (update) => sclImageFeatures(config.model, items, options.cacheDir ?? featureCacheOf(config), progress(update)));
     if (table.dim !== featureDim) throw new MmctrError(`${options.model} was trained on ${featureDim}-d image features, the backbone gives ${table.dim}`);
     const model = new SclModel(config.model, table.dim, new RandomStream(config.seed));
     loadModel(options.model, model);
@@ -89,7 +89,7 @@ export async function encodeDataset(specFile: string, out: string, options: Enco
   } else {
     const backbone = await MobileNetV2Backbone.load();
     try {
-      table = await withBar(options, 'features', (update) => imageFeatures(backbone, items, options.cacheDir ?? parseSclConfig({}).featureCache, progress(update)));
+      table = await withBar(options, 'features', (update) => imageFeatures(backbone, items, options.cacheDir ?? featureCacheOf({}), progress(update)));
     } finally {
       await backbone.close?.();
     }

@@ -25,7 +25,7 @@ export async function preparePaperInputs(config: PaperExperimentConfig, runsDir:
   const store = await resolveStore(config.data, process.cwd(), runsDir, options);
   if (!config.data.vectors) {
     if (!config.data.dataset) throw new MmctrError('pretrain needs a dataset with searches (data.dataset or a world); or give data.vectors');
-    config.data.vectors = await ensureSclVectors(loadSclConfig(config.pretrain!.config, String(config.pretrain!.seed)), config.data.dataset, runsDir, options);
+    config.data.vectors = await ensureSclVectors(loadSclConfig(config.pretrain!.config, config.pretrain!.seed), config.data.dataset, runsDir, options);
   }
   return { store, description: description || config.data.dataset || config.data.adapter || store.dir };
 }

@@ -9,7 +9,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { FeatureTable } from '../encoders/types.js';
-import { readSclConfig, SclConfig } from '../pretrain/config.js';
+import { featureCacheOf, readSclConfig, SclConfig } from '../pretrain/config.js';
 import type { Scorer } from '../pretrain/evaluate.js';
 import { embedItems } from '../pretrain/export.js';
 import { writeEmbeddings } from '../encoders/vector-file.js';
@@ -18,7 +18,6 @@ import type { Pair } from '../pretrain/pairs.js';
 import { prepare, runExperiment } from '../pretrain/pipeline.js';
 import { loadSearchData, SearchData } from '../pretrain/source.js';
 import { cacheKey } from '../util/cache-key.js';
-import { MmctrError } from '../util/errors.js';
 import { WORLD_VERSION, writtenWorld } from '../world/generate.js';
 import { readSearchTruth, statedOracle } from '../world/search-truth.js';
 import { PipelineOptions, withBar } from './options.js';
@@ -28,23 +27,19 @@ import { datasetFiles } from './store.js';
 const SCL_VECTORS_VERSION = 1;
 
 /** A config file with its relative paths (data.spec, featureCache) resolved against its folder; `seed` overrides its seed. */
-export function loadSclConfig(file: string, seed?: string): SclConfig {
+export function loadSclConfig(file: string, seed?: number): SclConfig {
   const c = readSclConfig(file);
   const dir = path.dirname(path.resolve(file));
   if (c.data.spec) c.data.spec = path.resolve(dir, c.data.spec);
-  c.featureCache = path.resolve(dir, c.featureCache);
-  if (seed !== undefined) {
-    const s = Number(seed);
-    if (!Number.isSafeInteger(s) || s < 0) throw new MmctrError(`--seed must be a non-negative integer, got '${seed}'`);
-    c.seed = s;
-  }
+  c.featureCache = c.featureCache ? path.resolve(dir, c.featureCache) : featureCacheOf(c);
+  if (seed !== undefined) c.seed = seed;
   return c;
 }
 
 /** What SCL reads from a dataset: its items and searches, and the items' frozen image features (cached by the encoders). */
 export async function loadSclInputs(c: SclConfig, specFile: string, options: PipelineOptions = {}): Promise<{ data: SearchData; table: FeatureTable }> {
   const data = await loadSearchData(specFile);
-  const table = await withBar(options, 'features', (update) => sclImageFeatures(c.model, data.items, c.featureCache, update));
+  const table = await withBar(options, 'features', (update) => sclImageFeatures(c.model, data.items, featureCacheOf(c), update));
   return { data, table };
 }
 

@@ -3,8 +3,10 @@
  * schema. Named config files live in configs/ (configs/scl-*.json); a file holds only what it
  * changes, the rest comes from here.
  */
+import path from 'node:path';
 import { z } from 'zod';
 import { parseConfig, readConfigFile } from '../util/config-file.js';
+import { runsDir } from '../util/paths.js';
 
 export const SclModelConfig = z
   .object({
@@ -111,11 +113,16 @@ export const SclConfig = z
     loss: SclLossConfig.default(SclLossConfig.parse({})),
     train: SclTrainConfig.default(SclTrainConfig.parse({})),
     eval: SclEvalConfig.default(SclEvalConfig.parse({})),
-    /** Folder the image feature cache lives in (encoders' imageFeatures). */
-    featureCache: z.string().default('runs/features'),
+    /** Folder the image feature cache lives in (encoders' imageFeatures); default: <runs folder>/features (featureCacheOf). */
+    featureCache: z.string().optional(),
   })
   .strict();
 export type SclConfig = z.infer<typeof SclConfig>;
+
+/** The feature cache folder of a config: its own, else features/ in the runs folder of the home (never inside an installed package). */
+export function featureCacheOf(c: Pick<SclConfig, 'featureCache'>): string {
+  return c.featureCache ?? path.join(runsDir(), 'features');
+}
 export type SclConfigInput = z.input<typeof SclConfig>;
 
 export function parseSclConfig(raw: unknown, source = 'SCL config'): SclConfig {

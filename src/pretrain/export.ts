@@ -1,5 +1,5 @@
 /**
- * `mmctr embed` / `mmctr encode --model`: every item's 128-d L2-normalised vector from a trained
+ * `mmctr pretrain embed` / `mmctr encode --model`: every item's 128-d L2-normalised vector from a trained
  * SCL model's towers; encoders/vector-file.ts writes it (writeEmbeddings) and reads it back.
  */
 import type { FeatureTable, ItemContent } from '../encoders/types.js';

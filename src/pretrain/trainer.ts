@@ -5,7 +5,7 @@
  * with a batch's own items masked out of it) and extra constant negatives. What the examples
  * are and how a batch of them becomes (queries, keys) is a PairSource: search -> purchase pairs
  * with hard negatives (train.ts, `mmctr pretrain`), co-click pairs of the training split
- * (coclick/train.ts, `mmctr pretrain-text`).
+ * (coclick/train.ts, `mmctr pretrain text`).
  *
  * A step: the source encodes the batch (its own extra loss term too, e.g. SCL's triplet loss);
  * loss = symInfoNCE(q, k, tau; queue + extra negatives) + weight x term; backward; both

@@ -29,12 +29,35 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
 }
 
 /** A colour per model: drawn as given, whatever subset a chart shows. */
-function modelColour(models: readonly ComparedModel[], field: string, title: string) {
+function modelColour(models: readonly Pick<ComparedModel, 'label' | 'colour'>[], field: string, title: string) {
   // Experiment names can be long: legends show them whole rather than cut at vega's 160 px.
   return { field, type: 'nominal' as const, title, scale: { domain: models.map((m) => m.label), range: models.map((m) => m.colour) }, legend: { labelLimit: 400 } };
 }
 
-/** Mean ± std of a metric per model on the overall slice, with the oracle as a dashed rule. */
+/**
+ * A y domain around the drawn values (the means and their error bars), padded so no mark sits on
+ * the frame: the differences between the models set the scale, not zero or the oracle.
+ */
+export function fittedDomain(values: readonly number[]): [number, number] {
+  const lo = Math.min(...values), hi = Math.max(...values);
+  // All equal: a span of 1 % of the value (at least 0.001) keeps the axis readable.
+  const span = hi - lo || Math.max(Math.abs(hi) * 0.01, 1e-3);
+  const pad = 0.15 * span;
+  return [lo - pad, hi + pad];
+}
+
+/** What the error bars of a metric chart are: the caption says so, since one seed draws none. */
+function spreadCaption(models: readonly ComparedModel[]): string {
+  if (models.every((m) => m.seeds > 1)) return 'mean ± std over seeds';
+  if (models.every((m) => m.seeds <= 1)) return 'one seed: no spread to draw';
+  return 'mean ± std over seeds; no bar where there is one seed';
+}
+
+/**
+ * Mean ± std of a metric per model on the overall slice, the axis fitted to the models. The
+ * oracle is an annotation: a dashed, labelled rule when it falls inside that axis, otherwise a
+ * note above the plot saying which side it lies on, so a distant ceiling does not flatten the differences.
+ */
 export function metricSpec(c: Comparison, metric: 'auc' | 'gauc'): TopLevelSpec | null {
   const overall = c.slices[0];
   if (!overall) return null;
@@ -43,26 +66,37 @@ export function metricSpec(c: Comparison, metric: 'auc' | 'gauc'): TopLevelSpec 
   if (drawn.length === 0) return null;
   const rows = drawn.map((m) => {
     const { mean, std } = overall.summary[m.key][metric];
-    const spread = finite(std) ? std : 0;
-    return { [c.noun]: m.label, mean, low: mean - spread, high: mean + spread };
+    const spread = m.seeds > 1 && finite(std) ? std : 0;
+    return { [c.noun]: m.label, mean, low: mean - spread, high: mean + spread, bar: spread > 0 };
   });
-  const x = { field: c.noun, type: 'nominal' as const, title: null, sort: drawn.map((m) => m.label), axis: { labelAngle: 0 } };
+  const domain = fittedDomain(rows.flatMap((r) => [r.low, r.high]));
+  const labels = drawn.map((m) => m.label);
+  const x = { field: c.noun, type: 'nominal' as const, title: null, scale: { domain: labels }, sort: labels, axis: { labelAngle: 0 } };
+  const y = (field: string) => ({ field, type: 'quantitative' as const, title: `test ${name}`, scale: { domain, nice: false, zero: false } });
   const color = { ...modelColour(drawn, c.noun, nounHeading(c)), legend: null };
-  const layers: object[] = [
-    { mark: { type: 'point', filled: true, size: 80, opacity: 1 }, encoding: { x, y: { field: 'mean', type: 'quantitative', title: `test ${name}`, scale: { zero: false } }, color } },
-    { mark: { type: 'errorbar', ticks: { size: 14 }, thickness: 1.5 }, encoding: { x, y: { field: 'low', type: 'quantitative', title: `test ${name}` }, y2: { field: 'high' }, color } },
-  ];
+  const layers: object[] = [];
+  const bars = rows.filter((r) => r.bar);
+  if (bars.length) layers.push({ data: { values: bars }, mark: { type: 'errorbar', ticks: { size: 14 }, thickness: 1.5 }, encoding: { x, y: y('low'), y2: { field: 'high' }, color } });
+  layers.push({ mark: { type: 'point', filled: true, size: 80, opacity: 1 }, encoding: { x, y: y('mean'), color } });
   const oracle = overall.oracle?.[metric];
+  let note: object | undefined;
   if (finite(oracle)) {
-    layers.push({
-      data: { values: [{ oracle, label: `oracle ${oracle.toFixed(4)}` }] },
-      layer: [
-        { mark: { type: 'rule', strokeDash: [5, 4], color: '#888' }, encoding: { y: { field: 'oracle', type: 'quantitative' } } },
-        { mark: { type: 'text', align: 'right', dy: -6, color: '#666' }, encoding: { y: { field: 'oracle', type: 'quantitative' }, x: { value: WIDTH }, text: { field: 'label' } } },
-      ],
-    });
+    const label = `oracle (true p) ${oracle.toFixed(4)}`;
+    if (oracle >= domain[0] && oracle <= domain[1]) {
+      layers.push({
+        data: { values: [{ oracle, label }] },
+        layer: [
+          { mark: { type: 'rule', strokeDash: [5, 4], color: '#888' }, encoding: { y: y('oracle') } },
+          { mark: { type: 'text', align: 'right', dy: -6, color: '#666' }, encoding: { y: y('oracle'), x: { value: WIDTH }, text: { field: 'label' } } },
+        ],
+      });
+    } else {
+      // Above the plot, where no mark can hide it.
+      const above = oracle > domain[1];
+      note = { text: `${above ? '▲' : '▼'} ${label}, ${above ? 'above' : 'below'} this axis`, anchor: 'end', fontSize: 11, fontWeight: 'normal', color: '#666' };
+    }
   }
-  return { width: WIDTH, height: HEIGHT, data: { values: rows }, layer: layers } as TopLevelSpec;
+  return { ...(note && { title: note }), width: WIDTH, height: HEIGHT, data: { values: rows }, layer: layers } as TopLevelSpec;
 }
 
 /** Relative GAUC gain over the baseline (%) per slice, one bar per model (the baseline itself is the zero line). */
@@ -120,10 +154,11 @@ async function chart(title: string, spec: TopLevelSpec | null, missing: string):
 /** The report's charts in display order. */
 export async function comparisonCharts(c: Comparison): Promise<Chart[]> {
   const base = labelOf(c, c.baseline);
+  const spread = spreadCaption(c.models);
   return Promise.all([
-    chart(`Test GAUC per ${c.noun} (mean ± std over seeds, overall)`, metricSpec(c, 'gauc'), 'No finite GAUC to plot.'),
+    chart(`Test GAUC per ${c.noun}, overall (${spread})`, metricSpec(c, 'gauc'), 'No finite GAUC to plot.'),
     chart(`Relative GAUC gain over ${base} by slice (%)`, gainSpec(c), `No gain over ${base} to plot (${base} alone, or no finite gains).`),
     chart(c.curves.chartTitle, epochSpec(c), NO_CURVES),
-    chart(`Test AUC per ${c.noun} (mean ± std over seeds, overall)`, metricSpec(c, 'auc'), 'No finite AUC to plot.'),
+    chart(`Test AUC per ${c.noun}, overall (${spread})`, metricSpec(c, 'auc'), 'No finite AUC to plot.'),
   ]);
 }

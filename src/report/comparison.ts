@@ -2,9 +2,11 @@
  * report/: renderings of experiment results for people: HTML with inline SVG charts, Markdown
  * and JSON. This file owns the one shape every report is drawn from, a `Comparison` of models
  * (the paper's variants, or any trained runs grouped by experiment) with their test metrics per
- * slice, a baseline the gains are measured against, validation curves and notes; and the number
- * formats every rendering uses. render.ts draws it, charts.ts charts it.
+ * slice, a baseline the gains are measured against, the claims checked and their verdicts,
+ * validation curves and notes; and the number formats every rendering uses. render.ts lays it out
+ * and draws it, charts.ts charts it.
  */
+import type { Verdict } from '../ctr/experiment/paper.js';
 import type { EpochPoint, MetricSet, Spread } from '../ctr/experiment/result.js';
 import type { Summary } from '../ctr/experiment/summary.js';
 
@@ -13,6 +15,14 @@ export interface ComparedModel {
   label: string;
   /** Its colour in every chart. */
   colour: string;
+  /** How many seeds its figures summarise: with one, a std says nothing and no error bar is drawn. */
+  seeds: number;
+}
+
+/** A claim the experiment checked: what the report leads with. */
+export interface Claim {
+  verdict: Verdict;
+  sentence: string;
 }
 
 export interface ComparedSlice {
@@ -42,6 +52,9 @@ export interface Comparison {
   curves: { heading: string; chartTitle: string; series: { label: string; colour: string; points: EpochPoint[] }[] };
   /** Differences to the baseline seed by seed (overall), where the runs share seeds. */
   paired?: { key: string; seeds: number[]; auc: Spread; gauc: Spread; logloss: Spread; steady: boolean }[];
+  /** The verdicts, in the order they were checked; empty when the comparison checks none. */
+  claims: Claim[];
+  /** Everything else worth saying (what could mislead), after the detail. */
   notes: string[];
   /** Models ranked on validation (a sweep's points), best first; `models` are in this order. */
   ranking?: { heading: string; note: string; rows: RankedModel[] };

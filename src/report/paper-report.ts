@@ -1,10 +1,12 @@
 /**
  * The paper experiment's report: `PaperResult` (src/ctr/experiment/result.ts) as a Comparison of
  * the paper's variants against ID, with MAKE's and the ID model's validation curves (the one-epoch
- * phenomenon) and the experiment's notes, rendered by render.ts.
+ * phenomenon), the paper's claims read back from the experiment's notes (their verdicts) and the
+ * other notes, rendered by render.ts.
  */
+import { claimOfNote } from '../ctr/experiment/paper.js';
 import { VARIANT_LABELS, type PaperResult, type PaperVariant } from '../ctr/experiment/result.js';
-import { finite, formatCount, type Comparison } from './comparison.js';
+import { finite, formatCount, type Claim, type Comparison } from './comparison.js';
 import { consoleSummary, renderHtml, renderMarkdown, writeReport } from './render.js';
 
 /** A fixed colour per variant (tableau10), so a variant looks the same in every chart whatever subset is drawn. */
@@ -22,6 +24,13 @@ const NA = 'n/a';
 export function paperComparison(r: PaperResult): Comparison {
   const d = r.data;
   const v = r.vectors;
+  const claims: Claim[] = [];
+  const notes: string[] = [];
+  for (const note of r.notes) {
+    const claim = claimOfNote(note);
+    if (claim) claims.push(claim);
+    else notes.push(note);
+  }
   return {
     title: `Paper experiment: ${r.name}`,
     facts: [
@@ -33,7 +42,7 @@ export function paperComparison(r: PaperResult): Comparison {
       ['Environment', `${r.environment.engine}; ${finite(r.environment.seconds) ? r.environment.seconds.toFixed(1) : NA} s wall time`],
     ],
     noun: 'variant',
-    models: r.variants.map((key) => ({ key, label: VARIANT_LABELS[key], colour: VARIANT_COLOURS[key] })),
+    models: r.variants.map((key) => ({ key, label: VARIANT_LABELS[key], colour: VARIANT_COLOURS[key], seeds: r.seeds.length })),
     baseline: 'id',
     slices: r.slices.map((slice) => {
       // Test impressions behind a slice: first seed of the first variant that has one.
@@ -49,7 +58,8 @@ export function paperComparison(r: PaperResult): Comparison {
         { label: VARIANT_LABELS.id, colour: VARIANT_COLOURS.id, points: r.curves.id },
       ],
     },
-    notes: r.notes,
+    claims,
+    notes,
   };
 }
 

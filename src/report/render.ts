@@ -1,13 +1,16 @@
 /**
- * A Comparison rendered: Markdown and HTML from the same table builders, so the two always show
- * the same numbers; the HTML is one self-contained file (inline stylesheet, inline SVG charts, no
- * scripts) that opens offline; JSON of the result it was drawn from beside them.
+ * A Comparison laid out and rendered. `reportLayout` owns the page's order for every report kind:
+ * the answer first (the claims' verdicts, a sweep's ranking on validation, then the overall table), then the charts, then the
+ * detail (setup, the other slices, paired gaps, curves, notes). Markdown and HTML both draw that
+ * list from the same table builders, so they show the same numbers in the same order; the HTML is
+ * one self-contained file (inline stylesheet, inline SVG charts, no scripts) that opens offline;
+ * JSON of the result it was drawn from beside them.
  */
 import path from 'node:path';
 import type { EpochPoint } from '../ctr/experiment/result.js';
 import { writeTextAtomic } from '../util/atomic-write.js';
-import { comparisonCharts } from './charts.js';
-import { finite, formatCount, formatGain, formatGap, formatMetric, formatSpread, labelOf, NO_CURVES, nounHeading, type ComparedSlice, type Comparison } from './comparison.js';
+import { comparisonCharts, type Chart } from './charts.js';
+import { finite, formatCount, formatGain, formatGap, formatMetric, formatSpread, labelOf, NO_CURVES, nounHeading, type Claim, type ComparedSlice, type Comparison } from './comparison.js';
 
 interface Table {
   head: string[];
@@ -65,6 +68,10 @@ function rankingTable(c: Comparison): Table | null {
   };
 }
 
+/** Which ranked model is best, or that none could be chosen. */
+const bestLine = (c: Comparison & { ranking: NonNullable<Comparison['ranking']> }) =>
+  finite(c.ranking.rows[0]?.valid.auc.mean) ? `best ${c.noun} (validation AUC, never test): ${labelOf(c, c.ranking.rows[0].key)}` : `no ${c.noun} has validation metrics: none is chosen`;
+
 const pairedHeading = (c: Comparison) => `Paired over seeds: difference to ${labelOf(c, c.baseline)}, seed by seed (overall)`;
 const PAIRED_NOTE =
   'A seed gives both models the same data order, so the per-seed difference cancels what the order moves in both; its spread says whether a gap is steady. Logloss: lower is better, so a negative gap is a gain.';
@@ -83,9 +90,9 @@ export function consoleSummary(c: Comparison): string {
   const width = Math.max(16, ...c.models.map((m) => m.label.length + 1));
   const ranked = c.ranking
     ? [
-        `${'rank'} ${c.noun.padEnd(width)} ${'valid AUC'.padStart(15)} ${'valid GAUC'.padStart(15)} ${'test AUC'.padStart(15)} ${'test GAUC'.padStart(15)}`,
+        `rank ${c.noun.padEnd(width)} ${'valid AUC'.padStart(15)} ${'valid GAUC'.padStart(15)} ${'test AUC'.padStart(15)} ${'test GAUC'.padStart(15)}`,
         ...c.ranking.rows.map((r, k) => `${String(k + 1).padStart(4)} ${labelOf(c, r.key).padEnd(width)} ${pm(r.valid.auc).padStart(15)} ${pm(r.valid.gauc).padStart(15)} ${pm(r.test.auc).padStart(15)} ${pm(r.test.gauc).padStart(15)}`),
-        finite(c.ranking.rows[0]?.valid.auc.mean) ? `best ${c.noun} (validation AUC, never test): ${labelOf(c, c.ranking.rows[0].key)}` : `no ${c.noun} has validation metrics: none is chosen`,
+        bestLine({ ...c, ranking: c.ranking }),
         '',
       ]
     : [];
@@ -96,6 +103,51 @@ export function consoleSummary(c: Comparison): string {
   }
   if (overall?.oracle) lines.push(`${'oracle (true p)'.padEnd(width)} ${formatMetric(overall.oracle.auc).padStart(15)} ${formatMetric(overall.oracle.gauc).padStart(15)} ${''.padStart(8)} ${(fresh?.oracle ? formatMetric(fresh.oracle.gauc) : '-').padStart(15)}`);
   return lines.join('\n');
+}
+
+// ---- Layout ----
+
+type Block =
+  | { kind: 'claims'; claims: Claim[] }
+  | { kind: 'facts'; facts: [string, string][] }
+  | { kind: 'text'; text: string }
+  | { kind: 'missing'; text: string }
+  | { kind: 'table'; table: Table }
+  | { kind: 'list'; items: string[] }
+  /** Where the charts go; only HTML draws them. */
+  | { kind: 'charts' };
+
+export interface Section {
+  /** The HTML section's id. */
+  id: string;
+  heading: string;
+  level: 2 | 3;
+  blocks: Block[];
+}
+
+const heldCount = (claims: Claim[]) => `Claims held: ${claims.filter((cl) => cl.verdict === 'holds').length} of ${claims.length}.`;
+
+/** The report's sections in reading order: the answer, the charts, the detail. */
+export function reportLayout(c: Comparison): Section[] {
+  const [overall, ...others] = c.slices;
+  const paired = pairedTable(c);
+  const curves = curveTable(c);
+  const ranking = rankingTable(c);
+  const sections: Section[] = [];
+  if (c.claims.length) sections.push({ id: 'verdicts', heading: 'Verdicts', level: 2, blocks: [{ kind: 'text', text: heldCount(c.claims) }, { kind: 'claims', claims: c.claims }] });
+  if (ranking && c.ranking)
+    sections.push({ id: 'ranking', heading: c.ranking.heading, level: 2, blocks: [{ kind: 'text', text: `${bestLine({ ...c, ranking: c.ranking }).replace(/^./, (ch) => ch.toUpperCase())}. ${c.ranking.note}` }, { kind: 'table', table: ranking }] });
+  if (overall) sections.push({ id: 'overall', heading: `Results: ${sliceTitle(overall)}`, level: 2, blocks: [{ kind: 'text', text: metricNote(c) }, { kind: 'table', table: sliceTable(c, overall) }] });
+  sections.push({ id: 'charts', heading: 'Charts', level: 2, blocks: [{ kind: 'charts' }] });
+  sections.push({ id: 'setup', heading: 'Setup', level: 2, blocks: [{ kind: 'facts', facts: c.facts }] });
+  if (others.length) {
+    sections.push({ id: 'slices', heading: 'Results by slice', level: 2, blocks: [{ kind: 'text', text: 'The same metrics on each slice of the test set.' }] });
+    others.forEach((slice, k) => sections.push({ id: `slice-${k + 1}`, heading: sliceTitle(slice), level: 3, blocks: [{ kind: 'table', table: sliceTable(c, slice) }] }));
+  }
+  if (paired) sections.push({ id: 'paired', heading: pairedHeading(c), level: 2, blocks: [{ kind: 'text', text: PAIRED_NOTE }, { kind: 'table', table: paired }] });
+  sections.push({ id: 'curves', heading: c.curves.heading, level: 2, blocks: [curves ? { kind: 'table', table: curves } : { kind: 'missing', text: NO_CURVES }] });
+  if (c.notes.length) sections.push({ id: 'notes', heading: 'Notes', level: 2, blocks: [{ kind: 'list', items: c.notes }] });
+  return sections;
 }
 
 // ---- Markdown ----
@@ -110,18 +162,31 @@ function mdTable(t: Table): string {
   return [line(t.head), line(t.head.map((_, i) => (i === 0 ? '---' : '---:'))), ...t.rows.map(line)].join('\n');
 }
 
+function mdBlock(b: Block): string | null {
+  switch (b.kind) {
+    case 'claims':
+      return b.claims.map((cl) => `- **${cl.verdict}**: ${mdText(cl.sentence)}`).join('\n');
+    case 'facts':
+      return b.facts.map(([label, value]) => `- **${label}**: ${mdText(value)}`).join('\n');
+    case 'text':
+    case 'missing':
+      return mdText(b.text);
+    case 'table':
+      return mdTable(b.table);
+    case 'list':
+      return b.items.map((n) => `- ${mdText(n)}`).join('\n');
+    case 'charts':
+      return null;
+  }
+}
+
 export function renderMarkdown(c: Comparison): string {
-  const out: string[] = [`# ${mdText(c.title)}`, ''];
-  for (const [label, value] of c.facts) out.push(`- **${label}**: ${mdText(value)}`);
-  const ranking = rankingTable(c);
-  if (ranking) out.push('', `## ${mdText(c.ranking!.heading)}`, '', mdText(c.ranking!.note), '', mdTable(ranking));
-  out.push('', metricNote(c));
-  for (const slice of c.slices) out.push('', `## ${mdText(sliceTitle(slice))}`, '', mdTable(sliceTable(c, slice)));
-  const paired = pairedTable(c);
-  if (paired) out.push('', `## ${mdText(pairedHeading(c))}`, '', PAIRED_NOTE, '', mdTable(paired));
-  const curves = curveTable(c);
-  out.push('', `## ${c.curves.heading}`, '', curves ? mdTable(curves) : NO_CURVES);
-  if (c.notes.length) out.push('', '## Notes', '', ...c.notes.map((n) => `- ${mdText(n)}`));
+  const out: string[] = [`# ${mdText(c.title)}`];
+  for (const section of reportLayout(c)) {
+    const blocks = section.blocks.map(mdBlock).filter((b): b is string => b !== null);
+    // Markdown has no charts: a section of charts alone is left out rather than left empty.
+    if (blocks.length) out.push('', `${'#'.repeat(section.level)} ${mdText(section.heading)}`, ...blocks.flatMap((b) => ['', b]));
+  }
   return out.join('\n') + '\n';
 }
 
@@ -137,38 +202,52 @@ function htmlTable(t: Table): string {
   return `<table>\n<thead><tr>${head}</tr></thead>\n<tbody>\n${rows}\n</tbody>\n</table>`;
 }
 
+const verdictClass = (cl: Claim) => (cl.verdict === 'holds' ? 'holds' : 'fails');
+
+function htmlBlock(b: Block, charts: Chart[]): string {
+  switch (b.kind) {
+    case 'claims':
+      return `<ul class="claims">\n${b.claims.map((cl) => `<li class="claim ${verdictClass(cl)}"><span class="verdict">${escapeHtml(cl.verdict)}</span> ${escapeHtml(cl.sentence)}</li>`).join('\n')}\n</ul>`;
+    case 'facts':
+      return `<dl>\n${b.facts.map(([label, value]) => `<dt>${escapeHtml(label)}</dt><dd>${escapeHtml(value)}</dd>`).join('\n')}\n</dl>`;
+    case 'text':
+      return `<p>${escapeHtml(b.text)}</p>`;
+    case 'missing':
+      return `<p class="missing">${escapeHtml(b.text)}</p>`;
+    case 'table':
+      return htmlTable(b.table);
+    case 'list':
+      return `<ul>\n${b.items.map((n) => `<li>${escapeHtml(n)}</li>`).join('\n')}\n</ul>`;
+    case 'charts':
+      // Vega's SVG renderer escapes the text it draws, so the markup can be inlined as is.
+      return charts.map((ch) => `<figure class="chart">\n<figcaption>${escapeHtml(ch.title)}</figcaption>\n${ch.svg ?? `<p class="missing">${escapeHtml(ch.missing ?? '')}</p>`}\n</figure>`).join('\n');
+  }
+}
+
 const STYLE = `
 body { font: 14px/1.45 system-ui, sans-serif; color: #222; max-width: 1100px; margin: 2em auto; padding: 0 1em; }
 h1 { font-size: 1.6em; } h2 { margin-top: 1.8em; border-bottom: 1px solid #ddd; }
+h1 + section > h2 { margin-top: .6em; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: .2em 1em; } dt { font-weight: 600; } dd { margin: 0; }
 table { border-collapse: collapse; margin: .6em 0 1.2em; }
 th, td { padding: .25em .7em; border-bottom: 1px solid #e4e4e4; }
 th { background: #f5f5f5; text-align: left; }
 td:not(:first-child), th:not(:first-child) { text-align: right; font-variant-numeric: tabular-nums; }
+.claims { list-style: none; padding: 0; margin: .4em 0; }
+.claim { margin: .25em 0; }
+.verdict { display: inline-block; min-width: 8.5em; margin-right: .5em; padding: 0 .4em; border-radius: 3px; font-weight: 600; text-align: center; }
+.holds .verdict { background: #dcefd9; color: #1f5c1a; } .fails .verdict { background: #f7dcdc; color: #8a1c1c; }
 figure { margin: 1em 0 2em; } figcaption { font-weight: 600; margin-bottom: .3em; }
 .missing { color: #777; font-style: italic; }
 `;
 
 export async function renderHtml(c: Comparison): Promise<string> {
   const charts = await comparisonCharts(c);
-  const curves = curveTable(c);
-  const paired = pairedTable(c);
-  const ranking = rankingTable(c);
-  const body: string[] = [
-    `<h1>${escapeHtml(c.title)}</h1>`,
-    `<dl>\n${c.facts.map(([label, value]) => `<dt>${escapeHtml(label)}</dt><dd>${escapeHtml(value)}</dd>`).join('\n')}\n</dl>`,
-    ...(ranking ? [`<h2>${escapeHtml(c.ranking!.heading)}</h2>`, `<p>${escapeHtml(c.ranking!.note)}</p>`, htmlTable(ranking)] : []),
-    '<h2>Charts</h2>',
-    // Vega's SVG renderer escapes the text it draws, so the markup can be inlined as is.
-    ...charts.map((ch) => `<figure>\n<figcaption>${escapeHtml(ch.title)}</figcaption>\n${ch.svg ?? `<p class="missing">${escapeHtml(ch.missing ?? '')}</p>`}\n</figure>`),
-    '<h2>Results by slice</h2>',
-    `<p>${escapeHtml(metricNote(c))}</p>`,
-    ...c.slices.map((slice) => `<h3>${escapeHtml(sliceTitle(slice))}</h3>\n${htmlTable(sliceTable(c, slice))}`),
-    ...(paired ? [`<h2>${escapeHtml(pairedHeading(c))}</h2>`, `<p>${escapeHtml(PAIRED_NOTE)}</p>`, htmlTable(paired)] : []),
-    `<h2>${escapeHtml(c.curves.heading)}</h2>`,
-    curves ? htmlTable(curves) : `<p class="missing">${NO_CURVES}</p>`,
-  ];
-  if (c.notes.length) body.push('<h2>Notes</h2>', `<ul>\n${c.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('\n')}\n</ul>`);
+  const body: string[] = [`<h1>${escapeHtml(c.title)}</h1>`];
+  for (const section of reportLayout(c)) {
+    const h = `h${section.level}`;
+    body.push(`<section id="${section.id}">`, `<${h}>${escapeHtml(section.heading)}</${h}>`, ...section.blocks.map((b) => htmlBlock(b, charts)), '</section>');
+  }
   return ['<!doctype html>', '<html lang="en">', '<head>', '<meta charset="utf-8">', `<title>${escapeHtml(c.title)}</title>`, `<style>${STYLE}</style>`, '</head>', '<body>', ...body, '</body>', '</html>', ''].join('\n');
 }
 

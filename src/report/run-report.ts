@@ -11,7 +11,7 @@ import { writeReport } from './render.js';
 const PALETTE = ['#4c78a8', '#f58518', '#e45756', '#72b7b2', '#54a24b', '#eeca3b', '#b279a2', '#ff9da6', '#9d755d', '#bab0ac'];
 
 export function runComparison(r: RunComparisonResult): Comparison {
-  const models = r.groups.map((g, k) => ({ key: g.name, label: g.name, colour: PALETTE[k % PALETTE.length] }));
+  const models = r.groups.map((g, k) => ({ key: g.name, label: g.name, colour: PALETTE[k % PALETTE.length], seeds: g.seeds.length }));
   const ranking = r.ranking;
   // Without validation metrics the ranking is the order found, and no point is chosen.
   const best = ranking && finite(ranking.summary[ranking.best].auc.mean) ? ranking.best : null;
@@ -33,6 +33,8 @@ export function runComparison(r: RunComparisonResult): Comparison {
       series: models.map((m) => ({ label: m.label, colour: m.colour, points: r.curves[m.key] ?? [] })),
     },
     paired: Object.entries(r.paired).flatMap(([key, p]) => (p ? [{ key, ...p }] : [])),
+    // Trained runs state no claims: the report leads with the overall table.
+    claims: [],
     notes: r.notes,
     ...(ranking
       ? {

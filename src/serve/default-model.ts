@@ -5,7 +5,7 @@
  *   catalogue item's vector from its title and its photo (the title-colour encoder, the same one
  *   ingestion uses, so new items land in the same space and an uploaded photo shapes the vector),
  *   and a DIN with SimTier and MAKE over those vectors trained on it.
- * Swap in SCL vectors (`mmctr embed`) here and the service needs no other change: the
+ * Swap in SCL vectors (`mmctr pretrain embed`) here and the service needs no other change: the
  * ranker always hands the model the index's vectors.
  *
  * The folder is complete when its manifest (serve.json) exists; it is written last, so an
@@ -25,7 +25,7 @@ import { resolveStore } from '../pipeline/store.js';
 import { ensureWorld } from '../pipeline/world.js';
 import { writeTextAtomic } from '../util/atomic-write.js';
 import { cacheKey } from '../util/cache-key.js';
-import { repoRoot } from '../util/paths.js';
+import { homeDir } from '../util/paths.js';
 import { TitleColourEncoder } from './item-encoder.js';
 
 export const DEFAULT_DIR = 'runs/serve-default';
@@ -38,14 +38,14 @@ export interface ServeManifest {
   recipe?: string;
   /** The run folder (`mmctr train` layout) the service loads. */
   run: string;
-  /** Item vectors to seed the index with (`mmctr embed` format). */
+  /** Item vectors to seed the index with (`mmctr pretrain embed` format). */
   vectors: string;
   /** How new items are encoded: the title-colour encoder's settings, or an SCL model file. */
   encoder: { kind: 'title-colour'; dim: number; seed: number } | { kind: 'scl'; model: string };
 }
 
 export interface DefaultModelOptions {
-  /** Where to build (default runs/serve-default under the repository). */
+  /** Where to build (default runs/serve-default under the home folder: util/paths.ts homeDir()). */
   dir?: string;
   seed?: number;
   /** World size and training length (tests shrink them). */
@@ -60,7 +60,7 @@ export interface DefaultModelOptions {
 
 /** The manifest of a built default (building it first if needed). */
 export async function ensureDefaultModel(options: DefaultModelOptions = {}): Promise<ServeManifest> {
-  const dir = path.resolve(options.dir ?? path.join(repoRoot(), DEFAULT_DIR));
+  const dir = path.resolve(options.dir ?? path.join(homeDir(), DEFAULT_DIR));
   const manifestFile = path.join(dir, MANIFEST);
   const { seed = 1, users = 200, days = 10, epochs = 2, historyLength = 100, multimodal = true, log = () => {} } = options;
   const recipe = cacheKey({ stage: 'serve-default', version: RECIPE, recipe: { seed, users, days, epochs, historyLength, multimodal } });

@@ -5,7 +5,7 @@
  *   SclItemEncoder      the trained SCL model (`mmctr pretrain train`) over title tokens and
  *                       frozen MobileNetV2 image features — the paper's real-time encoding path.
  *                       The backbone loads once (1-2 s) at start; items without a usable image
- *                       fall back to the text side, as in `mmctr embed`.
+ *                       fall back to the text side, as in `mmctr pretrain embed`.
  *   TitleColourEncoder  no trained model, title and photo: the hashed title (below) beside the
  *                       colour histogram of the photo (encoders/colour.ts), each block of unit
  *                       length, either left zero when the item has no title / no image. The

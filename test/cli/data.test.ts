@@ -1,15 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { repoRoot } from '../../src/util/paths.js';
 import { tempDir, write } from '../data/helpers.js';
-
-function mmctr(...args: string[]) {
-  const r = spawnSync(process.execPath, [path.join(repoRoot(), 'bin', 'mmctr.js'), ...args], { encoding: 'utf8' });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+import { mmctr } from './helpers.js';
 
 function dataset(): { dir: string; spec: string } {
   const dir = tempDir('mmctr-cli-');
@@ -52,19 +46,19 @@ test('mmctr data check: rows used and dropped, problems with file:line, notes, s
   assert.equal(r.summary.impressions, 4);
 });
 
-test('mmctr data: errors print as one line without a stack, exit code 1', () => {
+test('mmctr data: errors print as one line without a stack; bad data exits 1, a bad config or adapter name 2', () => {
   const dir = tempDir('mmctr-cli-');
   const spec = write(dir, 'dataset.json', JSON.stringify({ name: 'x', events: { path: 'missing.csv', columns: { user_id: 'u', item_id: 'i', ts: 't' } } }));
   const r = mmctr('data', 'check', spec);
   assert.equal(r.code, 1);
   assert.equal(r.err, `mmctr: ${path.join(dir, 'missing.csv')}: does not exist\n`);
   const bad = mmctr('data', 'check', write(dir, 'bad.json', '{"name": "x", "events": {"path": "e.csv"}}'));
-  assert.equal(bad.code, 1);
+  assert.equal(bad.code, 2);
   assert.match(bad.err, /^mmctr: .*bad\.json: invalid configuration\n {2}- events\.columns: /);
   assert.doesNotMatch(bad.err, /at .*\.js:\d+/);
   const unknown = mmctr('data', 'prepare', 'netflix', '--out', dir);
-  assert.equal(unknown.code, 1);
-  assert.match(unknown.err, /^mmctr: netflix: is not a known adapter: expected one of movielens, taobao/);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.err, /^mmctr: data prepare: 'netflix' is not a known adapter: expected one of movielens, taobao/);
 });
 
 test('mmctr data build: writes the store and prints split sizes and CTRs', () => {
@@ -82,7 +76,7 @@ test('mmctr data build: writes the store and prints split sizes and CTRs', () =>
   assert.equal(json.config.historyLength, 50);
   assert.equal(json.splits.train.count + json.splits.valid.count + json.splits.test.count, 4);
   const badConfig = mmctr('data', 'build', spec, '--out', store, '--config', write(dir, 'bad-samples.json', '{"ties": "sometimes"}'));
-  assert.equal(badConfig.code, 1);
+  assert.equal(badConfig.code, 2);
   assert.match(badConfig.err, /bad-samples\.json: invalid configuration\n {2}- ties: /);
 });
 
@@ -117,8 +111,8 @@ test('mmctr data export-atomic then prepare atomic: a store round-trips through 
   assert.equal(back.code, 0, back.err);
   assert.deepEqual(JSON.parse(back.out).counts, { items: 3, impressions: 4, clicks: 3, users: 2, skippedItemRows: 0, skippedRatingRows: 0 });
   const missing = mmctr('data', 'prepare', 'atomic', '--out', path.join(dir, 'x'));
-  assert.equal(missing.code, 1);
-  assert.match(missing.err, /atomic: needs --src \(the folder of the atomic files; --name gives their stem/);
+  assert.equal(missing.code, 2);
+  assert.match(missing.err, /data prepare atomic needs --src \(the folder of the atomic files; --name gives their stem/);
   const found = mmctr('data', 'prepare', 'atomic', '--src', out, '--out', path.join(dir, 'back2'), '--json');
   assert.equal(found.code, 0, found.err);
   assert.equal(JSON.parse(found.out).name, 'tiny');

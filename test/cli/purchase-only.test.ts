@@ -7,15 +7,10 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { repoRoot } from '../../src/util/paths.js';
 import { generateWorld } from '../../src/world/generate.js';
 import { worldParams } from '../../src/world/params.js';
 import { tempDir } from '../data/helpers.js';
-
-function mmctr(...args: string[]) {
-  const r = spawnSync(process.execPath, [path.join(repoRoot(), 'bin', 'mmctr.js'), ...args], { encoding: 'utf8' });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+import { mmctr } from './helpers.js';
 
 /** The world's catalogue and its purchases only (user, item, time, type): what a retailer's first export looks like. */
 async function purchaseOnlyRetail(dir: string): Promise<{ spec: string; purchases: number }> {

@@ -1,15 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { repoRoot } from '../../src/util/paths.js';
 import { tempDir } from '../data/helpers.js';
-
-function mmctr(...args: string[]) {
-  const r = spawnSync(process.execPath, [path.join(repoRoot(), 'bin', 'mmctr.js'), ...args], { encoding: 'utf8' });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+import { mmctr } from './helpers.js';
 
 test('mmctr report compares run folders in the terminal and writes the report; bad input gets one clear line', () => {
   const dir = tempDir('mmctr-cli-report-');

@@ -1,18 +1,14 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { buildStoreFromSpec } from '../../src/data/samples.js';
 import { SampleConfig } from '../../src/data/sample-config.js';
-import { repoRoot } from '../../src/util/paths.js';
 import { writeDemoData } from '../../src/world/demo-data.js';
 import { tempDir } from '../data/helpers.js';
+import { mmctrWith } from './helpers.js';
 
-function mmctr(cwd: string, ...args: string[]) {
-  const r = spawnSync(process.execPath, [path.join(repoRoot(), 'bin', 'mmctr.js'), ...args], { encoding: 'utf8', cwd });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const mmctr = (cwd: string, ...args: string[]) => mmctrWith({ cwd }, ...args);
 
 test('mmctr sweep trains the grid, prints the points ranked on validation and writes a report; a bad --set fails first in one line', async () => {
   const dir = tempDir('mmctr-cli-sweep-');
@@ -21,10 +17,13 @@ test('mmctr sweep trains the grid, prints the points ranked on validation and wr
   writeFileSync(path.join(dir, 'tiny.json'), JSON.stringify({ name: 'tiny', data: { store: 'store' }, model: { model: 'sum-pooling', embeddingDim: 4, mlpHidden: [8] }, train: { batchSize: 256, lr: 0.01 } }));
 
   const bad = mmctr(dir, 'sweep', 'tiny.json', '--set', 'train.lr=0.01,fast', '--runs', 'runs');
-  assert.notEqual(bad.code, 0);
+  assert.equal(bad.code, 2, 'a usage error');
   assert.match(bad.err, /^mmctr: --set train\.lr=fast \(on tiny\.json\): invalid configuration\n {2}- train\.lr: .*expected number, received string/);
   assert.doesNotMatch(bad.err, /\n\s+at /, 'no stack trace');
   assert.equal(existsSync(path.join(dir, 'runs')), false, 'nothing trained');
+  const seeds = mmctr(dir, 'sweep', 'tiny.json', '--set', 'train.lr=0.01', '--seeds', '1,x', '--runs', 'runs');
+  assert.equal(seeds.code, 2);
+  assert.match(seeds.err, /--seeds/);
 
   const r = mmctr(dir, 'sweep', 'tiny.json', '--set', 'model.embeddingDim=2,8', '--runs', 'runs', '--name', 'dims', '--json');
   assert.equal(r.code, 0, r.err);

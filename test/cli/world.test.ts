@@ -1,15 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { repoRoot } from '../../src/util/paths.js';
 import { tempDir, write } from '../data/helpers.js';
-
-function mmctr(...args: string[]) {
-  const r = spawnSync(process.execPath, [path.join(repoRoot(), 'bin', 'mmctr.js'), ...args], { encoding: 'utf8' });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+import { mmctr } from './helpers.js';
 
 test('mmctr world generate writes a dataset that mmctr data check accepts; knobs reach the world', () => {
   const dir = tempDir('mmctr-cli-world-');
@@ -25,8 +19,8 @@ test('mmctr world generate writes a dataset that mmctr data check accepts; knobs
   assert.equal(world.params.newItemShare, 0.3);
   assert.deepEqual(world.params.tasteWeights, { articleType: 0.7, baseColour: 0, gender: 0.7, usage: 0.4, season: 0.25, brand: 0.1 });
   const badTaste = mmctr('world', 'generate', '--out', path.join(dir, 'x'), '--tastes', 'colour=0');
-  assert.equal(badTaste.code, 1);
-  assert.match(badTaste.err, /--tastes: 'colour' is not an attribute of the click model; expected articleType, baseColour, gender, usage, season, brand/);
+  assert.equal(badTaste.code, 2);
+  assert.match(badTaste.err, /'--tastes <list>' argument 'colour=0' is invalid. 'colour' is not an attribute of the click model; expected articleType, baseColour, gender, usage, season, brand/);
   const check = mmctr('data', 'check', path.join(out, 'dataset.json'), '--strict', '--json');
   assert.equal(check.code, 0, check.out + check.err);
   assert.equal(JSON.parse(check.out).rowsDropped, 0);
@@ -45,9 +39,9 @@ test('mmctr world generate leaves a folder that is not a world alone, and names 
   assert.match(r.err, /not empty and not an ad world/);
   assert.ok(existsSync(path.join(dir, 'notes.txt')));
   const bad = mmctr('world', 'generate', '--out', path.join(dir, 'x'), '--preset', 'huge');
-  assert.equal(bad.code, 1);
-  assert.match(bad.err, /--preset must be one of small, medium, bench/);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /'--preset <name>' argument 'huge' is invalid. Expected one of small, medium, bench/);
   const knob = mmctr('world', 'generate', '--out', path.join(dir, 'y'), '--noise', '-1');
-  assert.equal(knob.code, 1);
-  assert.match(knob.err, /noise/);
+  assert.equal(knob.code, 2);
+  assert.match(knob.err, /'--noise <std>' argument '-1' is invalid. Expected a number >= 0/);
 });

@@ -3,9 +3,11 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { compareRuns } from '../../src/ctr/experiment/runs.js';
-import { checkPaperClaims, PaperExperimentConfig, readPaperConfig, runPaperExperiment, variantConfig } from '../../src/ctr/experiment/paper.js';
+import { checkPaperClaims, claimOfNote, PaperExperimentConfig, readPaperConfig, runPaperExperiment, variantConfig } from '../../src/ctr/experiment/paper.js';
 import { SampleStore } from '../../src/data/store.js';
+import type { PaperResult } from '../../src/ctr/experiment/result.js';
 import { ConfigError } from '../../src/util/errors.js';
+import { repoRoot } from '../../src/util/paths.js';
 import { writePaperReport } from '../../src/report/paper-report.js';
 import { demoStoreWithVectors } from './helpers.js';
 
@@ -68,6 +70,16 @@ test('the experiment trains every variant per seed, MAKE once per seed, and repo
   assert.deepEqual(again.groups.map((g) => g.name).sort(), ['tiny-paper-id', 'tiny-paper-id-curve', 'tiny-paper-make', 'tiny-paper-simtier', 'tiny-paper-simtier_make']);
   for (const v of r.variants) assert.deepEqual(again.slices[0].summary[`tiny-paper-${v}`].gauc, overall.summary[v].gauc, v);
   assert.ok(!again.notes.some((n) => n.includes('trained more than once')), again.notes.join('\n'));
+});
+
+test('claims are notes with their verdict first; claimOfNote reads them back, other notes are not claims', () => {
+  const r = JSON.parse(readFileSync(path.join(repoRoot(), 'docs', 'reports', 'paper-movielens', 'report.json'), 'utf8')) as PaperResult;
+  const notes = checkPaperClaims(r);
+  assert.deepEqual(notes, r.notes, 'the committed result was checked by the same rules');
+  assert.deepEqual(claimOfNote(notes[1]), { verdict: 'does not hold', sentence: 'gain on new items -17.52 % vs overall +2.56 % (claim: at least twice; ratio -6.84).' });
+  assert.deepEqual(notes.map((n) => claimOfNote(n)?.verdict), ['holds', 'does not hold', 'holds', 'holds', 'holds', 'holds']);
+  assert.equal(claimOfNote('MAKE reused from cache'), null);
+  assert.equal(claimOfNote('holdsfast: not a verdict'), null);
 });
 
 test('a paper config without data or vectors is refused with the field named', () => {

@@ -167,3 +167,14 @@ test('train.keep: best returns the best validation epoch, last trains every epoc
     assert.deepEqual(evaluateSplit(model, s, 'valid'), r.fit.epochs[r.fit.keptEpoch - 1].valid, `keep ${keep}: the saved model is epoch ${r.fit.keptEpoch}'s`);
   }
 });
+
+test('checkpoints by time (train.checkpointMinutes, 5 by default): a run killed between epoch ends resumes from the newest one, bit for bit', async () => {
+  await store();
+  const base = config('din', 8);
+  assert.equal(ExperimentConfig.parse(base).train.checkpointMinutes, 5);
+  // An interval shorter than any step: a checkpoint after every step, as a long run gets one every 5 minutes.
+  const cfg = ExperimentConfig.parse({ ...base, train: { ...base.train, epochs: 2, checkpointMinutes: 1e-9 } });
+  const { straight, resumed, log } = crashAndResume(cfg, 'by-time', 10);
+  assert.ok(log.some((l) => /resumed from .*step-0+9\.safetensors: epoch 1, batch 9/.test(l)), `resumed from the step before the crash:\n${log.join('\n')}`);
+  assertSameWeights(straight, resumed);
+});

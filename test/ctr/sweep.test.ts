@@ -38,7 +38,7 @@ test('--set values: JSON where it reads as JSON, text otherwise; commas inside b
 });
 
 test('the grid is the cartesian product of the --set values, each point validated and named by its values', () => {
-  const plan = planSweep(configFile, raw, ['model.embeddingDim=4,8', 'train.lr=0.01,0.03,0.1'], '1,2');
+  const plan = planSweep(configFile, raw, ['model.embeddingDim=4,8', 'train.lr=0.01,0.03,0.1'], [1, 2]);
   assert.equal(plan.points.length, 6);
   assert.deepEqual(plan.seeds, [1, 2]);
   assert.deepEqual(plan.points.map((p) => p.label).slice(0, 2), ['model.embeddingDim=4,train.lr=0.01', 'model.embeddingDim=4,train.lr=0.03']);
@@ -55,7 +55,7 @@ test('the grid is the cartesian product of the --set values, each point validate
 });
 
 test('a bad path or value fails before training, naming the flag, the path, the value and what was expected', () => {
-  const fails = (sets: string[], pattern: RegExp, seeds?: string) =>
+  const fails = (sets: string[], pattern: RegExp, seeds?: number[]) =>
     assert.throws(
       () => planSweep(configFile, raw, sets, seeds),
       (e: Error) => e instanceof ConfigError && pattern.test(e.message),
@@ -64,7 +64,7 @@ test('a bad path or value fails before training, naming the flag, the path, the 
   fails(['model.embeddingDim=16,abc'], /--set model\.embeddingDim=abc .*\n {2}- model\.embeddingDim: .*expected number, received string/);
   fails(['train.lr=0.01,-1'], /--set train\.lr=-1 .*\n {2}- train\.lr: .*>0/);
   fails(['model.embeddingDim.width=3'], /--set model\.embeddingDim\.width=3 [^]*model\.embeddingDim is 4 in the config, not a section/);
-  fails(['train.lr=0.01'], /--seeds 1\.5 .*train\.seed: .*expected int/s, '1,1.5');
+  fails(['train.lr=0.01'], /--seeds 1\.5 .*train\.seed: .*expected int/s, [1, 1.5]);
   // Valid alone, not together: a DIN-only field on a sum-pooling point of a DIN config.
   const din = { ...raw, model: { ...raw.model, model: 'din' } };
   assert.throws(

@@ -61,7 +61,7 @@ test('jsonl, csv (with or without header), tsv and safetensors give the same tab
   }
 });
 
-test('every source: an `mmctr embed` export, a feature cache, precomputed jsonl / csv / tsv / safetensors', async () => {
+test('every source: an `mmctr pretrain embed` export, a feature cache, precomputed jsonl / csv / tsv / safetensors', async () => {
   const embed = file('embed.safetensors');
   writeEmbeddings(embed, ['a', 'b'], VECTORS, 3);
   const jsonl = file('v.jsonl');
@@ -112,7 +112,7 @@ test('malformed safetensors of each source are refused with the file and the pro
   fails(putTensors('c1.safetensors', { features: { data: VECTORS, shape: [2, 3] }, missing: { data: new Uint8Array(2) } }, { ...cache, ids: '["a"]' }), /feature cache: features F32 \[2, 3\] and missing \[2\] do not match 1 ids/);
   fails(putTensors('c2.safetensors', { features: { data: VECTORS, shape: [2, 3] }, missing: { data: new Uint8Array(2) } }, { ...cache, ids: 'oops' }), /feature cache metadata "ids" is not a JSON array/);
   fails(putTensors('c3.safetensors', { features: { data: VECTORS, shape: [2, 3] }, missing: { data: new Uint8Array(2) } }, { ...cache, ids: '["a","a"]' }), /row 1: id "a" is duplicated \(first at row 0\)/);
-  fails(putTensors('p1.safetensors', { left: { data: VECTORS }, right: { data: VECTORS } }, { ids: '["a"]' }), /expected a tensor named "vectors" \(or exactly one tensor\), found left, right; or an `mmctr embed` export or a feature cache/);
+  fails(putTensors('p1.safetensors', { left: { data: VECTORS }, right: { data: VECTORS } }, { ids: '["a"]' }), /expected a tensor named "vectors" \(or exactly one tensor\), found left, right; or an `mmctr pretrain embed` export or a feature cache/);
   fails(putTensors('p2.safetensors', { vectors: { data: new Int32Array(6), shape: [2, 3] } }, { ids: '["a","b"]' }), /tensor "vectors" must be 2-D F32 or F64, got I32 \[2, 3\]/);
   fails(putTensors('p3.safetensors', { vectors: { data: VECTORS, shape: [2, 3] } }, {}), /metadata "ids" must be a JSON array of ids/);
   writeFileSync(file('broken.safetensors'), 'not a safetensors file');

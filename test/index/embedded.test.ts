@@ -67,7 +67,7 @@ test('embedded index: the journal survives a crash; close folds it into the snap
   assert.throws(() => EmbeddedIndex.open({ file, dim: 5 }), /holds 2-d vectors, 5 were asked for/);
 });
 
-test('embedded index: seeded from an `mmctr embed` file', async () => {
+test('embedded index: seeded from an `mmctr pretrain embed` file', async () => {
   const file = path.join(tmp(), 'e.safetensors');
   writeEmbeddings(file, ['x', 'y'], vec(1, 0, 0, 1), 2);
   const index = EmbeddedIndex.open({ file: null, dim: 2 });

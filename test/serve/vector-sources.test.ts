@@ -1,7 +1,7 @@
 /**
  * A run trained on each vector source that training accepts is served: the service starts
  * through serve/start.ts (which seeds the index from the run's data.vectors through the same
- * reader training used) and ranks a request. Sources: an `mmctr embed` export, the encoders'
+ * reader training used) and ranks a request. Sources: an `mmctr pretrain embed` export, the encoders'
  * feature cache (one item's image fails, so one row has no vector), and precomputed jsonl, csv,
  * tsv and safetensors files.
  */
@@ -46,7 +46,7 @@ before(async () => {
   };
   const embed = path.join(dir, 'embed.safetensors');
   writeEmbeddings(embed, ids, vectors, dim);
-  files.push({ name: 'mmctr embed export', file: embed, source: 'embed', withoutVector: 0 });
+  files.push({ name: 'mmctr pretrain embed export', file: embed, source: 'embed', withoutVector: 0 });
   // The feature cache of a real backbone over the world's drawn images; the first item's image is gone.
   const backbone = new ColourHistogramBackbone();
   const items = ids.map((id, i) => ({ id, title: null, image: i === 0 ? path.join(dir, 'no-such-image.png') : path.join(world.dir, images[i]!) }));
@@ -95,8 +95,8 @@ const runOf = (name: string) => path.join(dir, 'runs', name.replace(/\W+/g, '-')
 const fileOf = (name: string) => files.find((f) => f.name === name)!.file;
 
 test('a run records its vector space; serve --vectors takes the feature cache and refuses vectors of another space unless told to', async () => {
-  const recorded = JSON.parse(readFileSync(path.join(runOf('mmctr embed export'), VECTOR_SPACE_FILE), 'utf8')) as VectorSpace & { file: string };
-  assert.deepEqual(recorded, { file: fileOf('mmctr embed export'), ...readVectorFile(fileOf('mmctr embed export')).space });
+  const recorded = JSON.parse(readFileSync(path.join(runOf('mmctr pretrain embed export'), VECTOR_SPACE_FILE), 'utf8')) as VectorSpace & { file: string };
+  assert.deepEqual(recorded, { file: fileOf('mmctr pretrain embed export'), ...readVectorFile(fileOf('mmctr pretrain embed export')).space });
   assert.equal(recorded.dim, 8);
   const cacheSpace = readVectorFile(fileOf('feature cache')).space;
   assert.equal(cacheSpace.encoder, new ColourHistogramBackbone().id, 'a feature cache names its backbone');
@@ -108,7 +108,7 @@ test('a run records its vector space; serve --vectors takes the feature cache an
   assert.match(lines.join('\n'), /seeded with \d+ item vectors .*\(feature-cache\)/);
 
   // The same values in another, unnamed file: nothing says they are the run's space.
-  const other = { run: runOf('mmctr embed export'), vectors: fileOf('safetensors'), indexFile: null, encoder: 'none', token: null, log: false as const };
+  const other = { run: runOf('mmctr pretrain embed export'), vectors: fileOf('safetensors'), indexFile: null, encoder: 'none', token: null, log: false as const };
   await assert.rejects(startService(other), (e: Error) => /is not in the vector space the run was trained in: .*encoder is not named.*--allow-vector-space-mismatch/.test(e.message));
   // Another width: refused with both widths named.
   await assert.rejects(startService({ ...other, vectors: fileOf('feature cache') }), (e: Error) => /the vectors are 64-d, the run was trained on 8-d vectors/.test(e.message));

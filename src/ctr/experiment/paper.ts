@@ -180,6 +180,18 @@ export function runPaperExperiment(config: PaperExperimentConfig, store: SampleS
   return result;
 }
 
+export const VERDICTS = ['holds', 'does not hold'] as const;
+export type Verdict = (typeof VERDICTS)[number];
+
+/** A claim as a note: "holds: <sentence>". Notes are the result's only record of its claims, so reports read them back with `claimOfNote`. */
+const claimNote = (held: boolean, sentence: string) => `${held ? VERDICTS[0] : VERDICTS[1]}: ${sentence}`;
+
+/** A note's verdict and sentence, or null for a note that states no claim. */
+export function claimOfNote(note: string): { verdict: Verdict; sentence: string } | null {
+  const verdict = VERDICTS.find((v) => note.startsWith(`${v}: `));
+  return verdict ? { verdict, sentence: note.slice(verdict.length + 2) } : null;
+}
+
 /**
  * The paper's claims checked against a result, one sentence each: SimTier + MAKE over ID on
  * GAUC by at least +1.25 % relative with the gap beyond the seed spread, the gain on new items
@@ -197,10 +209,10 @@ export function checkPaperClaims(r: PaperResult): string[] {
     const gap = g('simtier_make').mean - g('id').mean;
     const spreadMax = Math.max(g('simtier_make').std, g('id').std);
     const beyond = r.seeds.length > 1 ? (gap > spreadMax ? `beyond the seed spread (gap ${gap.toFixed(4)}, largest std ${spreadMax.toFixed(4)})` : `NOT beyond the seed spread (gap ${gap.toFixed(4)}, largest std ${spreadMax.toFixed(4)})`) : 'one seed: no spread measured';
-    notes.push(`${gain >= 1.25 ? 'holds' : 'does not hold'}: SimTier + MAKE vs ID, GAUC ${pct(gain)} relative (paper: +1.25 %); ${beyond}.`);
+    notes.push(claimNote(gain >= 1.25, `SimTier + MAKE vs ID, GAUC ${pct(gain)} relative (paper: +1.25 %); ${beyond}.`));
     if (fresh) {
       const freshGain = fresh.summary.simtier_make.gainVsId.gauc;
-      notes.push(`${freshGain >= 2 * gain ? 'holds' : 'does not hold'}: gain on new items ${pct(freshGain)} vs overall ${pct(gain)} (claim: at least twice; ratio ${(freshGain / gain).toFixed(2)}).`);
+      notes.push(claimNote(freshGain >= 2 * gain, `gain on new items ${pct(freshGain)} vs overall ${pct(gain)} (claim: at least twice; ratio ${(freshGain / gain).toFixed(2)}).`));
     }
   }
   for (const v of ['simtier', 'make'] as const) {
@@ -208,7 +220,7 @@ export function checkPaperClaims(r: PaperResult): string[] {
     for (const base of ['vector', 'simscore'] as const) {
       if (!has(base)) continue;
       const d = g(v).mean - g(base).mean;
-      notes.push(`${d > 0 ? 'holds' : 'does not hold'}: ${v} ${d > 0 ? 'above' : 'not above'} ${base} on GAUC (${g(v).mean.toFixed(4)} vs ${g(base).mean.toFixed(4)}).`);
+      notes.push(claimNote(d > 0, `${v} ${d > 0 ? 'above' : 'not above'} ${base} on GAUC (${g(v).mean.toFixed(4)} vs ${g(base).mean.toFixed(4)}).`));
     }
   }
   return notes;

@@ -151,10 +151,10 @@ const OWN_PATHS: Record<string, string> = { name: 'the sweep names each point `<
 /**
  * The grid of `sets` (each --set's text) over the raw config read from `file`, every point checked
  * against the config's schema before anything trains: first each value alone (the error names its
- * --set), then each point (values that are only wrong together). `seeds` (the --seeds text) is read
- * as values of train.seed; absent, the config's seed.
+ * --set), then each point (values that are only wrong together). `seeds` (--seeds) are checked as
+ * values of train.seed; absent, the config's seed.
  */
-export function planSweep(file: string, raw: unknown, sets: readonly string[], seeds?: string): SweepPlan {
+export function planSweep(file: string, raw: unknown, sets: readonly string[], seeds?: readonly number[]): SweepPlan {
   const base = experimentConfigOf(raw, file);
   const rawObject = raw as Record<string, unknown>;
   if (sets.length === 0) throw new UsageError('give at least one --set <path>=<value>[,<value>...] (the grid to search)');
@@ -164,7 +164,7 @@ export function planSweep(file: string, raw: unknown, sets: readonly string[], s
     if (OWN_PATHS[axis.path]) throw new UsageError(`--set ${axis.path}: ${OWN_PATHS[axis.path]}`);
     for (const value of axis.values) configWith(rawObject, file, [[axis.path, value]], `--set ${axis.path}=${valueText(value)} (on ${file})`);
   }
-  const seedList = seeds === undefined ? [base.train.seed] : parseSetFlag(`train.seed=${seeds}`, '--seeds').values;
+  const seedList = seeds === undefined ? [base.train.seed] : [...new Set(seeds)];
   for (const seed of seedList) configWith(rawObject, file, [['train.seed', seed]], `--seeds ${valueText(seed)} (on ${file})`);
 
   const grid = axes.reduce<[string, unknown][][]>((acc, axis) => acc.flatMap((combo) => axis.values.map((v) => [...combo, [axis.path, v] as [string, unknown]])), [[]]);
@@ -176,10 +176,10 @@ export function planSweep(file: string, raw: unknown, sets: readonly string[], s
       label,
       overrides: Object.fromEntries(combo),
       config: { ...config, name: `${base.name}:${label}` },
-      runs: (seedList as number[]).map((seed) => ({ seed, dir: `${folder}-seed${seed}` })),
+      runs: seedList.map((seed) => ({ seed, dir: `${folder}-seed${seed}` })),
     };
   });
-  return { config: path.resolve(file), name: base.name, axes, seeds: seedList as number[], points };
+  return { config: path.resolve(file), name: base.name, axes, seeds: seedList, points };
 }
 
 export interface PointSummary {

@@ -52,7 +52,7 @@ export interface AtomicSource {
  */
 export function atomicStem(srcDir: string, name?: string): string {
   const src = path.resolve(srcDir);
-  if (!existsSync(src)) throw new DataError({ file: src }, 'does not exist (give the folder of the atomic files with --src)');
+  if (!existsSync(src)) throw new DataError({ file: src }, 'does not exist: expected the folder of the atomic files (NAME.inter, NAME.item)');
   const stems = readdirSync(src).filter((f) => f.endsWith('.inter')).map((f) => f.slice(0, -'.inter'.length)).sort();
   const found = stems.length ? `it holds ${stems.map((s) => `${s}.inter`).join(', ')}` : 'it holds no .inter file';
   if (name === undefined) {

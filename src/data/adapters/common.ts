@@ -42,9 +42,24 @@ export class SkipLog {
 }
 
 export function requireFile(file: string): void {
-  if (!existsSync(file)) throw new DataError({ file }, 'does not exist (give the source folder with --src)');
+  if (!existsSync(file)) throw new DataError({ file }, 'does not exist');
   if (statSync(file).isDirectory()) throw new DataError({ file }, 'is a folder, not a data file');
   if (statSync(file).size === 0) throw new DataError({ file }, 'is empty: expected a header line and data rows');
+}
+
+/**
+ * The folder a built-in adapter reads: `src` when given, else its folder in the shared data; a
+ * missing shared folder is named with both ways to point elsewhere (the adapter is reached from
+ * `mmctr data prepare` and from a config's data.adapter alike).
+ */
+export function adapterSource(adapter: string, src: string | undefined, sharedFolder: string): string {
+  if (src !== undefined) return src;
+  if (!existsSync(sharedFolder))
+    throw new DataError(
+      { file: sharedFolder },
+      `does not exist: the built-in '${adapter}' data is read from the shared data folder (set MMCTR_SHARED_DATA to the folder holding it), or from another folder with \`mmctr data prepare ${adapter} --src <folder> --out <dataset>\` (then point the config's data.dataset at <dataset>/dataset.json)`,
+    );
+  return sharedFolder;
 }
 
 export interface SourceRow {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { sharedDataDir } from '../../util/paths.js';
 import { SampleConfig } from '../sample-config.js';
 import { atomicSampleConfig, atomicStem, DEFAULT_CLICK_RATING, prepareAtomic } from './atomic.js';
-import { PreparedDataset } from './common.js';
+import { adapterSource, PreparedDataset } from './common.js';
 
 export const MOVIELENS_NAME = 'movielens-100k';
 export function defaultMovieLensSource(): string {
@@ -21,7 +21,7 @@ export function movieLensSampleConfig(): SampleConfig {
 }
 
 export async function prepareMovieLens(options: { src?: string; out: string; name?: string }): Promise<PreparedDataset> {
-  const src = options.src ?? defaultMovieLensSource();
+  const src = adapterSource('movielens', options.src, defaultMovieLensSource());
   const name = atomicStem(src, options.name);
   return prepareAtomic({ src, name, out: options.out, datasetName: name === 'ml-100k' ? MOVIELENS_NAME : name, clickRating: DEFAULT_CLICK_RATING });
 }

@@ -24,7 +24,7 @@ import path from 'node:path';
 import { sharedDataDir } from '../../util/paths.js';
 import { DataError } from '../errors.js';
 import { SampleConfig } from '../sample-config.js';
-import { columnIndex, CsvOut, PreparedDataset, readDelimited, SkipLog, writeDatasetFiles } from './common.js';
+import { adapterSource, columnIndex, CsvOut, PreparedDataset, readDelimited, SkipLog, writeDatasetFiles } from './common.js';
 
 export const TAOBAO_NAME = 'taobao-ad-samples';
 export const TAOBAO_FILES = ['train_sample.csv', 'valid_sample.csv', 'test_sample.csv'] as const;
@@ -56,7 +56,7 @@ interface Row {
 }
 
 export async function prepareTaobao(options: { src?: string; out: string }): Promise<PreparedDataset> {
-  const src = path.resolve(options.src ?? defaultTaobaoSource());
+  const src = path.resolve(adapterSource('taobao', options.src, defaultTaobaoSource()));
   const outDir = path.resolve(options.out);
   mkdirSync(outDir, { recursive: true });
   const notes: string[] = [];

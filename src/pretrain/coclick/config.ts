@@ -1,5 +1,5 @@
 /**
- * The co-click text-vectors configuration (`mmctr pretrain-text`): every setting typed, with its
+ * The co-click text-vectors configuration (`mmctr pretrain text`): every setting typed, with its
  * default, in one zod schema (`CoClickConfig`); configs/movielens-text-vectors.json holds only
  * what it changes. Training reads it as a config of the one contrastive loop (train.ts here maps
  * it onto pretrain/trainer.ts).

@@ -2,7 +2,7 @@
  * Text-only item vectors for logs without searches (MovieLens and the like), the whole run on a
  * sample store: this file owns putting the co-click pieces together (texts.ts, pairs.ts,
  * train.ts, config.ts) and their retrieval evaluation through the one of pre-training
- * (pretrain/evaluate.ts). The CLI is `mmctr pretrain-text` (src/cli/text-vectors.ts).
+ * (pretrain/evaluate.ts). The CLI is `mmctr pretrain text` (src/cli/text-vectors.ts).
  *
  *   item text = title + the values of the catalogue fields listed in `text.fields` that the
  *               store's catalogue has (MovieLens: category = first genre, and, when the store was

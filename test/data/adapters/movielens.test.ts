@@ -70,7 +70,7 @@ test('movielens adapter: a missing column names the file and lists its columns',
     prepareMovieLens({ src, out: tempDir() }),
     (e: Error) => e instanceof DataError && e.message === `${path.join(src, 'ml-100k.inter')} field 'rating': column not found; the file has columns: user_id, item_id, stars, timestamp`,
   );
-  await assert.rejects(prepareMovieLens({ src: path.join(src, 'nowhere'), out: tempDir() }), (e: Error) => e.message === `${path.join(src, 'nowhere')}: does not exist (give the folder of the atomic files with --src)`);
+  await assert.rejects(prepareMovieLens({ src: path.join(src, 'nowhere'), out: tempDir() }), (e: Error) => e.message === `${path.join(src, 'nowhere')}: does not exist: expected the folder of the atomic files (NAME.inter, NAME.item)`);
 });
 
 test('movielens-100k (real data): 100,000 impressions, 943 users, 80,000 / 10,000 / 10,000, no leakage in sampled histories', async (t) => {
@@ -130,7 +130,7 @@ test('movielens adapter on another atomic set: reads it by its own stem; a failu
   );
   write(src, 'ml-10m.inter', 'user_id:token\titem_id:token\trating:float\ttimestamp:float\n1\t1\t5\t10\n');
   await assert.rejects(prepareMovieLens({ src, out }), (e: Error) => e instanceof DataError && e.message === `${src}: it holds ml-10m.inter, ml-1m.inter: give the stem with --name`);
-  await assert.rejects(prepareMovieLens({ src, out, name: 'ml-10m' }), (e: Error) => e instanceof DataError && e.message === `${path.join(src, 'ml-10m.item')}: does not exist (give the source folder with --src)`);
+  await assert.rejects(prepareMovieLens({ src, out, name: 'ml-10m' }), (e: Error) => e instanceof DataError && e.message === `${path.join(src, 'ml-10m.item')}: does not exist`);
   // No usable rows: nothing is written either (the source is read in full before any output).
   write(src, 'empty.item', 'item_id:token\tclass:token_seq\n1\tDrama\n');
   write(src, 'empty.inter', 'user_id:token\titem_id:token\trating:float\ttimestamp:float\n1\t1\tx\t10\n');

@@ -1,0 +1,26 @@
+/**
+ * The library entry (`import ... from 'mmctr'`): a small, deliberate public API, each name
+ * re-exported from the stage that owns it. What is not here is internal and may change.
+ *
+ *   train from a config      readExperimentConfig -> resolveStore -> trainRun (ctr/, pipeline/)
+ *   open a run and rank      loadServingModel -> idsToFetch -> index.getMany -> rankCandidates (serve/)
+ *   item-vector files        readVectorFile, writeVectorFile, writeEmbeddings (encoders/vector-file.ts)
+ *   the vector index         openIndex, loadVectorsInto, closeIndex (index/)
+ *   your own image backbone  ImageBackbone, imageFeatures (encoders/; docs/encoders.md)
+ */
+export { MmctrError, ConfigError } from './util/errors.js';
+export { homeDir, setHomeDir } from './util/paths.js';
+
+export { ExperimentConfig } from './ctr/config.js';
+export { openRun, readExperimentConfig, trainRun, type RunResult, type TrainRunOptions } from './ctr/run.js';
+export { resolveStore, type StoreSource } from './pipeline/store.js';
+export { SampleStore } from './data/store.js';
+
+export { loadServingModel, type ServingModel } from './serve/model-state.js';
+export { idsToFetch, rankCandidates, type RankInput, type RankOutput } from './serve/ranker.js';
+
+export { readEmbeddings, readVectorFile, writeEmbeddings, writeVectorFile, type ItemEmbeddings, type VectorFile, type VectorSource, type VectorSpace } from './encoders/vector-file.js';
+export { closeIndex, loadVectorsInto, openIndex, type IndexOptions, type OpenedIndex, type VectorIndex, type SimilarItem } from './index/index.js';
+
+export { imageFeatures, type ImageFeatureOptions } from './encoders/cache.js';
+export type { FeatureTable, ImageBackbone, ItemContent } from './encoders/types.js';
