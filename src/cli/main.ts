@@ -9,6 +9,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { ConfigError, MmctrError, UsageError } from '../util/errors.js';
 import { repoRoot, setHomeDir } from '../util/paths.js';
+import { registerConfig } from './config.js';
 import { registerCtr } from './ctr.js';
 import { registerData } from './data.js';
 import { registerDemo } from './demo.js';
@@ -49,6 +50,7 @@ program
 registerDoctor(program);
 registerData(program);
 registerCtr(program);
+registerConfig(program);
 registerExperiment(program);
 registerReport(program);
 registerTextVectors(registerPretrain(program));
