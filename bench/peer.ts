@@ -27,6 +27,7 @@ import { evaluateSplit, fit } from '../src/ctr/trainer.js';
 import { engineSummary } from '../src/engine/info.js';
 import { resolveStore } from '../src/pipeline/store.js';
 import { repoRoot, sharedDataDir } from '../src/util/paths.js';
+import { parseConfig, readJsonFile } from '../src/util/config-file.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -56,7 +57,8 @@ if (probe.status !== 0) skip(`${PYTHON} cannot import torch, sklearn, pandas and
 
 /** The config with each --set path=value (value parsed as JSON, else taken as a string) applied. */
 function configWith(sets: string[]): ExperimentConfig {
-  const raw = JSON.parse(readFileSync(path.join(root, 'configs', 'movielens-din.json'), 'utf8'));
+  const file = path.join(root, 'configs', 'movielens-din.json');
+  const raw = readJsonFile(file) as Record<string, any>;
   for (const s of sets) {
     const eq = s.indexOf('=');
     if (eq < 0) throw new Error(`--set ${s}: expected section.field=value, e.g. model.mlpActivation=dice`);
@@ -67,7 +69,7 @@ function configWith(sets: string[]): ExperimentConfig {
     for (const k of keys.slice(0, -1)) at = at[k] ??= {};
     at[keys.at(-1)!] = value;
   }
-  return ExperimentConfig.parse(raw);
+  return parseConfig(ExperimentConfig, raw, `${file} with --set ${sets.join(' ')}`);
 }
 
 const config = opts.set!.length ? configWith(opts.set!) : readExperimentConfig(path.join(root, 'configs', 'movielens-din.json'));

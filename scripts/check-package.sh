@@ -40,6 +40,8 @@ wd="$work/wd"
 mkdir "$wd"
 cd "$wd"
 "$mmctr" --help >/dev/null || fail "mmctr --help failed"
+[ "$("$mmctr" --version)" = "$(node -p "require('$pkg/package.json').version")" ] || fail "mmctr --version is not the package version"
+"$mmctr" config check "$pkg/configs/movielens-din.json" >/dev/null || fail "mmctr config check of a bundled config failed"
 
 t0=$(date +%s)
 "$mmctr" demo >"$work/demo.log" 2>&1 || { tail -30 "$work/demo.log" >&2; fail "mmctr demo failed"; }

@@ -6,9 +6,9 @@
  * flags, a missing file, an invalid config), as in POSIX utilities.
  */
 import { Command, CommanderError } from 'commander';
-import { readFileSync } from 'node:fs';
 import { ConfigError, MmctrError, UsageError } from '../util/errors.js';
-import { repoRoot, setHomeDir } from '../util/paths.js';
+import { packageVersion, setHomeDir } from '../util/paths.js';
+import { registerConfig } from './config.js';
 import { registerCtr } from './ctr.js';
 import { registerData } from './data.js';
 import { registerDemo } from './demo.js';
@@ -20,10 +20,6 @@ import { registerTextVectors } from './text-vectors.js';
 import { registerServe } from './serve.js';
 import { registerSweep } from './sweep.js';
 import { registerWorld } from './world.js';
-
-function packageVersion(): string {
-  return (JSON.parse(readFileSync(`${repoRoot()}/package.json`, 'utf8')) as { version: string }).version;
-}
 
 const USAGE_EXIT = 2;
 
@@ -51,6 +47,7 @@ registerDoctor(program);
 registerData(program);
 registerCtr(program);
 registerSweep(program);
+registerConfig(program);
 registerExperiment(program);
 registerReport(program);
 registerTextVectors(registerPretrain(program));

@@ -16,11 +16,13 @@
  */
 import { statSync } from 'node:fs';
 import path from 'node:path';
+import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { native } from '../engine/native.js';
 import { AnnIndex } from '../index/ann.js';
 import type { OpenedIndex } from '../index/index.js';
 import { MmctrError } from '../util/errors.js';
+import { packageVersion } from '../util/paths.js';
 import { Admission } from './admission.js';
 import { requireToken } from './auth.js';
 import { BehaviourStore, MemoryBehaviourStore } from './behaviours.js';
@@ -290,6 +292,17 @@ export class RankingService implements ServiceContext {
       if (this.closing) reply.header('connection', 'close');
       return payload;
     });
+
+    // The OpenAPI description is generated from the routes' own JSON schemas, so it cannot drift
+    // from what the service validates (GET /openapi.json; docs/api.md).
+    void app.register(swagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: { title: 'mmctr ranking service', version: packageVersion(), description: 'pCTR ranking of candidate ads, real-time item ingestion, user behaviours (docs/serving.md)' },
+        components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'the write endpoints: serve --token or MMCTR_TOKEN' } } },
+      },
+    });
+    app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
     const auth = requireToken(this.options.token);
     // Each group is its own plugin scope: parsers registered in one do not leak into the others.

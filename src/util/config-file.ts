@@ -11,9 +11,21 @@ export function describeIssues(error: z.ZodError): string[] {
   return error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
 }
 
+/** A config without its top-level `$schema` (the editor's pointer at schemas/<kind>.schema.json), which every kind accepts. */
+function withoutSchemaPointer(raw: unknown): unknown {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw) || !('$schema' in raw)) return raw;
+  const { $schema: _pointer, ...rest } = raw as Record<string, unknown>;
+  return rest;
+}
+
+/** A config checked against a schema, without throwing (the `$schema` pointer left out). */
+export function safeParseConfig<S extends z.ZodType>(schema: S, raw: unknown): z.ZodSafeParseResult<z.infer<S>> {
+  return schema.safeParse(withoutSchemaPointer(raw)) as z.ZodSafeParseResult<z.infer<S>>;
+}
+
 /** Validates an object against a schema (defaults filled in); `source` names it in errors. */
 export function parseConfig<S extends z.ZodType>(schema: S, raw: unknown, source: string): z.infer<S> {
-  const parsed = schema.safeParse(raw);
+  const parsed = safeParseConfig(schema, raw);
   if (!parsed.success) throw new ConfigError(source, describeIssues(parsed.error));
   return parsed.data;
 }

@@ -3,6 +3,7 @@
  * and the home folder, where mmctr writes by default (its runs folder: runs, caches, the serve default). An
  * installed package's folder may be read-only or shared by every user, so nothing is written there.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -11,6 +12,11 @@ export function repoRoot(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
   const up = here.includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..';
   return path.resolve(here, up);
+}
+
+/** The installed package's version (its package.json). */
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(path.join(repoRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 let home: string | null = null;

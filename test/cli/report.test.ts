@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../data/helpers.js';
-import { mmctr } from './helpers.js';
+import { mmctr, mmctrWith } from './helpers.js';
 
 test('mmctr report compares run folders in the terminal and writes the report; bad input gets one clear line', () => {
   const dir = tempDir('mmctr-cli-report-');
@@ -24,4 +24,16 @@ test('mmctr report compares run folders in the terminal and writes the report; b
   assert.notEqual(bad.code, 0);
   assert.match(bad.err, /--baseline nope: no such experiment among the runs \(found: id, simtier\)/);
   assert.doesNotMatch(bad.err, /\n\s+at /, 'no stack trace');
+  // With no --out the report goes to the runs folder of the home (--home, else MMCTR_HOME, else the working folder).
+  for (const [how, run] of [
+    ['--home', (home: string) => mmctrWith({ cwd: dir }, '--home', home, 'report', path.join(dir, 'runs'))],
+    ['MMCTR_HOME', (home: string) => mmctrWith({ cwd: dir, env: { MMCTR_HOME: home } }, 'report', path.join(dir, 'runs'))],
+    ['the working folder', (home: string) => mmctrWith({ cwd: home, env: { MMCTR_HOME: '' } }, 'report', path.join(dir, 'runs'))],
+  ] as const) {
+    const home = tempDir('mmctr-cli-home-');
+    const r = run(home);
+    assert.equal(r.code, 0, r.err);
+    const reports = path.join(home, 'runs', 'reports');
+    assert.ok(existsSync(reports) && readdirSync(reports).length === 1, `${how}: the report is under ${reports}`);
+  }
 });

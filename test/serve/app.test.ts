@@ -225,3 +225,18 @@ test('overload: a request that waited past the ranking deadline is a quick 503, 
     await stopService(s);
   }
 });
+
+test('GET /openapi.json describes every route from the schemas the service validates with', async () => {
+  const r = await started.service.app.inject({ url: '/openapi.json' });
+  assert.equal(r.statusCode, 200);
+  const doc = json(r);
+  assert.equal(doc.openapi, '3.1.0');
+  assert.equal(doc.info.title, 'mmctr ranking service');
+  for (const route of ['/v1/rank', '/v1/items', '/v1/items/{id}', '/healthz']) assert.ok(doc.paths[route], `${route} is described`);
+  assert.ok(!doc.paths['/openapi.json'], 'the description does not describe itself');
+  const body = doc.paths['/v1/rank'].post.requestBody.content['application/json'].schema;
+  assert.deepEqual(body.required, ['candidates']);
+  assert.equal(body.properties.candidates.type, 'array');
+  // The same limit the route enforces (limits.candidates = 50 for this service).
+  assert.equal(body.properties.candidates.maxItems, 50);
+});

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ServiceContext } from '../app.js';
 
 /** Routes admission control never refuses: a load balancer must always get an answer. */
-export const UNBOUNDED_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
+export const UNBOUNDED_ROUTES = new Set(['/healthz', '/readyz', '/metrics', '/openapi.json']);
 
 export function healthRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
