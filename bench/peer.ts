@@ -19,15 +19,13 @@ import { loadavg } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { prepareAtomic } from '../src/data/adapters/atomic.js';
-import { ExperimentConfig } from '../src/ctr/config.js';
 import { featureSpaceOf } from '../src/ctr/feature-space.js';
 import { createModel } from '../src/ctr/models/index.js';
-import { readExperimentConfig } from '../src/ctr/run.js';
+import { configWithSets } from '../src/ctr/experiment/sweep.js';
 import { evaluateSplit, fit } from '../src/ctr/trainer.js';
 import { engineSummary } from '../src/engine/info.js';
 import { resolveStore } from '../src/pipeline/store.js';
 import { repoRoot, sharedDataDir } from '../src/util/paths.js';
-import { parseConfig, readJsonFile } from '../src/util/config-file.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -55,24 +53,7 @@ if (!existsSync(path.join(peers, 'run_fuxictr_din.py'))) skip(`the peer harness 
 const probe = spawnSync(PYTHON, ['-c', 'import torch, sklearn, pandas, yaml'], { encoding: 'utf8' });
 if (probe.status !== 0) skip(`${PYTHON} cannot import torch, sklearn, pandas and yaml (apt-get install python3-torch python3-sklearn python3-pandas python3-yaml python3-h5py python3-tqdm, see ../shared/peers/README.md)`);
 
-/** The config with each --set path=value (value parsed as JSON, else taken as a string) applied. */
-function configWith(sets: string[]): ExperimentConfig {
-  const file = path.join(root, 'configs', 'movielens-din.json');
-  const raw = readJsonFile(file) as Record<string, any>;
-  for (const s of sets) {
-    const eq = s.indexOf('=');
-    if (eq < 0) throw new Error(`--set ${s}: expected section.field=value, e.g. model.mlpActivation=dice`);
-    const keys = s.slice(0, eq).split('.');
-    let value: unknown = s.slice(eq + 1);
-    try { value = JSON.parse(value as string); } catch { /* a bare string */ }
-    let at = raw;
-    for (const k of keys.slice(0, -1)) at = at[k] ??= {};
-    at[keys.at(-1)!] = value;
-  }
-  return parseConfig(ExperimentConfig, raw, `${file} with --set ${sets.join(' ')}`);
-}
-
-const config = opts.set!.length ? configWith(opts.set!) : readExperimentConfig(path.join(root, 'configs', 'movielens-din.json'));
+const config = configWithSets(path.join(root, 'configs', 'movielens-din.json'), opts.set!);
 const runs = path.join(root, 'runs');
 const workDir = path.join(runs, 'peer', dataset);
 mkdirSync(workDir, { recursive: true });

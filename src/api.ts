@@ -8,12 +8,14 @@
  *   the vector index         openIndex, loadVectorsInto, closeIndex (index/)
  *   your own image backbone  ImageBackbone, imageFeatures (encoders/; docs/encoders.md)
  */
-export { MmctrError, ConfigError } from './util/errors.js';
+export { MmctrError, ConfigError, UsageError } from './util/errors.js';
 export { homeDir, setHomeDir } from './util/paths.js';
 
 export { ExperimentConfig } from './ctr/config.js';
 export { openRun, readExperimentConfig, trainRun, type RunResult, type TrainRunOptions } from './ctr/run.js';
 export { resolveStore, type StoreSource } from './pipeline/store.js';
+export { configWithSets, planSweep, runSweep } from './ctr/experiment/sweep.js';
+export { checkConfigFile, jsonSchemaOf, CONFIG_KIND_NAMES, type ConfigKind } from './pipeline/configs.js';
 export { SampleStore } from './data/store.js';
 
 export { loadServingModel, type ServingModel } from './serve/model-state.js';

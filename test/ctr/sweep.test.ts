@@ -3,13 +3,14 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { compareRuns } from '../../src/ctr/experiment/runs.js';
-import { parseSetFlag, planSweep, runSweep, type SweepSummary } from '../../src/ctr/experiment/sweep.js';
+import { configWithSets, parseSetFlag, planSweep, runSweep, type SweepSummary } from '../../src/ctr/experiment/sweep.js';
 import { buildStoreFromSpec } from '../../src/data/samples.js';
 import { SampleStore } from '../../src/data/store.js';
 import { SampleConfig } from '../../src/data/sample-config.js';
 import { renderMarkdown } from '../../src/report/render.js';
 import { runComparison } from '../../src/report/run-report.js';
 import { ConfigError, UsageError } from '../../src/util/errors.js';
+import { repoRoot } from '../../src/util/paths.js';
 import { writeDemoData } from '../../src/world/demo-data.js';
 import { tempDir } from '../data/helpers.js';
 
@@ -120,4 +121,13 @@ test('a 2x1 grid with one seed trains two runs, ranks them on validation, and re
   assert.deepEqual(again.summary.points.map((p) => p.point), summary.points.map((p) => p.point));
 
   await assert.rejects(runSweep(planSweep(configFile, raw, ['train.lr=0.0001,0.1']), sweepDir, options), (e: Error) => e instanceof UsageError && /holds a sweep of another grid .*--set train\.lr=0\.0001,0\.03/.test(e.message));
+});
+
+test('configWithSets: one experiment with a few fields changed, checked as a sweep point (bench:peer --set)', () => {
+  const file = path.join(repoRoot(), 'configs', 'movielens-din.json');
+  const c = configWithSets(file, ['model.mlpActivation=relu', 'train.clipGradNorm=0']);
+  assert.equal(c.model.mlpActivation, 'relu');
+  assert.equal(c.train.clipGradNorm, 0);
+  assert.throws(() => configWithSets(file, ['model.nope=1']), (e: Error) => e instanceof ConfigError && /model: Unrecognized key: "nope"/.test(e.message));
+  assert.throws(() => configWithSets(file, ['train.lr=0.1,0.2']), (e: Error) => e instanceof UsageError && /one value here/.test(e.message));
 });

@@ -14,6 +14,7 @@ import path from 'node:path';
 import type { SampleStore } from '../../data/store.js';
 import { writeTextAtomic } from '../../util/atomic-write.js';
 import { ConfigError, MmctrError, UsageError } from '../../util/errors.js';
+import { readJsonFile } from '../../util/config-file.js';
 import { fnv1aCodeUnits } from '../../util/hash.js';
 import { ExperimentConfig } from '../config.js';
 import type { ItemVectorTable } from '../parts/item-vectors.js';
@@ -136,6 +137,19 @@ function configWith(raw: Record<string, unknown>, file: string, overrides: [stri
   const missing = overrides.filter(([dotted]) => valueAt(config, dotted) === undefined);
   if (missing.length) throw new ConfigError(source, missing.map(([dotted]) => `${dotted}: not a field of this config`));
   return config;
+}
+
+/**
+ * The config of `file` with each `path=value` of `sets` applied (one value each, the --set syntax
+ * of a sweep), checked as a sweep point is: one experiment with a few fields changed.
+ */
+export function configWithSets(file: string, sets: readonly string[], flag = '--set'): ExperimentConfig {
+  const overrides = sets.map((text): [string, unknown] => {
+    const axis = parseSetFlag(text, flag);
+    if (axis.values.length !== 1) throw new UsageError(`${flag} ${text}: one value here (a grid of several is \`mmctr sweep\`)`);
+    return [axis.path, axis.values[0]];
+  });
+  return configWith(readJsonFile(file) as Record<string, unknown>, file, overrides, `${file} with ${sets.map((s) => `${flag} ${s}`).join(' ')}`);
 }
 
 /** A point's folder name: its label where the label is a safe file name, else a readable part and a hash that tells points apart. */
