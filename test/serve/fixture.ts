@@ -45,8 +45,10 @@ export async function startRedis(port?: number): Promise<RedisProcess & { port: 
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
+    // A server already stopped (a test that failed between a stop and a restart) resolves at once, not never.
     stop: () =>
       new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
       }),
