@@ -72,31 +72,20 @@ export function oneOf<const T extends string>(values: readonly T[]): (text: stri
   return text(z.enum(values as unknown as [T, ...T[]]));
 }
 
-/** A file that must exist (the config, dataset or run a command reads), named as `what` in the error. */
-export function existingFile(what: string): (text: string) => string {
+/** A path that must exist, as a file, a folder or either (the config, dataset, run or store a command reads), named as `what` in the error. */
+function existing(kind: 'file' | 'folder' | 'any', what: string): (text: string) => string {
   return (text) => {
-    if (!existsSync(text)) throw new InvalidArgumentError(`No such file (expected ${what}).`);
-    if (statSync(text).isDirectory()) throw new InvalidArgumentError(`It is a folder (expected ${what}, a file).`);
+    if (!existsSync(text)) throw new InvalidArgumentError(kind === 'any' ? `It does not exist (expected ${what}).` : `No such ${kind} (expected ${what}).`);
+    const isFolder = statSync(text).isDirectory();
+    if (kind === 'file' && isFolder) throw new InvalidArgumentError(`It is a folder (expected ${what}, a file).`);
+    if (kind === 'folder' && !isFolder) throw new InvalidArgumentError(`It is a file (expected ${what}, a folder).`);
     return text;
   };
 }
 
-/** A folder that must exist (a run or a store), named as `what` in the error. */
-export function existingDir(what: string): (text: string) => string {
-  return (text) => {
-    if (!existsSync(text)) throw new InvalidArgumentError(`No such folder (expected ${what}).`);
-    if (!statSync(text).isDirectory()) throw new InvalidArgumentError(`It is a file (expected ${what}, a folder).`);
-    return text;
-  };
-}
-
-/** Something that exists, file or folder. */
-export function existingPath(what: string): (text: string) => string {
-  return (text) => {
-    if (!existsSync(text)) throw new InvalidArgumentError(`It does not exist (expected ${what}).`);
-    return text;
-  };
-}
+export const existingFile = (what: string) => existing('file', what);
+export const existingDir = (what: string) => existing('folder', what);
+export const existingPath = (what: string) => existing('any', what);
 
 export const seedNumber = number(z.number().int().nonnegative());
 export const countNumber = number(z.number().int().nonnegative());

@@ -11,6 +11,7 @@ import { UsageError } from '../util/errors.js';
 import { startIngestWorkers } from '../serve/ingest.js';
 import { openEncoder, startService, stopService } from '../serve/start.js';
 import { closeIndex, FSYNC_POLICIES, openIndex, type FsyncPolicy } from '../index/index.js';
+import { DEFAULT_LIMITS } from '../serve/limits.js';
 import { countNumber, existingDir, existingFile, number, oneOf, positiveNumber } from './options.js';
 import { z } from 'zod';
 
@@ -60,7 +61,7 @@ export function registerServe(program: Command): void {
     .option('--workers <n>', 'ingestion workers in this process (0: none; the queue waits for workers elsewhere)', countNumber, 1)
     .option('--role <role>', 'server (HTTP + workers) or worker (encoder workers only; needs --redis)', oneOf(['server', 'worker']), 'server' as const)
     .option('--log-level <level>', `structured (JSON) log level: ${LOG_LEVELS.join(', ')}`, oneOf(LOG_LEVELS), 'info')
-    .option('--max-candidates <n>', 'most candidates per ranking request', positiveNumber, 500)
+    .option('--max-candidates <n>', 'most candidates per ranking request', positiveNumber, DEFAULT_LIMITS.candidates)
     .option('--no-ann', 'skip the HNSW graph (no /similar)')
     .option('--fsync <policy>', `embedded index: when journal writes reach the disk before they are acknowledged: ${FSYNC_POLICIES.join(', ')} (like Redis's appendfsync; docs/serving.md has the costs)`, oneOf(FSYNC_POLICIES), 'always' as FsyncPolicy)
     .option('--runs-root <dir>', 'the folder whose runs POST /v1/admin/reload may name (default: the folder holding the served run)')
