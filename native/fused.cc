@@ -29,9 +29,9 @@ static inline float fsigmoid(float x) { return 1.f / (1.f + fexp(-x)); }
 // `rows` (rows < 0: wherever the last offset says).
 static bool check_offsets(Args& a, const I32& off, int64_t groups, int64_t rows) {
   if (!a.need(off, groups + 1, "offsets")) return false;
-  if (off.p[0] != 0 || (rows >= 0 && off.p[groups] != rows)) return a.type_error("offsets must start at 0 and end at the row count");
+  if (off.p[0] != 0 || (rows >= 0 && off.p[groups] != rows)) { a.type_error("offsets must start at 0 and end at the row count"); return a.done(); }
   for (int64_t g = 0; g < groups; g++)
-    if (off.p[g + 1] < off.p[g]) return a.type_error("offsets must be non-decreasing");
+    if (off.p[g + 1] < off.p[g]) { a.type_error("offsets must be non-decreasing"); return a.done(); }
   return true;
 }
 
@@ -40,7 +40,7 @@ static bool check_pairs(Args& a, const I32& pairs, const I32& off, int64_t B, in
   if (!a.need(pairs, off.p[B], "pairs")) return false;
   for (int64_t b = 0; b < B; b++)
     for (int64_t p = off.p[b]; p < off.p[b + 1]; p++)
-      if (pairs.p[p] < b * L || pairs.p[p] >= (b + 1) * L) return a.type_error("pairs must list behaviours of their own sample (b * L + l)");
+      if (pairs.p[p] < b * L || pairs.p[p] >= (b + 1) * L) { a.type_error("pairs must list behaviours of their own sample (b * L + l)"); return a.done(); }
   return true;
 }
 
@@ -403,6 +403,186 @@ static Napi::Value dinScores(const Napi::CallbackInfo& info) {
   return a.done();
 }
 
+// The activation of one unit, Dice in its inference form (running statistics:
+// p = sigmoid((x - mean) * rstd)); one instantiation per activation so row loops vectorise.
+template <int ACT, bool DICE>
+__attribute__((always_inline)) static inline float shared_act(float x, float alpha, float mean, float rstd) {
+  if (DICE) return x * (alpha + fsigmoid((x - mean) * rstd) * (1.f - alpha));
+  return act_apply(ACT, x, alpha);
+}
+
+// One activated layer of the shared-keys attention below, in place on the block's B x lc pair
+// rows of `cols`: x = z + qt[b] + kt[j] on the first layer (the candidate's and the behaviour's
+// terms, the bias folded into kt), x = z + bias on later ones, then the activation.
+template <int ACT, bool DICE>
+__attribute__((always_inline)) static inline void shared_rows(float* __restrict z, int64_t B, int64_t lc, int64_t cols,
+                                                              const float* __restrict bias, const float* __restrict qt,
+                                                              const float* __restrict kt, const float* __restrict alpha,
+                                                              const float* __restrict mean, const float* __restrict rstd) {
+  float a[512], mu[512], rs[512];
+  for (int64_t c = 0; c < cols; c++) {
+    a[c] = alpha ? alpha[c] : 0.f;
+    mu[c] = mean ? mean[c] : 0.f;
+    rs[c] = rstd ? rstd[c] : 0.f;
+  }
+  if (qt) {
+    for (int64_t b = 0; b < B; b++) {
+      const float* __restrict qb = qt + b * cols;
+      for (int64_t j = 0; j < lc; j++) {
+        float* __restrict zr = z + (b * lc + j) * cols;
+        const float* __restrict kj = kt + j * cols;
+#pragma omp simd
+        for (int64_t c = 0; c < cols; c++) zr[c] = shared_act<ACT, DICE>(zr[c] + qb[c] + kj[c], a[c], mu[c], rs[c]);
+      }
+    }
+    return;
+  }
+  for (int64_t r = 0; r < B * lc; r++) {
+    float* __restrict zr = z + r * cols;
+#pragma omp simd
+    for (int64_t c = 0; c < cols; c++) zr[c] = shared_act<ACT, DICE>(zr[c] + bias[c], a[c], mu[c], rs[c]);
+  }
+}
+
+MM_HOT static void shared_layer_activate(float* z, int64_t B, int64_t lc, int64_t cols, const float* bias, const float* qt,
+                                         const float* kt, int act, bool dice, const float* alpha, const float* mean, const float* rstd) {
+  if (dice) return shared_rows<ACT_NONE, true>(z, B, lc, cols, bias, qt, kt, alpha, mean, rstd);
+  switch (act) {
+    case ACT_RELU: return shared_rows<ACT_RELU, false>(z, B, lc, cols, bias, qt, kt, alpha, mean, rstd);
+    case ACT_SIGMOID: return shared_rows<ACT_SIGMOID, false>(z, B, lc, cols, bias, qt, kt, alpha, mean, rstd);
+    case ACT_TANH: return shared_rows<ACT_TANH, false>(z, B, lc, cols, bias, qt, kt, alpha, mean, rstd);
+    case ACT_PRELU: return shared_rows<ACT_PRELU, false>(z, B, lc, cols, bias, qt, kt, alpha, mean, rstd);
+    default: return shared_rows<ACT_NONE, false>(z, B, lc, cols, bias, qt, kt, alpha, mean, rstd);
+  }
+}
+
+// dinAttentionShared(q [B,D], keys [m,D], B, m, D, wa [D,H1], wk [D,H1], wp [D,H1], widths [n],
+// biases, weights (layers 2..n, row-major, one after another), act, dice, alphas|null,
+// means|null, rstds|null, wOut [H_n], bOut, softmax, scores [B,m], pooled [B,D]).
+// Inference of DIN target attention when every candidate has the same m valid behaviours (a
+// ranking request). The first layer is split as in dinAttention: q (Wq + Wd) = wa per candidate,
+// k (Wk - Wd) = wk per behaviour, and (q * k) Wp, which for a block of behaviours j is one GEMM
+// q [B, D] x T [D, lc H1] with T[d, (j, h)] = k_j[d] Wp[d, h]. Blocks of behaviours run in
+// parallel; each block's pair activations (B x lc rows) stay in cache through every layer and
+// the scores, instead of B x m rows streamed through memory layer by layer. pooled = the
+// weights (raw scores, or their softmax over the m behaviours) times the keys.
+MM_HOT static void din_attention_shared(const float* q, const float* keys, int64_t B, int64_t m, int64_t D, const float* wa,
+                                        const float* wk, const float* wp, const int32_t* widths, int64_t layers,
+                                        const float* biases, const float* weights, int act, bool dice, const float* alphas,
+                                        const float* means, const float* rstds, const float* wOut, float bOut, bool soft,
+                                        float* scores, float* pooled) {
+  const int64_t H1 = widths[0];
+  int64_t Hmax = 0;
+  for (int64_t i = 0; i < layers; i++) Hmax = std::max<int64_t>(Hmax, widths[i]);
+  std::vector<float> qTerm(B * H1), kTerm(m * H1);
+  sgemm(false, false, (int)B, (int)H1, (int)D, 1.f, q, (int)D, wa, (int)H1, 0.f, qTerm.data(), (int)H1);
+  for (int64_t j = 0; j < m; j++) std::copy(biases, biases + H1, kTerm.data() + j * H1);
+  sgemm(false, false, (int)m, (int)H1, (int)D, 1.f, keys, (int)D, wk, (int)H1, 1.f, kTerm.data(), (int)H1);
+  // A block's pair rows (B x lc x Hmax floats, twice) sized to stay in a core's L2, and at
+  // least two blocks per thread to balance.
+  const int64_t perThread = (m + 2 * threads() - 1) / (2 * threads());
+  const int64_t lc = std::max<int64_t>(1, std::min<int64_t>(perThread, (int64_t)65536 / std::max<int64_t>(1, B * Hmax)));
+  const int64_t blocks = (m + lc - 1) / lc;
+#pragma omp parallel if (par(B * m * D * H1))
+  {
+    std::vector<float> T(D * lc * H1), za(B * lc * Hmax), zb(B * lc * Hmax);
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t blk = 0; blk < blocks; blk++) {
+      const int64_t l0 = blk * lc, n = std::min(lc, m - l0);
+      for (int64_t d = 0; d < D; d++)
+        for (int64_t j = 0; j < n; j++) {
+          const float k = keys[(l0 + j) * D + d];
+          float* __restrict t = T.data() + d * n * H1 + j * H1;
+          const float* __restrict w = wp + d * H1;
+#pragma omp simd
+          for (int64_t h = 0; h < H1; h++) t[h] = k * w[h];
+        }
+      float* x = za.data();
+      float* y = zb.data();
+      sgemm(false, false, (int)B, (int)(n * H1), (int)D, 1.f, q, (int)D, T.data(), (int)(n * H1), 0.f, x, (int)(n * H1));
+      const float* bias = biases;
+      const float* weight = weights;
+      int64_t stat = 0;
+      for (int64_t i = 0; i < layers; i++) {
+        const int64_t width = widths[i];
+        if (i > 0) {
+          sgemm(false, false, (int)(B * n), (int)width, (int)widths[i - 1], 1.f, x, (int)widths[i - 1], weight, (int)width, 0.f, y, (int)width);
+          weight += widths[i - 1] * width;
+          std::swap(x, y);
+        }
+        shared_layer_activate(x, B, n, width, bias, i == 0 ? qTerm.data() : nullptr, i == 0 ? kTerm.data() + l0 * H1 : nullptr, act, dice,
+                              alphas ? alphas + stat : nullptr, means ? means + stat : nullptr, rstds ? rstds + stat : nullptr);
+        bias += width;
+        stat += width;
+      }
+      const int64_t H = widths[layers - 1];
+      for (int64_t b = 0; b < B; b++)
+        for (int64_t j = 0; j < n; j++) {
+          const float* __restrict hp = x + (b * n + j) * H;
+          float s = bOut;
+#pragma omp simd reduction(+ : s)
+          for (int64_t c = 0; c < H; c++) s += hp[c] * wOut[c];
+          scores[b * m + l0 + j] = s;
+        }
+    }
+  }
+  if (soft)
+    for (int64_t b = 0; b < B; b++) {
+      float* s = scores + b * m;
+      const float mx = *std::max_element(s, s + m);
+      double sum = 0;
+      for (int64_t j = 0; j < m; j++) sum += (s[j] = std::exp(s[j] - mx));
+      const float inv = (float)(1.0 / sum);
+      for (int64_t j = 0; j < m; j++) s[j] *= inv;
+    }
+  sgemm(false, false, (int)B, (int)D, (int)m, 1.f, scores, (int)m, keys, (int)D, 0.f, pooled, (int)D);
+}
+
+static Napi::Value dinAttentionShared(const Napi::CallbackInfo& info) {
+  Args a(info, "dinAttentionShared");
+  F32 q = a.f32("q"), keys = a.f32("keys");
+  const int64_t B = a.positive("B"), m = a.positive("m"), D = a.positive("D");
+  F32 wa = a.f32("wa"), wk = a.f32("wk"), wp = a.f32("wp");
+  I32 widths = a.i32("widths");
+  F32 biases = a.f32("biases"), weights = a.f32("weights");
+  const int act = a.code("activation", ACT_PRELU + 1);
+  const bool dice = a.flag("dice");
+  F32 alphas = a.f32_or_null("alphas"), means = a.f32_or_null("means"), rstds = a.f32_or_null("rstds");
+  F32 wOut = a.f32("wOut");
+  const float bOut = (float)a.number("bOut");
+  const bool soft = a.flag("softmax");
+  F32 scores = a.f32("scores"), pooled = a.f32("pooled");
+  if (!a.ok()) return a.done();
+  const int64_t layers = (int64_t)widths.n;
+  if (layers < 1) { a.range_error("widths needs at least one layer"); return a.done(); }
+  int64_t total = 0, inner = 0;
+  for (int64_t i = 0; i < layers; i++) {
+    if (widths.p[i] < 1 || widths.p[i] > 512) { a.range_error("widths must be in [1, 512]"); return a.done(); }
+    total += widths.p[i];
+    if (i > 0) inner += (int64_t)widths.p[i - 1] * widths.p[i];
+  }
+  const int64_t H1 = widths.p[0];
+  a.need(q, B * D, "q");
+  a.need(keys, m * D, "keys");
+  a.need(wa, D * H1, "wa");
+  a.need(wk, D * H1, "wk");
+  a.need(wp, D * H1, "wp");
+  a.need(biases, total, "biases");
+  a.need(weights, inner, "weights");
+  if (alphas.p) a.need(alphas, total, "alphas");
+  if (dice && (!alphas.p || !means.p || !rstds.p)) { a.type_error("dice needs alphas, means and rstds"); return a.done(); }
+  if (means.p) a.need(means, total, "means");
+  if (rstds.p) a.need(rstds, total, "rstds");
+  if (act == ACT_PRELU && !alphas.p) { a.type_error("prelu needs alphas"); return a.done(); }
+  a.need(wOut, widths.p[layers - 1], "wOut");
+  a.need(scores, B * m, "scores");
+  a.need(pooled, B * D, "pooled");
+  if (!a.ok()) return a.done();
+  din_attention_shared(q.p, keys.p, B, m, D, wa.p, wk.p, wp.p, widths.p, layers, biases.p, weights.p, act, dice, alphas.p, means.p,
+                       rstds.p, wOut.p, bOut, soft, scores.p, pooled.p);
+  return a.done();
+}
+
 // dinScoresBackward(h, H, wOut, weights, keys, B, L, D, offsets, pairs, softmax,
 // gWeights|null, gPooled|null, gKeys|null, gh [n,H], gwOut|null, gbOut|null): from the
 // gradients of weights and pooled to the gradient of the last hidden layer (gh, overwritten),
@@ -646,6 +826,7 @@ void init_fused(Napi::Env env, Napi::Object exports) {
   MM_EXPORT(activationBackwardEx);
   MM_EXPORT(groupSums);
   MM_EXPORT(dinScores);
+  MM_EXPORT(dinAttentionShared);
   MM_EXPORT(dinScoresBackward);
   MM_EXPORT(symmetricInfoNCE);
 }

@@ -77,6 +77,7 @@ export interface NativeKernels {
   activationBackwardEx(z: F32 | null, y: F32 | null, gy: F32, rows: number, cols: number, act: number, alpha: F32 | null, gz: F32, galpha: F32 | null, gbias: F32 | null): void;
   groupSums(x: F32, rows: number, cols: number, offsets: I32, groups: number, out: F32): void;
   dinScores(h: F32, hidden: number, wOut: F32, bOut: number, keys: F32, batch: number, length: number, dim: number, offsets: I32, pairs: I32, softmax: boolean, weights: F32, pooled: F32): void;
+  dinAttentionShared(q: F32, keys: F32, batch: number, behaviours: number, dim: number, wa: F32, wk: F32, wp: F32, widths: I32, biases: F32, weights: F32, activation: number, dice: boolean, alphas: F32 | null, means: F32 | null, rstds: F32 | null, wOut: F32, bOut: number, softmax: boolean, scores: F32, pooled: F32): void;
   dinScoresBackward(h: F32, hidden: number, wOut: F32, weights: F32, keys: F32, batch: number, length: number, dim: number, offsets: I32, pairs: I32, softmax: boolean, gWeights: F32 | null, gPooled: F32 | null, gKeys: F32 | null, gh: F32, gwOut: F32 | null, gbOut: F32 | null): void;
   simTier(table: F32, rows: number, dim: number, target: I32, hist: I32, histLen: I32, batch: number, length: number, tiers: number, counts: F32, sims: F32 | null): void;
   symmetricInfoNCE(z1: F32, z2: F32, n: number, dim: number, queue: F32 | null, queueRows: number, invTau: number, g: F32, g2: F32 | null): number;

@@ -13,7 +13,7 @@
  */
 import { Module } from '../../engine/module.js';
 import { constant } from '../../engine/init.js';
-import { add, bmm, concat, mul, reshape, simTierCounts } from '../../engine/ops/index.js';
+import { add, concat, mul, reshape, simTierCounts } from '../../engine/ops/index.js';
 import { RandomStream } from '../../engine/random.js';
 import { Parameter, Tensor } from '../../engine/tensor.js';
 import type { Batch } from '../../data/batches.js';
@@ -22,6 +22,7 @@ import { TargetAttention } from '../../nn/attention.js';
 import { FeatureSpace, IdFeatures } from '../parts/id-features.js';
 import { ItemVectors, ItemVectorTable } from '../parts/item-vectors.js';
 import { MLP } from '../../nn/mlp.js';
+import { maskedSum } from '../../nn/pooling.js';
 import { SimTier } from '../parts/simtier.js';
 import { ConfigError } from '../../util/errors.js';
 import type { Make, MakeCrossFit, MakeOutputs } from './make.js';
@@ -102,7 +103,7 @@ export class Din extends Module {
     if (rows && this.simtier) ({ features: tiers, sims } = this.simtier.histogram(rows, batch.histLen, L, this.simScoreWeight !== null));
     else if (rows && this.simScoreWeight) sims = simTierCounts({ ...rows, histLen: batch.histLen, length: L }, 1, true).sims;
     let interest = this.interest.forward(target, history, e.mask, batch.sharedHistory);
-    if (this.simScoreWeight && sims) interest = add(interest, mul(reshape(bmm(new Tensor(sims, [B, 1, L]), history), [B, history.shape[2]]), this.simScoreWeight));
+    if (this.simScoreWeight && sims) interest = add(interest, mul(maskedSum(history, sims), this.simScoreWeight));
     const parts = [...(e.user ? [e.user] : []), target, interest, ...(tiers ? [tiers] : [])];
     let made: MakeOutputs | null = null;
     if (this.make) {

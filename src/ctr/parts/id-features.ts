@@ -13,7 +13,6 @@ import { Tensor } from '../../engine/tensor.js';
 import type { Batch } from '../../data/batches.js';
 import { ITEM_FIELDS, type ItemField } from '../../data/store.js';
 import { ConfigError } from '../../util/errors.js';
-import { RepeatedRows } from './shared-history.js';
 
 /** What a model needs to know about the data: vocabulary sizes and each item's attributes. */
 export interface FeatureSpace {
@@ -38,7 +37,10 @@ export interface IdFeaturesArgs {
 export interface EmbeddedBatch {
   /** [B, itemDim] target item vector (id and attribute embeddings concatenated). */
   target: Tensor;
-  /** [B, L, itemDim] behaviour vectors. */
+  /**
+   * [B, L, itemDim] behaviour vectors; [1, L, itemDim] for a ranking batch (`Batch.sharedHistory`,
+   * inference): every candidate has the same behaviours, so they are looked up once, never copied B times.
+   */
   history: Tensor;
   /** [B * L] 1 for real behaviours, 0 for padding. */
   mask: Float32Array;
@@ -53,7 +55,6 @@ export class IdFeatures extends Module {
   private readonly userFieldTables: { table: SparseEmbedding; ofUser: Int32Array }[] = [];
   readonly itemDim: number;
   readonly userDim: number;
-  private readonly repeated = new RepeatedRows();
 
   constructor(
     readonly space: FeatureSpace,
@@ -113,7 +114,7 @@ export class IdFeatures extends Module {
     const shared = batch.sharedHistory && !isGradEnabled();
     return {
       target: this.embedItems(batch.item, [B]),
-      history: shared ? this.repeated.repeat(this.embedItems(batch.hist.subarray(0, L), [L]).data, B, L, this.itemDim) : this.embedItems(batch.hist, [B, L]),
+      history: shared ? this.embedItems(batch.hist.subarray(0, L), [1, L]) : this.embedItems(batch.hist, [B, L]),
       mask,
       user: this.embedUser(batch.user, B),
     };

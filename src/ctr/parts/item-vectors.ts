@@ -12,7 +12,6 @@ import { Tensor } from '../../engine/tensor.js';
 import type { Batch, BatchVectors } from '../../data/batches.js';
 import { readVectorFile, type VectorSpace } from '../../encoders/vector-file.js';
 import { MmctrError } from '../../util/errors.js';
-import { RepeatedRows } from './shared-history.js';
 
 export class VectorFileError extends MmctrError {
   constructor(
@@ -84,9 +83,6 @@ export function alignVectors(source: string, ids: readonly string[], vectors: Fl
 
 /** A batch's vector rows: the service's live ones when the batch carries them, else the model's table. */
 export class ItemVectors extends Module {
-  /** Reused for ranking batches (see historyOf): a new 10 MB array per request keeps the GC busy. */
-  private readonly repeated = new RepeatedRows();
-
   constructor(readonly vectors: ItemVectorTable) {
     super();
   }
@@ -116,7 +112,7 @@ export class ItemVectors extends Module {
   historyOf(rows: BatchVectors, batch: Batch): Tensor {
     const B = batch.size, L = rows.hist.length / Math.max(B, 1);
     if (!batch.sharedHistory) return this.gather(rows, rows.hist, [B, L]);
-    return this.repeated.repeat(this.gather(rows, rows.hist.subarray(0, L), [L]).data, B, L, rows.dim);
+    return this.gather(rows, rows.hist.subarray(0, L), [1, L]);
   }
 
   /** The vectors at the given rows as a constant tensor [...shape, dim]. */

@@ -47,8 +47,9 @@ export interface DinAttentionOptions {
   diceMomentum?: number;
   /**
    * Every sample has the same behaviours and mask (a ranking request: one user, many candidate
-   * ads). Without gradients, the pair layer then runs as one GEMM over the shared behaviours
-   * instead of materialising [q-independent k, q * k] for every pair (sharedPairLayer).
+   * ads); keys may then be [1, L, D], one copy for all. Without gradients the whole unit runs in
+   * one native call over the shared behaviours (sharedKeysAttention) instead of materialising
+   * [k, q * k] for every pair.
    */
   sharedKeys?: boolean;
 }
@@ -85,7 +86,8 @@ export function dinAttention(q: Tensor, keys: Tensor, mask: Float32Array, unit: 
   expectRank(keys, 3, op, 'keys');
   const [B, D] = q.shape;
   const L = keys.shape[1];
-  if (keys.shape[0] !== B || keys.shape[2] !== D) throw new ShapeError(`${op}: keys ${shapeString(keys.shape)} do not fit q ${shapeString(q.shape)}`);
+  // Keys [1, L, D]: one sample's behaviours, every sample's (sharedKeys inference).
+  if ((keys.shape[0] !== B && !(keys.shape[0] === 1 && options.sharedKeys)) || keys.shape[2] !== D) throw new ShapeError(`${op}: keys ${shapeString(keys.shape)} do not fit q ${shapeString(q.shape)}`);
   if (mask.length !== B * L) throw new ShapeError(`${op}: mask needs ${B * L} values, got ${mask.length}`);
   const activation = options.activation ?? 'sigmoid';
   const softmax = options.softmax ?? false;
@@ -127,11 +129,16 @@ export function dinAttention(q: Tensor, keys: Tensor, mask: Float32Array, unit: 
 
   const H1 = widths[0];
   const { wc, wa } = splitFirstLayer(w1.data, D, H1);
+  if (options.sharedKeys && !weights.requiresGrad && sameMaskEverySample(offsets, pairs, B, L)) {
+    const layerStats = activation === 'dice' ? stats.map((s) => ({ mean: s.runningMean, rstd: s.runningVar.map((v) => 1 / Math.sqrt(v + (options.diceEps ?? 1e-8))) })) : null;
+    sharedKeysAttention(q.data, keys.data, B, L, D, pairs.subarray(offsets[0], offsets[1]), wa, wc, widths, biasesOf, weightsOf, activation, usedAlphas, layerStats, wOut, bOut, softmax, weights.data, pooled.data);
+    return { weights, pooled };
+  }
+  if (keys.shape[0] !== B) throw new ShapeError(`${op}: keys ${shapeString(keys.shape)} hold one sample's behaviours, which serve all ${B} only at inference (no gradient) with the same mask for every sample`);
   const qTerm = scratch.take(B * H1);
   native.gemm(false, false, B, H1, D, 1, q.data, D, wa, H1, 0, qTerm, H1);
-  const shared = options.sharedKeys && !weights.requiresGrad && sameMaskEverySample(offsets, pairs, B, L);
-  const x = shared ? null : scratch.take(n * 2 * D);
-  if (x) native.dinPairs(q.data, keys.data, B, L, D, offsets, pairs, x);
+  const x = scratch.take(n * 2 * D);
+  native.dinPairs(q.data, keys.data, B, L, D, offsets, pairs, x);
 
   const layers: LayerState[] = [];
   let input: Float32Array | null = x;
@@ -139,8 +146,7 @@ export function dinAttention(q: Tensor, keys: Tensor, mask: Float32Array, unit: 
   for (let i = 0; i < widths.length; i++) {
     const width = widths[i];
     const z = scratch.take(n * width);
-    if (i === 0 && shared) sharedPairLayer(q.data, keys.data, B, D, pairs.subarray(offsets[0], offsets[1]), wc, H1, z);
-    else native.gemm(false, false, n, width, inDim, 1, input!, inDim, i === 0 ? wc : weightsOf[i].data, width, 0, z, width);
+    native.gemm(false, false, n, width, inDim, 1, input!, inDim, i === 0 ? wc : weightsOf[i].data, width, 0, z, width);
     const groupBias = i === 0 ? qTerm : null;
     const groupOffsets = i === 0 ? offsets : null;
     let state: LayerState;
@@ -244,32 +250,40 @@ function sameMaskEverySample(offsets: Int32Array, pairs: Int32Array, B: number, 
 }
 
 /**
- * The pair layer [k, q * k] [Wk'; Wp] for B samples that share their m valid behaviours K:
- *   z[b, l, h] = sum_d q[b, d] K[l, d] Wp[d, h] + (K Wk')[l, h]
- * which is one GEMM [B, D + 1] x [D + 1, m H] with T[d, (l, h)] = K[l, d] Wp[d, h] and a last
- * row (K Wk')[l, h] against a column of ones: B x m x D x H multiply-adds in one well-shaped
- * product, nothing per pair to build, and z comes out in pair order (sample by sample).
+ * Inference when all B samples share their m valid behaviours (a ranking request): the whole unit
+ * in one native call (dinAttentionShared: the pair layer as GEMMs over blocks of behaviours, each
+ * block kept in cache through every layer), over the m shared keys only, never B copies of them.
+ * Weights are written at the behaviours' positions (0 elsewhere, as dinAttention's).
  */
-function sharedPairLayer(q: Float32Array, keys: Float32Array, B: number, D: number, firstPairs: Int32Array, wc: Float32Array, H: number, z: Float32Array): void {
-  const m = firstPairs.length;
-  // Per request in a ranking service: scratch memory, not fresh arrays for the collector.
-  const K = scratch.take(m * D);
-  for (let j = 0; j < m; j++) K.set(keys.subarray(firstPairs[j] * D, (firstPairs[j] + 1) * D), j * D);
-  const T = scratch.take((D + 1) * m * H);
-  const wp = wc.subarray(D * H);
-  for (let d = 0; d < D; d++)
-    for (let j = 0; j < m; j++) {
-      const k = K[j * D + d], row = d * m * H + j * H;
-      for (let h = 0; h < H; h++) T[row + h] = k * wp[d * H + h];
-    }
-  native.gemm(false, false, m, H, D, 1, K, D, wc, H, 0, T.subarray(D * m * H), H);
-  const qOnes = scratch.take(B * (D + 1));
-  for (let b = 0; b < B; b++) {
-    qOnes.set(q.subarray(b * D, (b + 1) * D), b * (D + 1));
-    qOnes[b * (D + 1) + D] = 1;
+function sharedKeysAttention(
+  q: Float32Array, keys: Float32Array, B: number, L: number, D: number, positions: Int32Array, wa: Float32Array, wc: Float32Array,
+  widths: readonly number[], biases: readonly Tensor[], layerWeights: readonly Tensor[], activation: AttentionActivation,
+  alphas: readonly Tensor[], stats: { mean: Float32Array; rstd: Float32Array }[] | null, wOut: Tensor, bOut: Tensor, softmax: boolean,
+  weights: Float32Array, pooled: Float32Array,
+): void {
+  const m = positions.length, H1 = widths[0];
+  weights.fill(0);
+  if (m === 0) {
+    pooled.fill(0);
+    return;
   }
-  native.gemm(false, false, B, m * H, D + 1, 1, qOnes, D + 1, T, m * H, 0, z, m * H);
-  scratch.give(K, T, qOnes);
+  const K = new Float32Array(m * D);
+  positions.forEach((l, j) => K.set(keys.subarray(l * D, (l + 1) * D), j * D));
+  const joined = (parts: readonly Float32Array[]) => {
+    const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) (out.set(p, at), (at += p.length));
+    return out;
+  };
+  const scores = new Float32Array(B * m);
+  native.dinAttentionShared(
+    q, K, B, m, D, wa, wc.subarray(0, D * H1), wc.subarray(D * H1), Int32Array.from(widths),
+    joined(biases.map((b) => b.data)), joined(layerWeights.slice(1).map((w) => w.data)),
+    ACTIVATION_CODE[activation === 'dice' ? 'none' : activation], activation === 'dice',
+    alphas.length > 0 ? joined(alphas.map((a) => a.data)) : null, stats ? joined(stats.map((s) => s.mean)) : null, stats ? joined(stats.map((s) => s.rstd)) : null,
+    wOut.data, bOut.data[0], softmax, scores, pooled,
+  );
+  for (let b = 0; b < B; b++) for (let j = 0; j < m; j++) weights[b * L + positions[j]] = scores[b * m + j];
 }
 
 function splitFirstLayer(w: Float32Array, D: number, H: number): { wc: Float32Array; wa: Float32Array } {
