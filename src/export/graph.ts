@@ -6,6 +6,7 @@
  */
 import pkg from 'onnx-proto';
 import { packageVersion } from '../util/paths.js';
+import { ExportError } from './errors.js';
 
 const { onnx } = pkg;
 
@@ -49,7 +50,7 @@ export class GraphBuilder {
   }
 
   input(name: string, type: ElementType, dims: readonly Dim[], meaning: string): string {
-    if (this.names.has(name)) throw new Error(`graph input ${name} declared twice`);
+    if (this.names.has(name)) throw new ExportError(`input ${name}`, 'declared twice in one graph (an exporter bug)');
     this.names.add(name);
     this.inputs.push(valueInfo(name, type, dims, meaning));
     return name;
@@ -57,7 +58,7 @@ export class GraphBuilder {
 
   /** Declares `value` as the float32 graph output `name` (through an Identity, so the output keeps its name). */
   output(name: string, value: string, dims: readonly Dim[], meaning: string): void {
-    if (this.names.has(name)) throw new Error(`graph output ${name} declared twice`);
+    if (this.names.has(name)) throw new ExportError(`output ${name}`, 'declared twice in one graph (an exporter bug)');
     this.names.add(name);
     this.nodes.push(onnx.NodeProto.create({ opType: 'Identity', input: [value], output: [name], name }));
     this.outputs.push(valueInfo(name, 'float32', dims, meaning));

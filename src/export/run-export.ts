@@ -66,7 +66,6 @@ export function exportRunToOnnx(runDir: string, out: string): OnnxExportResult {
   const dir = path.resolve(runDir);
   for (const file of ['config.json', 'model.safetensors']) if (!existsSync(path.join(dir, file))) throw new NotARunError(runDir, file);
   const { config, store, model } = openRun(dir);
-  model.eval();
   const graph = exportOnnx(model, store.historyLength, config.name);
   const m = config.model;
   const userFields = store.userFields;
