@@ -26,6 +26,7 @@ import { exportRunToOnnx, type OnnxIdMaps } from '../../src/export/run-export.js
 import { simTierCounts } from '../../src/engine/ops/index.js';
 import { mmctr } from '../cli/helpers.js';
 import { demoStoreWithVectors } from '../ctr/helpers.js';
+import { tinyModel } from '../serve/fixture.js';
 
 const { dir, storeDir, vectorsFile, ready } = demoStoreWithVectors('mmctr-onnx-test-');
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -150,6 +151,20 @@ test('every variant exported and run in onnxruntime-node gives the native pCTR w
     assert.ok(perRow.pctr <= 1e-5 && shared.pctr <= 1e-5, `${name}: max |pCTR diff| ${perRow.pctr} (H = B), ${shared.pctr} (H = 1)`);
   }
   console.log(`ONNX parity (max |pCTR diff|):\n${Object.entries(diffs).map(([n, d]) => `  ${n}: H=B ${d.perRow.toExponential(2)}, H=1 ${d.shared.toExponential(2)}, max |logit diff| ${d.logit.toExponential(2)}, ${d.bytes} bytes`).join('\n')}`);
+});
+
+test('the serving default (DIN + SimTier + MAKE trained with out-of-fold MAKEs, Dice throughout) scores the same in onnxruntime-node', async () => {
+  const { run } = await tinyModel();
+  const out = path.join(dir, 'exports', 'serve-default.onnx');
+  exportRunToOnnx(run, out);
+  const { model, store } = openRun(run);
+  model.eval();
+  const scorer = await OnnxScorer.open(out);
+  for (const shared of [false, true]) {
+    const d = await compare(model, scorer, testBatch(model, store.meta.items, store.meta.users, store.historyLength, shared, 4));
+    assert.ok(d.pctr <= 1e-5, `${shared ? 'H = 1' : 'H = B'}: max |pCTR diff| ${d.pctr}`);
+  }
+  await scorer.close();
 });
 
 test('the side files name the contract and the id maps the indices refer to', async () => {
