@@ -8,6 +8,7 @@ import path from 'node:path';
 import { openRun } from '../ctr/run.js';
 import type { ExperimentConfig } from '../ctr/config.js';
 import { writeFileAtomic, writeTextAtomic } from '../util/atomic-write.js';
+import { MmctrError } from '../util/errors.js';
 import { packageVersion } from '../util/paths.js';
 import { NotARunError } from './errors.js';
 import { exportOnnx, type TensorSpec } from './onnx.js';
@@ -55,9 +56,13 @@ export interface OnnxExportResult {
 export const sideFileOf = (file: string) => `${file}.json`;
 export const idsFileOf = (file: string) => `${file}.ids.json`;
 
-/** Reads an exported model's side file. */
+/** Reads an exported model's side file (refused when the model or the side file is missing, or the side file is not one). */
 export function readSideFile(file: string): OnnxSideFile {
-  return JSON.parse(readFileSync(sideFileOf(file), 'utf8')) as OnnxSideFile;
+  for (const f of [file, sideFileOf(file)]) if (!existsSync(f)) throw new MmctrError(`${f} not found: \`mmctr export onnx <run> --out ${file}\` writes the model and its side file ${path.basename(sideFileOf(file))} beside it`);
+  const side = JSON.parse(readFileSync(sideFileOf(file), 'utf8')) as OnnxSideFile;
+  if (side.format !== 'mmctr-onnx' || side.formatVersion > SIDE_FILE_FORMAT)
+    throw new MmctrError(`${sideFileOf(file)}: not an mmctr ONNX side file of format ${SIDE_FILE_FORMAT} or older (format ${String(side.format)}, version ${String(side.formatVersion)})`);
+  return side;
 }
 
 /** Exports the run at `runDir` to `out` (and its side files). */

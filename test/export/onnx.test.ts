@@ -188,6 +188,7 @@ test('the side files name the contract and the id maps the indices refer to', as
   assert.deepEqual(ids.items, store.catalog.ids);
   assert.equal(ids.users.length, store.meta.users);
   assert.deepEqual(ids.itemFields.category, store.catalog.fields.category.vocab);
+  await assert.rejects(OnnxScorer.open(path.join(dir, 'exports', 'absent.onnx')), /absent\.onnx not found: `mmctr export onnx/);
 });
 
 test('user fields: a user past the field map reads the missing row, as the model does', async () => {
