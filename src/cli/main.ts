@@ -14,6 +14,7 @@ import { registerData } from './data.js';
 import { registerDemo } from './demo.js';
 import { registerDoctor } from './doctor.js';
 import { registerExperiment } from './experiment.js';
+import { registerExport } from './export.js';
 import { registerPretrain } from './pretrain.js';
 import { registerReport } from './report.js';
 import { registerTextVectors } from './text-vectors.js';
@@ -54,6 +55,7 @@ registerTextVectors(registerPretrain(program));
 registerWorld(program);
 registerDemo(program);
 registerServe(program);
+registerExport(program);
 
 try {
   await program.parseAsync(process.argv);

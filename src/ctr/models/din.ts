@@ -119,9 +119,9 @@ export class Din extends Module {
  * What of MAKE goes beside each of our hidden layers: of the outputs `join` names, its hidden
  * layers aligned from the last one (its last beside our last, and so on back), and its logit
  * beside our last, into the output layer. One mapping for the widths (at construction) and the
- * tensors (in forward).
+ * tensors (in forward), and for the ONNX export's graph (export/onnx.ts).
  */
-function besideLayers<T>(ours: number, join: MakeJoin, hidden: readonly T[], logit: T): T[][] {
+export function besideLayers<T>(ours: number, join: MakeJoin, hidden: readonly T[], logit: T): T[][] {
   const theirs = join.includes('hidden') ? hidden : [];
   return Array.from({ length: ours }, (_, i) => {
     const j = i - (ours - theirs.length);

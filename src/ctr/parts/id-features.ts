@@ -49,10 +49,11 @@ export interface EmbeddedBatch {
 }
 
 export class IdFeatures extends Module {
-  private readonly itemTable: SparseEmbedding;
-  private readonly fieldTables: { field: ItemField; table: SparseEmbedding; ofItem: Int32Array }[] = [];
-  private readonly userTable: SparseEmbedding | null = null;
-  private readonly userFieldTables: { table: SparseEmbedding; ofUser: Int32Array }[] = [];
+  // Read (never changed) by the ONNX export (export/onnx.ts), which looks rows up the same way.
+  readonly itemTable: SparseEmbedding;
+  readonly fieldTables: { field: ItemField; table: SparseEmbedding; ofItem: Int32Array }[] = [];
+  readonly userTable: SparseEmbedding | null = null;
+  readonly userFieldTables: { table: SparseEmbedding; ofUser: Int32Array }[] = [];
   readonly itemDim: number;
   readonly userDim: number;
 
