@@ -18,7 +18,11 @@ export { configWithSets, planSweep, runSweep } from './ctr/experiment/sweep.js';
 export { checkConfigFile, jsonSchemaOf, CONFIG_KIND_NAMES, type ConfigKind } from './pipeline/configs.js';
 export { SampleStore } from './data/store.js';
 
-export { loadServingModel, type ServingModel } from './serve/model-state.js';
+export { exportOnnx, type OnnxGraph } from './export/onnx.js';
+export { exportRunToOnnx, type OnnxSideFile } from './export/run-export.js';
+export { OnnxScorer } from './export/onnx-scorer.js';
+
+export { loadServingModel, type ServingBackend, type ServingModel } from './serve/model-state.js';
 export { idsToFetch, rankCandidates, type RankInput, type RankOutput } from './serve/ranker.js';
 
 export { readEmbeddings, readVectorFile, writeEmbeddings, writeVectorFile, type ItemEmbeddings, type VectorFile, type VectorSource, type VectorSpace } from './encoders/vector-file.js';

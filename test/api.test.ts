@@ -46,7 +46,7 @@ test('mmctr: a trained run opened and its candidates ranked with the index\'s ve
     await loadVectorsInto(opened.index, manifest.vectors);
     const input = { behaviours: ids.slice(0, 3), candidates: ids.slice(10, 15) };
     const { unique } = idsToFetch(model, input);
-    const out = rankCandidates(model, input, unique, await opened.index.getMany(unique), opened.index.dim);
+    const out = await rankCandidates(model, input, unique, await opened.index.getMany(unique), opened.index.dim);
     assert.deepEqual(out.items.map((i) => i.id).sort(), [...input.candidates].sort());
     assert.ok(out.items.every((i, k) => i.pctr > 0 && i.pctr < 1 && (k === 0 || out.items[k - 1].pctr >= i.pctr)), 'scores in (0, 1), highest first');
     assert.equal(out.missingCandidateVectors, 0);

@@ -29,6 +29,7 @@ interface ServeOpts {
   token?: string;
   threads: number;
   rankThreads: number;
+  backend: 'native' | 'onnx';
   workers: number;
   role: 'server' | 'worker';
   logLevel: string;
@@ -58,6 +59,7 @@ export function registerServe(program: Command): void {
     .option('--token <secret>', 'bearer token of the write endpoints (default: $MMCTR_TOKEN; none = writes disabled)')
     .option('--threads <n>', 'engine threads per forward pass (MMCTR_THREADS; default: every core, measured best with --rank-threads 0); with --rank-threads, use 1', positiveNumber, Number(process.env.MMCTR_THREADS ?? availableParallelism()) || 1)
     .option('--rank-threads <n>', `ranking threads, each scoring one request at a time (0: the main thread; up to ${availableParallelism()} cores here)`, countNumber, 0)
+    .option('--backend <b>', 'what scores a ranking batch: native (mmctr\'s engine) or onnx (onnxruntime-node over the graph `mmctr export onnx` writes, exported at load; needs `npm install onnxruntime-node`)', oneOf(['native', 'onnx']), 'native' as const)
     .option('--workers <n>', 'ingestion workers in this process (0: none; the queue waits for workers elsewhere)', countNumber, 1)
     .option('--role <role>', 'server (HTTP + workers) or worker (encoder workers only; needs --redis)', oneOf(['server', 'worker']), 'server' as const)
     .option('--log-level <level>', `structured (JSON) log level: ${LOG_LEVELS.join(', ')}`, oneOf(LOG_LEVELS), 'info')
@@ -106,13 +108,14 @@ export function registerServe(program: Command): void {
         ingestWorkers: opts.workers,
         ann: opts.ann,
         rankThreads: opts.rankThreads,
+        backend: opts.backend === 'onnx' ? { kind: 'onnx', threads: opts.threads } : { kind: 'native' },
         limits: { candidates: opts.maxCandidates },
         fsync: opts.fsync,
         runsRoot: opts.runsRoot,
         say,
       });
       const address = await started.service.listen(opts.port, opts.host);
-      say(`serving ${started.run} on ${address} (${opts.rankThreads} ranking thread(s) x ${process.env.MMCTR_THREADS} engine thread(s); writes ${token ? 'need the bearer token' : 'disabled: set MMCTR_TOKEN'})`);
+      say(`serving ${started.run} on ${address} (${opts.backend} backend, ${opts.rankThreads} ranking thread(s) x ${process.env.MMCTR_THREADS} engine thread(s); writes ${token ? 'need the bearer token' : 'disabled: set MMCTR_TOKEN'})`);
       const [a, b, c] = [...(started.service.model?.itemIndex.keys() ?? [])];
       if (c) say(`try: curl -s ${address}/v1/rank -H 'content-type: application/json' -d '${JSON.stringify({ behaviours: [a], candidates: [b, c] })}'`);
       let stopping = false;

@@ -31,7 +31,7 @@ import { startIngestWorkers } from './ingest.js';
 import type { ItemEncoder } from './item-encoder.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { ServeMetrics } from './metrics.js';
-import { ModelHolder, ServingModel } from './model-state.js';
+import { ModelHolder, ServingBackend, ServingModel } from './model-state.js';
 import { RankPool } from './rank-pool.js';
 import { rankCandidates } from './ranker.js';
 import { adminRoutes, RUN_NAME } from './routes/admin.js';
@@ -64,6 +64,8 @@ export interface ServiceOptions {
   ann?: boolean;
   /** Ranking threads (worker_threads, one request each at a time); 0: rank on the main thread. */
   rankThreads?: number;
+  /** What scores a batch (default: the native engine). */
+  backend?: ServingBackend;
 }
 
 export interface Readiness {
@@ -100,7 +102,7 @@ interface Tracked {
 const tracked = (request: FastifyRequest) => request as FastifyRequest & Tracked;
 
 export class RankingService implements ServiceContext {
-  readonly holder = new ModelHolder();
+  readonly holder: ModelHolder;
   readonly metrics: ServeMetrics;
   readonly app: FastifyInstance;
   readonly ann: AnnIndex | null;
@@ -124,6 +126,7 @@ export class RankingService implements ServiceContext {
     ann: AnnIndex | null,
   ) {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.holder = new ModelHolder(options.backend);
     this.opened = options.index;
     this.encoder = options.encoder;
     this.behaviours = options.behaviours ?? new MemoryBehaviourStore();
@@ -206,8 +209,8 @@ export class RankingService implements ServiceContext {
   private async load(runDir?: string): Promise<ServingModel> {
     try {
       const m = await this.holder.reload(runDir, async (next) => {
-        this.warmUp(next);
-        await this.pool?.load(next.runDir, next.version, this.opened.index.dim);
+        await this.warmUp(next);
+        await this.pool?.load(next.runDir, next.version, this.opened.index.dim, this.holder.backend);
       });
       // Requests already sent to a thread carry their version; anything older is finished.
       this.pool?.drop(m.version - 1);
@@ -221,9 +224,9 @@ export class RankingService implements ServiceContext {
   }
 
   /** One forward pass before the swap, so the first real request pays no first-call costs. */
-  private warmUp(m: ServingModel): void {
+  private async warmUp(m: ServingModel): Promise<void> {
     const ids = [...m.itemIndex.keys()].slice(0, 4);
-    rankCandidates(m, { behaviours: ids.slice(0, 2), candidates: ids.length ? ids : ['warm-up'] }, [], [], this.opened.index.dim);
+    await rankCandidates(m, { behaviours: ids.slice(0, 2), candidates: ids.length ? ids : ['warm-up'] }, [], [], this.opened.index.dim);
   }
 
   /** Ready when the model is loaded, the index answers and still holds its items, and the queue answers with room. */
@@ -258,6 +261,7 @@ export class RankingService implements ServiceContext {
       this.ready = false;
       await this.app.close();
       await this.pool?.close();
+      await this.holder.current?.onnx?.close();
       await this.stopWorkers();
       await this.ann?.close();
       await this.options.encoder?.close();

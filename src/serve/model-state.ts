@@ -9,7 +9,17 @@ import path from 'node:path';
 import type { ExperimentConfig } from '../ctr/config.js';
 import type { CtrModel } from '../ctr/models/index.js';
 import { openRun } from '../ctr/run.js';
+import { exportOnnx } from '../export/onnx.js';
+import { OnnxScorer } from '../export/onnx-scorer.js';
 import { MmctrError } from '../util/errors.js';
+
+/**
+ * What scores a ranking batch: mmctr's own engine, or onnxruntime-node over the graph
+ * `mmctr export onnx` writes (exported in memory at load, so a reload needs no file; the same
+ * inputs, the same scores within float rounding: test/export).
+ */
+export type ServingBackend = { kind: 'native' } | { kind: 'onnx'; threads: number };
+export const NATIVE_BACKEND: ServingBackend = { kind: 'native' };
 
 export interface ServingModel {
   /** Increments with every successful load (1 = the first). */
@@ -20,6 +30,8 @@ export interface ServingModel {
   loadedAt: string;
   config: ExperimentConfig;
   model: CtrModel;
+  /** The ONNX backend's session when it scores (null: the native forward pass). */
+  onnx: OnnxScorer | null;
   /** Behaviours the model attends over (the store's history length). */
   historyLength: number;
   /** Item id -> 1-based catalogue index (0 = unknown to the ID tables). */
@@ -46,7 +58,7 @@ async function indexInSlices(ids: readonly string[]): Promise<Map<string, number
  * weights; the catalogue's id map in slices; the users' id map in slices), so a hot reload does not
  * hold up requests for the whole load.
  */
-export async function loadServingModel(runDir: string, version: number): Promise<ServingModel> {
+export async function loadServingModel(runDir: string, version: number, backend: ServingBackend = NATIVE_BACKEND): Promise<ServingModel> {
   const dir = path.resolve(runDir);
   const { config, store, model } = openRun(dir);
   model.eval();
@@ -54,13 +66,20 @@ export async function loadServingModel(runDir: string, version: number): Promise
   const itemIndex = await indexInSlices(store.catalog.ids);
   await nextTurn();
   const userIndex = await indexInSlices(store.users);
-  return { version, runDir: dir, runName: path.basename(dir), loadedAt: new Date().toISOString(), config, model, historyLength: store.historyLength, itemIndex, userIndex };
+  const runName = path.basename(dir);
+  const onnx = backend.kind === 'onnx' ? await OnnxScorer.fromGraph(exportOnnx(model, store.historyLength, runName), { threads: backend.threads }) : null;
+  return { version, runDir: dir, runName, loadedAt: new Date().toISOString(), config, model, onnx, historyLength: store.historyLength, itemIndex, userIndex };
 }
+
+/** How long a replaced model's ONNX session stays open for the requests that captured it. */
+const RETIRED_SESSION_MS = 60_000;
 
 export class ModelHolder {
   private model: ServingModel | null = null;
   private loads = 0;
   private pending: Promise<ServingModel> = Promise.resolve(null as unknown as ServingModel);
+
+  constructor(readonly backend: ServingBackend = NATIVE_BACKEND) {}
 
   /** The model to rank with now (null before the first load). */
   get current(): ServingModel | null {
@@ -76,10 +95,17 @@ export class ModelHolder {
     const next = this.pending.catch(() => null).then(async () => {
       const dir = runDir ?? this.model?.runDir;
       if (!dir) throw new MmctrError('no model to reload: give a run folder');
-      const loaded = await loadServingModel(dir, this.loads + 1);
-      await prepare?.(loaded);
+      const loaded = await loadServingModel(dir, this.loads + 1, this.backend);
+      try {
+        await prepare?.(loaded);
+      } catch (err) {
+        await loaded.onnx?.close();
+        throw err;
+      }
       this.loads++;
+      const retired = this.model;
       this.model = loaded;
+      if (retired?.onnx) setTimeout(() => void retired.onnx!.close(), RETIRED_SESSION_MS).unref();
       return loaded;
     });
     this.pending = next;

@@ -9,6 +9,7 @@
  * finish on it; older versions are dropped after the next switch, once no request that began on
  * them is still waiting (requests can wait in the admission queue across several reloads).
  */
+import type { ServingBackend } from './model-state.js';
 import { Worker } from 'node:worker_threads';
 import { MmctrError } from '../util/errors.js';
 import type { RankInput, RankOutput } from './ranker.js';
@@ -73,8 +74,8 @@ export class RankPool {
   }
 
   /** Loads `run` as `version` on every thread (resolves when all have it). */
-  async load(run: string, version: number, dim: number): Promise<void> {
-    await Promise.all(this.threads.map((t) => t.call({ type: 'load', run, version, dim })));
+  async load(run: string, version: number, dim: number, backend: ServingBackend): Promise<void> {
+    await Promise.all(this.threads.map((t) => t.call({ type: 'load', run, version, dim, backend })));
   }
 
   /** Tells every thread it may forget versions older than `below`. */

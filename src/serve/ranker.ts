@@ -41,9 +41,25 @@ export function idsToFetch(model: ServingModel, input: RankInput): { behaviours:
 
 /**
  * Scores the candidates. `vectors` holds the vector (or null) of every id of idsToFetch().unique,
- * in that order; `dim` is the index's vector width.
+ * in that order; `dim` is the index's vector width. Scored by the model's backend: the native
+ * forward pass, or onnxruntime (model.onnx).
  */
-export function rankCandidates(model: ServingModel, input: RankInput, unique: readonly string[], vectors: readonly (Float32Array | null)[], dim: number): RankOutput {
+export async function rankCandidates(model: ServingModel, input: RankInput, unique: readonly string[], vectors: readonly (Float32Array | null)[], dim: number): Promise<RankOutput> {
+  const { batch, counts } = rankingBatch(model, input, unique, vectors, dim);
+  const logits = model.onnx ? await model.onnx.score(batch) : noGrad(() => model.model.forward(batch)).data;
+  return ranked(input.candidates, logits, counts);
+}
+
+type RankCounts = Omit<RankOutput, 'items'>;
+
+function ranked(candidates: readonly string[], logits: Float32Array, counts: RankCounts): RankOutput {
+  const items = candidates.map((id, i) => ({ id, pctr: 1 / (1 + Math.exp(-logits[i])) }));
+  items.sort((a, b) => b.pctr - a.pctr);
+  return { items, ...counts };
+}
+
+/** The request as one Batch (B = candidates rows sharing one behaviour sequence) and what it could not resolve. */
+function rankingBatch(model: ServingModel, input: RankInput, unique: readonly string[], vectors: readonly (Float32Array | null)[], dim: number): { batch: Batch; counts: RankCounts } {
   const L = model.historyLength;
   const B = input.candidates.length;
   const kept = input.behaviours.length > L ? input.behaviours.slice(-L) : input.behaviours;
@@ -106,16 +122,15 @@ export function rankCandidates(model: ServingModel, input: RankInput, unique: re
     vectors: { table: table.subarray(0, rows * dim), dim, target: targetRows, hist: vhist },
     sharedHistory: true,
   };
-  const logits = noGrad(() => model.model.forward(batch)).data;
-  const items = input.candidates.map((id, i) => ({ id, pctr: 1 / (1 + Math.exp(-logits[i])) }));
-  items.sort((a, b) => b.pctr - a.pctr);
   return {
-    items,
-    unknownCandidates,
-    unknownBehaviours,
-    unknownUser: input.userId !== undefined && user === 0,
-    missingCandidateVectors,
-    missingBehaviourVectors,
-    droppedBehaviours: input.behaviours.length - n,
+    batch,
+    counts: {
+      unknownCandidates,
+      unknownBehaviours,
+      unknownUser: input.userId !== undefined && user === 0,
+      missingCandidateVectors,
+      missingBehaviourVectors,
+      droppedBehaviours: input.behaviours.length - n,
+    },
   };
 }

@@ -3,6 +3,7 @@
  * item encoder, seeding the index with the catalogue's vectors. `mmctr serve`, the bench and the
  * tests all start services through here, so they run the same thing.
  */
+import type { ServingBackend } from './model-state.js';
 import path from 'node:path';
 import { readVectorFile, vectorSpaceMismatch, type VectorFile } from '../encoders/vector-file.js';
 import { closeIndex, loadVectorsInto, openIndex, OpenedIndex } from '../index/index.js';
@@ -35,6 +36,8 @@ export interface StartOptions {
   ingestWorkers?: number;
   ann?: boolean;
   rankThreads?: number;
+  /** What scores a batch (default: the native engine). */
+  backend?: ServingBackend;
   limits?: Partial<Limits>;
   /** Embedded: when the journals reach the disk (always / everysec / no; default always). */
   fsync?: FsyncPolicy;
@@ -121,6 +124,7 @@ export async function startService(options: StartOptions): Promise<{ service: Ra
       ingestWorkers: options.ingestWorkers,
       ann: options.ann,
       rankThreads: options.rankThreads,
+      backend: options.backend,
       limits,
       runsRoot: options.runsRoot,
     });

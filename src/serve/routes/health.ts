@@ -21,7 +21,7 @@ export function healthRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     // Reported as null when the index or queue cannot be reached: info must not fail with them.
     const within = <T>(p: Promise<T>) => Promise.race([p, new Promise<null>((r) => setTimeout(r, ctx.limits.storeTimeoutMs, null).unref())]).catch(() => null);
     return {
-      model: m && { version: m.version, run: m.runName, loadedAt: m.loadedAt, name: m.config.name, model: m.config.model.model, historyLength: m.historyLength, items: m.itemIndex.size, users: m.userIndex.size },
+      model: m && { version: m.version, run: m.runName, loadedAt: m.loadedAt, name: m.config.name, model: m.config.model.model, backend: m.onnx ? 'onnx' : 'native', historyLength: m.historyLength, items: m.itemIndex.size, users: m.userIndex.size },
       index: { backend: index.backend, dim: index.dim, precision: index.precision, items: await within(index.size()), queue: queue.kind, queued: await within(queue.depth()) },
       encoder: ctx.encoder?.name ?? null,
       rankThreads: ctx.pool?.size ?? 0,
