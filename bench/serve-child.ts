@@ -38,9 +38,14 @@ export interface ServerChild {
  * Starts `mmctr serve <args>` and waits until /readyz answers 200. The token travels in the
  * environment (MMCTR_TOKEN), never on the command line, where any user of the machine can read it.
  */
-export async function startServer(args: string[], { token, port, output = 'inherit' }: { token: string; port?: number; output?: 'inherit' | 'ignore' | number }): Promise<ServerChild> {
+export async function startServer(
+  args: string[],
+  { token, port, output = 'inherit', prefix = [] }: { token: string; port?: number; output?: 'inherit' | 'ignore' | number; prefix?: string[] },
+): Promise<ServerChild> {
   port ??= await freePort();
-  const child = spawn(process.execPath, [path.join(repoRoot(), 'bin', 'mmctr.js'), 'serve', '--port', String(port), ...args], {
+  // `prefix`: a command that runs the service (taskset -c 1, to pin it).
+  const command = [...prefix, process.execPath, path.join(repoRoot(), 'bin', 'mmctr.js'), 'serve', '--port', String(port), ...args];
+  const child = spawn(command[0], command.slice(1), {
     stdio: ['ignore', output, output],
     env: { ...process.env, MMCTR_TOKEN: token },
   });

@@ -474,10 +474,18 @@ MM_HOT static void din_attention_shared(const float* q, const float* keys, int64
   const int64_t H1 = widths[0];
   int64_t Hmax = 0;
   for (int64_t i = 0; i < layers; i++) Hmax = std::max<int64_t>(Hmax, widths[i]);
-  std::vector<float> qTerm(B * H1), kTerm(m * H1);
-  sgemm(false, false, (int)B, (int)H1, (int)D, 1.f, q, (int)D, wa, (int)H1, 0.f, qTerm.data(), (int)H1);
-  for (int64_t j = 0; j < m; j++) std::copy(biases, biases + H1, kTerm.data() + j * H1);
-  sgemm(false, false, (int)m, (int)H1, (int)D, 1.f, keys, (int)D, wk, (int)H1, 1.f, kTerm.data(), (int)H1);
+  // Per-thread buffers kept across calls: a ranking service calls this per request, and fresh
+  // blocks of this size would be mapped and faulted in every time (the service returns freed
+  // memory to the OS).
+  static thread_local std::vector<float> qTerm, kTerm;
+  qTerm.resize(B * H1);
+  kTerm.resize(m * H1);
+  // The caller's buffers, by pointer: inside the parallel region the names are each thread's own.
+  float* const qt = qTerm.data();
+  float* const kt = kTerm.data();
+  sgemm(false, false, (int)B, (int)H1, (int)D, 1.f, q, (int)D, wa, (int)H1, 0.f, qt, (int)H1);
+  for (int64_t j = 0; j < m; j++) std::copy(biases, biases + H1, kt + j * H1);
+  sgemm(false, false, (int)m, (int)H1, (int)D, 1.f, keys, (int)D, wk, (int)H1, 1.f, kt, (int)H1);
   // A block's pair rows (B x lc x Hmax floats, twice) sized to stay in a core's L2, and at
   // least two blocks per thread to balance.
   const int64_t perThread = (m + 2 * threads() - 1) / (2 * threads());
@@ -485,7 +493,10 @@ MM_HOT static void din_attention_shared(const float* q, const float* keys, int64
   const int64_t blocks = (m + lc - 1) / lc;
 #pragma omp parallel if (par(B * m * D * H1))
   {
-    std::vector<float> T(D * lc * H1), za(B * lc * Hmax), zb(B * lc * Hmax);
+    static thread_local std::vector<float> T, za, zb;
+    T.resize(D * lc * H1);
+    za.resize(B * lc * Hmax);
+    zb.resize(B * lc * Hmax);
 #pragma omp for schedule(dynamic, 1)
     for (int64_t blk = 0; blk < blocks; blk++) {
       const int64_t l0 = blk * lc, n = std::min(lc, m - l0);
@@ -510,7 +521,7 @@ MM_HOT static void din_attention_shared(const float* q, const float* keys, int64
           weight += widths[i - 1] * width;
           std::swap(x, y);
         }
-        shared_layer_activate(x, B, n, width, bias, i == 0 ? qTerm.data() : nullptr, i == 0 ? kTerm.data() + l0 * H1 : nullptr, act, dice,
+        shared_layer_activate(x, B, n, width, bias, i == 0 ? qt : nullptr, i == 0 ? kt + l0 * H1 : nullptr, act, dice,
                               alphas ? alphas + stat : nullptr, means ? means + stat : nullptr, rstds ? rstds + stat : nullptr);
         bias += width;
         stat += width;
