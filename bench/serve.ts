@@ -23,7 +23,7 @@
  * "onnx_max_abs_diff", "p50_ms", "p99_ms", "max_rps", "max_rps_pinned", "errors",
  * "ingest_p95_ms", "bound_ms", "bound_ms_id_only", "load_avg"} (null where a phase could not run).
  * Options: --json, --seconds, --id-seconds, --rate, --max-seconds, --connections, --candidates,
- * --behaviours, --ingest, --threads (engine threads per forward pass), --rank-threads (ranking
+ * --behaviours, --ingest, --threads (engine threads per forward pass; default 1, as `mmctr serve`), --rank-threads (ranking
  * worker threads; default 0 = the main thread, as `mmctr serve`), --no-redis, --no-onnx.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -49,7 +49,7 @@ const args = process.argv.slice(2);
 const opt = (name: string, fallback: number) => numberFlag(args, name, fallback);
 const json = args.includes('--json');
 const seconds = opt('seconds', 60), idSeconds = opt('id-seconds', 20), rate = opt('rate', 100), maxSeconds = opt('max-seconds', 10), connections = opt('connections', 4);
-const nCandidates = opt('candidates', 200), nBehaviours = opt('behaviours', 100), nIngest = opt('ingest', 50), threads = opt('threads', os.availableParallelism());
+const nCandidates = opt('candidates', 200), nBehaviours = opt('behaviours', 100), nIngest = opt('ingest', 50), threads = opt('threads', 1);
 const rankThreads = opt('rank-threads', 0);
 const say = (line: string) => console.log(line);
 const startServer = (extra: string[], engineThreads = threads) => startChild(['--log-level', 'warn', '--threads', String(engineThreads), '--rank-threads', String(rankThreads), ...extra], { token: 'bench' });

@@ -57,7 +57,7 @@ export function registerServe(program: Command): void {
     .option('--precision <p>', 'vector storage: float32 or int8', oneOf(['float32', 'int8']), 'float32' as const)
     .option('--encoder <spec>', 'how new items are encoded: title-colour[:seed] (the default\'s: hashed title + the photo\'s colour histogram), hashed-title[:seed] (titles only: images are not used), none (vectors only), or an SCL model file (mmctr pretrain train)')
     .option('--token <secret>', 'bearer token of the write endpoints (default: $MMCTR_TOKEN; none = writes disabled)')
-    .option('--threads <n>', 'engine threads per forward pass (MMCTR_THREADS; default: every core, measured best with --rank-threads 0); with --rank-threads, use 1', positiveNumber, Number(process.env.MMCTR_THREADS ?? availableParallelism()) || 1)
+    .option('--threads <n>', 'engine threads per forward pass (MMCTR_THREADS; default 1: the least CPU per request, measured; more cores serve more requests with --rank-threads)', positiveNumber, Number(process.env.MMCTR_THREADS ?? 1) || 1)
     .option('--rank-threads <n>', `ranking threads, each scoring one request at a time (0: the main thread; up to ${availableParallelism()} cores here)`, countNumber, 0)
     .option('--backend <b>', 'what scores a ranking batch: native (mmctr\'s engine) or onnx (onnxruntime-node over the graph `mmctr export onnx` writes, exported at load; needs `npm install onnxruntime-node`)', oneOf(['native', 'onnx']), 'native' as const)
     .option('--workers <n>', 'ingestion workers in this process (0: none; the queue waits for workers elsewhere)', countNumber, 1)
