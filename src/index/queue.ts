@@ -24,7 +24,7 @@ import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { MmctrError } from '../util/errors.js';
 import { FsyncPolicy, Journal, JournalRecovery, SkippedLine } from './journal.js';
-import { quiet } from './redis.js';
+import { blockingReader } from './redis.js';
 
 /** The queue holds as many jobs (or bytes) as it may, or is stopping: retry later. */
 export class QueueFullError extends MmctrError {}
@@ -396,7 +396,7 @@ export class RedisStreamQueue implements IngestQueue {
 
   startWorker(handler: IngestHandler, { batch = 16, name = `worker-${randomUUID().slice(0, 8)}` }: { batch?: number; name?: string } = {}): { stop: () => Promise<void> } {
     // Blocking reads hold their connection: each worker gets its own.
-    const reader = quiet(this.client.duplicate());
+    const reader = blockingReader(this.client);
     let running = true;
     let lastClaim = 0;
     const settle = async (entryIds: string[], jobs: IngestJob[]) => {
@@ -423,7 +423,8 @@ export class RedisStreamQueue implements IngestQueue {
             const c = this.parse(claimed[1] ?? []);
             await settle(c.ids, c.jobs);
           }
-          const reply = (await reader.xreadgroupBuffer('GROUP', this.group, name, 'COUNT', batch, 'BLOCK', this.blockMs, 'STREAMS', this.streamKey, '>')) as [Buffer, [Buffer, Buffer[]][]][] | null;
+          const reply = (await reader.read((c) => c.xreadgroupBuffer('GROUP', this.group, name, 'COUNT', batch, 'BLOCK', this.blockMs, 'STREAMS', this.streamKey, '>'))) as [Buffer, [Buffer, Buffer[]][]][] | null;
+          if (!running) break;
           if (!reply) continue;
           const { ids, jobs } = this.parse(reply[0][1]);
           await settle(ids, jobs);
@@ -438,7 +439,7 @@ export class RedisStreamQueue implements IngestQueue {
     const worker = {
       stop: async () => {
         running = false;
-        reader.disconnect();
+        reader.stop();
         await loop;
         this.workers.delete(worker);
       },

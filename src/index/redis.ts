@@ -44,6 +44,25 @@ export function quiet(conn: Redis): Redis {
   return conn;
 }
 
+/**
+ * A connection of its own for blocking reads (XREAD / XREADGROUP BLOCK hold it), and a stop that
+ * always ends them. `read` races each command against the stop: ioredis's disconnect() while it is
+ * reconnecting (the server went away) leaves queued commands pending forever, and a loop awaiting
+ * one would never see the stop (a service then hung on shutdown after Redis restarted).
+ */
+export function blockingReader(client: Redis): { read<T>(command: (conn: Redis) => Promise<T>): Promise<T | null>; stop(): void } {
+  const conn = quiet(client.duplicate());
+  let stop!: () => void;
+  const stopped = new Promise<null>((resolve) => (stop = () => resolve(null)));
+  return {
+    read: (command) => Promise.race([command(conn), stopped]),
+    stop: () => {
+      stop();
+      conn.disconnect();
+    },
+  };
+}
+
 export class RedisIndex implements VectorIndex {
   readonly backend = 'redis' as const;
 
@@ -134,8 +153,7 @@ export class RedisIndex implements VectorIndex {
   async changes(): Promise<ChangeFeed> {
     const [newest] = await this.client.xrevrange(this.changesKey, '+', '-', 'COUNT', 1);
     let cursor = newest ? newest[0] : '0-0';
-    // XREAD BLOCK holds its connection: the feed reads on its own.
-    const reader = quiet(this.client.duplicate());
+    const reader = blockingReader(this.client);
     let stopped = false;
     let loop: Promise<void> = Promise.resolve();
     return {
@@ -143,7 +161,8 @@ export class RedisIndex implements VectorIndex {
         loop = (async () => {
           while (!stopped) {
             try {
-              const reply = await reader.xread('COUNT', 1000, 'BLOCK', 1000, 'STREAMS', this.changesKey, cursor);
+              const reply = await reader.read((c) => c.xread('COUNT', 1000, 'BLOCK', 1000, 'STREAMS', this.changesKey, cursor));
+              if (stopped) break;
               if (reply && (await this.trimmedPast(cursor))) {
                 // Entries after ours were trimmed (a follower far behind): everything again, idempotently.
                 for await (const batch of this.scan()) onItems(batch);
@@ -167,7 +186,7 @@ export class RedisIndex implements VectorIndex {
       },
       stop: async () => {
         stopped = true;
-        reader.disconnect();
+        reader.stop();
         await loop;
       },
     };

@@ -137,3 +137,22 @@ test('redis index: a follower whose unread changes were trimmed away reads the w
     await feed.stop();
   }
 });
+
+test('a worker and a change feed stop promptly while their server is gone (their connections reconnecting)', { skip }, async () => {
+  const own = await startRedis();
+  const conn = new Redis(own.url, { maxRetriesPerRequest: 2 });
+  conn.on('error', () => {});
+  const queue = new RedisStreamQueue({ client: conn, prefix: 'gone:', blockMs: 50 });
+  const worker = queue.startWorker(async () => []);
+  const index = await RedisIndex.open({ client: conn, prefix: 'gone:', dim: 4 });
+  const feed = await index.changes();
+  feed.follow(() => {}, () => {});
+  await new Promise((r) => setTimeout(r, 200));
+  await own.stop();
+  // Long enough for the blocking readers to be reconnecting with their reads queued.
+  await new Promise((r) => setTimeout(r, 1500));
+  const within = <T>(p: Promise<T>, what: string) => Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} did not stop within 3 s`)), 3000).unref())]);
+  await within(worker.stop(), 'the worker');
+  await within(feed.stop(), 'the change feed');
+  conn.disconnect();
+});
