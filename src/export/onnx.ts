@@ -219,10 +219,29 @@ function mlp(e: Emit, path: string, m: MLP, x: string, side: readonly (string | 
 }
 
 /**
+ * Weights [B, L] times keys [H, L, d] -> [B, d]. The rows are viewed as [H, B / H, L], so a
+ * shared history (H = 1) is one [B, L] x [L, d] GEMM and H = B is B row-vector products; neither
+ * expands the keys to [B, L, d].
+ */
+function pool(e: Emit, path: string, weights: string, keys: string): string {
+  const { g } = e;
+  const L = e.inputs.L;
+  const histories = g.op('Slice', [g.op('Shape', [keys], `${path}.keys_shape`), g.ints([0]), g.ints([1])], `${path}.histories`);
+  const grouped = g.op('Reshape', [weights, g.op('Concat', [histories, g.ints([-1, L])], `${path}.grouped_shape`, { axis: 0 })], `${path}.grouped`);
+  const pooled = g.op('MatMul', [grouped, keys], `${path}.pooled3`);
+  const width = g.op('Slice', [g.op('Shape', [keys], `${path}.keys_shape2`), g.ints([2]), g.ints([3])], `${path}.width`);
+  return g.op('Reshape', [pooled, g.op('Concat', [g.ints([-1]), width], `${path}.pooled_shape`, { axis: 0 })], `${path}.pooled`);
+}
+
+/**
  * DIN target attention (nn/attention.ts over engine/ops/fused.ts dinAttention): the unit on
- * [q, k, q - k, q * k] with the first layer split as the kernel splits it (q (Wq + Wd) +
- * k (Wk - Wd) + (q * k) Wp), raw scores or a softmax over the unmasked behaviours, and the
- * weighted sum of the keys. q [B, d], keys [H, L, d], mask [H, L] or [B, L] (non-zero = real).
+ * [q, k, q - k, q * k], raw scores or a softmax over the unmasked behaviours, and the weighted
+ * sum of the keys. q [B, d], keys [H, L, d], mask [H, L] or [B, L] (non-zero = real).
+ *
+ * The first layer is split as the fused kernel splits it, q (Wq + Wd) + k (Wk - Wd) + (q * k) Wp,
+ * and regrouped per candidate: k (Wk - Wd) + (q * k) Wp = k M_q with M_q = (Wk - Wd) + diag(q) Wp
+ * [d, H1], so the pair layer is one batched MatMul keys [H, L, d] x M [B, d, H1] (broadcast over
+ * the shared history) plus the per-candidate q (Wq + Wd) + b0; no [B, L, d] pair tensor is formed.
  */
 function attention(e: Emit, path: string, att: TargetAttention, q: string, keys: string, mask: string): string {
   const { g, w } = e;
@@ -237,11 +256,9 @@ function attention(e: Emit, path: string, att: TargetAttention, q: string, keys:
   }
   const wp = w0.subarray(3 * block, 4 * block);
   const axis1 = g.ints([1]), axis2 = g.ints([2]);
-  const qTerm = g.op('Unsqueeze', [g.op('MatMul', [q, g.float(`${path}.w0_q`, wa, [d, H1])], `${path}.q_term`), axis1], `${path}.q_term3`);
-  const kTerm = g.op('MatMul', [keys, g.float(`${path}.w0_k`, wk, [d, H1])], `${path}.k_term`);
-  const qk = g.op('Mul', [g.op('Unsqueeze', [q, axis1], `${path}.q3`), keys], `${path}.q_times_k`);
-  const pTerm = g.op('MatMul', [qk, g.float(`${path}.w0_p`, wp, [d, H1])], `${path}.p_term`);
-  const z = g.op('Add', [g.op('Add', [g.op('Add', [pTerm, kTerm], `${path}.pk`), qTerm], `${path}.pkq`), w.constant(`${path}.b0`, [H1])], `${path}.z0`);
+  const qTerm = g.op('Add', [g.op('MatMul', [q, g.float(`${path}.w0_q`, wa, [d, H1])], `${path}.q_matmul`), w.constant(`${path}.b0`, [H1])], `${path}.q_term`);
+  const perCandidate = g.op('Add', [g.float(`${path}.w0_k`, wk, [d, H1]), g.op('Mul', [g.op('Unsqueeze', [q, axis2], `${path}.q_col`), g.float(`${path}.w0_p`, wp, [d, H1])], `${path}.q_wp`)], `${path}.w0_per_candidate`);
+  const z = g.op('Add', [g.op('MatMul', [keys, perCandidate], `${path}.pair_term`), g.op('Unsqueeze', [qTerm, axis1], `${path}.q_term3`)], `${path}.z0`);
   let h = activation(e, `${path}.act0`, kind, z);
   for (let i = 1; i < hidden.length; i++) h = activation(e, `${path}.act${i}`, kind, dense(e, path, String(i), h));
   const last = hidden[hidden.length - 1];
@@ -257,7 +274,7 @@ function attention(e: Emit, path: string, att: TargetAttention, q: string, keys:
     const sum = g.op('ReduceSum', [exp, axis1], `${path}.sum`, { keepdims: 1 });
     weights = g.op('Div', [exp, g.op('Max', [sum, g.scalar(1e-30)], `${path}.sum_safe`)], `${path}.weights`);
   }
-  return g.op('Squeeze', [g.op('MatMul', [g.op('Unsqueeze', [weights, axis1], `${path}.weights3`), keys], `${path}.pooled3`), axis1], `${path}.pooled`);
+  return pool(e, path, weights, keys);
 }
 
 /** ctr/parts/id-features.ts: the target, behaviour and user embeddings. */
