@@ -122,7 +122,7 @@ class Inputs {
   constructor(
     private readonly g: GraphBuilder,
     readonly L: number,
-    private readonly vectorDim: number | null,
+    readonly vectorDim: number | null,
   ) {
     this.item = this.declare('item', 'int64', ['B'], 'catalogue index of each candidate (1-based, as in the side file; 0 = unknown to the ID tables)');
     this.histItems = this.declare('hist_items', 'int64', ['H', L], 'catalogue indices of the behaviours, oldest first, left-aligned (padding: any index, e.g. 0); H = B (one history per row) or 1 (one history shared by all rows)');
@@ -322,17 +322,22 @@ function simTier(e: Emit, path: string, st: SimTier | null): { sims: string; tie
   const { g, inputs } = e;
   const v = inputs.vectors;
   const valid = similarityMask(e);
-  const dot = g.op('MatMul', [v.hist, g.op('Unsqueeze', [v.target, g.ints([2])], 'content.target_col')], 'content.dot');
-  const cos = g.op('Clip', [dot, g.scalar(-1), g.scalar(1)], 'content.cosine');
-  const sims = g.op('Mul', [g.op('Squeeze', [cos, g.ints([2])], 'content.cosine2'), valid], 'content.similarity');
+  // Targets viewed as [H, B / H, D] against the transposed histories [H, D, L]: one GEMM for a shared history.
+  const histories = g.op('Slice', [g.op('Shape', [v.hist], 'content.hist_shape'), g.ints([0]), g.ints([1])], 'content.histories');
+  const grouped = g.op('Reshape', [v.target, g.op('Concat', [histories, g.ints([-1, inputs.vectorDim!])], 'content.grouped_shape', { axis: 0 })], 'content.target_grouped');
+  const dot = g.op('MatMul', [grouped, g.op('Transpose', [v.hist], 'content.hist_t', { perm: [0, 2, 1] })], 'content.dot');
+  const cos = g.op('Clip', [g.op('Reshape', [dot, g.ints([-1, inputs.L])], 'content.dot2'), g.scalar(-1), g.scalar(1)], 'content.cosine');
+  const sims = g.op('Mul', [cos, valid], 'content.similarity');
   if (!st) return { sims, tiers: null };
   const N = st.config.tiers;
-  const bounds = tierBounds(N);
-  const atLeast = g.op('Cast', [g.op('GreaterOrEqual', [cos, g.float(`${path}.tier_bounds`, bounds, [N + 1])], `${path}.at_least`)], `${path}.at_least_f`, { to: 1 });
-  const slice = (from: number, to: number) => g.op('Slice', [atLeast, g.ints([from]), g.ints([to]), g.ints([2])], `${path}.at_least_${from}`);
-  const inTier = g.op('Sub', [slice(0, N), slice(1, N + 1)], `${path}.in_tier`);
-  const counted = g.op('Mul', [inTier, g.op('Unsqueeze', [valid, g.ints([2])], `${path}.valid3`)], `${path}.counted`);
-  let tiers = g.op('ReduceSum', [counted, g.ints([1])], `${path}.counts`, { keepdims: 0 });
+  // Counts of valid pairs at or above each inner edge [B, N - 1] (pairs without a similarity sit at -2, below every one),
+  // then tier t = (at or above edge t) - (at or above edge t + 1), with edge 0 counting every valid pair and edge N none.
+  const ranked = g.op('Unsqueeze', [g.op('Where', [g.op('Greater', [valid, g.scalar(0)], `${path}.has`), cos, g.scalar(-2)], `${path}.ranked2`), g.ints([2])], `${path}.ranked`);
+  const edges = g.float(`${path}.tier_bounds`, tierBounds(N).subarray(1, N), [N - 1]);
+  const above = g.op('ReduceSum', [g.op('Cast', [g.op('GreaterOrEqual', [ranked, edges], `${path}.at_least`)], `${path}.at_least_f`, { to: 1 }), g.ints([1])], `${path}.above`, { keepdims: 0 });
+  const total = g.op('ReduceSum', [valid, g.ints([1])], `${path}.total`, { keepdims: 1 });
+  const none = g.op('Mul', [total, g.scalar(0)], `${path}.none`);
+  let tiers = g.op('Sub', [g.op('Concat', [total, above], `${path}.from`, { axis: 1 }), g.op('Concat', [above, none], `${path}.past`, { axis: 1 })], `${path}.counts`);
   switch (st.config.transform) {
     case 'count':
       break;
@@ -412,8 +417,7 @@ function din(e: Emit, model: Din): string {
   const content = model.simtier || config.simScore ? simTier(e, 'simtier', model.simtier) : null;
   let interest = attention(e, 'interest', model.interest, target, history, inputs.histMask);
   if (config.simScore) {
-    const axis1 = g.ints([1]);
-    const weighted = g.op('Squeeze', [g.op('MatMul', [g.op('Unsqueeze', [content!.sims, axis1], 'simscore.sims3'), history], 'simscore.sum3'), axis1], 'simscore.sum');
+    const weighted = pool(e, 'simscore', content!.sims, history);
     interest = g.op('Add', [interest, g.op('Mul', [weighted, e.w.constant('simscore_weight', [1])], 'simscore.scaled')], 'simscore.interest');
   }
   const parts = [...(f.user ? [f.user] : []), target, interest, ...(content?.tiers ? [content.tiers] : [])];
