@@ -122,7 +122,7 @@ class Inputs {
   constructor(
     private readonly g: GraphBuilder,
     readonly L: number,
-    private readonly vectorDim: number | null,
+    readonly vectorDim: number | null,
   ) {
     this.item = this.declare('item', 'int64', ['B'], 'catalogue index of each candidate (1-based, as in the side file; 0 = unknown to the ID tables)');
     this.histItems = this.declare('hist_items', 'int64', ['H', L], 'catalogue indices of the behaviours, oldest first, left-aligned (padding: any index, e.g. 0); H = B (one history per row) or 1 (one history shared by all rows)');
@@ -219,10 +219,29 @@ function mlp(e: Emit, path: string, m: MLP, x: string, side: readonly (string | 
 }
 
 /**
+ * Weights [B, L] times keys [H, L, d] -> [B, d]. The rows are viewed as [H, B / H, L], so a
+ * shared history (H = 1) is one [B, L] x [L, d] GEMM and H = B is B row-vector products; neither
+ * expands the keys to [B, L, d].
+ */
+function pool(e: Emit, path: string, weights: string, keys: string): string {
+  const { g } = e;
+  const L = e.inputs.L;
+  const histories = g.op('Slice', [g.op('Shape', [keys], `${path}.keys_shape`), g.ints([0]), g.ints([1])], `${path}.histories`);
+  const grouped = g.op('Reshape', [weights, g.op('Concat', [histories, g.ints([-1, L])], `${path}.grouped_shape`, { axis: 0 })], `${path}.grouped`);
+  const pooled = g.op('MatMul', [grouped, keys], `${path}.pooled3`);
+  const width = g.op('Slice', [g.op('Shape', [keys], `${path}.keys_shape2`), g.ints([2]), g.ints([3])], `${path}.width`);
+  return g.op('Reshape', [pooled, g.op('Concat', [g.ints([-1]), width], `${path}.pooled_shape`, { axis: 0 })], `${path}.pooled`);
+}
+
+/**
  * DIN target attention (nn/attention.ts over engine/ops/fused.ts dinAttention): the unit on
- * [q, k, q - k, q * k] with the first layer split as the kernel splits it (q (Wq + Wd) +
- * k (Wk - Wd) + (q * k) Wp), raw scores or a softmax over the unmasked behaviours, and the
- * weighted sum of the keys. q [B, d], keys [H, L, d], mask [H, L] or [B, L] (non-zero = real).
+ * [q, k, q - k, q * k], raw scores or a softmax over the unmasked behaviours, and the weighted
+ * sum of the keys. q [B, d], keys [H, L, d], mask [H, L] or [B, L] (non-zero = real).
+ *
+ * The first layer is split as the fused kernel splits it, q (Wq + Wd) + k (Wk - Wd) + (q * k) Wp,
+ * and regrouped per candidate: k (Wk - Wd) + (q * k) Wp = k M_q with M_q = (Wk - Wd) + diag(q) Wp
+ * [d, H1], so the pair layer is one batched MatMul keys [H, L, d] x M [B, d, H1] (broadcast over
+ * the shared history) plus the per-candidate q (Wq + Wd) + b0; no [B, L, d] pair tensor is formed.
  */
 function attention(e: Emit, path: string, att: TargetAttention, q: string, keys: string, mask: string): string {
   const { g, w } = e;
@@ -237,11 +256,9 @@ function attention(e: Emit, path: string, att: TargetAttention, q: string, keys:
   }
   const wp = w0.subarray(3 * block, 4 * block);
   const axis1 = g.ints([1]), axis2 = g.ints([2]);
-  const qTerm = g.op('Unsqueeze', [g.op('MatMul', [q, g.float(`${path}.w0_q`, wa, [d, H1])], `${path}.q_term`), axis1], `${path}.q_term3`);
-  const kTerm = g.op('MatMul', [keys, g.float(`${path}.w0_k`, wk, [d, H1])], `${path}.k_term`);
-  const qk = g.op('Mul', [g.op('Unsqueeze', [q, axis1], `${path}.q3`), keys], `${path}.q_times_k`);
-  const pTerm = g.op('MatMul', [qk, g.float(`${path}.w0_p`, wp, [d, H1])], `${path}.p_term`);
-  const z = g.op('Add', [g.op('Add', [g.op('Add', [pTerm, kTerm], `${path}.pk`), qTerm], `${path}.pkq`), w.constant(`${path}.b0`, [H1])], `${path}.z0`);
+  const qTerm = g.op('Add', [g.op('MatMul', [q, g.float(`${path}.w0_q`, wa, [d, H1])], `${path}.q_matmul`), w.constant(`${path}.b0`, [H1])], `${path}.q_term`);
+  const perCandidate = g.op('Add', [g.float(`${path}.w0_k`, wk, [d, H1]), g.op('Mul', [g.op('Unsqueeze', [q, axis2], `${path}.q_col`), g.float(`${path}.w0_p`, wp, [d, H1])], `${path}.q_wp`)], `${path}.w0_per_candidate`);
+  const z = g.op('Add', [g.op('MatMul', [keys, perCandidate], `${path}.pair_term`), g.op('Unsqueeze', [qTerm, axis1], `${path}.q_term3`)], `${path}.z0`);
   let h = activation(e, `${path}.act0`, kind, z);
   for (let i = 1; i < hidden.length; i++) h = activation(e, `${path}.act${i}`, kind, dense(e, path, String(i), h));
   const last = hidden[hidden.length - 1];
@@ -257,7 +274,7 @@ function attention(e: Emit, path: string, att: TargetAttention, q: string, keys:
     const sum = g.op('ReduceSum', [exp, axis1], `${path}.sum`, { keepdims: 1 });
     weights = g.op('Div', [exp, g.op('Max', [sum, g.scalar(1e-30)], `${path}.sum_safe`)], `${path}.weights`);
   }
-  return g.op('Squeeze', [g.op('MatMul', [g.op('Unsqueeze', [weights, axis1], `${path}.weights3`), keys], `${path}.pooled3`), axis1], `${path}.pooled`);
+  return pool(e, path, weights, keys);
 }
 
 /** ctr/parts/id-features.ts: the target, behaviour and user embeddings. */
@@ -305,17 +322,22 @@ function simTier(e: Emit, path: string, st: SimTier | null): { sims: string; tie
   const { g, inputs } = e;
   const v = inputs.vectors;
   const valid = similarityMask(e);
-  const dot = g.op('MatMul', [v.hist, g.op('Unsqueeze', [v.target, g.ints([2])], 'content.target_col')], 'content.dot');
-  const cos = g.op('Clip', [dot, g.scalar(-1), g.scalar(1)], 'content.cosine');
-  const sims = g.op('Mul', [g.op('Squeeze', [cos, g.ints([2])], 'content.cosine2'), valid], 'content.similarity');
+  // Targets viewed as [H, B / H, D] against the transposed histories [H, D, L]: one GEMM for a shared history.
+  const histories = g.op('Slice', [g.op('Shape', [v.hist], 'content.hist_shape'), g.ints([0]), g.ints([1])], 'content.histories');
+  const grouped = g.op('Reshape', [v.target, g.op('Concat', [histories, g.ints([-1, inputs.vectorDim!])], 'content.grouped_shape', { axis: 0 })], 'content.target_grouped');
+  const dot = g.op('MatMul', [grouped, g.op('Transpose', [v.hist], 'content.hist_t', { perm: [0, 2, 1] })], 'content.dot');
+  const cos = g.op('Clip', [g.op('Reshape', [dot, g.ints([-1, inputs.L])], 'content.dot2'), g.scalar(-1), g.scalar(1)], 'content.cosine');
+  const sims = g.op('Mul', [cos, valid], 'content.similarity');
   if (!st) return { sims, tiers: null };
   const N = st.config.tiers;
-  const bounds = tierBounds(N);
-  const atLeast = g.op('Cast', [g.op('GreaterOrEqual', [cos, g.float(`${path}.tier_bounds`, bounds, [N + 1])], `${path}.at_least`)], `${path}.at_least_f`, { to: 1 });
-  const slice = (from: number, to: number) => g.op('Slice', [atLeast, g.ints([from]), g.ints([to]), g.ints([2])], `${path}.at_least_${from}`);
-  const inTier = g.op('Sub', [slice(0, N), slice(1, N + 1)], `${path}.in_tier`);
-  const counted = g.op('Mul', [inTier, g.op('Unsqueeze', [valid, g.ints([2])], `${path}.valid3`)], `${path}.counted`);
-  let tiers = g.op('ReduceSum', [counted, g.ints([1])], `${path}.counts`, { keepdims: 0 });
+  // Counts of valid pairs at or above each inner edge [B, N - 1] (pairs without a similarity sit at -2, below every one),
+  // then tier t = (at or above edge t) - (at or above edge t + 1), with edge 0 counting every valid pair and edge N none.
+  const ranked = g.op('Unsqueeze', [g.op('Where', [g.op('Greater', [valid, g.scalar(0)], `${path}.has`), cos, g.scalar(-2)], `${path}.ranked2`), g.ints([2])], `${path}.ranked`);
+  const edges = g.float(`${path}.tier_bounds`, tierBounds(N).subarray(1, N), [N - 1]);
+  const above = g.op('ReduceSum', [g.op('Cast', [g.op('GreaterOrEqual', [ranked, edges], `${path}.at_least`)], `${path}.at_least_f`, { to: 1 }), g.ints([1])], `${path}.above`, { keepdims: 0 });
+  const total = g.op('ReduceSum', [valid, g.ints([1])], `${path}.total`, { keepdims: 1 });
+  const none = g.op('Mul', [total, g.scalar(0)], `${path}.none`);
+  let tiers = g.op('Sub', [g.op('Concat', [total, above], `${path}.from`, { axis: 1 }), g.op('Concat', [above, none], `${path}.past`, { axis: 1 })], `${path}.counts`);
   switch (st.config.transform) {
     case 'count':
       break;
@@ -395,8 +417,7 @@ function din(e: Emit, model: Din): string {
   const content = model.simtier || config.simScore ? simTier(e, 'simtier', model.simtier) : null;
   let interest = attention(e, 'interest', model.interest, target, history, inputs.histMask);
   if (config.simScore) {
-    const axis1 = g.ints([1]);
-    const weighted = g.op('Squeeze', [g.op('MatMul', [g.op('Unsqueeze', [content!.sims, axis1], 'simscore.sims3'), history], 'simscore.sum3'), axis1], 'simscore.sum');
+    const weighted = pool(e, 'simscore', content!.sims, history);
     interest = g.op('Add', [interest, g.op('Mul', [weighted, e.w.constant('simscore_weight', [1])], 'simscore.scaled')], 'simscore.interest');
   }
   const parts = [...(f.user ? [f.user] : []), target, interest, ...(content?.tiers ? [content.tiers] : [])];
