@@ -141,12 +141,12 @@ export function dinAttention(q: Tensor, keys: Tensor, mask: Float32Array, unit: 
   native.dinPairs(q.data, keys.data, B, L, D, offsets, pairs, x);
 
   const layers: LayerState[] = [];
-  let input: Float32Array | null = x;
+  let input = x;
   let inDim = 2 * D;
   for (let i = 0; i < widths.length; i++) {
     const width = widths[i];
     const z = scratch.take(n * width);
-    native.gemm(false, false, n, width, inDim, 1, input!, inDim, i === 0 ? wc : weightsOf[i].data, width, 0, z, width);
+    native.gemm(false, false, n, width, inDim, 1, input, inDim, i === 0 ? wc : weightsOf[i].data, width, 0, z, width);
     const groupBias = i === 0 ? qTerm : null;
     const groupOffsets = i === 0 ? offsets : null;
     let state: LayerState;
@@ -168,7 +168,7 @@ export function dinAttention(q: Tensor, keys: Tensor, mask: Float32Array, unit: 
     input = state.y;
     inDim = width;
   }
-  native.dinScores(input!, H, wOut.data, bOut.data[0], keys.data, B, L, D, offsets, pairs, softmax, weights.data, pooled.data);
+  native.dinScores(input, H, wOut.data, bOut.data[0], keys.data, B, L, D, offsets, pairs, softmax, weights.data, pooled.data);
   const release = (): void => {
     scratch.give(qTerm, x);
     for (const l of layers) scratch.give(l.z, l.y === l.z ? null : l.y, l.dice?.p);
@@ -218,7 +218,7 @@ export function dinAttention(q: Tensor, keys: Tensor, mask: Float32Array, unit: 
         if (b1.requiresGrad) native.columnSums(gq1, B, H1, gradOf(b1));
         if (w1.requiresGrad) {
           const gwc = scratch.take(2 * D * H1), gwa = scratch.take(D * H1);
-          native.gemm(true, false, 2 * D, H1, n, 1, x!, 2 * D, gz, H1, 0, gwc, H1);
+          native.gemm(true, false, 2 * D, H1, n, 1, x, 2 * D, gz, H1, 0, gwc, H1);
           native.gemm(true, false, D, H1, B, 1, q.data, D, gq1, H1, 0, gwa, H1);
           mergeFirstLayerGrad(gradOf(w1), gwc, gwa, D, H1);
           scratch.give(gwc, gwa);
@@ -267,7 +267,8 @@ function sharedKeysAttention(
     pooled.fill(0);
     return;
   }
-  const K = new Float32Array(m * D);
+  // Per request in a ranking service: scratch memory, not fresh arrays for the collector.
+  const K = scratch.take(m * D), scores = scratch.take(B * m);
   positions.forEach((l, j) => K.set(keys.subarray(l * D, (l + 1) * D), j * D));
   const joined = (parts: readonly Float32Array[]) => {
     const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
@@ -275,7 +276,6 @@ function sharedKeysAttention(
     for (const p of parts) (out.set(p, at), (at += p.length));
     return out;
   };
-  const scores = new Float32Array(B * m);
   native.dinAttentionShared(
     q, K, B, m, D, wa, wc.subarray(0, D * H1), wc.subarray(D * H1), Int32Array.from(widths),
     joined(biases.map((b) => b.data)), joined(layerWeights.slice(1).map((w) => w.data)),
@@ -284,6 +284,7 @@ function sharedKeysAttention(
     wOut.data, bOut.data[0], softmax, scores, pooled,
   );
   for (let b = 0; b < B; b++) for (let j = 0; j < m; j++) weights[b * L + positions[j]] = scores[b * m + j];
+  scratch.give(K, scores);
 }
 
 function splitFirstLayer(w: Float32Array, D: number, H: number): { wc: Float32Array; wa: Float32Array } {
