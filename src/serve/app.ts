@@ -33,7 +33,7 @@ import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { ServeMetrics } from './metrics.js';
 import { ModelHolder, ServingBackend, ServingModel } from './model-state.js';
 import { RankPool } from './rank-pool.js';
-import { rankCandidates } from './ranker.js';
+import { warmUp } from './ranker.js';
 import { adminRoutes, RUN_NAME } from './routes/admin.js';
 import { healthRoutes, UNBOUNDED_ROUTES } from './routes/health.js';
 import { itemRoutes } from './routes/items.js';
@@ -209,7 +209,7 @@ export class RankingService implements ServiceContext {
   private async load(runDir?: string): Promise<ServingModel> {
     try {
       const m = await this.holder.reload(runDir, async (next) => {
-        await this.warmUp(next);
+        await warmUp(next, this.opened.index.dim);
         await this.pool?.load(next.runDir, next.version, this.opened.index.dim, this.holder.backend);
       });
       // Requests already sent to a thread carry their version; anything older is finished.
@@ -221,12 +221,6 @@ export class RankingService implements ServiceContext {
       this.metrics.reloads.inc({ result: 'failed' });
       throw err;
     }
-  }
-
-  /** One forward pass before the swap, so the first real request pays no first-call costs. */
-  private async warmUp(m: ServingModel): Promise<void> {
-    const ids = [...m.itemIndex.keys()].slice(0, 4);
-    await rankCandidates(m, { behaviours: ids.slice(0, 2), candidates: ids.length ? ids : ['warm-up'] }, [], [], this.opened.index.dim);
   }
 
   /** Ready when the model is loaded, the index answers and still holds its items, and the queue answers with room. */

@@ -9,9 +9,9 @@
  * finish on it; older versions are dropped after the next switch, once no request that began on
  * them is still waiting (requests can wait in the admission queue across several reloads).
  */
-import type { ServingBackend } from './model-state.js';
 import { Worker } from 'node:worker_threads';
 import { MmctrError } from '../util/errors.js';
+import type { ServingBackend } from './model-state.js';
 import type { RankInput, RankOutput } from './ranker.js';
 
 interface Pending {

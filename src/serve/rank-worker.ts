@@ -11,7 +11,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { loadServingModel, type ServingBackend, type ServingModel } from './model-state.js';
-import { rankCandidates, type RankInput } from './ranker.js';
+import { rankCandidates, warmUp, type RankInput } from './ranker.js';
 
 type Message =
   | { type: 'load'; id: number; run: string; version: number; dim: number; backend: ServingBackend }
@@ -32,9 +32,8 @@ parentPort!.on('message', async (m: Message) => {
   try {
     if (m.type === 'load') {
       const model = await loadServingModel(m.run, m.version, m.backend);
-      // Warm-up before the model is announced: the first real request pays no first-call costs.
-      const ids = [...model.itemIndex.keys()].slice(0, 4);
-      await rankCandidates(model, { behaviours: ids.slice(0, 2), candidates: ids.length ? ids : ['warm-up'] }, [], [], m.dim);
+      // Warm-up before the model is announced.
+      await warmUp(model, m.dim);
       models.set(m.version, model);
       parentPort!.postMessage({ type: 'done', id: m.id, result: null });
       return;

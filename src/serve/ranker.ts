@@ -50,6 +50,12 @@ export async function rankCandidates(model: ServingModel, input: RankInput, uniq
   return ranked(input.candidates, logits, counts);
 }
 
+/** One small request on a freshly loaded model before it serves, so the first real request pays no first-call costs. */
+export async function warmUp(model: ServingModel, dim: number): Promise<void> {
+  const ids = [...model.itemIndex.keys()].slice(0, 4);
+  await rankCandidates(model, { behaviours: ids.slice(0, 2), candidates: ids.length ? ids : ['warm-up'] }, [], [], dim);
+}
+
 type RankCounts = Omit<RankOutput, 'items'>;
 
 function ranked(candidates: readonly string[], logits: Float32Array, counts: RankCounts): RankOutput {

@@ -3,7 +3,6 @@
  * item encoder, seeding the index with the catalogue's vectors. `mmctr serve`, the bench and the
  * tests all start services through here, so they run the same thing.
  */
-import type { ServingBackend } from './model-state.js';
 import path from 'node:path';
 import { readVectorFile, vectorSpaceMismatch, type VectorFile } from '../encoders/vector-file.js';
 import { closeIndex, loadVectorsInto, openIndex, OpenedIndex } from '../index/index.js';
@@ -14,6 +13,7 @@ import { DEFAULT_LIMITS, RankingService, type Limits } from './app.js';
 import { RedisBehaviourStore } from './behaviours.js';
 import { ensureDefaultModel } from './default-model.js';
 import { HashedTitleEncoder, ItemEncoder, SclItemEncoder, TitleColourEncoder } from './item-encoder.js';
+import type { ServingBackend } from './model-state.js';
 
 export interface StartOptions {
   /** Run folder; absent: the built-in default (built on first use). */
