@@ -26,8 +26,8 @@
       "ldflags": ["-fopenmp"],
       "conditions": [
         ["target_arch=='x64'", {
-          "cflags_cc": ["-march=x86-64-v2", "-mprefer-vector-width=256"],
-          "cflags": ["-march=x86-64-v2", "-mprefer-vector-width=256"]
+          "cflags_cc": ["-march=x86-64-v2", "-mprefer-vector-width=512"],
+          "cflags": ["-march=x86-64-v2", "-mprefer-vector-width=512"]
         }],
         ["have_openblas==1", {
           "defines": ["MMCTR_HAVE_OPENBLAS=1"],

@@ -74,8 +74,10 @@ class Args {
 
 // Runtime dispatch of the maths: the build's baseline is portable (x86-64-v2 on x86-64, see
 // binding.gyp), and every function marked MM_HOT (the kernels' loops) is also compiled for
-// x86-64-v3 (AVX2 + FMA) and x86-64-v4 (AVX-512, on 256-bit vectors as -mprefer-vector-width
-// says: the 64-bit multiplies of the RNG vectorise only there); the dynamic loader picks the
+// x86-64-v3 (AVX2 + FMA) and x86-64-v4 (AVX-512 on 512-bit vectors, -mprefer-vector-width:
+// measured on Zen 5, a ranking request's forward pass took 4.1 ms instead of 4.4 ms on 256-bit
+// ones, the ID-only DIN's 1.85 ms instead of 2.1; the 64-bit multiplies of the RNG vectorise
+// only there); the dynamic loader picks the
 // clone the CPU runs, once (GCC's target_clones, an ifunc). Helpers inlined into a clone are
 // compiled with it. Elsewhere (other architectures or compilers) MM_HOT is empty and the
 // baseline is all there is.

@@ -115,6 +115,23 @@ function widthOf(f: Field, L: number): number {
   return f === 'hist' ? L : 1;
 }
 
+/**
+ * [B * L] 1 at each sample's real behaviours (positions [0, histLen[b]), histories stored most
+ * recent last and left-aligned), 0 at padding; with `rows`, also 0 where rows[b * L + l] is 0
+ * (a behaviour without a vector). One small function on purpose: V8 compiles a long loop on its
+ * first run and reuses that code at every call; inside a larger forward pass, the code ended
+ * where no feedback had been gathered yet and was thrown away at every ranking request.
+ */
+export function historyMask(batch: Pick<Batch, 'size' | 'histLen'>, L: number, rows: Int32Array | null = null): Float32Array {
+  const B = batch.size;
+  const mask = new Float32Array(B * L);
+  for (let b = 0; b < B; b++) {
+    const len = batch.histLen[b];
+    for (let l = 0; l < len; l++) if (rows === null || rows[b * L + l] !== 0) mask[b * L + l] = 1;
+  }
+  return mask;
+}
+
 export function sliceBatch(b: Batch, start: number, end: number, L: number): Batch {
   const out = { size: end - start } as Batch;
   for (const f of FIELDS) {

@@ -12,7 +12,7 @@ import { noGrad } from '../../engine/autograd.js';
 import { concat, reshape } from '../../engine/ops/index.js';
 import { RandomStream } from '../../engine/random.js';
 import { Tensor } from '../../engine/tensor.js';
-import { Batch, takeBatch } from '../../data/batches.js';
+import { Batch, historyMask, takeBatch } from '../../data/batches.js';
 import type { MakeConfig } from '../config.js';
 import { TargetAttention } from '../../nn/attention.js';
 import { ItemVectors, ItemVectorTable } from '../parts/item-vectors.js';
@@ -55,8 +55,7 @@ export class Make extends Module {
     const target = this.content.gather(rows, rows.target, [batch.size]);
     const history = this.content.historyOf(rows, batch);
     // Padding, and behaviours without a vector, are masked out of the attention.
-    const mask = new Float32Array(batch.size * L);
-    for (let b = 0; b < batch.size; b++) for (let l = 0; l < batch.histLen[b]; l++) if (rows.hist[b * L + l] !== 0) mask[b * L + l] = 1;
+    const mask = historyMask(batch, L, rows.hist);
     const interest = this.interest.forward(target, history, mask, batch.sharedHistory);
     const { out, hidden } = this.over.forwardWithHidden(concat([target, interest], 1));
     return { interest, hidden, logit: out };

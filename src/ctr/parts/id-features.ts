@@ -10,7 +10,7 @@ import { concat } from '../../engine/ops/index.js';
 import { RandomStream } from '../../engine/random.js';
 import { SparseEmbedding } from '../../engine/sparse-embedding.js';
 import { Tensor } from '../../engine/tensor.js';
-import type { Batch } from '../../data/batches.js';
+import { historyMask, type Batch } from '../../data/batches.js';
 import { ITEM_FIELDS, type ItemField } from '../../data/store.js';
 import { ConfigError } from '../../util/errors.js';
 
@@ -106,12 +106,7 @@ export class IdFeatures extends Module {
 
   forward(batch: Batch): EmbeddedBatch {
     const B = batch.size, L = this.space.historyLength;
-    const mask = new Float32Array(B * L);
-    for (let b = 0; b < B; b++) {
-      const len = batch.histLen[b];
-      // Histories are stored most recent last and left-aligned: positions [0, len) are real.
-      for (let l = 0; l < len; l++) mask[b * L + l] = 1;
-    }
+    const mask = historyMask(batch, L);
     const shared = batch.sharedHistory && !isGradEnabled();
     return {
       target: this.embedItems(batch.item, [B]),

@@ -283,8 +283,18 @@ function sharedKeysAttention(
     alphas.length > 0 ? joined(alphas.map((a) => a.data)) : null, stats ? joined(stats.map((s) => s.mean)) : null, stats ? joined(stats.map((s) => s.rstd)) : null,
     wOut.data, bOut.data[0], softmax, scores, pooled,
   );
-  for (let b = 0; b < B; b++) for (let j = 0; j < m; j++) weights[b * L + positions[j]] = scores[b * m + j];
+  scatterRows(scores, B, positions, L, weights);
   scratch.give(K, scores);
+}
+
+/**
+ * out[b, positions[j]] = rows[b, j]. Its own function: V8 compiles a long loop on its first run
+ * (on-stack replacement) and reuses that code on every later call; inside a larger function the
+ * code ended where no feedback had been gathered yet and was thrown away at every request.
+ */
+function scatterRows(rows: Float32Array, B: number, positions: Int32Array, L: number, out: Float32Array): void {
+  const m = positions.length;
+  for (let b = 0; b < B; b++) for (let j = 0; j < m; j++) out[b * L + positions[j]] = rows[b * m + j];
 }
 
 function splitFirstLayer(w: Float32Array, D: number, H: number): { wc: Float32Array; wa: Float32Array } {
