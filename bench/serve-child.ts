@@ -45,19 +45,32 @@ export async function startServer(
   port ??= await freePort();
   // `prefix`: a command that runs the service (taskset -c 1, to pin it).
   const command = [...prefix, process.execPath, path.join(repoRoot(), 'bin', 'mmctr.js'), 'serve', '--port', String(port), ...args];
-  const child = spawn(command[0], command.slice(1), {
-    stdio: ['ignore', output, output],
-    env: { ...process.env, MMCTR_TOKEN: token },
-  });
+  return startHttpChild(command, port, { output, env: { MMCTR_TOKEN: token }, what: `mmctr serve ${args.join(' ')}` });
+}
+
+/**
+ * The HTTP floor: a bare fastify server (no model, no hooks) answering POST /v1/rank with a
+ * response of the shape and size `mmctr serve` gives (every candidate with a pCTR), and
+ * process_cpu_seconds_total on GET /metrics. What any Node.js service pays per request for
+ * HTTP, JSON and the loopback socket, measured beside the service in the same run.
+ */
+export async function startHttpFloor(): Promise<ServerChild> {
+  const port = await freePort();
+  const script = path.join(repoRoot(), 'dist', 'bench', 'http-floor.js');
+  return startHttpChild([process.execPath, script, String(port)], port, { output: 'inherit', env: {}, what: 'the HTTP floor server' });
+}
+
+async function startHttpChild(command: string[], port: number, { output, env, what }: { output: 'inherit' | 'ignore' | number; env: Record<string, string>; what: string }): Promise<ServerChild> {
+  const child = spawn(command[0], command.slice(1), { stdio: ['ignore', output, output], env: { ...process.env, ...env } });
   let exited = false;
   const gone = new Promise<void>((resolve) => child.once('exit', () => ((exited = true), resolve())));
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 180_000;
   for (;;) {
-    if (exited) throw new Error(`mmctr serve ${args.join(' ')} exited before it was ready`);
+    if (exited) throw new Error(`${what} exited before it was ready`);
     const ok = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
     if (ok) break;
-    if (Date.now() > deadline) throw new Error('mmctr serve was not ready within 180 s');
+    if (Date.now() > deadline) throw new Error(`${what} was not ready within 180 s`);
     await new Promise((r) => setTimeout(r, 100));
   }
   const signal = (sig: NodeJS.Signals) => {

@@ -18,11 +18,15 @@
  *   6. ingestion: --ingest (default 50) new items POSTed one after another; each is timed from
  *      its POST to the first /v1/rank that scores it with its vector (submit -> rankable), p50/p95;
  *      then the same against a Redis-backed service when redis-server is installed;
- *   7. the SimTier kernel alone beside the memory bandwidth bound.
+ *   7. the SimTier kernel alone beside the memory bandwidth bound;
+ *   8. where the CPU goes: the forward pass alone (rankCandidates in this process, one thread, no
+ *      HTTP) for both models, and the HTTP floor (bench/http-floor.ts: bare fastify answering the
+ *      same requests with a response of the same size, through the same open loop).
  * Last line: {"cpu_ms_per_request", "cpu_ms_per_request_id_only", "onnx_cpu_ms_per_request",
  * "onnx_max_abs_diff", "onnx_p99_ms", "onnx_errors", "p50_ms", "p99_ms", "max_rps", "max_rps_pinned",
  * "errors" (the native backend's, both models), "ingest_p95_ms", "bound_ms", "bound_ms_id_only",
- * "load_avg"} (null where a phase could not run).
+ * "forward_cpu_ms", "forward_cpu_ms_id_only", "http_floor_cpu_ms_per_request", "load_avg"} (null
+ * where a phase could not run).
  * Options: --json, --seconds, --id-seconds, --rate, --max-seconds, --connections, --candidates,
  * --behaviours, --ingest, --threads (engine threads per forward pass; default 1, as `mmctr serve`), --rank-threads (ranking
  * worker threads; default 0 = the main thread, as `mmctr serve`), --no-redis, --no-onnx.
@@ -37,11 +41,14 @@ import { native } from '../src/engine/native.js';
 import { simTierCounts } from '../src/engine/ops/simtier.js';
 import { RandomStream } from '../src/engine/random.js';
 import { ensureDefaultModel } from '../src/serve/default-model.js';
+import { loadServingModel } from '../src/serve/model-state.js';
+import { idsToFetch, rankCandidates } from '../src/serve/ranker.js';
+import { readEmbeddings } from '../src/encoders/vector-file.js';
 import { SampleStore } from '../src/data/store.js';
 import { readExperimentConfig } from '../src/ctr/run.js';
 import { freePort } from '../src/util/net.js';
 import { homeDir } from '../src/util/paths.js';
-import { metric, numberFlag, openLoop, quantile, startServer as startChild } from './serve-child.js';
+import { metric, numberFlag, openLoop, quantile, startHttpFloor, startServer as startChild } from './serve-child.js';
 
 // This process's kernels (the GEMM rate, the SimTier kernel, building the defaults) on one
 // thread: the bound is per core. Read on the first kernel call, which has not happened yet.
@@ -177,6 +184,30 @@ function gemmRate(): number {
   return (2 * M * N * K * iters) / ((performance.now() - t0) / 1000) / 1e9;
 }
 
+/**
+ * The forward pass alone, in this process on one thread: CPU per request of rankCandidates (the
+ * batch built from ids and vectors, the model, the ranked list) over `bodies`, without HTTP.
+ */
+async function forwardCpu(run: string, vectorsFile: string | undefined, bodies: string[]): Promise<number> {
+  const model = await loadServingModel(run, 1);
+  const vectorOf = new Map<string, Float32Array>();
+  if (vectorsFile) {
+    const e = readEmbeddings(vectorsFile);
+    e.ids.forEach((id, i) => vectorOf.set(id, e.vectors.subarray(i * e.dim, (i + 1) * e.dim)));
+  }
+  const dim = vectorOf.values().next().value?.length ?? 128;
+  const inputs = bodies.map((b) => JSON.parse(b) as { behaviours: string[]; candidates: string[] });
+  const once = async (input: (typeof inputs)[number]) => {
+    const { unique } = idsToFetch(model, input);
+    await rankCandidates(model, input, unique, unique.map((id) => vectorOf.get(id) ?? null), dim);
+  };
+  for (let i = 0; i < 100; i++) await once(inputs[i % inputs.length]);
+  const n = 400, before = process.cpuUsage();
+  for (let i = 0; i < n; i++) await once(inputs[i % inputs.length]);
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1000 / n;
+}
+
 interface OpenLoopResult {
   sent: number;
   p50: number;
@@ -275,6 +306,23 @@ try {
   results.errors! += r.errors;
 } finally {
   await idServer.stop();
+}
+
+// Where the CPU goes: the forward pass alone (in this process, no HTTP) and the HTTP floor (a
+// bare fastify server answering the same requests with a response of the same size).
+const floor = await startHttpFloor();
+try {
+  const r = await measureOpenLoop(floor.url, bodies, idSeconds, 'HTTP floor (bare fastify, same requests, same response size, no model)');
+  results.http_floor_cpu_ms_per_request = round(r.cpuMsPerRequest, 2);
+} finally {
+  await floor.stop();
+}
+const forwardDefault = await forwardCpu(manifest.run, config.data.vectors, bodies);
+const forwardId = await forwardCpu(idOnly.run, undefined, bodies);
+Object.assign(results, { forward_cpu_ms: round(forwardDefault, 2), forward_cpu_ms_id_only: round(forwardId, 2) });
+for (const [label, total, forward] of [['default model', results.cpu_ms_per_request!, forwardDefault], ['ID-only DIN', results.cpu_ms_per_request_id_only!, forwardId]] as const) {
+  const http = results.http_floor_cpu_ms_per_request!;
+  say(`  ${label}: ${total.toFixed(2)} ms per request = forward pass ${forward.toFixed(2)} (in-process, one thread) + HTTP floor ${http.toFixed(2)} + the service's own ${(total - forward - http).toFixed(2)} (validation, id maps, vector fetch, admission, metrics)`);
 }
 
 // Pinned: the service on cores 1.., this process (autocannon) on core 0.
