@@ -55,15 +55,17 @@ static Napi::Object codes(Napi::Env env) {
 // mapped afresh and unmapped when it is freed, so a few large requests do not keep their memory
 // for the life of the process (the service also trims the heap after them). Blocks under 4 MB
 // (a ranking request's vector table, its [B, L] weights: 0.1-0.2 MB) stay in the heap, and up
-// to 32 MB of free heap top is kept: glibc's defaults (128 KB) mapped and faulted those in at
-// every request, measured 0.25-0.4 ms of a 3.7 ms forward pass of the default model.
+// to 64 MB of free heap top is kept: V8 frees typed arrays in bursts, at the garbage collection
+// its ~64 MB of new external memory triggers, and a lower threshold gave that back to the OS only
+// to fault it in again. glibc's defaults (128 KB) cost 0.25-0.4 ms of a 3.7 ms forward pass of
+// the default model; 32 MB instead of 64-128 MB about 0.15 ms of an ID-only request.
 // keepFreedMemory(false) sets that; true puts the training setting back.
 static Napi::Value KeepFreedMemory(const Napi::CallbackInfo& info) {
   mm::Args a(info, "keepFreedMemory");
   const bool keep = a.flag("keep");
   if (!a.ok()) return a.done();
   mallopt(M_MMAP_THRESHOLD, keep ? 32 << 20 : 4 << 20);
-  mallopt(M_TRIM_THRESHOLD, keep ? 1 << 30 : 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, keep ? 1 << 30 : 64 << 20);
   return info.Env().Undefined();
 }
 
