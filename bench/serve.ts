@@ -37,7 +37,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import type { DinConfig, ExperimentConfig } from '../src/ctr/config.js';
-import { native } from '../src/engine/native.js';
+import { blasCoreChosen, native } from '../src/engine/native.js';
 import { simTierCounts } from '../src/engine/ops/simtier.js';
 import { RandomStream } from '../src/engine/random.js';
 import { ensureDefaultModel } from '../src/serve/default-model.js';
@@ -271,7 +271,8 @@ const boundOf = (model: ExperimentConfig['model']) => {
   return { gflop: flops / 1e9, ms: flops / (rateGflops * 1e9) * 1000 };
 };
 const bound = boundOf(config.model), boundId = boundOf(readExperimentConfig(path.join(idOnly.run, 'config.json')).model);
-say(`physical bound: one core's GEMM rate here ${rateGflops.toFixed(1)} GFLOP/s (the pair layer's shape); a request of ${nCandidates} x ${m} is ${bound.gflop.toFixed(3)} GFLOP on the default model (${bound.ms.toFixed(2)} ms of one core), ${boundId.gflop.toFixed(3)} GFLOP on the ID-only DIN (${boundId.ms.toFixed(2)} ms)`);
+const blasCore = process.env.OPENBLAS_CORETYPE ? `OpenBLAS core ${process.env.OPENBLAS_CORETYPE}${blasCoreChosen ? ' (chosen by mmctr)' : ' (set in the environment: OPENBLAS_CORETYPE)'}` : 'OpenBLAS core: its own detection';
+say(`physical bound: one core's GEMM rate here ${rateGflops.toFixed(1)} GFLOP/s (the pair layer's shape; ${blasCore}); a request of ${nCandidates} x ${m} is ${bound.gflop.toFixed(3)} GFLOP on the default model (${bound.ms.toFixed(2)} ms of one core), ${boundId.gflop.toFixed(3)} GFLOP on the ID-only DIN (${boundId.ms.toFixed(2)} ms)`);
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'mmctr-bench-serve-'));
 const results: Record<string, number | null> = {};
 let nativeScores: Map<string, number>[] = [];
