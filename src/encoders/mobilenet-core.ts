@@ -19,7 +19,7 @@ import { EncoderError } from './errors.js';
 export const MOBILENET_ID = 'mobilenetv2-nsfwjs-4.3.0/average_pooling2d_1/224';
 export const MOBILENET_DIM = 1280;
 export const MOBILENET_SIZE = 224;
-const ENDPOINT = 'average_pooling2d_1';
+export const MOBILENET_ENDPOINT = 'average_pooling2d_1';
 
 type Tf = typeof import('@tensorflow/tfjs');
 interface NsfwModel {
@@ -86,7 +86,8 @@ export async function decodeImage(file: string, size = MOBILENET_SIZE): Promise<
   return new Uint8Array(data.buffer, data.byteOffset, data.length);
 }
 
-function reasonOf(err: unknown): string {
+/** The failed-row reason of a decode error: "missing file: ..." or "unreadable image: ...". */
+export function reasonOf(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
   if ((err as NodeJS.ErrnoException)?.code === 'ENOENT' || /no such file|missing/i.test(msg)) return `missing file: ${msg}`;
   return `unreadable image: ${msg}`;
@@ -157,10 +158,10 @@ export async function loadMobileNetCore(batchSize = 8): Promise<MobileNetCore> {
 /** The layers model cut at the average pool (nsfwjs builds and caches it on first infer). */
 function intermediate(tf: Tf, model: NsfwModel): import('@tensorflow/tfjs').LayersModel {
   const m = model as unknown as { intermediateModels: Record<string, import('@tensorflow/tfjs').LayersModel> };
-  if (!m.intermediateModels[ENDPOINT]) {
-    tf.tidy(() => model.infer(tf.zeros([MOBILENET_SIZE, MOBILENET_SIZE, 3]), ENDPOINT));
+  if (!m.intermediateModels[MOBILENET_ENDPOINT]) {
+    tf.tidy(() => model.infer(tf.zeros([MOBILENET_SIZE, MOBILENET_SIZE, 3]), MOBILENET_ENDPOINT));
   }
-  const cut = m.intermediateModels[ENDPOINT];
-  if (!cut) throw new EncoderError(`nsfwjs: no intermediate model for ${ENDPOINT}`);
+  const cut = m.intermediateModels[MOBILENET_ENDPOINT];
+  if (!cut) throw new EncoderError(`nsfwjs: no intermediate model for ${MOBILENET_ENDPOINT}`);
   return cut;
 }
