@@ -12,8 +12,8 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
+import { UsageError } from '../util/errors.js';
 import { onnxRuntimeAvailable } from '../util/onnx-runtime.js';
-import { MOBILENET_ID, MOBILENET_SIZE } from './mobilenet-core.js';
 import { mobilenetOnnxFile } from './mobilenet-onnx.js';
 import { MobileNetV2Backbone } from './mobilenet.js';
 import { OnnxImageBackbone } from './onnx-backbone.js';
@@ -62,10 +62,17 @@ export type ImageBackboneConfigInput = z.input<typeof ImageBackboneConfig>;
 export const DEFAULT_BACKBONE: ImageBackboneConfig = { kind: 'mobilenet', runtime: 'auto' };
 
 export interface LoadBackboneOptions {
-  /** Cores the backbone may use: tfjs worker threads, or onnxruntime's intra-op threads. Default: available cores (max 8). */
+  /** Cores the backbone may use: MobileNetV2's worker threads (0: in-process), a user's model's onnxruntime intra-op threads. Default: available cores (max 8). */
   threads?: number;
   /** Folder of converted backbones (default `<runs>/backbones`). */
   modelCacheDir?: string;
+}
+
+/** `config` with MobileNetV2's runtime set to `runtime` (a command-line choice); a user's ONNX model has no other runtime. */
+export function withRuntime(config: ImageBackboneConfig, runtime: BackboneRuntime | undefined, flag = '--image-runtime'): ImageBackboneConfig {
+  if (runtime === undefined) return config;
+  if (config.kind !== 'mobilenet') throw new UsageError(`${flag} ${runtime} chooses MobileNetV2's runtime, but the backbone is the ONNX model ${config.path} (model.backbone), which onnxruntime runs`);
+  return { ...config, runtime };
 }
 
 /** The runtime 'auto' stands for here. */
@@ -78,15 +85,7 @@ export async function loadImageBackbone(config: ImageBackboneConfig = DEFAULT_BA
   if (config.kind === 'onnx') {
     return OnnxImageBackbone.load({ ...config, file: path.resolve(config.path), threads: options.threads });
   }
-  if ((await resolveRuntime(config.runtime)) === 'tfjs') return MobileNetV2Backbone.load({ workers: options.threads });
-  return OnnxImageBackbone.load({
-    file: await mobilenetOnnxFile(options.modelCacheDir),
-    id: MOBILENET_ID,
-    inputSize: MOBILENET_SIZE,
-    mean: [0, 0, 0],
-    std: [1, 1, 1],
-    layout: 'NCHW',
-    pooling: 'none',
-    threads: options.threads,
-  });
+  const runtime = await resolveRuntime(config.runtime);
+  const onnxFile = runtime === 'onnx' ? await mobilenetOnnxFile(options.modelCacheDir) : undefined;
+  return MobileNetV2Backbone.load({ runtime, onnxFile, workers: options.threads });
 }
