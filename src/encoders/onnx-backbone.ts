@@ -46,13 +46,20 @@ export interface OnnxBackboneOptions {
 }
 
 export class OnnxImageBackbone implements ImageBackbone {
+  /** The normalised value of each byte per channel: a table lookup per pixel, not arithmetic (a fifth of the network's time on MobileNetV2). */
+  private readonly lut: Float32Array;
+
   private constructor(
     readonly id: string,
     readonly dim: number,
     private readonly ort: typeof Ort,
     private session: Ort.InferenceSession | null,
     private readonly o: Required<Omit<OnnxBackboneOptions, 'id' | 'threads'>>,
-  ) {}
+  ) {
+    // v / 255 first, in float32, then the mean and std: with mean 0 and std 1 the very values tfjs computes (x.toFloat().div(255)).
+    this.lut = new Float32Array(3 * 256);
+    for (let c = 0; c < 3; c++) for (let v = 0; v < 256; v++) this.lut[c * 256 + v] = (Math.fround(v / 255) - o.mean[c]) / o.std[c];
+  }
 
   /** Opens the model and checks it against the options with one probe run (a clear EncoderError, not a runtime message mid-catalogue). */
   static async load(options: OnnxBackboneOptions): Promise<OnnxImageBackbone> {
@@ -133,20 +140,16 @@ export class OnnxImageBackbone implements ImageBackbone {
 
   /** (RGB / 255 - mean) / std of each image's HWC bytes, in the model's layout. */
   private normalise(pixels: readonly Uint8Array[]): Float32Array {
-    const { inputSize: S, layout, mean, std } = this.o;
+    const { inputSize: S, layout } = this.o;
     const P = S * S;
     const x = new Float32Array(pixels.length * 3 * P);
-    // Divided, not multiplied by 1/255: the same float32 values tfjs computes (x.toFloat().div(255)).
-    const scale = [0, 1, 2].map((c) => 1 / std[c]);
+    const lut = this.lut;
     pixels.forEach((px, b) => {
       const base = b * 3 * P;
       for (let c = 0; c < 3; c++) {
-        const m = mean[c], k = scale[c];
-        const plain = m === 0 && k === 1;
-        for (let p = 0; p < P; p++) {
-          const v = Math.fround(px[p * 3 + c] / 255);
-          x[layout === 'NCHW' ? base + c * P + p : base + p * 3 + c] = plain ? v : (v - m) * k;
-        }
+        const l = lut.subarray(c * 256, (c + 1) * 256);
+        if (layout === 'NCHW') for (let p = 0, o = base + c * P; p < P; p++) x[o + p] = l[px[p * 3 + c]];
+        else for (let p = 0, o = base + c; p < P; p++) x[o + 3 * p] = l[px[p * 3 + c]];
       }
     });
     return x;
