@@ -84,7 +84,7 @@ for (let i = 0; i < files.length; i++) {
   if (na > 0 || nb > 0) minCosine = Math.min(minCosine, dot / Math.sqrt(na * nb));
 }
 const [onnx, tfjs] = speed;
-say(`onnx / tfjs: ${(onnx.imagesPerSecond / tfjs.imagesPerSecond).toFixed(1)}x images/s; least feature cosine over the ${files.length} images ${minCosine.toFixed(7)}`);
+say(`onnx / tfjs: ${(onnx.imagesPerSecond / tfjs.imagesPerSecond).toFixed(1)}x images/s; least feature cosine over the ${files.length} images ${minCosine.toFixed(10)}`);
 
 // Features of the whole sample with the default runtime, then leave-one-out 1-NN by cosine.
 const cache = mkdtempSync(path.join(os.tmpdir(), 'mmctr-bench-enc-'));
@@ -131,7 +131,7 @@ console.log(
   JSON.stringify({
     images_per_s: +onnx.imagesPerSecond.toFixed(1),
     images_per_s_tfjs: +tfjs.imagesPerSecond.toFixed(1),
-    feature_min_cosine: +minCosine.toFixed(7),
+    feature_min_cosine: minCosine,
     cpu_ms_per_image: +onnx.cpuMsPerImage.toFixed(2),
     cpu_ms_per_image_tfjs: +tfjs.cpuMsPerImage.toFixed(2),
     load_average: load(),
