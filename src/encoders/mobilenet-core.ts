@@ -10,6 +10,8 @@
  * the whole garment), RGB bytes / 255, as nsfwjs does.
  *
  * Used directly (workers = 0) and by each worker thread of `mobilenet.ts` (one model per thread).
+ * `decodeImage` is the one image decoder of the encoders: the ONNX runtime (onnx-backbone.ts)
+ * decodes with it too, so both runtimes see the same pixels.
  */
 import { stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';

@@ -106,7 +106,7 @@ function samePads(size: number, kernel: number, stride: number, dilation: number
  * The ONNX graph of the layers model up to `endpoint`, for `size` x `size` RGB inputs. Refuses
  * (EncoderError) a layer kind or setting it has no form for, rather than writing another network.
  */
-export function convertLayersModel(json: TfjsModelJson, shards: Map<string, string>, endpoint: string, size: number, metadata: Record<string, string>): Uint8Array {
+function convertLayersModel(json: TfjsModelJson, shards: Map<string, string>, endpoint: string, size: number, metadata: Record<string, string>): Uint8Array {
   const layers = new Map(json.modelTopology.model_config.config.layers.map((l) => [l.name, l]));
   const weights = decodeWeights(json, shards);
   const weight = (name: string) => {

@@ -7,13 +7,13 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { loadImageBackbone, OnnxBackboneConfig, type ImageBackboneConfigInput } from '../../src/encoders/backbone.js';
+import { loadImageBackbone, OnnxBackboneConfig, withRuntime, type ImageBackboneConfigInput } from '../../src/encoders/backbone.js';
 import { imageFeatures } from '../../src/encoders/cache.js';
 import { EncoderError } from '../../src/encoders/errors.js';
 import { sclConfig } from '../../src/pretrain/config.js';
 import { sclImageFeatures } from '../../src/pretrain/features.js';
 import { prepare, runExperiment } from '../../src/pretrain/pipeline.js';
-import { ConfigError } from '../../src/util/errors.js';
+import { ConfigError, UsageError } from '../../src/util/errors.js';
 import { GraphBuilder } from '../../src/util/onnx-graph.js';
 import { onnxRuntimeAvailable } from '../../src/util/onnx-runtime.js';
 import { parseConfig } from '../../src/util/config-file.js';
@@ -117,6 +117,9 @@ test('an ONNX backbone fails clearly: a missing file, an output or input that do
     (err: Error) => err instanceof ConfigError && /layout/.test(err.message) && /std: every std must be positive/.test(err.message),
   );
   assert.throws(() => sclConfig({ model: { backbone: { kind: 'onnx', path: file } as never } }), (err: Error) => err instanceof ConfigError && /model\.backbone\.inputSize/.test(err.message));
+  // --image-runtime picks MobileNetV2's runtime; a user's model has only onnxruntime.
+  assert.deepEqual(withRuntime({ kind: 'mobilenet', runtime: 'auto' }, 'tfjs'), { kind: 'mobilenet', runtime: 'tfjs' });
+  assert.throws(() => withRuntime(config({ path: file }), 'tfjs'), (err: Error) => err instanceof UsageError && /--image-runtime tfjs chooses MobileNetV2's runtime, but the backbone is the ONNX model/.test(err.message));
 });
 
 test('SCL end to end on an ONNX backbone: its features through the cache into training, keyed by the model', { skip }, async () => {
