@@ -28,13 +28,17 @@ export async function loadOnnxRuntime(what: string): Promise<typeof Ort> {
   }
 }
 
-/** Whether onnxruntime-node can be imported here (the 'auto' choice of a backbone's runtime). */
+/**
+ * Whether onnxruntime-node can be imported here (the 'auto' choice of a backbone's runtime). An
+ * installed one that fails to load (its native library refused by this system) is not importable
+ * either: a warning says why, and the caller falls back.
+ */
 export async function onnxRuntimeAvailable(): Promise<boolean> {
   try {
     await loadOnnxRuntime('');
     return true;
   } catch (err) {
-    if (err instanceof OnnxRuntimeMissingError) return false;
-    throw err;
+    if (!(err instanceof OnnxRuntimeMissingError)) process.emitWarning(`onnxruntime-node is installed but does not load (${(err as Error).message}); using the fallback`);
+    return false;
   }
 }
