@@ -13,7 +13,7 @@
  * `decodeImage` is the one image decoder of the encoders: the ONNX runtime (onnx-backbone.ts)
  * decodes with it too, so both runtimes see the same pixels.
  */
-import { stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { EncoderError } from './errors.js';
@@ -69,12 +69,19 @@ async function loadTf(): Promise<Tf> {
   return tfPromise;
 }
 
-/** Decodes and resizes one image to 224x224x3 RGB bytes; throws on unreadable files. */
+let sharpLib: typeof import('sharp').default | null = null;
+
+/**
+ * Decodes and resizes one image to 224x224x3 RGB bytes; throws on unreadable files. After the
+ * first call, sharp's work is queued on libuv's threads before this returns its promise, so a
+ * caller that then blocks its thread (onnxruntime's run) has the decode done meanwhile.
+ */
 export async function decodeImage(file: string, size = MOBILENET_SIZE): Promise<Uint8Array> {
-  const sharp = (await import('sharp')).default;
+  const sharp = sharpLib ?? (sharpLib = (await import('sharp')).default);
   // Checked here, not left to sharp: libvips keeps one error buffer, so concurrent failures can
-  // swap messages, and "missing" must not be reported as "corrupt".
-  await stat(file);
+  // swap messages, and "missing" must not be reported as "corrupt". Synchronous (microseconds), so
+  // no turn of the event loop stands between the call and sharp's start.
+  statSync(file);
   const { data, info } = await sharp(file, { failOn: 'error' })
     .flatten({ background: '#ffffff' })
     .resize(size, size, { fit: 'contain', background: '#ffffff' })
