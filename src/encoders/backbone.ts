@@ -69,9 +69,9 @@ export interface LoadBackboneOptions {
 }
 
 /** `config` with MobileNetV2's runtime set to `runtime` (a command-line choice); a user's ONNX model has no other runtime. */
-export function withRuntime(config: ImageBackboneConfig, runtime: BackboneRuntime | undefined, flag = '--image-runtime'): ImageBackboneConfig {
+export function withRuntime(config: ImageBackboneConfig, runtime: BackboneRuntime | undefined): ImageBackboneConfig {
   if (runtime === undefined) return config;
-  if (config.kind !== 'mobilenet') throw new UsageError(`${flag} ${runtime} chooses MobileNetV2's runtime, but the backbone is the ONNX model ${config.path} (model.backbone), which onnxruntime runs`);
+  if (config.kind !== 'mobilenet') throw new UsageError(`--image-runtime ${runtime} chooses MobileNetV2's runtime, but the backbone is the ONNX model ${config.path} (model.backbone), which onnxruntime runs`);
   return { ...config, runtime };
 }
 
