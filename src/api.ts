@@ -6,7 +6,7 @@
  *   open a run and rank      loadServingModel -> idsToFetch -> index.getMany -> rankCandidates (serve/)
  *   item-vector files        readVectorFile, writeVectorFile, writeEmbeddings (encoders/vector-file.ts)
  *   the vector index         openIndex, loadVectorsInto, closeIndex (index/)
- *   your own image backbone  ImageBackbone, imageFeatures (encoders/; docs/encoders.md)
+ *   image backbones          loadImageBackbone (an encoder config), ImageBackbone, imageFeatures (encoders/; docs/encoders.md)
  */
 export { MmctrError, ConfigError, UsageError } from './util/errors.js';
 export { homeDir, setHomeDir } from './util/paths.js';
@@ -30,3 +30,4 @@ export { closeIndex, loadVectorsInto, openIndex, type IndexOptions, type OpenedI
 
 export { imageFeatures, type ImageFeatureOptions } from './encoders/cache.js';
 export type { FeatureTable, ImageBackbone, ItemContent } from './encoders/types.js';
+export { ImageBackboneConfig, loadImageBackbone, type ImageBackboneConfigInput, type LoadBackboneOptions } from './encoders/backbone.js';

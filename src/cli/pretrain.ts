@@ -7,6 +7,7 @@
 import { Command } from 'commander';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { BackboneRuntime, withRuntime } from '../encoders/backbone.js';
 import { saveModel } from '../engine/checkpoint.js';
 import { SclConfig } from '../pretrain/config.js';
 import { formatTable } from '../pretrain/evaluate.js';
@@ -38,6 +39,8 @@ function trainBar(): { update: (m: string, p: { step: number; steps: number; los
   return { update: (m, p) => bar.update(p.step, p.steps, `${m} loss ${p.loss.toFixed(4)} | ${p.pairsPerSec.toFixed(0)} pairs/s`), stop: () => bar.stop() };
 }
 
+const IMAGE_RUNTIME_HELP = "MobileNetV2's runtime: onnx (onnxruntime-node), tfjs (tfjs-wasm) or auto (onnx when onnxruntime-node is installed; the config's model.backbone.runtime)";
+
 /** Registers `mmctr pretrain ...` and `mmctr encode`; returns the `pretrain` command for its other subcommands. */
 export function registerPretrain(program: Command): Command {
   const pre = program.command('pretrain').description('SCL: contrastive pre-training of item vectors on search -> purchase pairs');
@@ -49,9 +52,11 @@ export function registerPretrain(program: Command): Command {
     .option('--spec <dataset.json>', 'dataset (default: data.spec of the config)', datasetFile)
     .option('--variant <name>', `${VARIANTS.join(', ')}`, oneOf(VARIANTS), 'scl' as Variant)
     .option('--seed <n>', 'random seed (overrides the config)', seedNumber)
+    .option('--image-runtime <runtime>', IMAGE_RUNTIME_HELP, oneOf(BackboneRuntime.options))
     .option('--json', 'print the report as one JSON object')
-    .action(async (file: string, opts: { out: string; spec?: string; variant: Variant; seed?: number; json?: boolean }) => {
+    .action(async (file: string, opts: { out: string; spec?: string; variant: Variant; seed?: number; imageRuntime?: BackboneRuntime; json?: boolean }) => {
       const c = loadSclConfig(file, opts.seed);
+      c.model.backbone = withRuntime(c.model.backbone, opts.imageRuntime);
       const { data, table } = await loadInputs(c, opts.spec);
       const prep = prepare(c, data.items, data.searches, table);
       const bar = trainBar();
@@ -97,9 +102,10 @@ export function registerPretrain(program: Command): Command {
     .requiredOption('--out <file>', 'the .safetensors file to write (read by train data.vectors and serve --vectors)')
     .option('--model <model.safetensors>', 'a trained SCL model (`mmctr pretrain train`): its fused text + image vectors for every item', sclModelFile)
     .option('--cache <dir>', "the image feature cache folder (default: the model config's featureCache, else runs/features)")
+    .option('--image-runtime <runtime>', IMAGE_RUNTIME_HELP, oneOf(BackboneRuntime.options))
     .option('--json', 'print the report as one JSON object')
-    .action(async (dataset: string, opts: { out: string; model?: string; cache?: string; json?: boolean }) => {
-      const report = await encodeDataset(dataset, opts.out, { model: opts.model, cacheDir: opts.cache, progress: progressBar });
+    .action(async (dataset: string, opts: { out: string; model?: string; cache?: string; imageRuntime?: BackboneRuntime; json?: boolean }) => {
+      const report = await encodeDataset(dataset, opts.out, { model: opts.model, cacheDir: opts.cache, runtime: opts.imageRuntime, progress: progressBar });
       console.log(opts.json ? JSON.stringify(report) : encodeLines(report).join('\n'));
     });
   commandWithAlias(pre, 'embed', 'embed', (command) =>

@@ -10,8 +10,10 @@
  * the whole garment), RGB bytes / 255, as nsfwjs does.
  *
  * Used directly (workers = 0) and by each worker thread of `mobilenet.ts` (one model per thread).
+ * `decodeImage` is the one image decoder of the encoders: the ONNX runtime (onnx-backbone.ts)
+ * decodes with it too, so both runtimes see the same pixels.
  */
-import { stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { EncoderError } from './errors.js';
@@ -19,7 +21,7 @@ import { EncoderError } from './errors.js';
 export const MOBILENET_ID = 'mobilenetv2-nsfwjs-4.3.0/average_pooling2d_1/224';
 export const MOBILENET_DIM = 1280;
 export const MOBILENET_SIZE = 224;
-const ENDPOINT = 'average_pooling2d_1';
+export const MOBILENET_ENDPOINT = 'average_pooling2d_1';
 
 type Tf = typeof import('@tensorflow/tfjs');
 interface NsfwModel {
@@ -67,12 +69,19 @@ async function loadTf(): Promise<Tf> {
   return tfPromise;
 }
 
-/** Decodes and resizes one image to 224x224x3 RGB bytes; throws on unreadable files. */
+let sharpLib: typeof import('sharp').default | null = null;
+
+/**
+ * Decodes and resizes one image to 224x224x3 RGB bytes; throws on unreadable files. After the
+ * first call, sharp's work is queued on libuv's threads before this returns its promise, so a
+ * caller that then blocks its thread (onnxruntime's run) has the decode done meanwhile.
+ */
 export async function decodeImage(file: string, size = MOBILENET_SIZE): Promise<Uint8Array> {
-  const sharp = (await import('sharp')).default;
+  const sharp = sharpLib ?? (sharpLib = (await import('sharp')).default);
   // Checked here, not left to sharp: libvips keeps one error buffer, so concurrent failures can
-  // swap messages, and "missing" must not be reported as "corrupt".
-  await stat(file);
+  // swap messages, and "missing" must not be reported as "corrupt". Synchronous (microseconds), so
+  // no turn of the event loop stands between the call and sharp's start.
+  statSync(file);
   const { data, info } = await sharp(file, { failOn: 'error' })
     .flatten({ background: '#ffffff' })
     .resize(size, size, { fit: 'contain', background: '#ffffff' })
@@ -86,7 +95,8 @@ export async function decodeImage(file: string, size = MOBILENET_SIZE): Promise<
   return new Uint8Array(data.buffer, data.byteOffset, data.length);
 }
 
-function reasonOf(err: unknown): string {
+/** The failed-row reason of a decode error: "missing file: ..." or "unreadable image: ...". */
+export function reasonOf(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
   if ((err as NodeJS.ErrnoException)?.code === 'ENOENT' || /no such file|missing/i.test(msg)) return `missing file: ${msg}`;
   return `unreadable image: ${msg}`;
@@ -157,10 +167,10 @@ export async function loadMobileNetCore(batchSize = 8): Promise<MobileNetCore> {
 /** The layers model cut at the average pool (nsfwjs builds and caches it on first infer). */
 function intermediate(tf: Tf, model: NsfwModel): import('@tensorflow/tfjs').LayersModel {
   const m = model as unknown as { intermediateModels: Record<string, import('@tensorflow/tfjs').LayersModel> };
-  if (!m.intermediateModels[ENDPOINT]) {
-    tf.tidy(() => model.infer(tf.zeros([MOBILENET_SIZE, MOBILENET_SIZE, 3]), ENDPOINT));
+  if (!m.intermediateModels[MOBILENET_ENDPOINT]) {
+    tf.tidy(() => model.infer(tf.zeros([MOBILENET_SIZE, MOBILENET_SIZE, 3]), MOBILENET_ENDPOINT));
   }
-  const cut = m.intermediateModels[ENDPOINT];
-  if (!cut) throw new EncoderError(`nsfwjs: no intermediate model for ${ENDPOINT}`);
+  const cut = m.intermediateModels[MOBILENET_ENDPOINT];
+  if (!cut) throw new EncoderError(`nsfwjs: no intermediate model for ${MOBILENET_ENDPOINT}`);
   return cut;
 }

@@ -1,27 +1,38 @@
 /**
  * The built-in image backbone: MobileNetV2 (weights from the nsfwjs@4.3.0 package), 1280-d
- * average-pool features. tfjs's wasm backend has no threads under Node, so parallelism comes from
- * worker_threads, one model per worker; images are split into contiguous chunks across workers.
- * `workers: 0` runs in the calling thread (tests, tiny jobs).
+ * average-pool features, on either runtime: tfjs-wasm, or onnxruntime-node over the converted
+ * graph (mobilenet-onnx.ts). Parallelism comes from worker_threads, one model per worker, fed
+ * chunks of images from a shared queue: tfjs's wasm backend has no threads under Node, and
+ * MobileNetV2's small convolutions scale worse over onnxruntime's intra-op threads (which also
+ * spin-wait on a core another job holds) than over whole images. `workers: 0` runs in the
+ * calling thread (tests, tiny jobs).
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { EncoderError } from './errors.js';
-import { loadMobileNetCore, MOBILENET_DIM, MOBILENET_ID, type MobileNetCore } from './mobilenet-core.js';
+import { loadMobileNetCore, MOBILENET_DIM, MOBILENET_ID, MOBILENET_SIZE } from './mobilenet-core.js';
+import { OnnxImageBackbone, type OnnxBackboneOptions } from './onnx-backbone.js';
 import type { ImageBackbone } from './types.js';
 
 export { MOBILENET_DIM, MOBILENET_ID } from './mobilenet-core.js';
 
 export interface MobileNetOptions {
+  /** 'tfjs' (default) or 'onnx': the converted graph in `onnxFile` (mobilenet-onnx.ts `mobilenetOnnxFile`). */
+  runtime?: 'tfjs' | 'onnx';
+  onnxFile?: string;
   /** Worker threads, each with its own model; 0 = in-process. Default: available cores (max 8). */
   workers?: number;
-  /** Images per forward pass. Default 8. */
+  /** Images per forward pass. Default 8 (tfjs), 4 (onnx: larger batches are slower per image there). */
   batchSize?: number;
   /** Images per message to a worker (load balancing). Default 32. */
   chunk?: number;
 }
 
+/** What a pool worker loads (mobilenet-worker.ts). */
+export type WorkerModel = { runtime: 'tfjs'; batchSize: number } | { runtime: 'onnx'; options: OnnxBackboneOptions };
+
 type Failed = { index: number; reason: string }[];
+type Core = Pick<ImageBackbone, 'encode'> & { dispose(): Promise<void> | void };
 type Reply = { type: 'ready' } | { type: 'done'; id: number; features: Float32Array; failed: Failed } | { type: 'error'; id: number; message: string };
 
 class PoolWorker {
@@ -74,7 +85,7 @@ export class MobileNetV2Backbone implements ImageBackbone {
   readonly dim = MOBILENET_DIM;
 
   private constructor(
-    private readonly core: MobileNetCore | null,
+    private readonly core: Core | null,
     private readonly pool: PoolWorker[],
     private readonly chunk: number,
   ) {}
@@ -82,12 +93,24 @@ export class MobileNetV2Backbone implements ImageBackbone {
   /** Loads the model(s): in-process, or one per worker thread (in parallel). */
   static async load(options: MobileNetOptions = {}): Promise<MobileNetV2Backbone> {
     const workers = options.workers ?? Math.min(8, availableParallelism());
-    const batchSize = options.batchSize ?? 8;
+    const runtime = options.runtime ?? 'tfjs';
+    const batchSize = options.batchSize ?? (runtime === 'tfjs' ? 8 : 4);
     const chunk = options.chunk ?? 32;
     if (!Number.isInteger(workers) || workers < 0) throw new EncoderError(`MobileNetV2: workers must be a non-negative integer, got ${workers}`);
-    if (workers === 0) return new MobileNetV2Backbone(await loadMobileNetCore(batchSize), [], chunk);
+    let model: WorkerModel;
+    if (runtime === 'tfjs') model = { runtime, batchSize };
+    else {
+      if (!options.onnxFile) throw new EncoderError('MobileNetV2: the onnx runtime needs the converted graph (onnxFile)');
+      const onnx: OnnxBackboneOptions = { file: options.onnxFile, id: MOBILENET_ID, inputSize: MOBILENET_SIZE, mean: [0, 0, 0], std: [1, 1, 1], layout: 'NCHW', pooling: 'none', batchSize };
+      model = { runtime, options: onnx };
+    }
+    if (workers === 0) {
+      if (model.runtime === 'tfjs') return new MobileNetV2Backbone(await loadMobileNetCore(batchSize), [], chunk);
+      const b = await OnnxImageBackbone.load({ ...model.options, threads: 1 });
+      return new MobileNetV2Backbone({ encode: (paths) => b.encode(paths), dispose: () => b.close() }, [], chunk);
+    }
     const url = new URL('./mobilenet-worker.js', import.meta.url);
-    const pool = Array.from({ length: workers }, () => new PoolWorker(new Worker(url, { workerData: { batchSize } })));
+    const pool = Array.from({ length: workers }, () => new PoolWorker(new Worker(url, { workerData: model })));
     try {
       await Promise.all(pool.map((w) => w.ready));
     } catch (err) {
@@ -119,7 +142,7 @@ export class MobileNetV2Backbone implements ImageBackbone {
   }
 
   async close(): Promise<void> {
-    this.core?.dispose();
+    await this.core?.dispose();
     const pool = this.pool.splice(0);
     await Promise.all(pool.map((w) => w.terminate()));
   }

@@ -1,7 +1,7 @@
 /**
  * Scores batches with an exported model in onnxruntime-node: the ONNX backend of a service
  * (`mmctr serve --backend onnx`) and the parity tests. onnxruntime-node is an optional peer
- * dependency (hundreds of MB), loaded only when a scorer is opened.
+ * dependency (hundreds of MB), loaded only when a scorer is opened (util/onnx-runtime.ts).
  *
  * The scorer turns the engine's `Batch` (catalogue indices, vector rows of `batch.vectors`) into
  * the graph's inputs (export/onnx.ts), so the same batch scores the same on either backend. A
@@ -10,32 +10,17 @@
 import type * as Ort from 'onnxruntime-node';
 import type { Batch } from '../data/batches.js';
 import { MmctrError } from '../util/errors.js';
+import { loadOnnxRuntime } from '../util/onnx-runtime.js';
 import type { OnnxGraph } from './onnx.js';
 import { readSideFile, type OnnxSideFile } from './run-export.js';
 
 /** What scoring needs to know of an exported model: its inputs, L and vector width (a side file has them, and so does an OnnxGraph). */
 export type ScoringContract = Pick<OnnxSideFile, 'inputs' | 'historyLength' | 'vectorDim'>;
 
-/** onnxruntime-node is not installed. */
-export class OnnxRuntimeMissingError extends MmctrError {
-  constructor(cause: string) {
-    super(`scoring with an ONNX model needs onnxruntime-node, which is not installed (${cause}): npm install onnxruntime-node`);
-  }
-}
 
 export interface OnnxScorerOptions {
   /** onnxruntime's intra-op threads (default: its own choice, one per core). */
   threads?: number;
-}
-
-async function loadRuntime(): Promise<typeof Ort> {
-  try {
-    return await import('onnxruntime-node');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') throw new OnnxRuntimeMissingError((err as Error).message.split('\n')[0]);
-    throw err;
-  }
 }
 
 export class OnnxScorer {
@@ -56,7 +41,7 @@ export class OnnxScorer {
   }
 
   private static async create(model: string | Uint8Array, side: ScoringContract, options: OnnxScorerOptions): Promise<OnnxScorer> {
-    const ort = await loadRuntime();
+    const ort = await loadOnnxRuntime('scoring with an ONNX model');
     const sessionOptions: Ort.InferenceSession.SessionOptions = {
       ...(options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {}),
       graphOptimizationLevel: 'all',

@@ -23,7 +23,7 @@ import { SumPooling } from '../ctr/models/sum-pooling.js';
 import type { IdFeatures } from '../ctr/parts/id-features.js';
 import type { SimTier } from '../ctr/parts/simtier.js';
 import { ExportError } from './errors.js';
-import { Dim, ElementType, GraphBuilder, OPSET } from './graph.js';
+import { Dim, ElementType, GraphBuilder, OPSET } from '../util/onnx-graph.js';
 
 /** One named input or output of the graph. */
 export interface TensorSpec {

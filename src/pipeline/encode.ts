@@ -12,7 +12,8 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { loadModel, readModelConfig } from '../engine/checkpoint.js';
 import { RandomStream } from '../engine/random.js';
-import { imageFeatures, MobileNetV2Backbone } from '../encoders/index.js';
+import { DEFAULT_BACKBONE, loadImageBackbone, withRuntime, type BackboneRuntime } from '../encoders/backbone.js';
+import { imageFeatures } from '../encoders/index.js';
 import type { FeatureTable, ItemContent } from '../encoders/types.js';
 import { writeEmbeddings, writeVectorFile } from '../encoders/vector-file.js';
 import { featureCacheOf, parseSclConfig, SclConfig } from '../pretrain/config.js';
@@ -49,6 +50,8 @@ export interface EncodeOptions extends PipelineOptions {
   model?: string;
   /** The feature cache folder (default: the model's config's, or the SCL default runs/features). */
   cacheDir?: string;
+  /** MobileNetV2's runtime (`--image-runtime`), instead of the model config's or 'auto'. */
+  runtime?: BackboneRuntime;
 }
 
 function reasonKind(reason: string): NoImageReason {
@@ -79,6 +82,7 @@ export async function encodeDataset(specFile: string, out: string, options: Enco
   let dim: number;
   if (options.model) {
     const { config, featureDim } = sclModelConfig(options.model);
+    config.model.backbone = withRuntime(config.model.backbone, options.runtime);
     table = await withBar(options, 'features', (update) => sclImageFeatures(config.model, items, options.cacheDir ?? featureCacheOf(config), progress(update)));
     if (table.dim !== featureDim) throw new MmctrError(`${options.model} was trained on ${featureDim}-d image features, the backbone gives ${table.dim}`);
     const model = new SclModel(config.model, table.dim, new RandomStream(config.seed));
@@ -87,7 +91,7 @@ export async function encodeDataset(specFile: string, out: string, options: Enco
     vectors = embedItems(model, items, table);
     dim = config.model.outDim;
   } else {
-    const backbone = await MobileNetV2Backbone.load();
+    const backbone = await loadImageBackbone(withRuntime(DEFAULT_BACKBONE, options.runtime));
     try {
       table = await withBar(options, 'features', (update) => imageFeatures(backbone, items, options.cacheDir ?? featureCacheOf({}), progress(update)));
     } finally {

@@ -26,12 +26,13 @@ import { datasetFiles } from './store.js';
 /** Bumped whenever the SCL vectors written for the same config and data change. */
 const SCL_VECTORS_VERSION = 1;
 
-/** A config file with its relative paths (data.spec, featureCache) resolved against its folder; `seed` overrides its seed. */
+/** A config file with its relative paths (data.spec, featureCache, an ONNX backbone's path) resolved against its folder; `seed` overrides its seed. */
 export function loadSclConfig(file: string, seed?: number): SclConfig {
   const c = readSclConfig(file);
   const dir = path.dirname(path.resolve(file));
   if (c.data.spec) c.data.spec = path.resolve(dir, c.data.spec);
   c.featureCache = c.featureCache ? path.resolve(dir, c.featureCache) : featureCacheOf(c);
+  if (c.model.backbone.kind === 'onnx') c.model.backbone.path = path.resolve(dir, c.model.backbone.path);
   if (seed !== undefined) c.seed = seed;
   return c;
 }
@@ -58,7 +59,11 @@ export async function worldReferences(spec: string, data: SearchData, heldOut: r
 
 /** SCL pre-trained on the dataset's searches and every item embedded; returns the vector file (cached). */
 export async function ensureSclVectors(scl: SclConfig, specFile: string, runsDir: string, options: PipelineOptions = {}): Promise<string> {
-  const key = cacheKey({ stage: 'scl-vectors', version: SCL_VECTORS_VERSION, recipe: scl, files: datasetFiles(specFile) });
+  // MobileNetV2's runtime does not change its features (one backbone id), so it stays out of the
+  // recipe, as before there was a choice; a user's ONNX model keys by its file's contents.
+  const { backbone, ...model } = scl.model;
+  const recipe = backbone.kind === 'mobilenet' ? { ...scl, model } : scl;
+  const key = cacheKey({ stage: 'scl-vectors', version: SCL_VECTORS_VERSION, recipe, files: [...datasetFiles(specFile), ...(backbone.kind === 'onnx' ? [backbone.path] : [])] });
   const file = path.join(runsDir, 'vectors', `scl-${key}.safetensors`);
   if (existsSync(file)) {
     options.log?.(`SCL vectors reused: ${file}`);

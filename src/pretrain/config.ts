@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_BACKBONE, ImageBackboneConfig } from '../encoders/backbone.js';
 import { parseConfig, readConfigFile } from '../util/config-file.js';
 import { runsDir } from '../util/paths.js';
 
@@ -38,6 +39,12 @@ export const SclModelConfig = z
      * mean norm of about 12 and a histogram has norm 1, so 12 weighs the two alike.
      */
     colourHistogram: z.number().min(0).default(0),
+    /**
+     * The frozen image backbone (encoders/backbone.ts): `{"kind": "mobilenet", "runtime": "auto" |
+     * "onnx" | "tfjs"}`, or the user's own `{"kind": "onnx", "path", "inputSize", "mean", "std",
+     * "layout", "output", "pooling"}` (docs/encoders.md).
+     */
+    backbone: ImageBackboneConfig.default(DEFAULT_BACKBONE),
   })
   .strict();
 

@@ -1,14 +1,18 @@
 /**
- * The real MobileNetV2 backbone (weights inside the nsfwjs package). The only test file that loads
- * the model (about a second here, up to 10 s on a slow machine).
+ * The real MobileNetV2 backbone (weights inside the nsfwjs package), on tfjs-wasm and converted to
+ * ONNX on onnxruntime-node. The only test file that loads the model (about a second here, up to
+ * 10 s on a slow machine).
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { test } from 'node:test';
+import { loadImageBackbone } from '../../src/encoders/backbone.js';
 import { imageFeatures } from '../../src/encoders/cache.js';
 import { MOBILENET_DIM, MOBILENET_ID, MobileNetV2Backbone } from '../../src/encoders/mobilenet.js';
+import { mobilenetOnnxFile } from '../../src/encoders/mobilenet-onnx.js';
+import { onnxRuntimeAvailable } from '../../src/util/onnx-runtime.js';
 import { builtinItems, writeBuiltinImages } from '../../src/world/catalog.js';
 import { tempDir } from '../data/helpers.js';
 
@@ -86,4 +90,40 @@ test('MobileNetV2: 1280-d finite deterministic features of built-in catalogue im
   } finally {
     await local.close();
   }
+});
+
+const noOrt = absent || ((await onnxRuntimeAvailable()) ? '' : 'onnxruntime-node is not installed (npm install onnxruntime-node); the ONNX runtime of MobileNetV2 is not tested');
+
+test('MobileNetV2 converted to ONNX: onnxruntime gives the tfjs features (cosine >= 0.9999), under the same id; the graph is converted once', { skip: noOrt || false }, async () => {
+  const items = builtinItems(6);
+  const root = path.join(dir, 'parity');
+  await writeBuiltinImages(items, root);
+  const files = items.map((it) => path.join(root, it.image));
+  const garbage = path.join(root, 'garbage.png');
+  writeFileSync(garbage, Buffer.from('not an image'));
+  const models = path.join(dir, 'backbones');
+
+  const tfjs = await loadImageBackbone({ kind: 'mobilenet', runtime: 'tfjs' }, { threads: 0 });
+  const onnx = await loadImageBackbone({ kind: 'mobilenet', runtime: 'onnx' }, { threads: 1, modelCacheDir: models });
+  try {
+    assert.equal(onnx.id, tfjs.id);
+    assert.equal(onnx.dim, MOBILENET_DIM);
+    const a = await tfjs.encode(files);
+    const b = await onnx.encode([...files, garbage]);
+    assert.deepEqual(b.failed.map((f) => [f.index, /unreadable image/.test(f.reason)]), [[files.length, true]]);
+    for (let i = 0; i < files.length; i++) {
+      const row = (f: Float32Array) => f.subarray(i * MOBILENET_DIM, (i + 1) * MOBILENET_DIM);
+      const c = cosine(row(a.features), row(b.features));
+      assert.ok(c >= 0.9999, `image ${i}: cosine ${c}`);
+    }
+  } finally {
+    await tfjs.close?.();
+    await onnx.close?.();
+  }
+  // Keyed by the weights: a second use finds the file and does not write it again.
+  const file = await mobilenetOnnxFile(models);
+  const mtime = statSync(file).mtimeMs;
+  assert.equal(await mobilenetOnnxFile(models), file);
+  assert.equal(statSync(file).mtimeMs, mtime);
+  assert.match(path.basename(file), /^mobilenetv2-[0-9a-f]{16}\.onnx$/);
 });

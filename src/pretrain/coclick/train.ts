@@ -6,6 +6,7 @@
  * distinct items. In-batch negatives, optionally a MoCo queue (the batch's items masked out of
  * it) and uniformly drawn catalogue items as extra constant negatives.
  */
+import { DEFAULT_BACKBONE } from '../../encoders/backbone.js';
 import { noGrad } from '../../engine/autograd.js';
 import { embeddingLookup } from '../../engine/ops/index.js';
 import { RandomStream } from '../../engine/random.js';
@@ -25,7 +26,7 @@ export interface CoClickResult extends ContrastiveResult {
 export function contrastiveConfig(c: CoClickConfig): ContrastiveConfig {
   return {
     seed: c.seed,
-    model: { ...c.model, maxTokens: c.text.maxTokens, fusion: 'sum', keySide: 'fused', colourHistogram: 0 },
+    model: { ...c.model, maxTokens: c.text.maxTokens, fusion: 'sum', keySide: 'fused', colourHistogram: 0, backbone: DEFAULT_BACKBONE },
     loss: { tau: c.loss.tau, queueSize: c.loss.queueSize, momentum: c.loss.momentum },
     train: c.train,
   };

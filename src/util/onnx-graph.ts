@@ -1,12 +1,14 @@
 /**
- * A small writer of ONNX graphs over the compiled ONNX protobuf schema of `onnx-proto` (ONNX
+ * The one writer of ONNX graphs, over the compiled ONNX protobuf schema of `onnx-proto` (ONNX
  * 1.10, IR 8): named inputs and outputs, weights as initialisers (raw little-endian bytes, so a
  * 10 MB table is one copy, not an array of JS numbers), and nodes whose outputs are named after
  * the model part that made them, so a graph viewer (Netron) shows the model's own structure.
+ * In util/ because two stages write graphs: export/ (trained CTR models) and encoders/ (the
+ * MobileNetV2 converted from tfjs).
  */
 import pkg from 'onnx-proto';
-import { packageVersion } from '../util/paths.js';
-import { ExportError } from './errors.js';
+import { MmctrError } from './errors.js';
+import { packageVersion } from './paths.js';
 
 const { onnx } = pkg;
 
@@ -50,7 +52,7 @@ export class GraphBuilder {
   }
 
   input(name: string, type: ElementType, dims: readonly Dim[], meaning: string): string {
-    if (this.names.has(name)) throw new ExportError(`input ${name}`, 'declared twice in one graph (an exporter bug)');
+    if (this.names.has(name)) throw new MmctrError(`ONNX graph input ${name} declared twice (a graph-writer bug)`);
     this.names.add(name);
     this.inputs.push(valueInfo(name, type, dims, meaning));
     return name;
@@ -58,7 +60,7 @@ export class GraphBuilder {
 
   /** Declares `value` as the float32 graph output `name` (through an Identity, so the output keeps its name). */
   output(name: string, value: string, dims: readonly Dim[], meaning: string): void {
-    if (this.names.has(name)) throw new ExportError(`output ${name}`, 'declared twice in one graph (an exporter bug)');
+    if (this.names.has(name)) throw new MmctrError(`ONNX graph output ${name} declared twice (a graph-writer bug)`);
     this.names.add(name);
     this.nodes.push(onnx.NodeProto.create({ opType: 'Identity', input: [value], output: [name], name }));
     this.outputs.push(valueInfo(name, 'float32', dims, meaning));
