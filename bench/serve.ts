@@ -32,7 +32,7 @@
  * worker threads; default 0 = the main thread, as `mmctr serve`), --no-redis, --no-onnx.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -41,13 +41,10 @@ import { blasCoreChosen, native } from '../src/engine/native.js';
 import { simTierCounts } from '../src/engine/ops/simtier.js';
 import { RandomStream } from '../src/engine/random.js';
 import { ensureDefaultModel } from '../src/serve/default-model.js';
-import { loadServingModel } from '../src/serve/model-state.js';
-import { idsToFetch, rankCandidates } from '../src/serve/ranker.js';
-import { readEmbeddings } from '../src/encoders/vector-file.js';
 import { SampleStore } from '../src/data/store.js';
 import { readExperimentConfig } from '../src/ctr/run.js';
 import { freePort } from '../src/util/net.js';
-import { homeDir } from '../src/util/paths.js';
+import { homeDir, repoRoot } from '../src/util/paths.js';
 import { metric, numberFlag, openLoop, quantile, startHttpFloor, startServer as startChild } from './serve-child.js';
 
 // This process's kernels (the GEMM rate, the SimTier kernel, building the defaults) on one
@@ -185,27 +182,15 @@ function gemmRate(): number {
 }
 
 /**
- * The forward pass alone, in this process on one thread: CPU per request of rankCandidates (the
- * batch built from ids and vectors, the model, the ranked list) over `bodies`, without HTTP.
+ * The forward pass alone, without HTTP: CPU per request of rankCandidates over `bodies`, one
+ * thread, in a fresh process (bench/serve-forward.ts), so this process's own heap (the open
+ * loops' records) and its garbage collections are not counted.
  */
-async function forwardCpu(run: string, vectorsFile: string | undefined, bodies: string[]): Promise<number> {
-  const model = await loadServingModel(run, 1);
-  const vectorOf = new Map<string, Float32Array>();
-  if (vectorsFile) {
-    const e = readEmbeddings(vectorsFile);
-    e.ids.forEach((id, i) => vectorOf.set(id, e.vectors.subarray(i * e.dim, (i + 1) * e.dim)));
-  }
-  const dim = vectorOf.values().next().value?.length ?? 128;
-  const inputs = bodies.map((b) => JSON.parse(b) as { behaviours: string[]; candidates: string[] });
-  const once = async (input: (typeof inputs)[number]) => {
-    const { unique } = idsToFetch(model, input);
-    await rankCandidates(model, input, unique, unique.map((id) => vectorOf.get(id) ?? null), dim);
-  };
-  for (let i = 0; i < 100; i++) await once(inputs[i % inputs.length]);
-  const n = 400, before = process.cpuUsage();
-  for (let i = 0; i < n; i++) await once(inputs[i % inputs.length]);
-  const used = process.cpuUsage(before);
-  return (used.user + used.system) / 1000 / n;
+function forwardCpu(run: string, vectorsFile: string | undefined, bodiesFile: string): number {
+  const script = path.join(repoRoot(), 'dist', 'bench', 'serve-forward.js');
+  const r = spawnSync(process.execPath, [script, run, vectorsFile ?? '', bodiesFile], { encoding: 'utf8', env: { ...process.env, MMCTR_THREADS: '1' } });
+  if (r.status !== 0) throw new Error(`bench/serve-forward.ts failed: ${r.stderr}`);
+  return Number(JSON.parse(r.stdout.trim().split('\n').pop()!).cpuMsPerRequest);
 }
 
 interface OpenLoopResult {
@@ -318,8 +303,10 @@ try {
 } finally {
   await floor.stop();
 }
-const forwardDefault = await forwardCpu(manifest.run, config.data.vectors, bodies);
-const forwardId = await forwardCpu(idOnly.run, undefined, bodies);
+const bodiesFile = path.join(tmp, 'bodies.json');
+writeFileSync(bodiesFile, JSON.stringify(bodies));
+const forwardDefault = forwardCpu(manifest.run, config.data.vectors, bodiesFile);
+const forwardId = forwardCpu(idOnly.run, undefined, bodiesFile);
 Object.assign(results, { forward_cpu_ms: round(forwardDefault, 2), forward_cpu_ms_id_only: round(forwardId, 2) });
 for (const [label, total, forward] of [['default model', results.cpu_ms_per_request!, forwardDefault], ['ID-only DIN', results.cpu_ms_per_request_id_only!, forwardId]] as const) {
   const http = results.http_floor_cpu_ms_per_request!;
