@@ -8,6 +8,19 @@ import { ACTIVATIONS } from '../nn/activation.js';
 
 export const Activation = z.enum(ACTIVATIONS);
 
+/**
+ * The rows of one ID table. 'full': one per id of the vocabulary (and row 0). `minCount`: ids
+ * with fewer than n samples in the training split (ids never seen in training among them) share
+ * row 0 with ids the store never saw and missing values. `hashBuckets`: each id's index hashed
+ * (seeded) into n rows; the run log counts the ids that share a row.
+ */
+export const TableSize = z.union([
+  z.literal('full'),
+  z.object({ minCount: z.number().int().min(2, { message: 'minCount 1 keeps every id seen in training; give at least 2, or "full"' }) }).strict(),
+  z.object({ hashBuckets: z.number().int().positive(), seed: z.number().int().nonnegative().default(0) }).strict(),
+]);
+export type TableSize = z.infer<typeof TableSize>;
+
 const common = {
   /** Width of every ID embedding (item, category, brand, shop, user). */
   embeddingDim: z.number().int().positive().default(32),
@@ -37,6 +50,12 @@ const common = {
    * reserved 'missing' row. Default none.
    */
   userFields: z.array(z.string().min(1)).refine((f) => new Set(f).size === f.length, { message: 'lists a field twice' }).default([]),
+  /**
+   * How many rows each ID table has, by table: `item`, `user`, an item field's name (as in
+   * itemFields) or `user.<field>` (a user field). Absent tables are 'full'. docs/scaling.md
+   * "Bounded embedding tables" has the measured quality cost of each mode.
+   */
+  embeddingTables: z.record(z.string().min(1), TableSize).default({}),
 };
 
 /** SimTier: the histogram of cosine(target, behaviour) over N equal tiers of [-1, 1], into the over-MLP. */

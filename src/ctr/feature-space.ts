@@ -11,5 +11,5 @@ export function featureSpaceOf(store: SampleStore): FeatureSpace {
   }
   const userFields: FeatureSpace['userFields'] = {};
   for (const [f, field] of Object.entries(store.userFields)) userFields[f] = { vocab: field.vocab.length, ofUser: Int32Array.from(field.index) };
-  return { items: meta.items, users: meta.users, itemFields, userFields, historyLength: meta.config.historyLength };
+  return { items: meta.items, users: meta.users, itemFields, userFields, historyLength: meta.config.historyLength, trainingCounts: () => store.trainingCounts() };
 }

@@ -17,10 +17,11 @@ import { cacheKey } from '../util/cache-key.js';
 import { ExperimentConfig, MakeConfig, TrainConfig } from './config.js';
 import { featureSpaceOf } from './feature-space.js';
 import { Evaluation } from './metrics.js';
-import { createMake, createModel, CtrModel, Make } from './models/index.js';
+import { boundedTables, createMake, createModel, CtrModel, Make } from './models/index.js';
 import { MakeCrossFit } from './models/make.js';
 import type { DinExtras } from './models/din.js';
 import { ItemVectorTable, loadItemVectors } from './parts/item-vectors.js';
+import { describeTableRows } from './parts/table-rows.js';
 import { evaluateSplit, fit, FitOptions, FitResult } from './trainer.js';
 
 /** Reads and validates an experiment config; its file paths (data.vectors, model.make.module) become absolute, relative to the file. */
@@ -201,6 +202,8 @@ export function trainRun(config: ExperimentConfig, store: SampleStore, runDir: s
   }
   const model = createModel(config.model, featureSpaceOf(store), config.train.seed, extras);
   log(`${config.model.model}: ${model.parameterCount().toLocaleString('en')} parameters; training ${config.train.epochs} epoch(s)`);
+  const tables = boundedTables(model);
+  for (const t of tables) log(describeTableRows(t));
   const result = fit(model, store, config.train, { ...options, log, checkpointDir: path.join(runDir, 'checkpoints') });
   log(`kept epoch ${result.keptEpoch} of ${result.epochs.length} (train.keep ${config.train.keep}; best on validation ${config.train.monitor}: epoch ${result.bestEpoch})`);
   const test = evaluateSplit(model, store, 'test');
@@ -209,7 +212,7 @@ export function trainRun(config: ExperimentConfig, store: SampleStore, runDir: s
   const notes = [samplingNote(store.meta)].filter((n): n is string => n !== null);
   for (const n of notes) log(`note: ${n}`);
   saveModel(path.join(runDir, 'model.safetensors'), model, config);
-  writeTextAtomic(path.join(runDir, 'metrics.json'), JSON.stringify({ fit: result, test, make, notes }, null, 2));
+  writeTextAtomic(path.join(runDir, 'metrics.json'), JSON.stringify({ fit: result, test, make, notes, ...(tables.length > 0 ? { tables } : {}) }, null, 2));
   return { dir: runDir, seed: config.train.seed, fit: result, test, make };
 }
 

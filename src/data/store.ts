@@ -143,6 +143,7 @@ export class SampleStore {
   private userFieldsRead: UserFields | null = null;
   private itemIndexBuilt: Map<string, number> | null = null;
   private userIndexBuilt: Map<string, number> | null = null;
+  private countsBuilt: { items: Int32Array; users: Int32Array } | null = null;
 
   private constructor(
     /** The store folder (absolute). */
@@ -218,6 +219,29 @@ export class SampleStore {
       for (const r of opened) r.close();
       throw err;
     }
+  }
+
+  /**
+   * Training samples per item and per user index (arrays of length items + 1 and users + 1),
+   * counted once from the training split's item and user columns, read in blocks.
+   */
+  trainingCounts(): { items: Int32Array; users: Int32Array } {
+    if (this.countsBuilt) return this.countsBuilt;
+    const items = new Int32Array(this.meta.items + 1), users = new Int32Array(this.meta.users + 1);
+    for (const [column, counts] of [['item', items], ['user', users]] as const) {
+      const reader = new ColumnReader(splitFile(this.dir, 'train', column), 'i32');
+      try {
+        const block = new Int32Array(Math.min(reader.records, 1 << 20));
+        for (let start = 0; start < reader.records; start += block.length) {
+          const n = Math.min(block.length, reader.records - start);
+          const ids = reader.read(start, n, block) as Int32Array;
+          for (let i = 0; i < n; i++) counts[ids[i]]++;
+        }
+      } finally {
+        reader.close();
+      }
+    }
+    return (this.countsBuilt = { items, users });
   }
 
   /**

@@ -281,7 +281,9 @@ function attention(e: Emit, path: string, att: TargetAttention, q: string, keys:
 function idFeatures(e: Emit, path: string, f: IdFeatures): { target: string; history: string; user: string | null } {
   const { g, w, inputs } = e;
   const embed = (ids: string, what: string) => {
-    const parts = [g.op('Gather', [w.table(f.itemTable), ids], `${path}.${what}.item`)];
+    // A bounded item table reads its row through the index -> row map first (ids are catalogue indices, never past it).
+    const rows = f.itemRows ? g.op('Gather', [w.indexMap(`${path}.item_rows`, f.itemRows), ids], `${path}.${what}.item_row`) : ids;
+    const parts = [g.op('Gather', [w.table(f.itemTable), rows], `${path}.${what}.item`)];
     for (const ft of f.fieldTables) {
       const value = g.op('Gather', [w.indexMap(`${path}.${ft.field}_of_item`, ft.ofItem), ids], `${path}.${what}.${ft.field}_index`);
       parts.push(g.op('Gather', [w.table(ft.table), value], `${path}.${what}.${ft.field}`));
@@ -291,7 +293,16 @@ function idFeatures(e: Emit, path: string, f: IdFeatures): { target: string; his
   const target = embed(inputs.item, 'target');
   const history = embed(inputs.histItems, 'history');
   const userParts: string[] = [];
-  if (f.userTable) userParts.push(g.op('Gather', [w.table(f.userTable), inputs.user], `${path}.user`));
+  if (f.userTable) {
+    let rows = inputs.user;
+    if (f.userRows) {
+      // As the model: a user index past the map (a user the store never saw) reads row 0.
+      const padded = Int32Array.from([...f.userRows, 0]);
+      const at = g.op('Min', [inputs.user, g.int64(`${path}.user_rows_last`, [f.userRows.length], [])], `${path}.user_rows_at`);
+      rows = g.op('Gather', [g.int64(`${path}.user_rows`, padded, [padded.length]), at], `${path}.user_row`);
+    }
+    userParts.push(g.op('Gather', [w.table(f.userTable), rows], `${path}.user`));
+  }
   f.userFieldTables.forEach((uf, i) => {
     // A user index past the field's map (a user the store never saw) reads value 0, 'missing', as the model does.
     const padded = Int32Array.from([...uf.ofUser, 0]);

@@ -6,6 +6,7 @@ import { Tensor } from '../../engine/tensor.js';
 import type { Batch } from '../../data/batches.js';
 import type { MakeConfig, ModelConfig } from '../config.js';
 import type { FeatureSpace } from '../parts/id-features.js';
+import type { TableRows } from '../parts/table-rows.js';
 import type { ItemVectorTable } from '../parts/item-vectors.js';
 import { Din, DinExtras } from './din.js';
 import { Make } from './make.js';
@@ -24,6 +25,11 @@ export function createModel(config: ModelConfig, space: FeatureSpace, seed: numb
     case 'din': return new Din(config, space, rng, extras);
     case 'sum-pooling': return new SumPooling(config, space, rng);
   }
+}
+
+/** A model's bounded ID tables (model.embeddingTables), for the run log; empty when all are full. */
+export function boundedTables(model: CtrModel): TableRows[] {
+  return model instanceof Din || model instanceof SumPooling ? model.features.tableRows : [];
 }
 
 export function createMake(config: MakeConfig, vectors: ItemVectorTable, seed: number): Make {

@@ -13,6 +13,8 @@ import { Tensor } from '../../engine/tensor.js';
 import { historyMask, type Batch } from '../../data/batches.js';
 import { ITEM_FIELDS, type ItemField } from '../../data/store.js';
 import { ConfigError } from '../../util/errors.js';
+import type { TableSize } from '../config.js';
+import { countsOfValues, tableRows, type TableRows } from './table-rows.js';
 
 /** What a model needs to know about the data: vocabulary sizes and each item's attributes. */
 export interface FeatureSpace {
@@ -23,6 +25,8 @@ export interface FeatureSpace {
   /** Per user field: vocabulary size and the value index of every user (index 0 = 'missing'); absent: none. */
   userFields?: Record<string, { vocab: number; ofUser: Int32Array }>;
   historyLength: number;
+  /** Training samples per item and per user index (read only for a minCount table); absent: no store behind it. */
+  trainingCounts?: () => { items: Int32Array; users: Int32Array };
 }
 
 export interface IdFeaturesArgs {
@@ -32,6 +36,8 @@ export interface IdFeaturesArgs {
   userEmbedding: boolean;
   /** User fields embedded beside the user (default none). */
   userFields?: readonly string[];
+  /** Rows per table (item, user, an item field, user.<field>); absent tables are 'full' (ctr/config.ts). */
+  embeddingTables?: Readonly<Record<string, TableSize>>;
 }
 
 export interface EmbeddedBatch {
@@ -56,6 +62,11 @@ export class IdFeatures extends Module {
   readonly userFieldTables: { table: SparseEmbedding; ofUser: Int32Array }[] = [];
   readonly itemDim: number;
   readonly userDim: number;
+  /** Item / user index -> row of a bounded table (null: 'full', the index is the row); field maps are folded into ofItem / ofUser. */
+  readonly itemRows: Int32Array | null = null;
+  readonly userRows: Int32Array | null = null;
+  /** The bounded tables, for the run log; empty when every table is full. */
+  readonly tableRows: TableRows[] = [];
 
   constructor(
     readonly space: FeatureSpace,
@@ -65,7 +76,22 @@ export class IdFeatures extends Module {
     super();
     const init = normal(args.embeddingInitStd);
     const d = args.embeddingDim;
-    this.itemTable = this.table('item', new SparseEmbedding({ rows: space.items + 1, dim: d, init }, rng.fork('item')));
+    const sizes = args.embeddingTables ?? {};
+    checkTableKeys(sizes, args);
+    const counts = () => {
+      if (!space.trainingCounts) throw new ConfigError('model.embeddingTables', ['minCount needs the training split of a sample store to count ids in; this model was built without one']);
+      return space.trainingCounts();
+    };
+    // Index -> row for a table; the rows it needs (vocab + 1 when full).
+    const bound = (key: string, vocab: number, ofOwners: () => Int32Array): { remap: Int32Array | null; rows: number } => {
+      const b = tableRows(key, sizes[key] ?? 'full', vocab, ofOwners);
+      if (!b) return { remap: null, rows: vocab + 1 };
+      this.tableRows.push(b.summary);
+      return { remap: b.remap, rows: b.summary.rows };
+    };
+    const item = bound('item', space.items, () => counts().items);
+    this.itemRows = item.remap;
+    this.itemTable = this.table('item', new SparseEmbedding({ rows: item.rows, dim: d, init }, rng.fork('item')));
     for (const field of args.itemFields) {
       const f = Object.hasOwn(space.itemFields, field) ? space.itemFields[field] : undefined;
       if (!f) {
@@ -77,9 +103,15 @@ export class IdFeatures extends Module {
       }
       // Canonical fields keep their own table name; attributes are attr_<name> (an identifier).
       const tableName = (ITEM_FIELDS as readonly string[]).includes(field) ? field : `attr_${field.replace(/[^A-Za-z0-9_]/g, '_')}`;
-      this.fieldTables.push({ field, ofItem: f.ofItem, table: this.table(tableName, new SparseEmbedding({ rows: f.vocab + 1, dim: d, init }, rng.fork(field))) });
+      const rows = bound(field, f.vocab, () => countsOfValues(counts().items, f.ofItem, f.vocab));
+      const ofItem = rows.remap ? f.ofItem.map((v) => rows.remap![v]) : f.ofItem;
+      this.fieldTables.push({ field, ofItem, table: this.table(tableName, new SparseEmbedding({ rows: rows.rows, dim: d, init }, rng.fork(field))) });
     }
-    if (args.userEmbedding) this.userTable = this.table('user', new SparseEmbedding({ rows: space.users + 1, dim: d, init }, rng.fork('user')));
+    if (args.userEmbedding) {
+      const user = bound('user', space.users, () => counts().users);
+      this.userRows = user.remap;
+      this.userTable = this.table('user', new SparseEmbedding({ rows: user.rows, dim: d, init }, rng.fork('user')));
+    }
     for (const field of args.userFields ?? []) {
       const f = space.userFields && Object.hasOwn(space.userFields, field) ? space.userFields[field] : undefined;
       if (!f)
@@ -87,7 +119,9 @@ export class IdFeatures extends Module {
           `'${field}' is not a user field of this data; it has: ${Object.keys(space.userFields ?? {}).join(', ') || 'none'} (list attributes under users.attributes in the dataset spec)`,
         ]);
       const tableName = `user_${field.replace(/[^A-Za-z0-9_]/g, '_')}`;
-      this.userFieldTables.push({ ofUser: f.ofUser, table: this.table(tableName, new SparseEmbedding({ rows: f.vocab + 1, dim: d, init }, rng.fork(tableName))) });
+      const rows = bound(`user.${field}`, f.vocab, () => countsOfValues(counts().users, f.ofUser, f.vocab));
+      const ofUser = rows.remap ? f.ofUser.map((v) => rows.remap![v]) : f.ofUser;
+      this.userFieldTables.push({ ofUser, table: this.table(tableName, new SparseEmbedding({ rows: rows.rows, dim: d, init }, rng.fork(tableName))) });
     }
     this.itemDim = d * (1 + this.fieldTables.length);
     this.userDim = d * ((this.userTable ? 1 : 0) + this.userFieldTables.length);
@@ -95,7 +129,7 @@ export class IdFeatures extends Module {
 
   /** Item vectors for catalogue indices (any shape), [...shape, itemDim]. */
   embedItems(items: Int32Array, shape: readonly number[]): Tensor {
-    const parts = [this.itemTable.lookup(items, shape)];
+    const parts = [this.itemTable.lookup(this.itemRows ? rowsOf(items, this.itemRows) : items, shape)];
     for (const f of this.fieldTables) {
       const attr = new Int32Array(items.length);
       for (let i = 0; i < items.length; i++) attr[i] = f.ofItem[items[i]];
@@ -118,7 +152,7 @@ export class IdFeatures extends Module {
 
   /** [B, userDim]: the user id's row and each user field's row (users the store never saw: index 0, 'missing'), or null. */
   private embedUser(users: Int32Array, B: number): Tensor | null {
-    const parts = this.userTable ? [this.userTable.lookup(users, [B])] : [];
+    const parts = this.userTable ? [this.userTable.lookup(this.userRows ? rowsOf(users, this.userRows) : users, [B])] : [];
     for (const f of this.userFieldTables) {
       const value = new Int32Array(B);
       for (let b = 0; b < B; b++) value[b] = users[b] < f.ofUser.length ? f.ofUser[users[b]] : 0;
@@ -126,4 +160,21 @@ export class IdFeatures extends Module {
     }
     return parts.length === 0 ? null : parts.length === 1 ? parts[0] : concat(parts, 1);
   }
+}
+
+/** The rows of indices through a bounded table's map; an index past it (an id the store never saw) reads row 0. */
+function rowsOf(ids: Int32Array, remap: Int32Array): Int32Array {
+  const out = new Int32Array(ids.length);
+  for (let i = 0; i < ids.length; i++) out[i] = ids[i] < remap.length ? remap[ids[i]] : 0;
+  return out;
+}
+
+/** Every key of model.embeddingTables names a table this model has (item, user, a listed item field, user.<listed user field>). */
+function checkTableKeys(sizes: Readonly<Record<string, TableSize>>, args: IdFeaturesArgs): void {
+  const known = ['item', ...args.itemFields, ...(args.userEmbedding ? ['user'] : []), ...(args.userFields ?? []).map((f) => `user.${f}`)];
+  for (const key of Object.keys(sizes))
+    if (!known.includes(key))
+      throw new ConfigError(`model.embeddingTables.${key}`, [
+        `'${key}' names no ID table of this model; its tables are: ${known.join(', ')} (item fields by name as in model.itemFields, user fields as user.<field>${args.userEmbedding ? '' : '; the user table needs model.userEmbedding'})`,
+      ]);
 }
