@@ -18,7 +18,7 @@ export const TableSize = z.union([
   z.literal('full'),
   z.object({ minCount: z.number().int().min(2, { message: 'minCount 1 keeps every id seen in training; give at least 2, or "full"' }) }).strict(),
   z.object({ hashBuckets: z.number().int().positive(), seed: z.number().int().nonnegative().default(0) }).strict(),
-]);
+], { error: 'give "full", {"minCount": n} (n >= 2) or {"hashBuckets": n, "seed": s} (seed optional, default 0)' });
 export type TableSize = z.infer<typeof TableSize>;
 
 const common = {

@@ -62,7 +62,10 @@ test('the config boundary: bad sizes and unknown tables are refused naming the f
   const minOne = parse({ item: { minCount: 1 } });
   assert.ok(!minOne.success && JSON.stringify(minOne.error.issues).includes('embeddingTables'));
   assert.ok(!parse({ item: { hashBuckets: 0 } }).success);
-  assert.ok(!parse({ item: { hashBuckets: 10, minCount: 2 } }).success);
+  for (const bad of ['half', { hashBuckets: 10, minCount: 2 }, { buckets: 10 }]) {
+    const r = parse({ item: bad });
+    assert.ok(!r.success && r.error.issues.some((i) => i.path.join('.') === 'embeddingTables.item' && /give "full", \{"minCount": n\}/.test(i.message)), JSON.stringify(bad));
+  }
   assert.deepEqual(ModelConfig.parse({ model: 'din' }).embeddingTables, {});
   const space = { items: 3, users: 2, itemFields: {}, historyLength: 2 };
   assert.throws(
