@@ -101,7 +101,11 @@ test("'full' everywhere is today's model: the same tables and the same trained m
 test('a rare item reads the OOV row (row 0, as an unseen id), a frequent one keeps its own', async () => {
   await ready();
   const store = SampleStore.open(storeDir);
-  const { items } = store.trainingCounts();
+  const { items, users } = store.trainingCounts();
+  const sum = (a: Int32Array) => a.reduce((x, y) => x + y, 0);
+  assert.equal(sum(items), store.meta.splits.train.count);
+  assert.equal(sum(users), store.meta.splits.train.count);
+  assert.equal(items[0], 0, 'no training sample has the padding item');
   const minCount = 30;
   const rare = items.findIndex((c, i) => i > 0 && c > 0 && c < minCount);
   const frequent = items.findIndex((c, i) => i > 0 && c >= minCount);
