@@ -102,6 +102,19 @@ export function reasonOf(err: unknown): string {
   return `unreadable image: ${msg}`;
 }
 
+/** A batch's decode results from image `start` on: the decoded rows and pixels; each file that failed goes to `failed`. */
+export function decodedRows(decoded: readonly ({ px: Uint8Array } | { err: unknown })[], start: number, failed: { index: number; reason: string }[]): { rows: number[]; pixels: Uint8Array[] } {
+  const rows: number[] = [];
+  const pixels: Uint8Array[] = [];
+  decoded.forEach((d, j) => {
+    if ('px' in d) {
+      rows.push(start + j);
+      pixels.push(d.px);
+    } else failed.push({ index: start + j, reason: reasonOf(d.err) });
+  });
+  return { rows, pixels };
+}
+
 /** Loads the model (about 0.2-1 s; the weights are in the package) and returns an encoder. */
 export async function loadMobileNetCore(batchSize = 8): Promise<MobileNetCore> {
   const tf = await loadTf();
@@ -126,17 +139,10 @@ export async function loadMobileNetCore(batchSize = 8): Promise<MobileNetCore> {
       const features = new Float32Array(paths.length * MOBILENET_DIM);
       const failed: { index: number; reason: string }[] = [];
       for (let s = 0; s < paths.length; s += batchSize) {
-        const idx: number[] = [];
-        const pixels: Uint8Array[] = [];
         const decoded = await Promise.all(
           paths.slice(s, s + batchSize).map((p) => decodeImage(p).then((px) => ({ px }), (err: unknown) => ({ err }))),
         );
-        decoded.forEach((d, j) => {
-          if ('px' in d) {
-            idx.push(s + j);
-            pixels.push(d.px);
-          } else failed.push({ index: s + j, reason: reasonOf(d.err) });
-        });
+        const { rows: idx, pixels } = decodedRows(decoded, s, failed);
         if (!idx.length) continue;
         const batch = new Int32Array(idx.length * n);
         pixels.forEach((px, j) => batch.set(px, j * n));

@@ -16,7 +16,7 @@ import type * as Ort from 'onnxruntime-node';
 import { fileDigest } from '../util/cache-key.js';
 import { loadOnnxRuntime } from '../util/onnx-runtime.js';
 import { EncoderError } from './errors.js';
-import { decodeImage, reasonOf } from './mobilenet-core.js';
+import { decodeImage, decodedRows } from './mobilenet-core.js';
 import type { ImageBackbone } from './types.js';
 
 export type Layout = 'NCHW' | 'NHWC';
@@ -119,14 +119,7 @@ export class OnnxImageBackbone implements ImageBackbone {
     for (let s = 0; next; s += B) {
       const decoded = await next;
       next = s + B < images.length ? decode(s + B) : null;
-      const rows: number[] = [];
-      const pixels: Uint8Array[] = [];
-      decoded.forEach((d, j) => {
-        if ('px' in d) {
-          rows.push(s + j);
-          pixels.push(d.px);
-        } else failed.push({ index: s + j, reason: reasonOf(d.err) });
-      });
+      const { rows, pixels } = decodedRows(decoded, s, failed);
       if (!rows.length) continue;
       const x = this.normalise(pixels);
       const shape = layout === 'NCHW' ? [rows.length, 3, S, S] : [rows.length, S, S, 3];
