@@ -27,12 +27,13 @@
  * the file has no vector for is the consumer's (ctr/parts/item-vectors.ts, index/index.ts).
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseSafetensors, SafetensorsFile, writeSafetensors } from '../engine/safetensors.js';
 import { MmctrError } from '../util/errors.js';
 import { featureCacheContents, isFeatureCache } from './cache.js';
 import { FeatureFileError } from './errors.js';
+import { fileChunks, forEachLineOf } from './read-lines.js';
 
 /** The metadata format of an `mmctr pretrain embed` export (pretrain/export.ts writes it). */
 export const EMBEDDING_FORMAT = 'mmctr.item-embeddings';
@@ -113,19 +114,57 @@ export function writeVectorFile(file: string, ids: readonly string[], vectors: F
 /** Reads and validates a vector file of any accepted source (see the module comment). */
 export function readVectorFile(file: string, expectDim?: number): VectorFile {
   const ext = path.extname(file).toLowerCase();
-  const bytes = readBytes(file);
   let read: Omit<VectorFile, 'file' | 'id' | 'space'> & { encoder?: string | null };
-  if (ext === '.safetensors') read = safetensorsVectors(file, parse(file, bytes));
-  else if (ext === '.jsonl' || ext === '.ndjson') read = { source: 'precomputed', ...jsonlVectors(new RowCollector(file, expectDim), bytes.toString('utf8')) };
-  else if (ext === '.csv' || ext === '.tsv') read = { source: 'precomputed', ...delimitedVectors(new RowCollector(file, expectDim), bytes.toString('utf8'), ext === '.tsv' ? '\t' : ',') };
-  else throw new FeatureFileError(file, null, `unknown vector file type "${ext}" (use .jsonl, .csv, .tsv or .safetensors: a precomputed file, an \`mmctr pretrain embed\` export or a feature cache)`);
+  let hash: string;
+  if (ext === '.safetensors') {
+    const bytes = readBytes(file);
+    read = safetensorsVectors(file, parse(file, bytes));
+    hash = sha256(bytes);
+  } else if (TEXT_FORMATS[ext]) {
+    let chunks: Iterable<Uint8Array>;
+    try {
+      closeSync(openSync(file, 'r'));
+      chunks = fileChunks(file);
+    } catch (err) {
+      throw new FeatureFileError(file, null, `cannot read: ${(err as Error).message}`);
+    }
+    const text = readTextVectors(file, TEXT_FORMATS[ext], chunks, expectDim);
+    read = { source: 'precomputed', ids: text.ids, dim: text.dim, vectors: text.vectors };
+    hash = text.hash;
+  } else throw new FeatureFileError(file, null, `unknown vector file type "${ext}" (use .jsonl, .csv, .tsv or .safetensors: a precomputed file, an \`mmctr pretrain embed\` export or a feature cache)`);
   if (!read.ids.length) throw new FeatureFileError(file, null, 'no vectors');
   if (expectDim != null && read.dim !== expectDim) throw new FeatureFileError(file, null, `has ${read.dim}-dimensional vectors, expected ${expectDim}`);
-  const hash = createHash('sha256').update(bytes).digest('hex').slice(0, 12);
   const { encoder = null, ...rest } = read;
   return { file, ...rest, id: `${read.source}/${path.basename(file)}/${read.dim}/${hash}`, space: { encoder, dim: read.dim, hash } };
 }
 
+/** The identity hash of a file's bytes (`VectorSpace.hash`): sha256, 12 hex. */
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex').slice(0, 12);
+}
+
+type TextFormat = 'jsonl' | 'csv' | 'tsv';
+const TEXT_FORMATS: Record<string, TextFormat | undefined> = { '.jsonl': 'jsonl', '.ndjson': 'jsonl', '.csv': 'csv', '.tsv': 'tsv' };
+
+/**
+ * A precomputed text file's vectors from its bytes in chunks, streamed line by line (memory: one
+ * chunk, the ids and the vectors), and the sha256 of those bytes, hashed as they pass: the same
+ * value as hashing the whole file, so a file read before streaming keeps its identity.
+ * `file` names the file in errors.
+ */
+export function readTextVectors(file: string, format: TextFormat, chunks: Iterable<Uint8Array>, expectDim?: number): { ids: string[]; dim: number; vectors: Float32Array; hash: string } {
+  const hasher = createHash('sha256');
+  function* hashed(): Generator<Uint8Array> {
+    for (const c of chunks) {
+      hasher.update(c);
+      yield c;
+    }
+  }
+  const rows = new RowCollector(file, expectDim);
+  const line = format === 'jsonl' ? jsonlLine(rows) : delimitedLine(rows, format === 'tsv' ? '\t' : ',');
+  forEachLineOf(hashed(), (raw, n) => void line(raw, n));
+  return { ...rows.packed(), hash: hasher.digest('hex').slice(0, 12) };
+}
 /** An `mmctr pretrain embed` export, with its int8 copy and metadata. */
 export function readEmbeddings(file: string): ItemEmbeddings {
   const st = parse(file, readBytes(file));
@@ -209,12 +248,13 @@ function tensorRows(file: string, name: string, ids: string[], data: Float32Arra
   return { ids, dim, vectors };
 }
 
-/** Collects text rows: each id once, every row as wide as the first (or as `expectDim`). */
+/** Collects text rows: each id once, every row as wide as the first (or as `expectDim`), packed as they come. */
 class RowCollector {
   readonly ids: string[] = [];
-  private readonly rows: number[][] = [];
   private readonly seen = new Map<string, number>();
   private dim: number;
+  // Grown by doubling: the row count is known only at the end of a stream.
+  private data = new Float32Array(0);
 
   constructor(
     readonly file: string,
@@ -231,21 +271,25 @@ class RowCollector {
     if (values.length !== this.dim)
       throw new FeatureFileError(this.file, line, `${where}: vector of id "${id}" has ${values.length} dimensions, expected ${this.dim}${this.expectDim != null ? '' : ' (as the first row)'}`);
     this.seen.set(id, line);
+    const at = this.ids.length * this.dim;
+    if (at + this.dim > this.data.length) {
+      const grown = new Float32Array(Math.max(2 * this.data.length, 1024 * Math.max(1, this.dim)));
+      grown.set(this.data);
+      this.data = grown;
+    }
+    this.data.set(values, at);
     this.ids.push(id);
-    this.rows.push(values);
   }
 
   packed(): { ids: string[]; dim: number; vectors: Float32Array } {
-    const vectors = new Float32Array(this.rows.length * this.dim);
-    this.rows.forEach((r, i) => vectors.set(r, i * this.dim));
-    return { ids: this.ids, dim: this.dim, vectors };
+    // A copy, not a view, so the doubling's slack is given back.
+    return { ids: this.ids, dim: this.dim, vectors: this.data.slice(0, this.ids.length * this.dim) };
   }
 }
 
-function jsonlVectors(rows: RowCollector, text: string): { ids: string[]; dim: number; vectors: Float32Array } {
+function jsonlLine(rows: RowCollector): (raw: string, line: number) => void {
   const { file } = rows;
-  text.split('\n').forEach((raw, i) => {
-    const line = i + 1;
+  return (raw, line) => {
     if (!raw.trim()) return;
     let obj: unknown;
     try {
@@ -261,18 +305,15 @@ function jsonlVectors(rows: RowCollector, text: string): { ids: string[]; dim: n
       return x;
     });
     rows.add(String(o.id), line, values, 'field "vector"');
-  });
-  return rows.packed();
+  };
 }
 
-function delimitedVectors(rows: RowCollector, text: string, sep: string): { ids: string[]; dim: number; vectors: Float32Array } {
+function delimitedLine(rows: RowCollector, sep: string): (raw: string, line: number) => void {
   const { file } = rows;
-  text.split('\n').forEach((raw0, i) => {
-    const line = i + 1;
-    const raw = raw0.replace(/\r$/, '');
+  return (raw, line) => {
     if (!raw.trim()) return;
     const parts = raw.split(sep);
-    if (i === 0 && parts.length > 1 && !Number.isFinite(Number(parts[1]))) return; // header
+    if (line === 1 && parts.length > 1 && !Number.isFinite(Number(parts[1]))) return; // header
     const id = parts[0].trim().replace(/^"(.*)"$/, '$1');
     const values = parts.slice(1).map((v, j) => {
       const x = v.trim() === '' ? NaN : Number(v);
@@ -280,6 +321,5 @@ function delimitedVectors(rows: RowCollector, text: string, sep: string): { ids:
       return x;
     });
     rows.add(id, line, values, 'row');
-  });
-  return rows.packed();
+  };
 }
