@@ -282,8 +282,9 @@ class RowCollector {
   }
 
   packed(): { ids: string[]; dim: number; vectors: Float32Array } {
-    // A copy, not a view, so the doubling's slack is given back.
-    return { ids: this.ids, dim: this.dim, vectors: this.data.slice(0, this.ids.length * this.dim) };
+    const used = this.ids.length * this.dim;
+    // A view when the doubling's slack is small (no copy at the peak), else a copy that gives it back.
+    return { ids: this.ids, dim: this.dim, vectors: used >= this.data.length * 0.9 ? this.data.subarray(0, used) : this.data.slice(0, used) };
   }
 }
 

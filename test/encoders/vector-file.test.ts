@@ -3,13 +3,16 @@
  * the same ids and vectors, and each malformed file is refused with its name and what is wrong.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { constants } from 'node:buffer';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { cacheFolder, imageFeatures } from '../../src/encoders/cache.js';
 import { FeatureFileError } from '../../src/encoders/errors.js';
 import type { ImageBackbone } from '../../src/encoders/types.js';
-import { EMBEDDING_FORMAT, readEmbeddings, readVectorFile, vectorSpaceMismatch, writeEmbeddings } from '../../src/encoders/vector-file.js';
+import { fileChunks } from '../../src/encoders/read-lines.js';
+import { EMBEDDING_FORMAT, readEmbeddings, readTextVectors, readVectorFile, vectorSpaceMismatch, writeEmbeddings } from '../../src/encoders/vector-file.js';
 import { writeSafetensors } from '../../src/engine/safetensors.js';
 import { tempDir } from '../data/helpers.js';
 
@@ -156,4 +159,71 @@ test("a file's vector space: its encoder (embed metadata, the cache's backbone, 
   assert.match(vectorSpaceMismatch(a, b)!, /another encoder \(enc-b, 3-d, file sha256 \w+; the run's: enc-a, 3-d/);
   assert.match(vectorSpaceMismatch(a, unnamed)!, /encoder is not named/);
   assert.match(vectorSpaceMismatch(a, { ...a, dim: 4, hash: 'x' })!, /the vectors are 4-d, the run was trained on 3-d vectors/);
+});
+
+/** `text`'s bytes in chunks of `size` (so lines, and multi-byte characters, straddle chunks). */
+function* pieces(text: string, size: number): Generator<Uint8Array> {
+  const bytes = Buffer.from(text);
+  for (let at = 0; at < bytes.length; at += size) yield bytes.subarray(at, at + size);
+}
+
+test('text files stream over chunks: the same vectors, and errors keep their line when a line straddles two chunks', () => {
+  const csv = 'id,d0,d1\n\u00e9t\u00e9,1,2\r\nb,3,4\n\nc,5,6\n';
+  for (const size of [1, 2, 3, 5, 7, 64]) {
+    const v = readTextVectors('s.csv', 'csv', pieces(csv, size));
+    assert.deepEqual([v.ids, v.dim, [...v.vectors]], [['\u00e9t\u00e9', 'b', 'c'], 2, [1, 2, 3, 4, 5, 6]], `chunks of ${size}`);
+    assert.equal(v.hash, createHash('sha256').update(csv).digest('hex').slice(0, 12));
+  }
+  const bad = 'a,1,2\nb,3,4\nc,5,oops\n';
+  for (const size of [4, 9, 13]) {
+    throwsFeatureError(() => readTextVectors('bad.csv', 'csv', pieces(bad, size)), /^bad\.csv:3: column 3 is not a finite number: "oops"$/);
+    throwsFeatureError(() => readTextVectors('dup.tsv', 'tsv', pieces('a\t1\nb\t2\na\t3\n', size)), /^dup\.tsv:3: row: id "a" is duplicated \(first at line 1\)$/);
+    throwsFeatureError(
+      () => readTextVectors('w.jsonl', 'jsonl', pieces('{"id":"a","vector":[1,2]}\n\n{"id":"b","vector":[1]}\n', size)),
+      /^w\.jsonl:3: field "vector": vector of id "b" has 1 dimensions, expected 2 \(as the first row\)$/,
+    );
+  }
+  // The file reader over small chunks: a line straddling a chunk boundary of the real file.
+  const f = put('straddle.csv', bad);
+  throwsFeatureError(() => readTextVectors(f, 'csv', fileChunks(f, 5)), /straddle\.csv:3: column 3 is not a finite number: "oops"/);
+});
+
+test("a text file's identity hash is the sha256 of its bytes, as before streaming", () => {
+  const text = 'id,d0,d1\na,1,2\nb,3,4\n';
+  const f = put('hash.csv', text);
+  const v = readVectorFile(f);
+  // The value the whole-file reader gave this content (printf ... | sha256sum).
+  assert.equal(v.space.hash, '78a40e377e3e');
+  assert.equal(v.space.hash, createHash('sha256').update(readFileSync(f)).digest('hex').slice(0, 12));
+  assert.equal(v.id, 'precomputed/hash.csv/2/78a40e377e3e');
+});
+
+test('a text source longer than the longest JS string reads, without the text ever being one string', () => {
+  // Lines of ~64 KB (a row padded with spaces) so that parsing is cheap and the bytes many.
+  const width = 65_537, lines = Math.ceil((constants.MAX_STRING_LENGTH + 1) / width);
+  function* source(): Generator<Uint8Array> {
+    const out = Buffer.alloc(1_000_003);
+    let at = 0;
+    for (let i = 0; i < lines; i++) {
+      const line = Buffer.from(`item${i},${i},-1,0.5`.padEnd(width - 1, ' ') + '\n');
+      for (let off = 0; off < line.length; ) {
+        const n = line.copy(out, at, off);
+        at += n;
+        off += n;
+        if (at === out.length) {
+          yield out;
+          at = 0;
+        }
+      }
+    }
+    if (at) yield out.subarray(0, at);
+  }
+  assert.ok(lines * width > constants.MAX_STRING_LENGTH);
+  const v = readTextVectors('big.csv', 'csv', source());
+  assert.equal(v.ids.length, lines);
+  assert.equal(v.dim, 3);
+  assert.deepEqual([v.ids[lines - 1], ...v.vectors.subarray((lines - 1) * 3)], [`item${lines - 1}`, lines - 1, -1, 0.5]);
+  const expected = createHash('sha256');
+  for (const c of source()) expected.update(c);
+  assert.equal(v.hash, expected.digest('hex').slice(0, 12));
 });
