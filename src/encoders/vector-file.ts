@@ -17,6 +17,12 @@
  *                         when its second field is not a number)
  *     .safetensors        one 2-D F32/F64 tensor (named "vectors", or the only tensor) [n, dim]
  *                         and the ids as a JSON array of strings in metadata key "ids"
+ *     .parquet            an id column ("id", else the first) and a FLOAT[] / DOUBLE[] vector
+ *                         column, or one numeric column per dimension (parquet-vectors.ts, read
+ *                         through DuckDB in a child process so that this API stays synchronous)
+ *
+ * Text files are streamed line by line over byte chunks (read-lines.ts), so a file larger than a
+ * JS string (a 1M x 128 CSV is ~1.2 GB) reads; the hash is taken over the same bytes as they pass.
  *
  * Every file read has a vector space (`VectorSpace`: the encoder that made it when the file says,
  * its width, the hash of its bytes); a run records the space it was trained in and `mmctr serve`
@@ -27,8 +33,11 @@
  * the file has no vector for is the consumer's (ctr/parts/item-vectors.ts, index/index.ts).
  */
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseSafetensors, SafetensorsFile, writeSafetensors } from '../engine/safetensors.js';
 import { MmctrError } from '../util/errors.js';
 import { featureCacheContents, isFeatureCache } from './cache.js';
@@ -105,10 +114,51 @@ export function writeEmbeddings(file: string, ids: readonly string[], vectors: F
   writeFileSync(`${file}.ids.json`, JSON.stringify(ids));
 }
 
-/** Plain vectors as a precomputed safetensors file (tensor "vectors" F32 [n, dim], ids in metadata "ids"), atomically. */
+/**
+ * Plain vectors as a precomputed file, atomically: safetensors (tensor "vectors" F32 [n, dim], ids
+ * in metadata "ids"), or Parquet when `file` ends in .parquet ("id" VARCHAR, "vector" FLOAT[],
+ * `meta` as key-value metadata).
+ */
 export function writeVectorFile(file: string, ids: readonly string[], vectors: Float32Array, dim: number, meta: Record<string, string> = {}): void {
   if (vectors.length !== ids.length * dim) throw new MmctrError(`vectors: ${vectors.length} values are not ${ids.length} items x ${dim}`);
-  writeSafetensors(file, { vectors: { data: vectors, shape: [ids.length, dim] } }, { ...meta, ids: JSON.stringify(ids), dim: String(dim) });
+  const tensors = { vectors: { data: vectors, shape: [ids.length, dim] } };
+  const metadata = { ...meta, ids: JSON.stringify(ids), dim: String(dim) };
+  if (path.extname(file).toLowerCase() !== '.parquet') return writeSafetensors(file, tensors, metadata);
+  withScratch((scratch) => {
+    writeSafetensors(scratch, tensors, metadata);
+    parquetChild(file, 'write', scratch, file);
+  });
+}
+
+const PARQUET_CHILD = fileURLToPath(new URL('./parquet-child.js', import.meta.url));
+
+/** Runs parquet-child.ts (DuckDB is async; this module's API is sync); its one-line problem becomes `file`'s error. */
+function parquetChild(file: string, mode: 'read' | 'write', from: string, to: string): void {
+  try {
+    execFileSync(process.execPath, [PARQUET_CHILD, mode, from, to], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; message: string };
+    throw new FeatureFileError(file, null, e.stdout?.trim() || `cannot ${mode} Parquet: ${(e.stderr?.trim() || e.message).split('\n')[0]}`);
+  }
+}
+
+/** `f` with the path of a scratch file in the temporary folder, removed after. */
+function withScratch<T>(f: (scratch: string) => T): T {
+  const dir = mkdtempSync(path.join(tmpdir(), 'mmctr-vectors-'));
+  try {
+    return f(path.join(dir, 'vectors.safetensors'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function parquetVectors(file: string): { ids: string[]; dim: number; vectors: Float32Array } {
+  return withScratch((scratch) => {
+    parquetChild(file, 'read', file, scratch);
+    const st = parse(file, readBytes(scratch));
+    const t = st.tensors.get('vectors')!;
+    return tensorRows(file, st.metadata.label, JSON.parse(st.metadata.ids) as string[], t.data as Float32Array, t.shape[1]);
+  });
 }
 
 /** Reads and validates a vector file of any accepted source (see the module comment). */
@@ -120,18 +170,24 @@ export function readVectorFile(file: string, expectDim?: number): VectorFile {
     const bytes = readBytes(file);
     read = safetensorsVectors(file, parse(file, bytes));
     hash = sha256(bytes);
-  } else if (TEXT_FORMATS[ext]) {
-    let chunks: Iterable<Uint8Array>;
+  } else if (TEXT_FORMATS[ext] || ext === '.parquet') {
     try {
       closeSync(openSync(file, 'r'));
-      chunks = fileChunks(file);
     } catch (err) {
       throw new FeatureFileError(file, null, `cannot read: ${(err as Error).message}`);
     }
-    const text = readTextVectors(file, TEXT_FORMATS[ext], chunks, expectDim);
-    read = { source: 'precomputed', ids: text.ids, dim: text.dim, vectors: text.vectors };
-    hash = text.hash;
-  } else throw new FeatureFileError(file, null, `unknown vector file type "${ext}" (use .jsonl, .csv, .tsv or .safetensors: a precomputed file, an \`mmctr pretrain embed\` export or a feature cache)`);
+    const format = TEXT_FORMATS[ext];
+    if (format) {
+      const text = readTextVectors(file, format, fileChunks(file), expectDim);
+      read = { source: 'precomputed', ids: text.ids, dim: text.dim, vectors: text.vectors };
+      hash = text.hash;
+    } else {
+      read = { source: 'precomputed', ...parquetVectors(file) };
+      const hasher = createHash('sha256');
+      for (const c of fileChunks(file)) hasher.update(c);
+      hash = hasher.digest('hex').slice(0, 12);
+    }
+  } else throw new FeatureFileError(file, null, `unknown vector file type "${ext}" (use .jsonl, .csv, .tsv, .parquet or .safetensors: a precomputed file, an \`mmctr pretrain embed\` export or a feature cache)`);
   if (!read.ids.length) throw new FeatureFileError(file, null, 'no vectors');
   if (expectDim != null && read.dim !== expectDim) throw new FeatureFileError(file, null, `has ${read.dim}-dimensional vectors, expected ${expectDim}`);
   const { encoder = null, ...rest } = read;
@@ -197,14 +253,14 @@ function safetensorsVectors(file: string, st: SafetensorsFile): Omit<VectorFile,
   if (isFeatureCache(st)) {
     const cache = featureCacheContents(file, st);
     const keep = cache.ids.flatMap((_, i) => (cache.missing[i] ? [] : [i]));
-    return { source: 'feature-cache', ...tensorRows(file, 'features', keep.map((i) => cache.ids[i]), cache.features, cache.dim, keep), encoder: cache.backbone };
+    return { source: 'feature-cache', ...tensorRows(file, 'tensor "features"', keep.map((i) => cache.ids[i]), cache.features, cache.dim, keep), encoder: cache.backbone };
   }
   const name = st.tensors.has('vectors') ? 'vectors' : st.tensors.size === 1 ? [...st.tensors.keys()][0] : null;
   if (!name) throw new FeatureFileError(file, null, `expected a tensor named "vectors" (or exactly one tensor), found ${[...st.tensors.keys()].join(', ')}; or an \`mmctr pretrain embed\` export or a feature cache`);
   const t = st.tensors.get(name)!;
   if (t.shape.length !== 2 || (t.dtype !== 'F32' && t.dtype !== 'F64')) throw new FeatureFileError(file, null, `tensor "${name}" must be 2-D F32 or F64, got ${t.dtype} [${t.shape.join(', ')}]`);
   const ids = idList(file, st, name, t.shape[0]);
-  return { source: 'precomputed', ...tensorRows(file, name, ids, t.data as Float32Array | Float64Array, t.shape[1]), encoder: st.metadata.encoder ?? null };
+  return { source: 'precomputed', ...tensorRows(file, `tensor "${name}"`, ids, t.data as Float32Array | Float64Array, t.shape[1]), encoder: st.metadata.encoder ?? null };
 }
 
 function embeddings(file: string, st: SafetensorsFile): ItemEmbeddings {
@@ -212,7 +268,7 @@ function embeddings(file: string, st: SafetensorsFile): ItemEmbeddings {
   if (!e || !q) throw new FeatureFileError(file, null, 'missing the embeddings tensors ("embeddings" and "embeddings_int8")');
   if (e.shape.length !== 2 || e.dtype !== 'F32') throw new FeatureFileError(file, null, `tensor "embeddings" must be 2-D F32, got ${e.dtype} [${e.shape.join(', ')}]`);
   const ids = idList(file, st, 'embeddings', e.shape[0]);
-  const { vectors } = tensorRows(file, 'embeddings', ids, e.data as Float32Array, e.shape[1]);
+  const { vectors } = tensorRows(file, 'tensor "embeddings"', ids, e.data as Float32Array, e.shape[1]);
   return { ids, dim: e.shape[1], vectors, int8: q.data as Int8Array, meta: st.metadata };
 }
 
@@ -231,7 +287,7 @@ function idList(file: string, st: SafetensorsFile, name: string, rows: number): 
 }
 
 /** Rows `keep` (default: all) of a [rows, dim] tensor, checked: each id once, every value finite. */
-function tensorRows(file: string, name: string, ids: string[], data: Float32Array | Float64Array, dim: number, keep?: readonly number[]): { ids: string[]; dim: number; vectors: Float32Array } {
+function tensorRows(file: string, what: string, ids: string[], data: Float32Array | Float64Array, dim: number, keep?: readonly number[]): { ids: string[]; dim: number; vectors: Float32Array } {
   const vectors = new Float32Array(ids.length * dim);
   const seen = new Map<string, number>();
   ids.forEach((id, k) => {
@@ -241,7 +297,7 @@ function tensorRows(file: string, name: string, ids: string[], data: Float32Arra
     seen.set(id, row);
     for (let j = 0; j < dim; j++) {
       const x = data[row * dim + j];
-      if (!Number.isFinite(x)) throw new FeatureFileError(file, null, `tensor "${name}" row ${row} (id "${id}"), dimension ${j}: not a finite number (${x})`);
+      if (!Number.isFinite(x)) throw new FeatureFileError(file, null, `${what} row ${row} (id "${id}"), dimension ${j}: not a finite number (${x})`);
       vectors[k * dim + j] = x;
     }
   });

@@ -12,7 +12,8 @@ import { cacheFolder, imageFeatures } from '../../src/encoders/cache.js';
 import { FeatureFileError } from '../../src/encoders/errors.js';
 import type { ImageBackbone } from '../../src/encoders/types.js';
 import { fileChunks } from '../../src/encoders/read-lines.js';
-import { EMBEDDING_FORMAT, readEmbeddings, readTextVectors, readVectorFile, vectorSpaceMismatch, writeEmbeddings } from '../../src/encoders/vector-file.js';
+import { EMBEDDING_FORMAT, readEmbeddings, readTextVectors, readVectorFile, vectorSpaceMismatch, writeEmbeddings, writeVectorFile } from '../../src/encoders/vector-file.js';
+import { Duck, sqlString } from '../../src/data/duck.js';
 import { writeSafetensors } from '../../src/engine/safetensors.js';
 import { tempDir } from '../data/helpers.js';
 
@@ -226,4 +227,33 @@ test('a text source longer than the longest JS string reads, without the text ev
   const expected = createHash('sha256');
   for (const c of source()) expected.update(c);
   assert.equal(v.hash, expected.digest('hex').slice(0, 12));
+});
+
+test('Parquet: what writeVectorFile writes reads back equal; both layouts read; a wrong column is named', async () => {
+  const out = file('round.parquet');
+  const vectors = Float32Array.of(0.1, -2.5, 3e-8, 4, 5, 6);
+  writeVectorFile(out, ['a', 'b'], vectors, 3, { backbone: 'x/3' });
+  const v = readVectorFile(out);
+  assert.deepEqual([v.source, v.ids, v.dim, [...v.vectors]], ['precomputed', ['a', 'b'], 3, [...vectors]]);
+  assert.equal(v.space.hash, createHash('sha256').update(readFileSync(out)).digest('hex').slice(0, 12));
+  const duck = await Duck.open();
+  const copy = async (name: string, select: string) => {
+    await duck.run(`COPY (${select}) TO ${sqlString(file(name))} (FORMAT parquet)`);
+    return file(name);
+  };
+  try {
+    const wide = await copy('wide.parquet', `SELECT * FROM (VALUES (7, 1.0::DOUBLE, 2.0::FLOAT), (8, 3.0, 4.0)) t(id, d0, d1)`);
+    assert.deepEqual([readVectorFile(wide).ids, [...readVectorFile(wide).vectors]], [['7', '8'], [1, 2, 3, 4]]);
+    fails(await copy('text.parquet', `SELECT 'a' AS id, 'oops' AS vector`), /column "vector" must be a list of numbers \(FLOAT\[\] or DOUBLE\[\]\), got VARCHAR/);
+    fails(await copy('textdim.parquet', `SELECT 'a' AS id, 1.0 AS d0, 'x' AS d1`), /column "d1" must be numeric \(one column per dimension\) .* got VARCHAR/);
+    fails(await copy('ints.parquet', `SELECT 'a' AS id, [1, 2] AS vector`), /column "vector" must be a list of numbers \(FLOAT\[\] or DOUBLE\[\]\), got INTEGER\[\]/);
+    fails(await copy('idtype.parquet', `SELECT 1.5::DOUBLE AS id, [1.0]::FLOAT[] AS vector`), /column "id" \(the ids\) must be text or an integer, got DOUBLE/);
+    fails(await copy('ragged.parquet', `SELECT * FROM (VALUES ('a', [1.0, 2.0]::FLOAT[]), ('b', [1.0]::FLOAT[])) t(id, v)`), /column "v" row 1 \(id "b"\): 1 dimensions, expected 2/);
+    fails(await copy('nan.parquet', `SELECT 'a' AS id, ['nan'::DOUBLE, 1.0] AS v`), /column "v" row 0 \(id "a"\), dimension 0: not a finite number \(NaN\)/);
+    fails(await copy('dup.parquet', `SELECT * FROM (VALUES ('a', [1.0]::FLOAT[]), ('a', [2.0]::FLOAT[])) t(id, v)`), /row 1: id "a" is duplicated \(first at row 0\)/);
+  } finally {
+    duck.close();
+  }
+  writeFileSync(file('junk.parquet'), 'not parquet');
+  fails(file('junk.parquet'), /cannot read as Parquet/);
 });
