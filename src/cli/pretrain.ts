@@ -99,7 +99,7 @@ export function registerPretrain(program: Command): Command {
     .command('encode')
     .argument('<dataset>', 'dataset spec (dataset.json) with an items table', datasetFile)
     .description("every catalogue item of a dataset (dataset.json: an items table, no searches or events needed) as vectors: the frozen image backbone's features, or with --model a trained SCL model's vectors; counts and names the items without an image or a title")
-    .requiredOption('--out <file>', 'the .safetensors file to write (read by train data.vectors and serve --vectors)')
+    .requiredOption('--out <file>', 'the .safetensors (or, without --model, .parquet) file to write (read by train data.vectors and serve --vectors)')
     .option('--model <model.safetensors>', 'a trained SCL model (`mmctr pretrain train`): its fused text + image vectors for every item', sclModelFile)
     .option('--cache <dir>', "the image feature cache folder (default: the model config's featureCache, else runs/features)")
     .option('--image-runtime <runtime>', IMAGE_RUNTIME_HELP, oneOf(BackboneRuntime.options))

@@ -73,6 +73,9 @@ export function modelDataset(modelFile: string): string | undefined {
 }
 
 export async function encodeDataset(specFile: string, out: string, options: EncodeOptions = {}): Promise<EncodeReport> {
+  const ext = path.extname(out).toLowerCase();
+  if (ext !== '.safetensors' && (options.model || ext !== '.parquet'))
+    throw new MmctrError(`--out ${out}: expected a .safetensors file${options.model ? ' (an SCL model\'s export, with its int8 copy, is safetensors only)' : ' or a .parquet file'}`);
   const { items } = await loadCatalogue(specFile);
   if (!items.length) throw new MmctrError(`${specFile}: the item catalogue has no usable rows: nothing to encode`);
   const progress = (update: (d: number, t: number) => void) => (done: number, total: number) => update(done, total);

@@ -99,6 +99,18 @@ test('encode: frozen backbone vectors without searches; items without image coun
   assert.deepEqual(v.ids, ['1', '2', '5', '255396018']);
   assert.equal(v.dim, 1280);
   assert.ok(v.vectors.every(Number.isFinite));
+  // The same vectors as Parquet (the features come from the cache this time).
+  const pq = path.join(dir, 'out', 'vectors.parquet');
+  await encodeDataset(specFile, pq, { cacheDir: path.join(dir, 'features') });
+  const p = readVectorFile(pq);
+  assert.deepEqual([p.ids, p.dim], [v.ids, v.dim]);
+  assert.deepEqual(p.vectors, v.vectors);
+});
+
+test('encode: --out must be .safetensors, or .parquet without --model', async () => {
+  const specFile = await catalogue();
+  await assert.rejects(encodeDataset(specFile, 'v.txt'), (e: Error) => e.message === '--out v.txt: expected a .safetensors file or a .parquet file');
+  await assert.rejects(encodeDataset(specFile, 'v.parquet', { model: 'm.safetensors' }), /--out v\.parquet: expected a \.safetensors file \(an SCL model's export, with its int8 copy, is safetensors only\)/);
 });
 
 test('encode on the fashion catalogue (real data): every item has an image, vectors written without a searches table', { skip: absent || (!existsSync(path.join(sharedDataDir(), 'fashion-products', 'items.csv')) && 'the fashion catalogue (../shared/data/fashion-products) is absent: skipped') || false }, async () => {
