@@ -48,7 +48,7 @@ export function registerServe(program: Command): void {
     .description('serve pCTR ranking over HTTP (POST /v1/rank) with real-time item ingestion; no run = the built-in default')
     .option('--port <n>', 'port to listen on (0: any free port)', number(z.number().int().min(0).max(65535)), 8080)
     .option('--host <addr>', 'address to bind', '127.0.0.1')
-    .option('--vectors <file>', 'item vectors to seed an empty index with (mmctr pretrain embed output, the feature cache, or jsonl/csv/tsv/safetensors); must be in the run\'s vector space', existingFile('an item vectors file'))
+    .option('--vectors <file>', 'item vectors to seed an empty index with (mmctr pretrain embed output, the feature cache, or jsonl/csv/tsv/parquet/safetensors); must be in the run\'s vector space', existingFile('an item vectors file'))
     .option('--allow-vector-space-mismatch', 'serve --vectors that are not in the vector space the run was trained in (refused otherwise; warned loudly)')
     .addOption(new Option('--index <file>', 'embedded index snapshot file (default: <run>/index.safetensors)').conflicts(['memory', 'redis']))
     .addOption(new Option('--memory', 'keep the embedded index in memory only (nothing written)').conflicts('redis'))
