@@ -19,9 +19,10 @@
  *      its POST to the first /v1/rank that scores it with its vector (submit -> rankable), p50/p95;
  *      then the same against a Redis-backed service when redis-server is installed;
  *   7. the SimTier kernel alone beside the memory bandwidth bound;
- *   8. where the CPU goes: the forward pass alone (rankCandidates in this process, one thread, no
- *      HTTP) for both models, and the HTTP floor (bench/http-floor.ts: bare fastify answering the
- *      same requests with a response of the same size, through the same open loop).
+ *   8. where the CPU goes: the forward pass alone (rankCandidates in a fresh process,
+ *      bench/serve-forward.ts: one thread, no HTTP) for both models, and the HTTP floor
+ *      (bench/http-floor.ts: bare fastify answering the same requests with a response of the same
+ *      size, through the same open loop); the service's own is what remains of its CPU.
  * Last line: {"cpu_ms_per_request", "cpu_ms_per_request_id_only", "onnx_cpu_ms_per_request",
  * "onnx_max_abs_diff", "onnx_p99_ms", "onnx_errors", "p50_ms", "p99_ms", "max_rps", "max_rps_pinned",
  * "errors" (the native backend's, both models), "ingest_p95_ms", "bound_ms", "bound_ms_id_only",
@@ -294,8 +295,10 @@ try {
   await idServer.stop();
 }
 
-// Where the CPU goes: the forward pass alone (in this process, no HTTP) and the HTTP floor (a
-// bare fastify server answering the same requests with a response of the same size).
+// Where the CPU goes: the forward pass alone (a fresh process, no HTTP) and the HTTP floor (a
+// bare fastify server answering the same requests with a response of the same size). The
+// service's own is the remainder, measured in other processes at other moments, so on a noisy
+// host it can come out negative: printed as it is.
 const floor = await startHttpFloor();
 try {
   const r = await measureOpenLoop(floor.url, bodies, idSeconds, 'HTTP floor (bare fastify, same requests, same response size, no model)');
@@ -310,7 +313,7 @@ const forwardId = forwardCpu(idOnly.run, undefined, bodiesFile);
 Object.assign(results, { forward_cpu_ms: round(forwardDefault, 2), forward_cpu_ms_id_only: round(forwardId, 2) });
 for (const [label, total, forward] of [['default model', results.cpu_ms_per_request!, forwardDefault], ['ID-only DIN', results.cpu_ms_per_request_id_only!, forwardId]] as const) {
   const http = results.http_floor_cpu_ms_per_request!;
-  say(`  ${label}: ${total.toFixed(2)} ms per request = forward pass ${forward.toFixed(2)} (in-process, one thread) + HTTP floor ${http.toFixed(2)} + the service's own ${(total - forward - http).toFixed(2)} (validation, id maps, vector fetch, admission, metrics)`);
+  say(`  ${label}: ${total.toFixed(2)} ms per request = forward pass ${forward.toFixed(2)} (a fresh process, one thread, no HTTP) + HTTP floor ${http.toFixed(2)} + the remainder, the service's own ${(total - forward - http).toFixed(2)} (validation, id maps, vector fetch, admission, metrics, cold caches)`);
 }
 
 // Pinned: the service on cores 1.., this process (autocannon) on core 0.

@@ -153,16 +153,12 @@ export class IdFeatures extends Module {
   /** [B, userDim]: the user id's row and each user field's row (users the store never saw: index 0, 'missing'), or null. */
   private embedUser(users: Int32Array, B: number): Tensor | null {
     const parts = this.userTable ? [this.userTable.lookup(this.userRows ? rowsOf(users, this.userRows) : users, [B])] : [];
-    for (const f of this.userFieldTables) {
-      const value = new Int32Array(B);
-      for (let b = 0; b < B; b++) value[b] = users[b] < f.ofUser.length ? f.ofUser[users[b]] : 0;
-      parts.push(f.table.lookup(value, [B]));
-    }
+    for (const f of this.userFieldTables) parts.push(f.table.lookup(rowsOf(users, f.ofUser), [B]));
     return parts.length === 0 ? null : parts.length === 1 ? parts[0] : concat(parts, 1);
   }
 }
 
-/** The rows of indices through a bounded table's map; an index past it (an id the store never saw) reads row 0. */
+/** Indices through a map (a bounded table's rows, a field's values); an index past it (an id the store never saw) reads 0. */
 function rowsOf(ids: Int32Array, remap: Int32Array): Int32Array {
   const out = new Int32Array(ids.length);
   for (let i = 0; i < ids.length; i++) out[i] = ids[i] < remap.length ? remap[ids[i]] : 0;
