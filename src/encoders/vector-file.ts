@@ -169,7 +169,7 @@ export function readVectorFile(file: string, expectDim?: number): VectorFile {
   if (ext === '.safetensors') {
     const bytes = readBytes(file);
     read = safetensorsVectors(file, parse(file, bytes));
-    hash = sha256(bytes);
+    hash = sha256([bytes]);
   } else if (TEXT_FORMATS[ext] || ext === '.parquet') {
     try {
       closeSync(openSync(file, 'r'));
@@ -183,9 +183,7 @@ export function readVectorFile(file: string, expectDim?: number): VectorFile {
       hash = text.hash;
     } else {
       read = { source: 'precomputed', ...parquetVectors(file) };
-      const hasher = createHash('sha256');
-      for (const c of fileChunks(file)) hasher.update(c);
-      hash = hasher.digest('hex').slice(0, 12);
+      hash = sha256(fileChunks(file));
     }
   } else throw new FeatureFileError(file, null, `unknown vector file type "${ext}" (use .jsonl, .csv, .tsv, .parquet or .safetensors: a precomputed file, an \`mmctr pretrain embed\` export or a feature cache)`);
   if (!read.ids.length) throw new FeatureFileError(file, null, 'no vectors');
@@ -195,8 +193,10 @@ export function readVectorFile(file: string, expectDim?: number): VectorFile {
 }
 
 /** The identity hash of a file's bytes (`VectorSpace.hash`): sha256, 12 hex. */
-function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex').slice(0, 12);
+function sha256(chunks: Iterable<Uint8Array>): string {
+  const hasher = createHash('sha256');
+  for (const c of chunks) hasher.update(c);
+  return hasher.digest('hex').slice(0, 12);
 }
 
 type TextFormat = 'jsonl' | 'csv' | 'tsv';
