@@ -1,6 +1,7 @@
 {
   "variables": {
-    "have_openblas%": "<!(node scripts/detect-blas.mjs)"
+    "have_openblas%": "<!(node scripts/detect-blas.mjs)",
+    "have_mpi%": "<!(node scripts/detect-mpi.mjs)"
   },
   "targets": [
     {
@@ -35,5 +36,19 @@
         }]
       ]
     }
+  ],
+  "conditions": [
+    ["have_mpi==1", {
+      "targets": [
+        {
+          "target_name": "mmctr_mpi",
+          "sources": ["native/mpi.cc"],
+          "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+          "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
+          "cflags_cc": ["-O2", "-std=c++17", "<!@(node scripts/detect-mpi.mjs cflags)"],
+          "libraries": ["<!@(node scripts/detect-mpi.mjs libs)", "-ldl"]
+        }
+      ]
+    }]
   ]
 }

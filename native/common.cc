@@ -76,6 +76,7 @@ F32 Args::f32(const char* name) { return array<F32, napi_float32_array>(name, fa
 F32 Args::f32_or_null(const char* name) { return array<F32, napi_float32_array>(name, true, "Float32Array"); }
 I32 Args::i32(const char* name) { return array<I32, napi_int32_array>(name, false, "Int32Array"); }
 I32 Args::i32_or_null(const char* name) { return array<I32, napi_int32_array>(name, true, "Int32Array"); }
+F64 Args::f64_or_null(const char* name) { return array<F64, napi_float64_array>(name, true, "Float64Array"); }
 
 double Args::number(const char* name) {
   Napi::Value v;

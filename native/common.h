@@ -20,6 +20,10 @@ struct I32 {
   int32_t* p = nullptr;
   size_t n = 0;
 };
+struct F64 {
+  double* p = nullptr;
+  size_t n = 0;
+};
 
 // A kernel entry's arguments, read in their order and checked as they are read: the first bad
 // one throws a JS TypeError (wrong type) or RangeError (a size, code or buffer out of range)
@@ -39,6 +43,7 @@ class Args {
   F32 f32_or_null(const char* name);        // a Float32Array, or null / undefined
   I32 i32(const char* name);                // an Int32Array
   I32 i32_or_null(const char* name);
+  F64 f64_or_null(const char* name);        // a Float64Array, or null / undefined
   double number(const char* name);          // any number
   int64_t integer(const char* name);        // a number without a fractional part
   int64_t size(const char* name, const char* noun = "size");  // an integer >= 0
@@ -52,6 +57,7 @@ class Args {
   bool need(size_t have, int64_t want, const char* name);
   bool need(const F32& v, int64_t want, const char* name) { return need(v.n, want, name); }
   bool need(const I32& v, int64_t want, const char* name) { return need(v.n, want, name); }
+  bool need(const F64& v, int64_t want, const char* name) { return need(v.n, want, name); }
   // A kernel-specific check failed: throws with the kernel's name before the message.
   bool range_error(const std::string& message);
   bool type_error(const std::string& message);

@@ -507,18 +507,39 @@ static Napi::Value preluBackward(const Napi::CallbackInfo& info) {
   return a.done();
 }
 
-// Dice forward (see dice below); the statistics are saved for the backward pass.
-MM_HOT static void dice_forward(const float* x, int64_t rows, int64_t cols, const float* al, float eps, bool training, float* rm,
-                                float* rv, float momentum, float* y, float* sm, float* sr, float* sp) {
+// Per-column sum and sum of squares of x [rows, cols] in double, then the row count:
+// out = [s(cols), s2(cols), rows]. Dice's batch statistics are these; a data-parallel run sums
+// them over ranks (diceMoments, then dice with `moments`) so every rank standardises by the
+// global batch's statistics, as one process training the whole batch would.
+MM_HOT static void dice_moments(const float* x, int64_t rows, int64_t cols, double* out) {
   for (int64_t c = 0; c < cols; c++) {
-    if (training && rows > 1) {
+    double s = 0, s2 = 0;
+    for (int64_t r = 0; r < rows; r++) { double v = x[r * cols + c]; s += v; s2 += v * v; }
+    out[c] = s;
+    out[cols + c] = s2;
+  }
+  out[2 * cols] = (double)rows;
+}
+
+// Dice forward (see dice below); the statistics are saved for the backward pass. `moments`
+// (dice_moments' layout, possibly summed over ranks) replaces this batch's own when given.
+MM_HOT static void dice_forward(const float* x, int64_t rows, int64_t cols, const float* al, float eps, bool training, float* rm,
+                                float* rv, float momentum, float* y, float* sm, float* sr, float* sp, const double* moments) {
+  const double count = moments ? moments[2 * cols] : (double)rows;
+  for (int64_t c = 0; c < cols; c++) {
+    if (training && count > 1) {
       double s = 0, s2 = 0;
-      for (int64_t r = 0; r < rows; r++) { double v = x[r * cols + c]; s += v; s2 += v * v; }
-      double mean = s / rows, var = std::max(0.0, s2 / rows - mean * mean);
+      if (moments) {
+        s = moments[c];
+        s2 = moments[cols + c];
+      } else {
+        for (int64_t r = 0; r < rows; r++) { double v = x[r * cols + c]; s += v; s2 += v * v; }
+      }
+      double mean = s / count, var = std::max(0.0, s2 / count - mean * mean);
       sm[c] = (float)mean;
       sr[c] = (float)(1.0 / std::sqrt(var + eps));
       rm[c] = (1 - momentum) * rm[c] + momentum * (float)mean;
-      rv[c] = (1 - momentum) * rv[c] + momentum * (float)(var * rows / (rows - 1));
+      rv[c] = (1 - momentum) * rv[c] + momentum * (float)(var * count / (count - 1));
     } else {
       sm[c] = rm[c];
       sr[c] = 1.f / std::sqrt(rv[c] + eps);
@@ -535,23 +556,37 @@ MM_HOT static void dice_forward(const float* x, int64_t rows, int64_t cols, cons
     }
 }
 
-// Dice backward, through the batch statistics when `training` (and rows > 1).
+// Column c's sums for Dice's backward pass: of the gradient reaching the standardised input,
+// of that times the standardised input, and alpha's gradient.
+MM_HOT static void dice_column_sums(const float* x, int64_t rows, int64_t cols, int64_t c, float a, float mean, float rstd, const float* sp,
+                                    const float* gy, double& sumG, double& sumGXn, double& gAlpha) {
+  sumG = 0, sumGXn = 0, gAlpha = 0;
+  for (int64_t r = 0; r < rows; r++) {
+    const int64_t i = r * cols + c;
+    const float p = sp[i], xv = x[i], g = gy[i];
+    const float gxn = g * xv * (1.f - a) * p * (1.f - p);
+    sumG += gxn;
+    sumGXn += gxn * (xv - mean) * rstd;
+    gAlpha += g * xv * (1.f - p);
+  }
+}
+
+// Dice backward, through the batch statistics when `training` (and the batch has > 1 rows).
+// `sums` = [sumG(cols), sumGXn(cols)] over `count` rows (summed over ranks) replaces this
+// batch's own when given.
 MM_HOT static void dice_backward(const float* x, int64_t rows, int64_t cols, const float* al, const float* sm, const float* sr,
-                                 const float* sp, const float* gy, float* gx, float* ga, bool training) {
+                                 const float* sp, const float* gy, float* gx, float* ga, bool training, const double* sums, double count) {
   for (int64_t c = 0; c < cols; c++) {
     const float a = al[c], mean = sm[c], rstd = sr[c];
-    double sumG = 0, sumGXn = 0, gAlpha = 0;
-    for (int64_t r = 0; r < rows; r++) {
-      const int64_t i = r * cols + c;
-      const float p = sp[i], xv = x[i], g = gy[i];
-      const float gxn = g * xv * (1.f - a) * p * (1.f - p);
-      sumG += gxn;
-      sumGXn += gxn * (xv - mean) * rstd;
-      gAlpha += g * xv * (1.f - p);
-    }
+    double sumG, sumGXn, gAlpha;
+    dice_column_sums(x, rows, cols, c, a, mean, rstd, sp, gy, sumG, sumGXn, gAlpha);
     if (ga) ga[c] += (float)gAlpha;
     if (!gx) continue;
-    const float mG = (float)(sumG / rows), mGX = (float)(sumGXn / rows);
+    if (sums) {
+      sumG = sums[c];
+      sumGXn = sums[cols + c];
+    }
+    const float mG = (float)(sumG / count), mGX = (float)(sumGXn / count);
     for (int64_t r = 0; r < rows; r++) {
       const int64_t i = r * cols + c;
       const float p = sp[i], xv = x[i], g = gy[i];
@@ -563,9 +598,24 @@ MM_HOT static void dice_backward(const float* x, int64_t rows, int64_t cols, con
   }
 }
 
+// diceMoments(x, rows, cols, out: Float64Array[2 cols + 1]): see dice_moments.
+static Napi::Value diceMoments(const Napi::CallbackInfo& info) {
+  Args a(info, "diceMoments");
+  F32 x = a.f32("x");
+  const int64_t rows = a.size("rows"), cols = a.size("cols");
+  F64 out = a.f64_or_null("out");
+  a.need(x, rows * cols, "x");
+  if (!out.p) a.type_error("out must be a Float64Array");
+  a.need(out, 2 * cols + 1, "out");
+  if (!a.ok()) return a.done();
+  dice_moments(x.p, rows, cols, out.p);
+  return a.done();
+}
+
 // dice(x, rows, cols, alpha[cols], eps, training, runMean, runVar, momentum, y, saveMean,
-// saveRstd, saveP): Dice activation (DIN paper): p = sigmoid((x - mean) / sqrt(var + eps)),
-// y = p * x + (1 - p) * alpha * x; batch statistics in training (running ones updated), running
+// saveRstd, saveP, moments|null): Dice activation (DIN paper): p = sigmoid((x - mean) /
+// sqrt(var + eps)), y = p * x + (1 - p) * alpha * x; batch statistics in training (running ones
+// updated; `moments` from diceMoments, summed over ranks, replace this batch's), running
 // statistics otherwise.
 static Napi::Value dice(const Napi::CallbackInfo& info) {
   Args a(info, "dice");
@@ -577,6 +627,7 @@ static Napi::Value dice(const Napi::CallbackInfo& info) {
   F32 rm = a.f32("runMean"), rv = a.f32("runVar");
   const float momentum = (float)a.number("momentum");
   F32 y = a.f32("y"), sm = a.f32("saveMean"), sr = a.f32("saveRstd"), sp = a.f32("saveP");
+  F64 moments = a.f64_or_null("moments");
   a.need(x, rows * cols, "x");
   a.need(al, cols, "alpha");
   a.need(rm, cols, "runMean");
@@ -585,20 +636,49 @@ static Napi::Value dice(const Napi::CallbackInfo& info) {
   a.need(sm, cols, "saveMean");
   a.need(sr, cols, "saveRstd");
   a.need(sp, rows * cols, "saveP");
+  if (moments.p) a.need(moments, 2 * cols + 1, "moments");
   if (!a.ok()) return a.done();
-  dice_forward(x.p, rows, cols, al.p, eps, training, rm.p, rv.p, momentum, y.p, sm.p, sr.p, sp.p);
+  dice_forward(x.p, rows, cols, al.p, eps, training, rm.p, rv.p, momentum, y.p, sm.p, sr.p, sp.p, moments.p);
+  return a.done();
+}
+
+// diceBackwardSums(x, rows, cols, alpha, saveMean, saveRstd, saveP, gy, out: Float64Array[2 cols]):
+// this batch's [sumG, sumGXn] per column, for a data-parallel run to sum over ranks.
+static Napi::Value diceBackwardSums(const Napi::CallbackInfo& info) {
+  Args a(info, "diceBackwardSums");
+  F32 x = a.f32("x");
+  const int64_t rows = a.size("rows"), cols = a.size("cols");
+  F32 al = a.f32("alpha"), sm = a.f32("saveMean"), sr = a.f32("saveRstd"), sp = a.f32("saveP"), gy = a.f32("gy");
+  F64 out = a.f64_or_null("out");
+  a.need(x, rows * cols, "x");
+  a.need(al, cols, "alpha");
+  a.need(sm, cols, "saveMean");
+  a.need(sr, cols, "saveRstd");
+  a.need(sp, rows * cols, "saveP");
+  a.need(gy, rows * cols, "gy");
+  if (!out.p) a.type_error("out must be a Float64Array");
+  a.need(out, 2 * cols, "out");
+  if (!a.ok()) return a.done();
+  for (int64_t c = 0; c < cols; c++) {
+    double gAlpha;
+    dice_column_sums(x.p, rows, cols, c, al.p[c], sm.p[c], sr.p[c], sp.p, gy.p, out.p[c], out.p[cols + c], gAlpha);
+  }
   return a.done();
 }
 
 // diceBackward(x, rows, cols, alpha, saveMean, saveRstd, saveP, gy, gx|null, galpha|null,
-// training): through the batch statistics when training.
+// training, sums|null, count): through the batch statistics when training; `sums` (from
+// diceBackwardSums, summed over ranks) over `count` rows replace this batch's own.
 static Napi::Value diceBackward(const Napi::CallbackInfo& info) {
   Args a(info, "diceBackward");
   F32 x = a.f32("x");
   const int64_t rows = a.size("rows"), cols = a.size("cols");
   F32 al = a.f32("alpha"), sm = a.f32("saveMean"), sr = a.f32("saveRstd"), sp = a.f32("saveP"), gy = a.f32("gy");
   F32 gx = a.f32_or_null("gx"), ga = a.f32_or_null("galpha");
-  const bool training = a.flag("training") && rows > 1;
+  const bool trainingFlag = a.flag("training");
+  F64 sums = a.f64_or_null("sums");
+  const double count = sums.p ? a.number("count") : (double)rows;
+  const bool training = trainingFlag && count > 1;
   a.need(x, rows * cols, "x");
   a.need(al, cols, "alpha");
   a.need(sm, cols, "saveMean");
@@ -607,8 +687,9 @@ static Napi::Value diceBackward(const Napi::CallbackInfo& info) {
   a.need(gy, rows * cols, "gy");
   if (gx.p) a.need(gx, rows * cols, "gx");
   if (ga.p) a.need(ga, cols, "galpha");
+  if (sums.p) a.need(sums, 2 * cols, "sums");
   if (!a.ok()) return a.done();
-  dice_backward(x.p, rows, cols, al.p, sm.p, sr.p, sp.p, gy.p, gx.p, ga.p, training);
+  dice_backward(x.p, rows, cols, al.p, sm.p, sr.p, sp.p, gy.p, gx.p, ga.p, training, sums.p, count);
   return a.done();
 }
 
@@ -625,7 +706,9 @@ void init_elementwise(Napi::Env env, Napi::Object exports) {
   MM_EXPORT(columnSums);
   MM_EXPORT(prelu);
   MM_EXPORT(preluBackward);
+  MM_EXPORT(diceMoments);
   MM_EXPORT(dice);
+  MM_EXPORT(diceBackwardSums);
   MM_EXPORT(diceBackward);
 }
 

@@ -47,8 +47,14 @@ export interface NativeKernels {
   columnSums(x: F32, rows: number, cols: number, out: F32): void;
   prelu(x: F32, alpha: F32, rows: number, cols: number, y: F32): void;
   preluBackward(x: F32, alpha: F32, gy: F32, rows: number, cols: number, gx: F32 | null, galpha: F32 | null): void;
-  dice(x: F32, rows: number, cols: number, alpha: F32, eps: number, training: boolean, runMean: F32, runVar: F32, momentum: number, y: F32, saveMean: F32, saveRstd: F32, saveP: F32): void;
-  diceBackward(x: F32, rows: number, cols: number, alpha: F32, saveMean: F32, saveRstd: F32, saveP: F32, gy: F32, gx: F32 | null, galpha: F32 | null, training: boolean): void;
+  /** out = [column sums (cols), sums of squares (cols), rows] of x, in double: Dice's batch statistics, summed over ranks in a data-parallel run. */
+  diceMoments(x: F32, rows: number, cols: number, out: Float64Array): void;
+  /** `moments` (diceMoments' layout, summed over ranks) replace the batch's own statistics when given. */
+  dice(x: F32, rows: number, cols: number, alpha: F32, eps: number, training: boolean, runMean: F32, runVar: F32, momentum: number, y: F32, saveMean: F32, saveRstd: F32, saveP: F32, moments: Float64Array | null): void;
+  /** out = this batch's [sumG (cols), sumGXn (cols)], the reductions of Dice's backward pass. */
+  diceBackwardSums(x: F32, rows: number, cols: number, alpha: F32, saveMean: F32, saveRstd: F32, saveP: F32, gy: F32, out: Float64Array): void;
+  /** `sums` (diceBackwardSums' layout, summed over ranks) over `count` rows replace the batch's own when given. */
+  diceBackward(x: F32, rows: number, cols: number, alpha: F32, saveMean: F32, saveRstd: F32, saveP: F32, gy: F32, gx: F32 | null, galpha: F32 | null, training: boolean, sums: Float64Array | null, count: number): void;
 
   sumAxis(x: F32, outer: number, n: number, inner: number, out: F32, accumulate: boolean): void;
   expandAxis(g: F32, outer: number, n: number, inner: number, gx: F32, scale: number): void;

@@ -1,5 +1,6 @@
 /** Activations with parameters or state: PReLU, Dice, and dropout. */
 import { gradOf, record } from '../autograd.js';
+import { crossRankSum } from '../cross-rank.js';
 import { ShapeError } from '../errors.js';
 import { native } from '../native.js';
 import { RandomStream } from '../random.js';
@@ -34,6 +35,47 @@ export interface DiceOptions {
   momentum?: number;
 }
 
+/** What Dice's forward pass keeps for its backward pass. */
+export interface DiceSaved {
+  mean: Float32Array;
+  rstd: Float32Array;
+  /** [rows, cols] sigmoid of the standardised input. */
+  p: Float32Array;
+  /** Rows the batch statistics cover: this batch's, or the global batch's in a data-parallel run. */
+  count: number;
+}
+
+/**
+ * Dice's kernels over x [rows, cols], the one place both the Dice op and the fused attention
+ * call. Training in a data-parallel run (engine/cross-rank.ts), the batch statistics and the
+ * backward pass's reductions are summed over ranks first, so each rank standardises by the
+ * global batch's statistics, as one process training the whole batch does (SyncBatchNorm's rule).
+ */
+export function diceForward(x: Float32Array, rows: number, cols: number, alpha: Float32Array, stats: DiceStats, training: boolean, eps: number, momentum: number, y: Float32Array, p: Float32Array): DiceSaved {
+  const mean = new Float32Array(cols), rstd = new Float32Array(cols);
+  const sum = training ? crossRankSum() : null;
+  let moments: Float64Array | null = null;
+  if (sum) {
+    moments = new Float64Array(2 * cols + 1);
+    native.diceMoments(x, rows, cols, moments);
+    sum(moments);
+  }
+  native.dice(x, rows, cols, alpha, eps, training, stats.runningMean, stats.runningVar, momentum, y, mean, rstd, p, moments);
+  return { mean, rstd, p, count: moments ? moments[2 * cols] : rows };
+}
+
+/** Accumulates Dice's input gradient into gx and alpha's into galpha (see diceForward). */
+export function diceBackward(x: Float32Array, rows: number, cols: number, alpha: Float32Array, saved: DiceSaved, training: boolean, gy: Float32Array, gx: Float32Array | null, galpha: Float32Array | null): void {
+  const sum = training && gx ? crossRankSum() : null;
+  let sums: Float64Array | null = null;
+  if (sum) {
+    sums = new Float64Array(2 * cols);
+    native.diceBackwardSums(x, rows, cols, alpha, saved.mean, saved.rstd, saved.p, gy, sums);
+    sum(sums);
+  }
+  native.diceBackward(x, rows, cols, alpha, saved.mean, saved.rstd, saved.p, gy, gx, galpha, training, sums, saved.count);
+}
+
 /**
  * Dice (DIN, Zhou et al. 2018): y = x * (alpha + p (1 - alpha)), p = sigmoid of x standardised
  * by batch statistics in training and by running statistics otherwise.
@@ -43,12 +85,11 @@ export function dice(x: Tensor, alpha: Tensor, stats: DiceStats, { training, eps
   if (alpha.size !== cols || stats.runningMean.length !== cols)
     throw new ShapeError(`dice: alpha and statistics need ${cols} values, got ${alpha.size} and ${stats.runningMean.length}`);
   const out = output(x.shape, [x, alpha]);
-  const mean = new Float32Array(cols), rstd = new Float32Array(cols), p = new Float32Array(rows * cols);
-  native.dice(x.data, rows, cols, alpha.data, eps, training, stats.runningMean, stats.runningVar, momentum, out.data, mean, rstd, p);
+  const saved = diceForward(x.data, rows, cols, alpha.data, stats, training, eps, momentum, out.data, new Float32Array(rows * cols));
   if (out.requiresGrad) {
     record(() => {
       if (!out.grad) return;
-      native.diceBackward(x.data, rows, cols, alpha.data, mean, rstd, p, out.grad, x.requiresGrad ? gradOf(x) : null, alpha.requiresGrad ? gradOf(alpha) : null, training);
+      diceBackward(x.data, rows, cols, alpha.data, saved, training, out.grad, x.requiresGrad ? gradOf(x) : null, alpha.requiresGrad ? gradOf(alpha) : null);
     });
   }
   return out;

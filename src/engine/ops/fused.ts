@@ -7,7 +7,7 @@ import { gradOf, record } from '../autograd.js';
 import { ShapeError } from '../errors.js';
 import { native } from '../native.js';
 import { shapeString, Tensor } from '../tensor.js';
-import type { DiceStats } from './activation.js';
+import { diceBackward, diceForward, type DiceSaved, type DiceStats } from './activation.js';
 import { ACTIVATION_CODE } from './codes.js';
 import { expectRank, output, scratch, uninitialized } from './common.js';
 
@@ -65,7 +65,7 @@ interface LayerState {
   /** Pre-activation (with biases); the same buffer as y for ReLU, sigmoid and tanh. */
   z: Float32Array;
   y: Float32Array;
-  dice?: { mean: Float32Array; rstd: Float32Array; p: Float32Array };
+  dice?: DiceSaved;
 }
 
 /**
@@ -160,8 +160,7 @@ export function dinAttention(q: Tensor, keys: Tensor, mask: Float32Array, unit: 
     } else {
       native.biasActivationEx(z, n, width, biasesOf[i].data, groupBias, groupOffsets, B, ACTIVATION_CODE.none, null, z);
       const y = scratch.take(n * width);
-      const dice = { mean: new Float32Array(width), rstd: new Float32Array(width), p: scratch.take(n * width) };
-      native.dice(z, n, width, alphas[i].data, options.diceEps ?? 1e-8, training, stats[i].runningMean, stats[i].runningVar, options.diceMomentum ?? 0.01, y, dice.mean, dice.rstd, dice.p);
+      const dice = diceForward(z, n, width, alphas[i].data, stats[i], training, options.diceEps ?? 1e-8, options.diceMomentum ?? 0.01, y, scratch.take(n * width));
       state = { z, y, dice };
     }
     layers.push(state);
@@ -197,7 +196,7 @@ export function dinAttention(q: Tensor, keys: Tensor, mask: Float32Array, unit: 
         let gz: Float32Array;
         if (dice) {
           gz = scratch.take(n * width).fill(0);
-          native.diceBackward(z, n, width, alphas[i].data, dice.mean, dice.rstd, dice.p, gh, gz, galpha, training);
+          diceBackward(z, n, width, alphas[i].data, dice, training, gh, gz, galpha);
           if (gbias) native.columnSums(gz, n, width, gbias);
           scratch.give(gh);
         } else {
