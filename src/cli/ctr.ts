@@ -11,8 +11,10 @@ import { openRun, readExperimentConfig, resumeRun, trainRun } from '../ctr/run.j
 import { evaluateSplit, predictSplit } from '../ctr/trainer.js';
 import { resolveStore } from '../pipeline/store.js';
 import { TrainConfig } from '../ctr/config.js';
+import { joinMpiJob } from '../distributed/data-parallel.js';
+import { mpiWorld } from '../distributed/mpi.js';
 import { existingDir, existingFile, list, number, oneOf, RUNS_FLAG, runsFolder, seedNumber, text } from './options.js';
-import { progressBar } from './progress.js';
+import { progressBar, quietBar } from './progress.js';
 
 const fmt = (x: number) => (Number.isNaN(x) ? '   -  ' : x.toFixed(4));
 
@@ -39,6 +41,7 @@ function seedTable(s: ReturnType<typeof summarizeSeeds>, n: number): string {
 }
 
 const splitOption = oneOf(SPLITS);
+const runStamp = () => new Date().toISOString().replace(/[:.]/g, '-');
 const runFolder = existingDir('a run folder written by `mmctr train`');
 
 export function registerCtr(program: Command): void {
@@ -51,27 +54,41 @@ export function registerCtr(program: Command): void {
     .option('--epochs <n>', 'override train.epochs', number(TrainConfig.shape.epochs))
     .option('--keep <which>', 'the model kept: best (the best validation epoch, with early stopping; the default) or last (all --epochs trained)', text(TrainConfig.shape.keep.unwrap()))
     .option('--json', 'print the result as one JSON object')
-    .action(async (file: string, opts: { runs?: string; seeds?: number[]; epochs?: number; keep?: TrainConfig['keep']; json?: boolean }) => {
+    .option('--distributed', 'data-parallel over the ranks of an MPI job: `mpirun -np <ranks> mmctr train <config> --distributed` (global batch = train.batchSize x ranks; docs/distributed.md)')
+    .action(async (file: string, opts: { runs?: string; seeds?: number[]; epochs?: number; keep?: TrainConfig['keep']; json?: boolean; distributed?: boolean }) => {
       const config = readExperimentConfig(file);
       if (opts.epochs !== undefined) config.train.epochs = opts.epochs;
       if (opts.keep !== undefined) config.train.keep = opts.keep;
       const seeds = opts.seeds ?? [config.train.seed];
       const runs = runsFolder(opts.runs);
-      const store = await resolveStore(config.data, path.dirname(path.resolve(file)), runs, { progress: progressBar });
-      const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+      const parallel = opts.distributed ? joinMpiJob() : undefined;
+      // Rank 0 alone builds the store (or finds it cached); the others open it after.
+      const speaks = parallel?.writes ?? true;
+      const progress = speaks ? progressBar : quietBar;
+      const resolve = () => resolveStore(config.data, path.dirname(path.resolve(file)), runs, { progress });
+      let store = parallel && !speaks ? null : await resolve();
+      if (parallel) {
+        mpiWorld().barrier();
+        store ??= await resolve();
+      }
+      // Every rank names the run folder as rank 0 does.
+      const stamp = parallel ? mpiWorld().broadcastText(runStamp()) : runStamp();
       const trained = seeds.map((seed) => {
         const runConfig = { ...config, train: { ...config.train, seed } };
-        const bar = progressBar(`seed ${seed}`);
-        const result = trainRun(runConfig, store, path.join(runs, `${config.name}-seed${seed}-${stamp}`), {
+        const bar = progress(`seed ${seed}`);
+        const result = trainRun(runConfig, store!, path.join(runs, `${config.name}-seed${seed}-${stamp}`), {
           onProgress: (p) => bar.update(p.done, p.total, p.phase === 'train' ? `epoch ${p.epoch} loss ${p.loss?.toFixed(4)}` : `epoch ${p.epoch} evaluating`),
           log: opts.json ? undefined : (line) => console.error(line),
+          parallel,
         });
         bar.stop();
         return result;
       });
+      if (parallel) mpiWorld().finalize();
+      if (!speaks) return;
       const summary = summarizeSeeds(trained.map((r) => r.test));
       if (opts.json) {
-        console.log(JSON.stringify({ runs: trained.map((r) => ({ run: r.dir, seed: r.seed, test: r.test.overall, samplesPerSecond: r.fit.samplesPerSecond, loopSamplesPerSecond: r.fit.loopSamplesPerSecond, seconds: r.fit.seconds })), summary }));
+        console.log(JSON.stringify({ runs: trained.map((r) => ({ run: r.dir, seed: r.seed, test: r.test.overall, samplesPerSecond: r.fit.samplesPerSecond, loopSamplesPerSecond: r.fit.loopSamplesPerSecond, seconds: r.fit.seconds, ...(parallel ? { ranks: parallel.size, bytesPerStep: parallel.lastStep } : {}) })), summary }));
         return;
       }
       for (const r of trained) console.log(`run folder: ${r.dir}`);
@@ -83,13 +100,19 @@ export function registerCtr(program: Command): void {
     .command('resume')
     .description('continue a run that stopped (killed, crashed) from its newest checkpoint (written at every epoch end, every train.checkpointMinutes of training (5 by default), and every train.checkpointEvery steps when set)')
     .argument('<run>', 'run folder written by `mmctr train`', runFolder)
-    .action((runDir: string) => {
-      const bar = progressBar('train');
+    .option('--distributed', 'continue a distributed run over the ranks of an MPI job (`mpirun -np <ranks> mmctr resume <run> --distributed`)')
+    .action((runDir: string, opts: { distributed?: boolean }) => {
+      const parallel = opts.distributed ? joinMpiJob() : undefined;
+      const speaks = parallel?.writes ?? true;
+      const bar = (speaks ? progressBar : quietBar)('train');
       const result = resumeRun(runDir, {
         onProgress: (p) => bar.update(p.done, p.total, p.phase === 'train' ? `epoch ${p.epoch} loss ${p.loss?.toFixed(4)}` : `epoch ${p.epoch} evaluating`),
         log: (line) => console.error(line),
+        parallel,
       });
       bar.stop();
+      if (parallel) mpiWorld().finalize();
+      if (!speaks) return;
       console.log(`run folder: ${result.dir}`);
       console.log(evaluationTable(result.test));
     });

@@ -18,8 +18,13 @@ export function formatRate(perSecond: number): string {
   return `${perSecond >= 10 ? Math.round(perSecond) : perSecond.toFixed(1)}/s`;
 }
 
+/** A bar that draws nothing (the ranks of a distributed run other than rank 0). */
+export function quietBar(_label: string): Bar {
+  return { update() {}, stop() {} };
+}
+
 export function progressBar(label: string): Bar {
-  if (!interactive()) return { update() {}, stop() {} };
+  if (!interactive()) return quietBar(label);
   const bar = new cliProgress.SingleBar(
     {
       format: `${label.padEnd(10)} {bar} {percentage}% | {value}/{total} | {rate} | ETA {eta_formatted} | {info}`,

@@ -22,7 +22,7 @@ import { MakeCrossFit } from './models/make.js';
 import type { DinExtras } from './models/din.js';
 import { ItemVectorTable, loadItemVectors } from './parts/item-vectors.js';
 import { describeTableRows } from './parts/table-rows.js';
-import { evaluateSplit, fit, FitOptions, FitResult } from './trainer.js';
+import { DataParallel, evaluateSplit, fit, FitOptions, FitResult } from './trainer.js';
 
 /** Reads and validates an experiment config; its file paths (data.vectors, model.make.module) become absolute, relative to the file. */
 export function readExperimentConfig(file: string): ExperimentConfig {
@@ -130,19 +130,33 @@ export function ensureMakeCrossFit(make: MakeConfig, vectors: ItemVectorTable, s
 
 /** Loads the cached module at `entry`, or trains it there (best epoch on validation). */
 function trainMake(module: Make, make: MakeConfig, vectors: ItemVectorTable, store: SampleStore, seed: number, { dir, file }: { dir: string; file: string }, options: Omit<FitOptions, 'checkpointDir'>): { module: Make; training: MakeTraining } {
-  if (existsSync(file)) {
+  if (cachedOnEveryRank(file, options.parallel)) {
     loadModel(file, module);
     options.log?.(`MAKE reused: ${file}`);
     return { module, training: { file, reused: true, fit: readMakeFit(file) } };
   }
-  mkdirSync(dir, { recursive: true });
+  const writes = options.parallel?.writes ?? true;
+  if (writes) mkdirSync(dir, { recursive: true });
   const train = TrainConfig.parse({ batchSize: make.batchSize, lr: make.lr, epochs: make.epochs, earlyStoppingPatience: make.earlyStoppingPatience, monitor: make.monitor, seed });
   options.log?.(`MAKE: training up to ${make.epochs} epochs on item vectors (${vectors.dim}-d), best epoch on validation ${make.monitor}`);
   const result = fit(module, store, train, { ...options, checkpointDir: path.join(dir, 'checkpoints') });
-  saveModel(file, module, { make, vectors: vectors.source, seed });
-  writeTextAtomic(path.join(dir, 'fit.json'), JSON.stringify(result, null, 2));
-  options.log?.(`MAKE: kept epoch ${result.keptEpoch} of ${result.epochs.length}; saved ${file}`);
+  if (writes) {
+    saveModel(file, module, { make, vectors: vectors.source, seed });
+    writeTextAtomic(path.join(dir, 'fit.json'), JSON.stringify(result, null, 2));
+    options.log?.(`MAKE: kept epoch ${result.keptEpoch} of ${result.epochs.length}; saved ${file}`);
+  }
   return { module, training: { file, reused: false, fit: result } };
+}
+
+/** Whether a cached file exists; data-parallel, every rank must see the same answer (one shared cache folder) or they would train different models. */
+function cachedOnEveryRank(file: string, parallel: DataParallel | undefined): boolean {
+  const here = existsSync(file);
+  if (!parallel) return here;
+  const count = Float64Array.of(here ? 1 : 0);
+  parallel.sum(count);
+  if (count[0] !== 0 && count[0] !== parallel.size)
+    throw new MmctrError(`${file} exists on ${count[0]} of ${parallel.size} ranks: a distributed run needs the MAKE cache (--make-cache, default <runs>/make-cache) on a path every rank shares, or the same copy on every host`);
+  return here;
 }
 
 function readMakeFit(file: string): FitResult {
@@ -180,17 +194,21 @@ export function runConfigText(config: ExperimentConfig, store: SampleStore): str
 
 /** Trains the experiment on a built store and writes the run folder. */
 export function trainRun(config: ExperimentConfig, store: SampleStore, runDir: string, options: TrainRunOptions = {}): RunResult {
-  mkdirSync(runDir, { recursive: true });
+  // Data-parallel, the writing rank writes the run folder and speaks; the others only train.
+  const writes = options.parallel?.writes ?? true;
+  const write = (file: string, text: string) => writes && writeTextAtomic(path.join(runDir, file), text);
+  if (writes) mkdirSync(runDir, { recursive: true });
   const logFile = path.join(runDir, 'log.txt');
   const log = (line: string) => {
+    if (!writes) return;
     appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`);
     options.log?.(line);
   };
-  writeTextAtomic(path.join(runDir, 'config.json'), runConfigText(config, store));
+  write('config.json', runConfigText(config, store));
   log(engineSummary());
   const vectors = options.vectors ?? loadRunVectors(config, store);
   if (vectors) log(`item vectors: ${vectors.source} (${vectors.dim}-d)${vectors.control ? `, made uninformative (control ${vectors.control})` : ''}; ${vectors.missing} catalogue items without one, ${vectors.unused} vectors of unknown items`);
-  if (vectors?.space) writeTextAtomic(path.join(runDir, VECTOR_SPACE_FILE), JSON.stringify({ file: path.resolve(vectors.source), ...vectors.space }, null, 2));
+  if (vectors?.space) write(VECTOR_SPACE_FILE, JSON.stringify({ file: path.resolve(vectors.source), ...vectors.space }, null, 2));
   const extras: DinExtras = { vectors: vectors ?? undefined };
   let make: MakeTraining | undefined;
   if (config.model.model === 'din' && config.model.make && vectors) {
@@ -206,13 +224,13 @@ export function trainRun(config: ExperimentConfig, store: SampleStore, runDir: s
   for (const t of tables) log(describeTableRows(t));
   const result = fit(model, store, config.train, { ...options, log, checkpointDir: path.join(runDir, 'checkpoints') });
   log(`kept epoch ${result.keptEpoch} of ${result.epochs.length} (train.keep ${config.train.keep}; best on validation ${config.train.monitor}: epoch ${result.bestEpoch})`);
-  const test = evaluateSplit(model, store, 'test');
+  const test = evaluateSplit(model, store, 'test', undefined, options.parallel);
   log(`test: AUC ${test.overall.auc.toFixed(4)} GAUC ${test.overall.gauc.toFixed(4)} logloss ${test.overall.logloss.toFixed(4)}; ${Math.round(result.samplesPerSecond)} samples/s end to end, ${Math.round(result.loopSamplesPerSecond)} in the training loop`);
   // Metrics on sampled negatives are not those of impressions: the run says so where its metrics are.
   const notes = [samplingNote(store.meta)].filter((n): n is string => n !== null);
   for (const n of notes) log(`note: ${n}`);
-  saveModel(path.join(runDir, 'model.safetensors'), model, config);
-  writeTextAtomic(path.join(runDir, 'metrics.json'), JSON.stringify({ fit: result, test, make, notes, ...(tables.length > 0 ? { tables } : {}) }, null, 2));
+  if (writes) saveModel(path.join(runDir, 'model.safetensors'), model, config);
+  write('metrics.json', JSON.stringify({ fit: result, test, make, notes, ...(tables.length > 0 ? { tables } : {}) }, null, 2));
   return { dir: runDir, seed: config.train.seed, fit: result, test, make };
 }
 

@@ -10,7 +10,8 @@
  */
 import { backward, noGrad } from '../engine/autograd.js';
 import { Adam, clipGradNorm, SparseAdam } from '../engine/optim.js';
-import { bceWithLogits } from '../engine/ops/index.js';
+import { affine, bceWithLogits } from '../engine/ops/index.js';
+import type { Module } from '../engine/module.js';
 import { RandomState, RandomStream } from '../engine/random.js';
 import { resumeLatest, saveCheckpoint } from '../engine/checkpoint.js';
 import { readSafetensors, writeSafetensors } from '../engine/safetensors.js';
@@ -51,6 +52,31 @@ export interface FitResult {
   loopSamplesPerSecond: number;
 }
 
+/**
+ * Data-parallel training (`distributed/` implements it over MPI): each rank holds the whole model
+ * and trains a contiguous share of every global batch (train.batchSize x ranks samples, read in
+ * the same shuffled order on every rank); the ranks sum their gradients before each update, so
+ * the fit equals one process training the global batch. Only the writing rank writes files.
+ */
+export interface DataParallel {
+  readonly rank: number;
+  readonly size: number;
+  /** This rank writes checkpoints and run files; the others write nothing. */
+  readonly writes: boolean;
+  /** The positions [start, end) of n this rank takes (a global batch, a split's records). */
+  share(n: number): { start: number; end: number };
+  /** Every rank's parameters, buffers and tables become the writing rank's. */
+  broadcastModel(model: Module): void;
+  /** After backward: every rank's gradients (dense, and the tables' touched rows) become their sum over ranks. */
+  sumGradients(model: Module): void;
+  /** `values` filled on each rank at its share of positions (share(values.length)) becomes whole on every rank. */
+  gatherShares(values: Float32Array): void;
+  /** In place: the sum over ranks. */
+  sum(values: Float64Array): void;
+  /** Runs fn with batch statistics (Dice's) summed over ranks. */
+  synced<T>(fn: () => T): T;
+}
+
 export interface FitOptions {
   onProgress?: (p: Progress) => void;
   log?: (line: string) => void;
@@ -60,32 +86,38 @@ export interface FitOptions {
   resume?: boolean;
   /** Trains on these positions of each training batch only (MAKE's cross-fitting folds); validation is whole. */
   trainRows?: (batch: Batch) => Int32Array;
+  /** Train data-parallel over several ranks (see DataParallel). */
+  parallel?: DataParallel;
 }
 
 const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
 
-/** Predicted click probabilities for every sample of a split, in store order. */
-export function predictSplit(model: CtrModel, store: SampleStore, split: SplitName, batchSize = 4096, onProgress?: (done: number, total: number) => void): { probs: Float32Array; reader: SplitReader } {
+/**
+ * Predicted click probabilities for every sample of a split, in store order. Data-parallel, each
+ * rank predicts a contiguous share of the records and the shares are gathered on every rank.
+ */
+export function predictSplit(model: CtrModel, store: SampleStore, split: SplitName, batchSize = 4096, onProgress?: (done: number, total: number) => void, parallel?: DataParallel): { probs: Float32Array; reader: SplitReader } {
   const reader = store.split(split);
   const probs = new Float32Array(reader.count);
+  const { start, end } = parallel ? parallel.share(reader.count) : { start: 0, end: reader.count };
   const wasTraining = model.training;
   model.eval();
   noGrad(() => {
-    let done = 0;
-    for (const batch of reader.batches({ batchSize })) {
+    for (let at = start; at < end; at += batchSize) {
+      const batch = reader.readRange(at, Math.min(batchSize, end - at));
       const logits = model.forward(batch).data;
       for (let i = 0; i < batch.size; i++) probs[batch.index[i]] = sigmoid(logits[i]);
-      done += batch.size;
-      onProgress?.(done, reader.count);
+      onProgress?.(at + batch.size - start, end - start);
     }
   });
+  parallel?.gatherShares(probs);
   model.train(wasTraining);
   return { probs, reader };
 }
 
-/** AUC, GAUC, logloss overall and per frequency bucket for one split. */
-export function evaluateSplit(model: CtrModel, store: SampleStore, split: SplitName, onProgress?: (done: number, total: number) => void): Evaluation {
-  const { probs, reader } = predictSplit(model, store, split, 4096, onProgress);
+/** AUC, GAUC, logloss overall and per frequency bucket for one split (data-parallel: over the whole split, on every rank). */
+export function evaluateSplit(model: CtrModel, store: SampleStore, split: SplitName, onProgress?: (done: number, total: number) => void, parallel?: DataParallel): Evaluation {
+  const { probs, reader } = predictSplit(model, store, split, 4096, onProgress, parallel);
   const all = reader.readRange(0, reader.count);
   reader.close();
   // The true click probabilities (simulated data only) give the oracle's metrics beside the model's.
@@ -113,7 +145,15 @@ interface FitProgress {
   stopped?: boolean;
 }
 
-export function fit(model: CtrModel, store: SampleStore, config: TrainConfig, { onProgress, log = () => {}, checkpointDir, resume = false, trainRows }: FitOptions = {}): FitResult {
+export function fit(model: CtrModel, store: SampleStore, config: TrainConfig, options: FitOptions = {}): FitResult {
+  const { parallel } = options;
+  return parallel ? parallel.synced(() => fitLoop(model, store, config, options)) : fitLoop(model, store, config, options);
+}
+
+function fitLoop(model: CtrModel, store: SampleStore, config: TrainConfig, { onProgress, log = () => {}, checkpointDir, resume = false, trainRows, parallel }: FitOptions): FitResult {
+  // Every rank reads the checkpoints (resume); only the writing rank writes them.
+  const writes = parallel?.writes ?? true;
+  const ranks = parallel?.size ?? 1;
   const denseGroups = parameterGroups(model, config.lr).map((g) => ({ name: g.name, optimizer: new Adam(g.params, { lr: g.lr }) }));
   const dense = denseGroups[0].optimizer;
   const sparse = new SparseAdam(model.namedTables(), { lr: config.embeddingLr ?? config.lr, l2: model.config.embeddingL2, dense: config.embeddingAdam === 'dense' });
@@ -127,6 +167,7 @@ export function fit(model: CtrModel, store: SampleStore, config: TrainConfig, { 
   let startEpoch = 1, skipBatches = 0, lossSum = 0, seen = 0;
   let lastCheckpointMs = performance.now();
   const checkpoint = (progress: FitProgress) => {
+    if (!writes) return;
     saveCheckpoint(checkpointDir!, dense.steps, { model, optimizers, progress: progress as unknown as Record<string, unknown> });
     lastCheckpointMs = performance.now();
   };
@@ -145,24 +186,36 @@ export function fit(model: CtrModel, store: SampleStore, config: TrainConfig, { 
       log(`resumed from ${loaded.file}: ${p.stopped || p.epoch > config.epochs ? 'training had finished' : `epoch ${p.epoch}, batch ${p.batch}`}`);
     }
   }
+  parallel?.broadcastModel(model);
+  let skippedSamples = 0;
   const t0 = performance.now();
   model.train();
   for (let epoch = startEpoch; epoch <= config.epochs; epoch++) {
     const epochShuffle = shuffleRng.state();
     let batchIndex = 0;
-    for (const whole of reader.batches({ batchSize: config.batchSize, shuffle: config.shuffle ? shuffleRng : null })) {
+    for (const whole of reader.batches({ batchSize: config.batchSize * ranks, shuffle: config.shuffle ? shuffleRng : null })) {
       // After a resume, the replayed shuffle yields the batches already trained first.
       if (batchIndex++ < skipBatches) continue;
-      const batch = trainRows ? takeBatch(whole, trainRows(whole), reader.historyLength) : whole;
-      if (batch.size === 0) continue;
+      const rows = trainRows ? trainRows(whole) : null;
+      const globalSize = rows ? rows.length : whole.size;
+      if (globalSize === 0) continue;
+      // Data-parallel, a global batch smaller than the rank count would leave a rank without samples.
+      if (globalSize < ranks) {
+        skippedSamples += globalSize;
+        continue;
+      }
+      const batch = parallel ? takeBatch(whole, shareOf(rows, globalSize, parallel), reader.historyLength) : rows ? takeBatch(whole, rows, reader.historyLength) : whole;
       const s = performance.now();
-      const loss = bceWithLogits(model.forward(batch), batch.label);
+      const mean = bceWithLogits(model.forward(batch), batch.label);
+      // The local mean weighted by the rank's share: summed over ranks, the global batch's mean.
+      const loss = parallel ? affine(mean, batch.size / globalSize) : mean;
       backward(loss);
+      parallel?.sumGradients(model);
       if (config.clipGradNorm > 0) clipGradNorm(model.namedParameters().values(), model.namedTables().values(), config.clipGradNorm);
       for (const g of denseGroups) g.optimizer.step();
       sparse.step();
       loopMs += performance.now() - s;
-      lossSum += loss.item() * batch.size;
+      lossSum += mean.item() * batch.size;
       seen += batch.size;
       samples += batch.size;
       onProgress?.({ phase: 'train', epoch, done: seen, total: reader.count, loss: lossSum / seen });
@@ -170,9 +223,14 @@ export function fit(model: CtrModel, store: SampleStore, config: TrainConfig, { 
         checkpoint({ epoch, batch: batchIndex, epochShuffle, lossSum, seen, epochs, best: Number.isFinite(best) ? best : null, bestEpoch, bad });
     }
     skipBatches = 0;
+    if (parallel) {
+      const totals = Float64Array.of(lossSum, seen);
+      parallel.sum(totals);
+      [lossSum, seen] = [totals[0], totals[1]];
+    }
     const evalStart = performance.now();
     const valid = store.meta.splits.valid.count > 0
-      ? evaluateSplit(model, store, 'valid', (done, total) => onProgress?.({ phase: 'evaluate', epoch, done, total }))
+      ? evaluateSplit(model, store, 'valid', (done, total) => onProgress?.({ phase: 'evaluate', epoch, done, total }), parallel)
       : null;
     const evalMs = performance.now() - evalStart;
     evalSecondsTotal += evalMs / 1000;
@@ -191,7 +249,7 @@ export function fit(model: CtrModel, store: SampleStore, config: TrainConfig, { 
         bad = 0;
         if (config.keep === 'best') {
           bestState = snapshot(model);
-          if (checkpointDir) writeSnapshot(bestFile(checkpointDir), bestState);
+          if (checkpointDir && writes) writeSnapshot(bestFile(checkpointDir), bestState);
         }
       } else if (++bad > config.earlyStoppingPatience && config.keep === 'best') {
         log(`early stopping: no ${config.monitor} gain for ${bad} epochs; keeping epoch ${bestEpoch}`);
@@ -203,6 +261,13 @@ export function fit(model: CtrModel, store: SampleStore, config: TrainConfig, { 
     if (stopped) break;
   }
   reader.close();
+  if (skippedSamples > 0) log(`data-parallel: ${skippedSamples} samples not trained, in epoch-end batches smaller than the ${ranks} ranks`);
+  if (parallel) {
+    const total = Float64Array.of(samples, loopMs);
+    parallel.sum(total);
+    // Every rank computes at once: the job's loop time is one rank's (their mean).
+    [samples, loopMs] = [total[0], total[1] / ranks];
+  }
   const lastEpoch = epochs.length > 0 ? epochs[epochs.length - 1].epoch : 0;
   const keptEpoch = config.keep === 'best' ? bestEpoch : lastEpoch;
   if (keptEpoch !== lastEpoch && bestState) restore(model, bestState);
@@ -217,6 +282,15 @@ export function fit(model: CtrModel, store: SampleStore, config: TrainConfig, { 
     samplesPerSecond: samples / Math.max(seconds - evalSecondsTotal, 1e-9),
     loopSamplesPerSecond: samples / Math.max(loopMs / 1000, 1e-9),
   };
+}
+
+/** This rank's positions of a global batch: its share of the batch, or of the rows `trainRows` kept. */
+function shareOf(rows: Int32Array | null, globalSize: number, parallel: DataParallel): Int32Array {
+  const { start, end } = parallel.share(globalSize);
+  if (rows) return rows.slice(start, end);
+  const out = new Int32Array(end - start);
+  for (let i = 0; i < out.length; i++) out[i] = start + i;
+  return out;
 }
 
 function bestFile(checkpointDir: string): string {

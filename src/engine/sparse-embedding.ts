@@ -82,6 +82,15 @@ export class SparseEmbedding {
     return this.coalesced;
   }
 
+  /**
+   * Makes `g` this step's gradient in place of the lookups' (a data-parallel run: the rows every
+   * rank touched, their gradients summed over ranks); null leaves the table untouched this step.
+   */
+  replaceGradient(g: SparseGradient | null): void {
+    this.pending = [];
+    this.coalesced = g;
+  }
+
   /** Coalesces this step's lookups into one gradient row per touched row; clears them. */
   takeGradient(): SparseGradient | null {
     const g = this.gradient();
