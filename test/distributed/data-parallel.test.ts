@@ -1,0 +1,84 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ExperimentConfig } from '../../src/ctr/config.js';
+import { trainRun } from '../../src/ctr/run.js';
+import { SampleStore } from '../../src/data/store.js';
+import { mpiUnavailable } from '../../src/distributed/mpi.js';
+import { readSafetensors } from '../../src/engine/safetensors.js';
+import { repoRoot } from '../../src/util/paths.js';
+import { demoStoreWithVectors } from '../ctr/helpers.js';
+
+const mpirun = spawnSync('mpirun', ['--version'], { encoding: 'utf8' });
+const skip = mpiUnavailable() ?? (mpirun.status === 0 ? null : 'mpirun is not installed (Debian: openmpi-bin)');
+if (skip) console.log(`# distributed tests skipped: ${skip}`);
+
+const { dir, storeDir, vectorsFile, ready } = demoStoreWithVectors('mmctr-dist-');
+const RANKS = 2;
+
+function config(name: string, localBatch: number, ranks: number, epochs: number, multimodal: boolean): ExperimentConfig {
+  const make = { attentionHidden: [8], mlpHidden: [8, 4], epochs: 2, batchSize: 64 * (RANKS / ranks), lr: 0.01 };
+  return ExperimentConfig.parse({
+    name,
+    data: { store: storeDir, ...(multimodal ? { vectors: vectorsFile } : {}) },
+    model: { model: 'din', embeddingDim: 8, attentionHidden: [16, 8], attentionActivation: 'dice', mlpHidden: [16, 8], mlpActivation: 'dice', ...(multimodal ? { simTier: {}, make } : {}) },
+    train: { batchSize: localBatch * (RANKS / ranks), lr: 0.01, epochs, seed: 7 },
+  });
+}
+
+/** Trains `cfg` on RANKS ranks through the CLI under mpirun; returns the run folder. */
+function trainDistributed(cfg: ExperimentConfig, runs: string): { run: string; test: { auc: number; gauc: number } } {
+  const file = path.join(dir, `${cfg.name}.json`);
+  writeFileSync(file, JSON.stringify(cfg));
+  const r = spawnSync('mpirun', ['--oversubscribe', '-np', String(RANKS), '-x', 'OMP_NUM_THREADS=1', process.execPath, path.join(repoRoot(), 'bin', 'mmctr.js'), 'train', file, '--runs', runs, '--json', '--distributed'], {
+    encoding: 'utf8',
+    env: { ...process.env, OMPI_ALLOW_RUN_AS_ROOT: '1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1', OMPI_MCA_rmaps_base_oversubscribe: '1' },
+    timeout: 180_000,
+  });
+  assert.equal(r.status, 0, `mpirun failed:\n${r.stdout}\n${r.stderr}`);
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  assert.equal(out.runs.length, 1, 'one rank speaks');
+  assert.equal(out.runs[0].ranks, RANKS);
+  return { run: out.runs[0].run, test: out.runs[0].test };
+}
+
+function maxDifference(a: string, b: string): { worst: number; name: string; tensors: number } {
+  const ta = readSafetensors(path.join(a, 'model.safetensors')).tensors, tb = readSafetensors(path.join(b, 'model.safetensors')).tensors;
+  assert.deepEqual([...ta.keys()].sort(), [...tb.keys()].sort());
+  let worst = 0, name = '';
+  for (const [k, t] of ta) {
+    const x = t.data as Float32Array, y = tb.get(k)!.data as Float32Array;
+    for (let i = 0; i < x.length; i++) {
+      const d = Math.abs(x[i] - y[i]);
+      if (d > worst) [worst, name] = [d, k];
+    }
+  }
+  return { worst, name, tensors: ta.size };
+}
+
+test('one step on 2 ranks equals one step of one process on the global batch (Dice statistics over both ranks)', { skip: skip ?? false }, async () => {
+  await ready();
+  const count = SampleStore.open(storeDir).meta.splits.train.count;
+  // One global batch holds the whole split: exactly one step.
+  const local = Math.ceil(count / RANKS);
+  const single = trainRun(config('one-step', local, 1, 1, false), SampleStore.open(storeDir), path.join(dir, 'single-one-step'));
+  assert.equal(single.fit.samples, count);
+  const dist = trainDistributed(config('one-step', local, RANKS, 1, false), path.join(dir, 'runs'));
+  const diff = maxDifference(single.dir, dist.run);
+  assert.ok(diff.tensors > 10);
+  assert.ok(diff.worst < 1e-5, `parameters after one step differ by ${diff.worst} (${diff.name})`);
+});
+
+test('DIN + SimTier + MAKE on 2 ranks ends where one process ends (metrics within 0.002), and only rank 0 writes', { skip: skip ?? false }, async () => {
+  await ready();
+  const single = trainRun(config('mm', 64, 1, 2, true), SampleStore.open(storeDir), path.join(dir, 'single-mm'), { makeCacheDir: path.join(dir, 'make-single') });
+  const runs = path.join(dir, 'runs-mm');
+  const dist = trainDistributed(config('mm', 64, RANKS, 2, true), runs);
+  assert.ok(Math.abs(dist.test.auc - single.test.overall.auc) < 0.002, `AUC ${dist.test.auc} vs ${single.test.overall.auc}`);
+  assert.ok(Math.abs(dist.test.gauc - single.test.overall.gauc) < 0.002, `GAUC ${dist.test.gauc} vs ${single.test.overall.gauc}`);
+  const diff = maxDifference(single.dir, dist.run);
+  assert.ok(diff.worst < 1e-3, `parameters differ by ${diff.worst} (${diff.name})`);
+  assert.deepEqual(readdirSync(runs).sort(), ['make-cache', path.basename(dist.run)].sort(), 'one run folder, one MAKE cache');
+});
