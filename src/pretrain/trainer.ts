@@ -95,11 +95,15 @@ export function trainContrastive(config: ContrastiveConfig, inputs: ItemInputs, 
   const n = source.count;
   if (n < 2) throw new MmctrError(`${source.name} needs at least 2 training pairs, got ${n}`);
   const rng = new RandomStream(config.seed);
-  const model = new SclModel(mc, inputs.featureDim, rng.fork('model'));
-  const dense = new Adam(model.namedParameters(), { lr: tc.lr, weightDecay: tc.weightDecay });
+  const head = inputs.imageHead ?? null;
+  const model = new SclModel(mc, inputs.featureDim, rng.fork('model'), head);
+  // The backbone's pretrained top learns at its own (lower) rate.
+  const [backbone, towers] = partition(model.namedParameters(), (name) => name.startsWith('image.head.'));
+  const dense = new Adam(towers, { lr: tc.lr, weightDecay: tc.weightDecay });
+  const top = backbone.size ? new Adam(backbone, { lr: mc.trainableLr, weightDecay: tc.weightDecay }) : null;
   const sparse = new SparseAdam(model.namedTables(), { lr: tc.sparseLr });
   const queue = lc.queueSize > 0 ? new KeyQueue(lc.queueSize, mc.outDim) : null;
-  const keys = queue ? new MomentumEncoder(model, new SclModel(mc, inputs.featureDim, rng.fork('model')), lc.momentum) : null;
+  const keys = queue ? new MomentumEncoder(model, new SclModel(mc, inputs.featureDim, rng.fork('model'), head), lc.momentum) : null;
   const encoders: Encoders = { model, keys };
   const B = Math.min(tc.batchSize, n);
   const stepsPerEpoch = Math.floor(n / B);
@@ -121,6 +125,7 @@ export function trainContrastive(config: ContrastiveConfig, inputs: ItemInputs, 
       };
       const nce = queue ? queue.withNegatives(new Set(batch.masked), run) : run(null);
       dense.step();
+      top?.step();
       sparse.step();
       if (queue && keys) {
         keys.update();
@@ -137,6 +142,13 @@ export function trainContrastive(config: ContrastiveConfig, inputs: ItemInputs, 
   model.eval();
   const seconds = (performance.now() - t0) / 1000;
   return { model, steps, pairs: step * B, seconds, pairsPerSec: (step * B) / Math.max(seconds, 1e-9), finalLoss };
+}
+
+/** The entries whose name passes `test`, and the others. */
+function partition<T>(named: Map<string, T>, test: (name: string) => boolean): [Map<string, T>, Map<string, T>] {
+  const yes = new Map<string, T>(), no = new Map<string, T>();
+  for (const [name, v] of named) (test(name) ? yes : no).set(name, v);
+  return [yes, no];
 }
 
 /** The queue's keys followed by the extra constant keys, or either alone. */

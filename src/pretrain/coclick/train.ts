@@ -15,6 +15,7 @@ import type { ItemInputs, SclModel } from '../model.js';
 import type { MomentumEncoder } from '../moco.js';
 import { ContrastiveBatch, ContrastiveConfig, ContrastiveResult, Encoders, PairSource, trainContrastive, TrainProgress } from '../trainer.js';
 import type { CoClickConfig } from './config.js';
+import { SclModelConfig } from '../config.js';
 import type { CoClickPairs } from './pairs.js';
 
 export interface CoClickResult extends ContrastiveResult {
@@ -26,7 +27,7 @@ export interface CoClickResult extends ContrastiveResult {
 export function contrastiveConfig(c: CoClickConfig): ContrastiveConfig {
   return {
     seed: c.seed,
-    model: { ...c.model, maxTokens: c.text.maxTokens, fusion: 'sum', keySide: 'fused', colourHistogram: 0, backbone: DEFAULT_BACKBONE },
+    model: { ...SclModelConfig.parse({}), ...c.model, maxTokens: c.text.maxTokens, fusion: 'sum', keySide: 'fused', colourHistogram: 0, backbone: DEFAULT_BACKBONE },
     loss: { tau: c.loss.tau, queueSize: c.loss.queueSize, momentum: c.loss.momentum },
     train: c.train,
   };
