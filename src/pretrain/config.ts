@@ -55,6 +55,13 @@ export const SclModelConfig = z
     trainableLayers: z.number().int().min(0).max(2).default(0),
     /** Adam learning rate of those layers (the towers' is train.lr): the pretrained weights move slowly. */
     trainableLr: z.number().positive().default(1e-4),
+    /**
+     * The last this many epochs (of train.epochs) train those layers with the towers; the epochs
+     * before train the towers on the layers' pretrained output, computed once (linear probing, then
+     * fine-tuning: the towers are fitted before their gradients reach the pretrained layers, and an
+     * epoch through the layers costs about twenty without them).
+     */
+    trainableEpochs: z.number().int().positive().default(1),
   })
   .strict();
 

@@ -90,10 +90,15 @@ export class ImageTower extends Module {
     this.head = head ? this.child('head', new PointwiseHead(head)) : null;
     const extra = this.head ? inDim - this.head.inDim : 0;
     if (extra < 0) throw new MmctrError(`image tower: ${inDim}-d features are fewer than the ${this.head!.inDim} activations its backbone top reads`);
-    this.proj = this.child('proj', projection(this.head ? this.head.outDim + extra : inDim, hidden, outDim, rng));
+    this.pooledDim = this.head ? this.head.outDim + extra : inDim;
+    if (this.head && this.pooledDim === inDim) throw new MmctrError(`image tower: the backbone top maps ${this.head.inDim} activations to as many features; its input and output could not be told apart`);
+    this.proj = this.child('proj', projection(this.pooledDim, hidden, outDim, rng));
   }
+  /** The width the projection reads: the top's output (with any joined columns), or the features themselves without a top. */
+  readonly pooledDim: number;
+  /** Cut activations go through the top; features already through the frozen top (frozenFeatures: the epochs before it trains) go straight to the projection. */
   forward(features: Tensor): Tensor {
-    return this.proj.forward(this.head ? pooled(this.head, features) : features);
+    return this.proj.forward(this.head && features.shape[1] !== this.pooledDim ? pooled(this.head, features) : features);
   }
 }
 

@@ -19,7 +19,7 @@ import { RandomStream } from '../engine/random.js';
 import { Tensor } from '../engine/tensor.js';
 import { MmctrError } from '../util/errors.js';
 import type { SclConfig } from './config.js';
-import { ItemInputs, SclModel, Side } from './model.js';
+import { frozenFeatures, ItemInputs, SclModel, Side } from './model.js';
 import { KeyQueue, MomentumEncoder } from './moco.js';
 
 /** What the loop reads of a config: SclConfig has it all; co-click maps its own onto it. */
@@ -33,6 +33,8 @@ export interface ContrastiveConfig {
 /** The models of a run, for a source that encodes extra keys without gradient. */
 export interface Encoders {
   model: SclModel;
+  /** The item inputs of this epoch: the run's, or before a trainable backbone top trains, their features through the frozen top. */
+  inputs: ItemInputs;
   /** The momentum key encoder (null without a queue). */
   keys: MomentumEncoder | null;
 }
@@ -104,7 +106,10 @@ export function trainContrastive(config: ContrastiveConfig, inputs: ItemInputs, 
   const sparse = new SparseAdam(model.namedTables(), { lr: tc.sparseLr });
   const queue = lc.queueSize > 0 ? new KeyQueue(lc.queueSize, mc.outDim) : null;
   const keys = queue ? new MomentumEncoder(model, new SclModel(mc, inputs.featureDim, rng.fork('model'), head), lc.momentum) : null;
-  const encoders: Encoders = { model, keys };
+  // The top trains in the last trainableEpochs only; the epochs before read its frozen output, computed once.
+  const topEpochs = head ? Math.min(mc.trainableEpochs, tc.epochs) : tc.epochs;
+  const probe = topEpochs < tc.epochs ? frozenFeatures(inputs) : inputs;
+  const encoders: Encoders = { model, keys, inputs: probe };
   const B = Math.min(tc.batchSize, n);
   const stepsPerEpoch = Math.floor(n / B);
   const steps = stepsPerEpoch * tc.epochs;
@@ -114,6 +119,7 @@ export function trainContrastive(config: ContrastiveConfig, inputs: ItemInputs, 
   model.train();
   for (let epoch = 0; epoch < tc.epochs; epoch++) {
     const order = shuffle.permutation(n);
+    if (epoch === tc.epochs - topEpochs) encoders.inputs = inputs;
     for (let s = 0; s < stepsPerEpoch; s++) {
       const batch = source.batch(order.subarray(s * B, (s + 1) * B), encoders);
       const term = batch.term ?? null;
@@ -129,7 +135,7 @@ export function trainContrastive(config: ContrastiveConfig, inputs: ItemInputs, 
       sparse.step();
       if (queue && keys) {
         keys.update();
-        queue.enqueue(keys.encodeItems(inputs, batch.enqueue.items, batch.enqueue.side), batch.enqueue.items);
+        queue.enqueue(keys.encodeItems(encoders.inputs, batch.enqueue.items, batch.enqueue.side), batch.enqueue.items);
       }
       step++;
       finalLoss = nce + (term ? term.weight : 0) * triplet;
