@@ -53,8 +53,8 @@ export const SclModelConfig = z
      * activations), so training never re-runs the frozen ones.
      */
     trainableLayers: z.number().int().min(0).max(2).default(0),
-    /** Adam learning rate of those layers (the towers' is train.lr): the pretrained weights move slowly. */
-    trainableLr: z.number().positive().default(1e-4),
+    /** Adam learning rate of those layers (the towers' is train.lr); 1e-4 left them where they were over one epoch (docs/pretrain.md). */
+    trainableLr: z.number().positive().default(1e-3),
     /**
      * The last this many epochs (of train.epochs) train those layers with the towers; the epochs
      * before train the towers on the layers' pretrained output, computed once (linear probing, then

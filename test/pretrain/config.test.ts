@@ -32,7 +32,7 @@ test('SCL config: errors name every bad field', () => {
 test('SCL config: trainable backbone layers default to none (frozen), at most two, MobileNetV2 on onnxruntime only', () => {
   const c = sclConfig();
   assert.equal(c.model.trainableLayers, 0);
-  assert.equal(c.model.trainableLr, 1e-4);
+  assert.equal(c.model.trainableLr, 1e-3);
   assert.equal(sclConfig({ model: { trainableLayers: 2, trainableLr: 1e-3 } }).model.trainableLayers, 2);
   assert.throws(() => parseSclConfig({ model: { trainableLayers: 3 } }, 'x.json'), (e: unknown) => e instanceof ConfigError && /model\.trainableLayers/.test(e.message));
   assert.throws(() => parseSclConfig({ model: { trainableLr: 0 } }, 'x.json'), (e: unknown) => e instanceof ConfigError && /model\.trainableLr/.test(e.message));
