@@ -15,6 +15,14 @@
  * "each": every run its own world, seeded like the run),
  * --config <file>, --epochs <n>, --methods scl,nohard (a subset), --set loss.lambda=1 (override
  * one config value; repeatable; numbers, booleans and strings).
+ *
+ * The fine-tuned image tower: the trained methods among scl, noqueue, nohard run again with
+ * MobileNetV2's top `--trainable <n>` layers (default 1: the last pointwise convolution with its
+ * batch norm and ReLU6; 0: no such rows) trained with them (model.trainableLayers, learning rate
+ * model.trainableLr), as rows "<method>-ft" on the same held-out candidates; the frozen rows keep
+ * trainableLayers 0. The last line then also holds "photo_top1" (scl-ft's photo-query top-1),
+ * "photo_top1_frozen" (scl's), and the paired gains on the fine-tuned tower, "queue_gain" and
+ * "hard_gain" (with "*_session_gain"), the frozen ones as "queue_gain_frozen", "hard_gain_frozen".
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -54,6 +62,9 @@ if (worldSeedOpt !== 'each' && !(Number.isInteger(Number(worldSeedOpt)) && Numbe
 }
 const worldSeedOf = (seed: number) => (worldSeedOpt === 'each' ? seed : Number(worldSeedOpt));
 const methods = (opt('methods')?.split(',') ?? METHODS) as Method[];
+const trainable = Number(opt('trainable') ?? 1);
+const FT_METHODS: Method[] = ['scl', 'noqueue', 'nohard'];
+const ftMethods = trainable > 0 ? methods.filter((m) => FT_METHODS.includes(m)) : [];
 if (methods.some((m) => !METHODS.includes(m))) {
   console.error(`--methods: each of ${METHODS.join(', ')}`);
   process.exit(2);
@@ -74,7 +85,9 @@ for (const kv of opts('set')) {
   }
   sec[name] = raw === 'true' ? true : raw === 'false' ? false : Number.isFinite(Number(raw)) ? Number(raw) : raw;
 }
-const checked = parseSclConfig(baseConfig);
+const checked = parseSclConfig({ ...baseConfig, model: { ...baseConfig.model, trainableLayers: 0 } });
+const ftChecked = trainable > 0 ? parseSclConfig({ ...baseConfig, model: { ...baseConfig.model, trainableLayers: trainable } }) : null;
+if (ftChecked) console.log(`fine-tuned image tower: MobileNetV2's top ${trainable} layer(s), lr ${ftChecked.model.trainableLr}`);
 console.log(`loss: ${JSON.stringify(checked.loss)}`);
 const t0 = performance.now();
 const secs = () => ((performance.now() - t0) / 1000).toFixed(1);
@@ -108,19 +121,52 @@ async function runSeed(seed: number): Promise<Figures> {
       if (p.step === p.steps) console.log(`  ${m.padEnd(8)} ${p.steps} steps, loss ${p.loss.toFixed(4)} (nce ${p.nce.toFixed(4)}, triplet ${p.triplet.toFixed(4)}), ${p.pairsPerSec.toFixed(0)} pairs/s`);
     },
   });
-  console.log(`[${secs()} s] seed ${seed}: retrieval of the bought item among ${config.eval.candidates} random candidates and among the search's shown items (held-out searches):`);
-  console.log(formatTable(res.rows, config.eval.topK));
-  const fig: Figures = {};
-  const row = (m: string): RetrievalRow | undefined => res.rows.find((r) => r.method === m);
-  for (const m of [...methods, ...references.map((r) => r.name)]) {
-    fig[`${m}_top1`] = row(m)?.all.top1 ?? NaN;
-    fig[`${m}_session_top1`] = row(m)?.session?.top1 ?? NaN;
+  const rows = [...res.rows];
+  let ftPairsPerSec = 0;
+  if (ftChecked && ftMethods.length) {
+    const ftConfig = parseSclConfig(ftChecked);
+    ftConfig.seed = seed;
+    lastPct = -1;
+    const cut = await sclImageFeatures(ftConfig.model, data.items, path.join(root, 'runs', 'features'), (d, n) => {
+      const pct = Math.floor((100 * d) / Math.max(n, 1) / 10);
+      if (pct !== lastPct) console.log(`  cut activations ${d}/${n}`);
+      lastPct = pct;
+    });
+    console.log(`[${secs()} s] activations below the trainable top (${cut.backbone}, ${cut.dim}-d): ${cut.report.cached} cached, ${cut.report.computed} computed`);
+    const ftPrep = prepare(ftConfig, data.items, data.searches, cut);
+    const ft = runExperiment(ftConfig, ftPrep, ftMethods, {
+      onProgress: (m, p) => {
+        if (p.step === p.steps) console.log(`  ${`${m}-ft`.padEnd(10)} ${p.steps} steps, loss ${p.loss.toFixed(4)} (nce ${p.nce.toFixed(4)}, triplet ${p.triplet.toFixed(4)}), ${p.pairsPerSec.toFixed(0)} pairs/s`);
+      },
+    });
+    rows.push(...ft.rows.map((r) => ({ ...r, method: `${r.method}-ft` })));
+    ftPairsPerSec = ft.trained.scl?.pairsPerSec ?? 0;
   }
-  // Paired gains (same world, seed and candidates): what the queue and the hard negatives add.
-  for (const [gain, ablation] of [['queue', 'noqueue'], ['hard', 'nohard']] as const) {
-    if (!methods.includes('scl') || !methods.includes(ablation)) continue;
-    fig[`${gain}_gain`] = fig.scl_top1 - fig[`${ablation}_top1`];
-    fig[`${gain}_session_gain`] = fig.scl_session_top1 - fig[`${ablation}_session_top1`];
+  console.log(`[${secs()} s] seed ${seed}: retrieval of the bought item among ${config.eval.candidates} random candidates and among the search's shown items (held-out searches):`);
+  console.log(formatTable(rows, config.eval.topK));
+  const fig: Figures = {};
+  const row = (m: string): RetrievalRow | undefined => rows.find((r) => r.method === m);
+  for (const m of [...methods, ...ftMethods.map((x) => `${x}-ft`), ...references.map((r) => r.name)]) {
+    const key = m.replace('-', '_');
+    fig[`${key}_top1`] = row(m)?.all.top1 ?? NaN;
+    fig[`${key}_session_top1`] = row(m)?.session?.top1 ?? NaN;
+  }
+  // Paired gains (same world, seed and candidates): what the queue and the hard negatives add,
+  // on the fine-tuned tower when it ran (the frozen one's with the suffix _frozen).
+  for (const [tag, suffix] of [['', '_frozen'], ['_ft', '']] as const) {
+    if (tag === '_ft' && !ftMethods.length) continue;
+    const out = ftMethods.length ? suffix : '';
+    const ran = tag === '_ft' ? ftMethods : methods;
+    for (const [gain, ablation] of [['queue', 'noqueue'], ['hard', 'nohard']] as const) {
+      if (!ran.includes('scl') || !ran.includes(ablation)) continue;
+      fig[`${gain}_gain${out}`] = fig[`scl${tag}_top1`] - fig[`${ablation}${tag}_top1`];
+      fig[`${gain}_session_gain${out}`] = fig[`scl${tag}_session_top1`] - fig[`${ablation}${tag}_session_top1`];
+    }
+  }
+  if (ftMethods.includes('scl')) {
+    fig.photo_top1 = row('scl-ft')!.image.top1;
+    fig.photo_top1_frozen = row('scl')?.image.top1 ?? NaN;
+    fig.pairs_per_s_ft = ftPairsPerSec;
   }
   fig.pairs_per_s = res.trained.scl?.pairsPerSec ?? res.trained[methods.find((m) => m !== 'raw') as Exclude<Method, 'raw'>]?.pairsPerSec ?? 0;
   return fig;
@@ -132,7 +178,7 @@ const keys = Object.keys(runs[0]);
 const r4 = (x: number) => Number(x.toFixed(4));
 if (runs.length === 1) {
   const out: Figures = {};
-  for (const k of keys) out[k] = k === 'pairs_per_s' ? Math.round(runs[0][k]) : r4(runs[0][k]);
+  for (const k of keys) out[k] = k.startsWith('pairs_per_s') ? Math.round(runs[0][k]) : r4(runs[0][k]);
   console.log(JSON.stringify(out));
 } else {
   const stats = (k: string) => {
@@ -144,22 +190,28 @@ if (runs.length === 1) {
   const pct = (x: number) => (100 * x).toFixed(1);
   console.log(`\n${seeds.length} seeds (${seeds.join(', ')}): mean ± std (sample std over seeds), top-1 %`);
   console.log(`${'method'.padEnd(10)} | ${'random-100 top1'.padStart(16)} | ${'in-session top1'.padStart(16)} | per seed (random / in-session)`);
-  for (const m of [...methods, 'oracle']) {
+  for (const m of [...methods, ...ftMethods.map((x) => `${x}_ft`), 'oracle']) {
     const a = stats(`${m}_top1`), b = stats(`${m}_session_top1`);
     const per = runs.map((r) => `${pct(r[`${m}_top1`])}/${pct(r[`${m}_session_top1`])}`).join('  ');
     console.log(`${m.padEnd(10)} | ${`${pct(a.m)} ± ${pct(a.sd)}`.padStart(16)} | ${`${pct(b.m)} ± ${pct(b.sd)}`.padStart(16)} | ${per}`);
   }
-  for (const gain of ['queue', 'hard']) {
-    if (!(`${gain}_gain` in runs[0])) continue;
-    const a = stats(`${gain}_gain`), b = stats(`${gain}_session_gain`);
-    const per = runs.map((r) => `${pct(r[`${gain}_gain`])}/${pct(r[`${gain}_session_gain`])}`).join('  ');
-    console.log(`${`+${gain}`.padEnd(10)} | ${`${pct(a.m)} ± ${pct(a.sd)}`.padStart(16)} | ${`${pct(b.m)} ± ${pct(b.sd)}`.padStart(16)} | ${per}  (scl minus its ablation, paired by seed)`);
+  for (const [gain, suffix] of [['queue', ''], ['hard', ''], ['queue', '_frozen'], ['hard', '_frozen']]) {
+    const [g, gs] = [`${gain}_gain${suffix}`, `${gain}_session_gain${suffix}`];
+    if (!(g in runs[0])) continue;
+    const a = stats(g), b = stats(gs);
+    const per = runs.map((r) => `${pct(r[g])}/${pct(r[gs])}`).join('  ');
+    const tower = suffix ? ' (frozen)' : ftMethods.length ? ' (fine-tuned)' : '';
+    console.log(`${`+${gain}`.padEnd(10)} | ${`${pct(a.m)} ± ${pct(a.sd)}`.padStart(16)} | ${`${pct(b.m)} ± ${pct(b.sd)}`.padStart(16)} | ${per}  (scl minus its ablation, paired by seed${tower})`);
+  }
+  if ('photo_top1' in runs[0]) {
+    const [a, b] = [stats('photo_top1'), stats('photo_top1_frozen')];
+    console.log(`photo-query top-1: fine-tuned ${pct(a.m)} ± ${pct(a.sd)} (${runs.map((r) => pct(r.photo_top1)).join(', ')}), frozen ${pct(b.m)} ± ${pct(b.sd)} (${runs.map((r) => pct(r.photo_top1_frozen)).join(', ')})`);
   }
   const out: Figures = {};
   for (const k of keys) {
     const { m, sd } = stats(k);
-    out[k] = k === 'pairs_per_s' ? Math.round(m) : r4(m);
-    out[`${k}_std`] = k === 'pairs_per_s' ? Math.round(sd) : r4(sd);
+    out[k] = k.startsWith('pairs_per_s') ? Math.round(m) : r4(m);
+    out[`${k}_std`] = k.startsWith('pairs_per_s') ? Math.round(sd) : r4(sd);
   }
   console.log(JSON.stringify(out));
 }

@@ -13,8 +13,9 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { UsageError } from '../util/errors.js';
-import { onnxRuntimeAvailable } from '../util/onnx-runtime.js';
-import { mobilenetOnnxFile } from './mobilenet-onnx.js';
+import { loadOnnxRuntime, onnxRuntimeAvailable } from '../util/onnx-runtime.js';
+import { EncoderError } from './errors.js';
+import { mobilenetCutId, mobilenetOnnxFile, mobilenetTop } from './mobilenet-onnx.js';
 import { MobileNetV2Backbone } from './mobilenet.js';
 import { OnnxImageBackbone } from './onnx-backbone.js';
 import type { ImageBackbone } from './types.js';
@@ -66,6 +67,12 @@ export interface LoadBackboneOptions {
   threads?: number;
   /** Folder of converted backbones (default `<runs>/backbones`). */
   modelCacheDir?: string;
+  /**
+   * MobileNetV2 cut below its top `top` pointwise layers, which SCL trains (model.trainableLayers):
+   * the features are those layers' input, [49 positions x channels] an image (mobilenet-onnx.ts
+   * `mobilenetTop`), read from the converted graph. 0 (default): the pooled 1280-d features.
+   */
+  top?: number;
 }
 
 /** `config` with MobileNetV2's runtime set to `runtime` (a command-line choice); a user's ONNX model has no other runtime. */
@@ -83,7 +90,16 @@ export async function resolveRuntime(runtime: BackboneRuntime): Promise<'onnx' |
 
 export async function loadImageBackbone(config: ImageBackboneConfig = DEFAULT_BACKBONE, options: LoadBackboneOptions = {}): Promise<ImageBackbone> {
   if (config.kind === 'onnx') {
+    if (options.top) throw new EncoderError(`the ONNX backbone ${config.path} has no trainable top layers (model.trainableLayers ${options.top}); only MobileNetV2's can be fine-tuned, set it to 0`);
     return OnnxImageBackbone.load({ ...config, file: path.resolve(config.path), threads: options.threads });
+  }
+  const top = options.top ?? 0;
+  if (top > 0) {
+    if (config.runtime === 'tfjs') throw new EncoderError(`MobileNetV2 cut below its ${top} trainable top layer(s) runs on onnxruntime only; model.backbone.runtime is "tfjs" (set "auto" or "onnx")`);
+    await loadOnnxRuntime(`MobileNetV2 cut below its ${top} trainable top layer(s) (model.trainableLayers)`);
+    const t = await mobilenetTop(top);
+    const onnxFile = await mobilenetOnnxFile(options.modelCacheDir, top);
+    return MobileNetV2Backbone.load({ runtime: 'onnx', onnxFile, workers: options.threads, output: { id: mobilenetCutId(t.cut), dim: t.positions * t.channels } });
   }
   const runtime = await resolveRuntime(config.runtime);
   const onnxFile = runtime === 'onnx' ? await mobilenetOnnxFile(options.modelCacheDir) : undefined;

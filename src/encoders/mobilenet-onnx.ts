@@ -246,9 +246,88 @@ function convertLayersModel(json: TfjsModelJson, shards: Map<string, string>, en
     }
   }
   const end = valueOf(endpoint);
-  const dim = end.shape[0] * end.shape[1] * end.shape[2];
-  g.output('features', g.op('Flatten', [end.name], 'flatten', { axis: 1 }), ['B', dim], `the ${dim}-d output of ${endpoint}`);
+  const [C, H, W] = end.shape;
+  const dim = C * H * W;
+  // A spatial cut (the input of trainable top layers) is given position-major, [B, H * W * C], so
+  // a pointwise convolution over it is one matmul of [B * H * W, C] rows; a pooled endpoint has no positions to reorder.
+  const flat = H * W > 1 ? g.op('Transpose', [end.name], 'nhwc', { perm: [0, 2, 3, 1] }) : end.name;
+  g.output('features', g.op('Flatten', [flat], 'flatten', { axis: 1 }), ['B', dim], H * W > 1 ? `the ${H}x${W}x${C} output of ${endpoint}, position-major` : `the ${dim}-d output of ${endpoint}`);
   return g.encode('mobilenetv2', `MobileNetV2 of nsfwjs cut at ${endpoint}, converted from its tfjs layers model by mmctr`, metadata);
+}
+
+/** One pointwise (1x1) convolution of the network's top with its batch norm folded in, as a trainable layer starts from it. */
+export interface PointwiseLayer {
+  /** The Keras convolution's name (Conv_1). */
+  name: string;
+  inDim: number;
+  outDim: number;
+  /** [inDim, outDim] row-major: the kernel scaled per output channel by gamma / sqrt(var + eps). */
+  weight: Float32Array;
+  /** [outDim]: beta - mean * gamma / sqrt(var + eps). */
+  bias: Float32Array;
+  /** Whether a ReLU6 follows (the last one does; a block's projection is linear). */
+  relu6: boolean;
+}
+
+/** The top of MobileNetV2 that SCL can train: the activations it reads and its pointwise layers, bottom first, before the global average pool. */
+export interface MobileNetTop {
+  /** The layer whose output the top reads (the cut); its activations are what the cut backbone gives. */
+  cut: string;
+  /** Spatial positions of the cut (7 x 7 = 49) and its channels. */
+  positions: number;
+  channels: number;
+  layers: PointwiseLayer[];
+}
+
+/**
+ * The top `count` convolutions under the global average pool, walked down from it through
+ * [ReLU6] <- BatchNormalization <- 1x1 Conv2D: count 1 is Conv_1 (320 -> 1280) with its batch
+ * norm and ReLU6, count 2 adds block_16's linear projection (960 -> 320). Anything else on the
+ * way down (block_16's depthwise convolution is the third) is refused: it is not a matmul.
+ */
+function topOf(json: TfjsModelJson, shards: Map<string, string>, count: number): MobileNetTop {
+  const layers = new Map(json.modelTopology.model_config.config.layers.map((l) => [l.name, l]));
+  const inputOf = (name: string) => {
+    const l = layers.get(name);
+    const i = l?.inbound_nodes[0]?.[0]?.[0];
+    if (!l || !i) throw new EncoderError(`nsfwjs MobileNetV2: layer ${name} has no input in the topology`);
+    return layers.get(i)!;
+  };
+  const pool = layers.get(MOBILENET_ENDPOINT);
+  if (pool?.class_name !== 'AveragePooling2D') throw new EncoderError(`nsfwjs MobileNetV2: ${MOBILENET_ENDPOINT} is not the global average pool the trainable top ends in`);
+  const weights = decodeWeights(json, shards);
+  const weight = (name: string) => {
+    const w = weights.get(name);
+    if (!w) throw new EncoderError(`nsfwjs MobileNetV2: no weight ${name} in the manifest`);
+    return w.data;
+  };
+  const out: PointwiseLayer[] = [];
+  let at = inputOf(pool.name);
+  const [ph, pw] = pool.config.pool_size as [number, number];
+  const positions = ph * pw;
+  while (out.length < count) {
+    const relu6 = at.class_name === 'ReLU' && at.config.max_value === 6;
+    const bn = relu6 ? inputOf(at.name) : at;
+    const conv = bn.class_name === 'BatchNormalization' ? inputOf(bn.name) : bn;
+    const c = conv.config;
+    const [kh, kw] = (c.kernel_size as number[] | undefined) ?? [0, 0];
+    if (bn.class_name !== 'BatchNormalization' || conv.class_name !== 'Conv2D' || kh !== 1 || kw !== 1 || c.use_bias || (c.strides as number[]).some((s) => s !== 1))
+      throw new EncoderError(`nsfwjs MobileNetV2: layer ${out.length + 1} from the top (${conv.name}, a ${conv.class_name}) is not a 1x1 convolution with a batch norm; at most ${out.length} top layers can be trained`);
+    const kernel = weight(`${conv.name}/kernel`);
+    const O = c.filters as number, I = kernel.length / O;
+    const mean = weight(`${bn.name}/moving_mean`), variance = weight(`${bn.name}/moving_variance`);
+    const gamma = bn.config.scale ? weight(`${bn.name}/gamma`) : null, beta = bn.config.center ? weight(`${bn.name}/beta`) : null;
+    const w = new Float32Array(I * O), bias = new Float32Array(O);
+    // Keras's [1, 1, in, out] kernel is the [in, out] matrix; the frozen statistics fold into its columns.
+    for (let o = 0; o < O; o++) {
+      const k = (gamma ? gamma[o] : 1) / Math.sqrt(variance[o] + (bn.config.epsilon as number));
+      for (let i = 0; i < I; i++) w[i * O + o] = kernel[i * O + o] * k;
+      bias[o] = (beta ? beta[o] : 0) - mean[o] * k;
+    }
+    out.unshift({ name: conv.name, inDim: I, outDim: O, weight: w, bias, relu6 });
+    at = inputOf(conv.name);
+  }
+  return { cut: at.name, positions, channels: out[0].inDim, layers: out };
 }
 
 /** The default folder of converted backbones: `<runs>/backbones`. */
@@ -256,15 +335,30 @@ export function backboneCacheDir(): string {
   return path.join(runsDir(), 'backbones');
 }
 
-/** The path of the converted MobileNetV2 in `dir`, converting it first if no file has its key. */
-export async function mobilenetOnnxFile(dir = backboneCacheDir()): Promise<string> {
+/** The pretrained top `count` layers (1 or 2) that SCL fine-tunes, from the same weights the converter reads. */
+export async function mobilenetTop(count: number): Promise<MobileNetTop> {
   const { json, shards } = await nsfwjsArtefacts();
+  return topOf(json, shards, count);
+}
+
+/** The feature-cache identity of the activations at a cut: the backbone's with the cut layer, so no other cut's or the pooled features are ever reused for it. */
+export function mobilenetCutId(cut: string): string {
+  return `${MOBILENET_ID.replace(MOBILENET_ENDPOINT, cut)}/nhwc`;
+}
+
+/**
+ * The path of the converted MobileNetV2 in `dir`, converting it first if no file has its key;
+ * with `top` > 0 the network cut below its top `top` layers (their input, position-major).
+ */
+export async function mobilenetOnnxFile(dir = backboneCacheDir(), top = 0): Promise<string> {
+  const { json, shards } = await nsfwjsArtefacts();
+  const endpoint = top > 0 ? topOf(json, shards, top).cut : MOBILENET_ENDPOINT;
   const digest = createHash('sha256').update(JSON.stringify(json));
   for (const [name, b64] of shards) digest.update(name).update(b64);
-  const key = cacheKey({ stage: 'mobilenet-onnx', version: CONVERTER_VERSION, recipe: { endpoint: MOBILENET_ENDPOINT, size: MOBILENET_SIZE, artefacts: digest.digest('hex') } });
+  const key = cacheKey({ stage: 'mobilenet-onnx', version: CONVERTER_VERSION, recipe: { endpoint, size: MOBILENET_SIZE, artefacts: digest.digest('hex') } });
   const file = path.join(dir, `mobilenetv2-${key}.onnx`);
   if (existsSync(file)) return file; // written atomically: present means complete
-  const bytes = convertLayersModel(json, shards, MOBILENET_ENDPOINT, MOBILENET_SIZE, { backbone: MOBILENET_ID, key });
+  const bytes = convertLayersModel(json, shards, endpoint, MOBILENET_SIZE, { backbone: top > 0 ? mobilenetCutId(endpoint) : MOBILENET_ID, key });
   writeFileAtomic(file, [bytes]);
   return file;
 }

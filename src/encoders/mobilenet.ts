@@ -20,6 +20,8 @@ export interface MobileNetOptions {
   /** 'tfjs' (default) or 'onnx': the converted graph in `onnxFile` (mobilenet-onnx.ts `mobilenetOnnxFile`). */
   runtime?: 'tfjs' | 'onnx';
   onnxFile?: string;
+  /** What `onnxFile` gives when it is not the pooled features (the network cut below its trainable top: mobilenet-onnx.ts `mobilenetCutId`); onnx only. */
+  output?: { id: string; dim: number };
   /** Worker threads, each with its own model; 0 = in-process. Default: available cores (max 8). */
   workers?: number;
   /** Images per forward pass. Default 8 (tfjs), 4 (onnx: larger batches are slower per image there). */
@@ -81,10 +83,9 @@ class PoolWorker {
 }
 
 export class MobileNetV2Backbone implements ImageBackbone {
-  readonly id = MOBILENET_ID;
-  readonly dim = MOBILENET_DIM;
-
   private constructor(
+    readonly id: string,
+    readonly dim: number,
     private readonly core: Core | null,
     private readonly pool: PoolWorker[],
     private readonly chunk: number,
@@ -97,17 +98,24 @@ export class MobileNetV2Backbone implements ImageBackbone {
     const batchSize = options.batchSize ?? (runtime === 'tfjs' ? 8 : 4);
     const chunk = options.chunk ?? 32;
     if (!Number.isInteger(workers) || workers < 0) throw new EncoderError(`MobileNetV2: workers must be a non-negative integer, got ${workers}`);
+    const { id, dim } = options.output ?? { id: MOBILENET_ID, dim: MOBILENET_DIM };
     let model: WorkerModel;
-    if (runtime === 'tfjs') model = { runtime, batchSize };
-    else {
+    if (runtime === 'tfjs') {
+      if (options.output) throw new EncoderError(`MobileNetV2: ${id} is read from the converted graph, which the onnx runtime runs, not tfjs`);
+      model = { runtime, batchSize };
+    } else {
       if (!options.onnxFile) throw new EncoderError('MobileNetV2: the onnx runtime needs the converted graph (onnxFile)');
-      const onnx: OnnxBackboneOptions = { file: options.onnxFile, id: MOBILENET_ID, inputSize: MOBILENET_SIZE, mean: [0, 0, 0], std: [1, 1, 1], layout: 'NCHW', pooling: 'none', batchSize };
+      const onnx: OnnxBackboneOptions = { file: options.onnxFile, id, inputSize: MOBILENET_SIZE, mean: [0, 0, 0], std: [1, 1, 1], layout: 'NCHW', pooling: 'none', batchSize };
       model = { runtime, options: onnx };
     }
     if (workers === 0) {
-      if (model.runtime === 'tfjs') return new MobileNetV2Backbone(await loadMobileNetCore(batchSize), [], chunk);
+      if (model.runtime === 'tfjs') return new MobileNetV2Backbone(id, dim, await loadMobileNetCore(batchSize), [], chunk);
       const b = await OnnxImageBackbone.load({ ...model.options, threads: 1 });
-      return new MobileNetV2Backbone({ encode: (paths) => b.encode(paths), dispose: () => b.close() }, [], chunk);
+      if (b.dim !== dim) {
+        await b.close();
+        throw new EncoderError(`MobileNetV2: ${options.onnxFile} gives ${b.dim} values an image, ${id} has ${dim}`);
+      }
+      return new MobileNetV2Backbone(id, dim, { encode: (paths) => b.encode(paths), dispose: () => b.close() }, [], chunk);
     }
     const url = new URL('./mobilenet-worker.js', import.meta.url);
     const pool = Array.from({ length: workers }, () => new PoolWorker(new Worker(url, { workerData: model })));
@@ -117,7 +125,7 @@ export class MobileNetV2Backbone implements ImageBackbone {
       await Promise.all(pool.map((w) => w.terminate()));
       throw err;
     }
-    return new MobileNetV2Backbone(null, pool, chunk);
+    return new MobileNetV2Backbone(id, dim, null, pool, chunk);
   }
 
   async encode(images: readonly string[]): Promise<{ features: Float32Array; failed: Failed }> {

@@ -86,9 +86,10 @@ export async function encodeDataset(specFile: string, out: string, options: Enco
   if (options.model) {
     const { config, featureDim } = sclModelConfig(options.model);
     config.model.backbone = withRuntime(config.model.backbone, options.runtime);
-    table = await withBar(options, 'features', (update) => sclImageFeatures(config.model, items, options.cacheDir ?? featureCacheOf(config), progress(update)));
+    const scl = await withBar(options, 'features', (update) => sclImageFeatures(config.model, items, options.cacheDir ?? featureCacheOf(config), progress(update)));
+    table = scl;
     if (table.dim !== featureDim) throw new MmctrError(`${options.model} was trained on ${featureDim}-d image features, the backbone gives ${table.dim}`);
-    const model = new SclModel(config.model, table.dim, new RandomStream(config.seed));
+    const model = new SclModel(config.model, table.dim, new RandomStream(config.seed), scl.head);
     loadModel(options.model, model);
     ids = items.map((it) => it.id);
     vectors = embedItems(model, items, table);

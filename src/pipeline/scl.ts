@@ -61,8 +61,10 @@ export async function worldReferences(spec: string, data: SearchData, heldOut: r
 export async function ensureSclVectors(scl: SclConfig, specFile: string, runsDir: string, options: PipelineOptions = {}): Promise<string> {
   // MobileNetV2's runtime does not change its features (one backbone id), so it stays out of the
   // recipe, as before there was a choice; a user's ONNX model keys by its file's contents.
-  const { backbone, ...model } = scl.model;
-  const recipe = backbone.kind === 'mobilenet' ? { ...scl, model } : scl;
+  // Frozen (trainableLayers 0) vectors keep the key they had before the layers could be trained.
+  const { backbone, trainableLayers, trainableLr, ...rest } = scl.model;
+  const model = trainableLayers > 0 ? { ...rest, trainableLayers, trainableLr } : rest;
+  const recipe = { ...scl, model: backbone.kind === 'mobilenet' ? model : { ...model, backbone } };
   const key = cacheKey({ stage: 'scl-vectors', version: SCL_VECTORS_VERSION, recipe, files: [...datasetFiles(specFile), ...(backbone.kind === 'onnx' ? [backbone.path] : [])] });
   const file = path.join(runsDir, 'vectors', `scl-${key}.safetensors`);
   if (existsSync(file)) {

@@ -45,8 +45,34 @@ export const SclModelConfig = z
      * "layout", "output", "pooling"}` (docs/encoders.md).
      */
     backbone: ImageBackboneConfig.default(DEFAULT_BACKBONE),
+    /**
+     * MobileNetV2's top layers trained under the SCL loss, initialised from the pretrained weights
+     * (nn/pointwise.ts): 0 = the frozen backbone; 1 = its last pointwise convolution (320 -> 1280)
+     * with its batch norm (inference form), ReLU6 and the average pool; 2 adds block 16's linear
+     * projection (960 -> 320). The features are then cached at the input of those layers (7 x 7
+     * activations), so training never re-runs the frozen ones.
+     */
+    trainableLayers: z.number().int().min(0).max(2).default(0),
+    /** Adam learning rate of those layers (the towers' is train.lr); 1e-4 left them where they were over one epoch (docs/pretrain.md). */
+    trainableLr: z.number().positive().default(1e-3),
+    /**
+     * The last this many epochs (of train.epochs) train those layers with the towers; the epochs
+     * before train the towers on the layers' pretrained output, computed once (linear probing, then
+     * fine-tuning: the towers are fitted before their gradients reach the pretrained layers, and an
+     * epoch through the layers costs about twenty without them).
+     */
+    trainableEpochs: z.number().int().positive().default(1),
   })
   .strict();
+
+/** The model section with the checks across its fields. */
+const SclModelSection = SclModelConfig.superRefine((m, ctx) => {
+  if (m.trainableLayers === 0) return;
+  if (m.backbone.kind !== 'mobilenet')
+    ctx.addIssue({ code: 'custom', path: ['trainableLayers'], message: `only MobileNetV2's top layers can be trained; the backbone is the ONNX model ${m.backbone.path}: set trainableLayers 0` });
+  else if (m.backbone.runtime === 'tfjs')
+    ctx.addIssue({ code: 'custom', path: ['trainableLayers'], message: 'trainable layers read MobileNetV2\'s 7 x 7 activations from the converted graph, which onnxruntime runs: set backbone.runtime "auto" or "onnx"' });
+});
 
 export const SclLossConfig = z
   .object({
@@ -116,7 +142,7 @@ export const SclConfig = z
     name: z.string().default('scl'),
     seed: z.number().int().nonnegative().default(1),
     data: SclDataConfig.default(SclDataConfig.parse({})),
-    model: SclModelConfig.default(SclModelConfig.parse({})),
+    model: SclModelSection.default(SclModelConfig.parse({})),
     loss: SclLossConfig.default(SclLossConfig.parse({})),
     train: SclTrainConfig.default(SclTrainConfig.parse({})),
     eval: SclEvalConfig.default(SclEvalConfig.parse({})),

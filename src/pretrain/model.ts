@@ -1,18 +1,22 @@
 /**
  * The SCL model: two towers and a fusion, as named parts of one Module.
  *   text:   hashed n-gram embedding bag (SparseEmbedding over token ids, masked mean) -> MLP (nn/) -> outDim
- *   image:  MLP (nn/) over frozen backbone features -> outDim
+ *   image:  MLP (nn/) over frozen backbone features -> outDim; with model.trainableLayers the
+ *           backbone's top (nn/pointwise.ts, from the pretrained weights) first turns the cached
+ *           7 x 7 activations into those features, trained with the rest
  *   fuse:   the item vector, L2-normalised ('sum': l2(l2 t + l2 v); 'linear': l2(W [t; v] + b));
  *           an item without an image uses its text side only, one without a title its image side.
  * Query encoders share the towers: query text -> text tower, query photo -> image tower.
  */
 import { Module } from '../engine/module.js';
-import { add, bmm, concat, l2Normalize, linear, mul, reshape } from '../engine/ops/index.js';
+import { noGrad } from '../engine/autograd.js';
+import { add, bmm, concat, l2Normalize, linear, mul, reshape, slice } from '../engine/ops/index.js';
 import { glorotUniform, normal, zeros } from '../engine/init.js';
 import { RandomStream } from '../engine/random.js';
 import { SparseEmbedding } from '../engine/sparse-embedding.js';
 import { Parameter, Tensor } from '../engine/tensor.js';
 import { MLP } from '../nn/mlp.js';
+import { PointwiseHead, PointwiseHeadArgs } from '../nn/pointwise.js';
 import { MmctrError } from '../util/errors.js';
 import type { SclConfig } from './config.js';
 
@@ -29,6 +33,12 @@ export interface ItemInputs {
   features: Float32Array;
   /** 1 = no usable image. */
   imageMissing: Uint8Array;
+  /**
+   * The backbone's pretrained top layers when `features` are their input (model.trainableLayers >
+   * 0): the first `positions x channels` columns of a row are the cut activations, any further
+   * ones (the colour histogram) join after the pool. Absent: the features are final.
+   */
+  imageHead?: PointwiseHeadArgs | null;
 }
 
 export interface TokenBatch {
@@ -73,13 +83,45 @@ export class TextTower extends Module {
 
 export class ImageTower extends Module {
   readonly proj: MLP;
-  constructor(inDim: number, hidden: number, outDim: number, rng: RandomStream) {
+  /** The trainable backbone top, when the features are its input. */
+  readonly head: PointwiseHead | null;
+  constructor(inDim: number, hidden: number, outDim: number, rng: RandomStream, head: PointwiseHeadArgs | null = null) {
     super();
-    this.proj = this.child('proj', projection(inDim, hidden, outDim, rng));
+    this.head = head ? this.child('head', new PointwiseHead(head)) : null;
+    const extra = this.head ? inDim - this.head.inDim : 0;
+    if (extra < 0) throw new MmctrError(`image tower: ${inDim}-d features are fewer than the ${this.head!.inDim} activations its backbone top reads`);
+    this.pooledDim = this.head ? this.head.outDim + extra : inDim;
+    if (this.head && this.pooledDim === inDim) throw new MmctrError(`image tower: the backbone top maps ${this.head.inDim} activations to as many features; its input and output could not be told apart`);
+    this.proj = this.child('proj', projection(this.pooledDim, hidden, outDim, rng));
   }
+  /** The width the projection reads: the top's output (with any joined columns), or the features themselves without a top. */
+  readonly pooledDim: number;
+  /** Cut activations go through the top; features already through the frozen top (frozenFeatures: the epochs before it trains) go straight to the projection. */
   forward(features: Tensor): Tensor {
-    return this.proj.forward(features);
+    return this.proj.forward(this.head && features.shape[1] !== this.pooledDim ? pooled(this.head, features) : features);
   }
+}
+
+/** The head's output over the first `head.inDim` columns, with the remaining columns joined after it. */
+function pooled(head: PointwiseHead, features: Tensor): Tensor {
+  const F = features.shape[1];
+  if (F === head.inDim) return head.forward(features);
+  return concat([head.forward(slice(features, 1, 0, head.inDim)), slice(features, 1, head.inDim, F)], 1);
+}
+
+/** The inputs as the frozen backbone gives them: cut activations through the pretrained top (no gradient), for the raw baseline; final features unchanged. */
+export function frozenFeatures(inputs: ItemInputs, chunk = 512): ItemInputs {
+  if (!inputs.imageHead) return inputs;
+  const head = new PointwiseHead(inputs.imageHead);
+  const F = inputs.featureDim, D = head.outDim + F - head.inDim;
+  const out = new Float32Array(inputs.count * D);
+  noGrad(() => {
+    for (let s = 0; s < inputs.count; s += chunk) {
+      const n = Math.min(chunk, inputs.count - s);
+      out.set(pooled(head, new Tensor(inputs.features.subarray(s * F, (s + n) * F), [n, F])).data, s * D);
+    }
+  });
+  return { ...inputs, featureDim: D, features: out, imageHead: null };
 }
 
 /** Which side of an item a row uses: fused, or per row text (1) / image (0). */
@@ -90,15 +132,19 @@ export class SclModel extends Module {
   readonly image: ImageTower;
   readonly fuseW: Parameter | null = null;
   readonly fuseB: Parameter | null = null;
+  /** `head`: the backbone's pretrained top when model.trainableLayers > 0 (pretrain/features.ts `sclImageHead`); a saved model's weights replace it on load. */
   constructor(
     readonly config: SclConfig['model'],
     readonly featureDim: number,
     rng: RandomStream,
+    head: PointwiseHeadArgs | null = null,
   ) {
     super();
     const c = config;
+    if ((c.trainableLayers > 0) !== (head !== null))
+      throw new MmctrError(`SCL model: model.trainableLayers is ${c.trainableLayers} but the image features ${head ? 'are cut below a backbone top' : 'are the final backbone features'}`);
     this.text = this.child('text', new TextTower(c.textBuckets, c.tokenDim, c.hidden, c.outDim, rng.fork('text')));
-    this.image = this.child('image', new ImageTower(featureDim, c.hidden, c.outDim, rng.fork('image')));
+    this.image = this.child('image', new ImageTower(featureDim, c.hidden, c.outDim, rng.fork('image'), head));
     if (c.fusion === 'linear') {
       this.fuseW = this.param('fuse_w', [2 * c.outDim, c.outDim], glorotUniform, rng.fork('fuse'));
       this.fuseB = this.param('fuse_b', [c.outDim], zeros, rng);

@@ -8,7 +8,8 @@ import type { FeatureTable, ItemContent } from '../encoders/types.js';
 import { MmctrError } from '../util/errors.js';
 import type { SclConfig } from './config.js';
 import { drawCandidates, evaluateInSession, evaluateRetrieval, modelScorer, rawScorer, RetrievalRow, Scorer } from './evaluate.js';
-import type { ItemInputs } from './model.js';
+import { frozenFeatures, ItemInputs } from './model.js';
+import type { SclFeatureTable } from './features.js';
 import { MinedPairs, minePairs, SearchRecord } from './pairs.js';
 import { defaultTokenizer, itemInputs, Tokenizer, trainScl, TrainResult, Variant } from './train.js';
 import type { TrainProgress } from './trainer.js';
@@ -32,9 +33,10 @@ export function alignFeatures(items: readonly ItemContent[], table: FeatureTable
   return { features, missing };
 }
 
-export function prepare(config: SclConfig, items: ItemContent[], searches: readonly SearchRecord[], table: FeatureTable, tokenize: Tokenizer = defaultTokenizer): Prepared {
+/** `table.head`: the backbone top its rows enter (sclImageFeatures with model.trainableLayers), which the image tower then trains. */
+export function prepare(config: SclConfig, items: ItemContent[], searches: readonly SearchRecord[], table: FeatureTable & Partial<Pick<SclFeatureTable, 'head'>>, tokenize: Tokenizer = defaultTokenizer): Prepared {
   const { features, missing } = alignFeatures(items, table);
-  const inputs = itemInputs(items.map((it) => it.title), features, table.dim, missing, config.model.maxTokens, tokenize);
+  const inputs = { ...itemInputs(items.map((it) => it.title), features, table.dim, missing, config.model.maxTokens, tokenize), imageHead: table.head ?? null };
   const mined = minePairs(searches, items.map((it) => it.id), { heldOutShare: config.data.heldOutShare, dropSelfPhoto: config.data.dropSelfPhoto });
   if (mined.train.length < 2) throw new MmctrError(`only ${mined.train.length} training pairs (searches ending in a purchase): not enough for SCL`);
   if (mined.heldOut.length === 0) throw new MmctrError('no held-out pairs: nothing to evaluate on');
@@ -71,7 +73,7 @@ export function runExperiment(
   const trained: ExperimentResult['trained'] = {};
   for (const m of methods) {
     if (m === 'raw') {
-      const scorer = rawScorer(prep.inputs, held, tokenize);
+      const scorer = rawScorer(frozenFeatures(prep.inputs), held, tokenize);
       rows.push({ ...evaluateRetrieval(scorer, held, candidates, N, K), session: evaluateInSession(scorer, held) });
       continue;
     }

@@ -102,7 +102,7 @@ class SearchPairSource implements PairSource {
 
   constructor(
     private readonly config: SclConfig,
-    private readonly inputs: ItemInputs,
+    inputs: ItemInputs,
     pairs: readonly Pair[],
     private readonly variant: Variant,
     tokenize: Tokenizer,
@@ -121,8 +121,8 @@ class SearchPairSource implements PairSource {
     return this.examples.length;
   }
 
-  batch(order: Int32Array, { model }: Encoders): ContrastiveBatch {
-    const { examples, inputs, textTok } = this;
+  batch(order: Int32Array, { model, inputs }: Encoders): ContrastiveBatch {
+    const { examples, textTok } = this;
     const mc = this.config.model, lc = this.config.loss, L = mc.maxTokens;
     const batch = Array.from(order);
     // Text queries first, then photo queries: rows of q follow this order.

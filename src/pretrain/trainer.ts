@@ -19,7 +19,7 @@ import { RandomStream } from '../engine/random.js';
 import { Tensor } from '../engine/tensor.js';
 import { MmctrError } from '../util/errors.js';
 import type { SclConfig } from './config.js';
-import { ItemInputs, SclModel, Side } from './model.js';
+import { frozenFeatures, ItemInputs, SclModel, Side } from './model.js';
 import { KeyQueue, MomentumEncoder } from './moco.js';
 
 /** What the loop reads of a config: SclConfig has it all; co-click maps its own onto it. */
@@ -33,6 +33,8 @@ export interface ContrastiveConfig {
 /** The models of a run, for a source that encodes extra keys without gradient. */
 export interface Encoders {
   model: SclModel;
+  /** The item inputs of this epoch: the run's, or before a trainable backbone top trains, their features through the frozen top. */
+  inputs: ItemInputs;
   /** The momentum key encoder (null without a queue). */
   keys: MomentumEncoder | null;
 }
@@ -95,12 +97,19 @@ export function trainContrastive(config: ContrastiveConfig, inputs: ItemInputs, 
   const n = source.count;
   if (n < 2) throw new MmctrError(`${source.name} needs at least 2 training pairs, got ${n}`);
   const rng = new RandomStream(config.seed);
-  const model = new SclModel(mc, inputs.featureDim, rng.fork('model'));
-  const dense = new Adam(model.namedParameters(), { lr: tc.lr, weightDecay: tc.weightDecay });
+  const head = inputs.imageHead ?? null;
+  const model = new SclModel(mc, inputs.featureDim, rng.fork('model'), head);
+  // The backbone's pretrained top learns at its own (lower) rate.
+  const [backbone, towers] = partition(model.namedParameters(), (name) => name.startsWith('image.head.'));
+  const dense = new Adam(towers, { lr: tc.lr, weightDecay: tc.weightDecay });
+  const top = backbone.size ? new Adam(backbone, { lr: mc.trainableLr, weightDecay: tc.weightDecay }) : null;
   const sparse = new SparseAdam(model.namedTables(), { lr: tc.sparseLr });
   const queue = lc.queueSize > 0 ? new KeyQueue(lc.queueSize, mc.outDim) : null;
-  const keys = queue ? new MomentumEncoder(model, new SclModel(mc, inputs.featureDim, rng.fork('model')), lc.momentum) : null;
-  const encoders: Encoders = { model, keys };
+  const keys = queue ? new MomentumEncoder(model, new SclModel(mc, inputs.featureDim, rng.fork('model'), head), lc.momentum) : null;
+  // The top trains in the last trainableEpochs only; the epochs before read its frozen output, computed once.
+  const topEpochs = head ? Math.min(mc.trainableEpochs, tc.epochs) : tc.epochs;
+  const probe = topEpochs < tc.epochs ? frozenFeatures(inputs) : inputs;
+  const encoders: Encoders = { model, keys, inputs: probe };
   const B = Math.min(tc.batchSize, n);
   const stepsPerEpoch = Math.floor(n / B);
   const steps = stepsPerEpoch * tc.epochs;
@@ -110,6 +119,7 @@ export function trainContrastive(config: ContrastiveConfig, inputs: ItemInputs, 
   model.train();
   for (let epoch = 0; epoch < tc.epochs; epoch++) {
     const order = shuffle.permutation(n);
+    if (epoch === tc.epochs - topEpochs) encoders.inputs = inputs;
     for (let s = 0; s < stepsPerEpoch; s++) {
       const batch = source.batch(order.subarray(s * B, (s + 1) * B), encoders);
       const term = batch.term ?? null;
@@ -121,10 +131,11 @@ export function trainContrastive(config: ContrastiveConfig, inputs: ItemInputs, 
       };
       const nce = queue ? queue.withNegatives(new Set(batch.masked), run) : run(null);
       dense.step();
+      top?.step();
       sparse.step();
       if (queue && keys) {
         keys.update();
-        queue.enqueue(keys.encodeItems(inputs, batch.enqueue.items, batch.enqueue.side), batch.enqueue.items);
+        queue.enqueue(keys.encodeItems(encoders.inputs, batch.enqueue.items, batch.enqueue.side), batch.enqueue.items);
       }
       step++;
       finalLoss = nce + (term ? term.weight : 0) * triplet;
@@ -137,6 +148,13 @@ export function trainContrastive(config: ContrastiveConfig, inputs: ItemInputs, 
   model.eval();
   const seconds = (performance.now() - t0) / 1000;
   return { model, steps, pairs: step * B, seconds, pairsPerSec: (step * B) / Math.max(seconds, 1e-9), finalLoss };
+}
+
+/** The entries whose name passes `test`, and the others. */
+function partition<T>(named: Map<string, T>, test: (name: string) => boolean): [Map<string, T>, Map<string, T>] {
+  const yes = new Map<string, T>(), no = new Map<string, T>();
+  for (const [name, v] of named) (test(name) ? yes : no).set(name, v);
+  return [yes, no];
 }
 
 /** The queue's keys followed by the extra constant keys, or either alone. */

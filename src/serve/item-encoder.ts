@@ -30,7 +30,7 @@ import { EncoderError } from '../encoders/errors.js';
 import { ngramVectors } from '../encoders/ngram-projection.js';
 import type { ImageBackbone } from '../encoders/types.js';
 import { normalized } from '../index/types.js';
-import { sclImageBackbone } from '../pretrain/features.js';
+import { sclImageBackbone, sclImageHead } from '../pretrain/features.js';
 import { parseSclConfig } from '../pretrain/config.js';
 import { encodeCatalogue } from '../pretrain/evaluate.js';
 import { SclModel } from '../pretrain/model.js';
@@ -179,7 +179,7 @@ export class SclItemEncoder implements ItemEncoder {
       await backbone.close?.();
       throw new MmctrError(`${modelFile} was trained on ${saved.featureDim}-d image features, the backbone gives ${backbone.dim}`);
     }
-    const model = new SclModel(c.model, backbone.dim, new RandomStream(c.seed));
+    const model = new SclModel(c.model, backbone.dim, new RandomStream(c.seed), await sclImageHead(c.model));
     loadModel(modelFile, model);
     model.eval();
     return new SclItemEncoder(model, backbone, modelFile);

@@ -11,7 +11,10 @@ import { test } from 'node:test';
 import { loadImageBackbone } from '../../src/encoders/backbone.js';
 import { imageFeatures } from '../../src/encoders/cache.js';
 import { MOBILENET_DIM, MOBILENET_ID, MobileNetV2Backbone } from '../../src/encoders/mobilenet.js';
-import { mobilenetOnnxFile } from '../../src/encoders/mobilenet-onnx.js';
+import { mobilenetCutId, mobilenetOnnxFile, mobilenetTop } from '../../src/encoders/mobilenet-onnx.js';
+import { noGrad } from '../../src/engine/autograd.js';
+import { Tensor } from '../../src/engine/tensor.js';
+import { PointwiseHead } from '../../src/nn/pointwise.js';
 import { onnxRuntimeAvailable } from '../../src/util/onnx-runtime.js';
 import { builtinItems, writeBuiltinImages } from '../../src/world/catalog.js';
 import { tempDir } from '../data/helpers.js';
@@ -126,4 +129,40 @@ test('MobileNetV2 converted to ONNX: onnxruntime gives the tfjs features (cosine
   assert.equal(await mobilenetOnnxFile(models), file);
   assert.equal(statSync(file).mtimeMs, mtime);
   assert.match(path.basename(file), /^mobilenetv2-[0-9a-f]{16}\.onnx$/);
+});
+
+test('MobileNetV2 cut below its trainable top: 7x7 activations under their own id; the pretrained top over them gives the full network features (cosine ~1)', { skip: noOrt || false }, async () => {
+  const items = builtinItems(4);
+  const root = path.join(dir, 'cut');
+  await writeBuiltinImages(items, root);
+  const files = items.map((it) => path.join(root, it.image));
+  const models = path.join(dir, 'backbones');
+  const full = await loadImageBackbone({ kind: 'mobilenet', runtime: 'onnx' }, { threads: 0, modelCacheDir: models });
+  try {
+    const want = await full.encode(files);
+    for (const layers of [1, 2]) {
+      const top = await mobilenetTop(layers);
+      assert.deepEqual(top.layers.map((l) => [l.name, l.inDim, l.outDim, l.relu6]), [['block_16_project', 960, 320, false], ['Conv_1', 320, 1280, true]].slice(2 - layers));
+      const cut = await loadImageBackbone({ kind: 'mobilenet', runtime: 'auto' }, { threads: 0, modelCacheDir: models, top: layers });
+      try {
+        assert.equal(cut.id, mobilenetCutId(top.cut));
+        assert.notEqual(cut.id, MOBILENET_ID);
+        assert.equal(cut.dim, 49 * top.channels);
+        const got = await cut.encode(files);
+        const head = new PointwiseHead({ positions: top.positions, channels: top.channels, layers: top.layers });
+        const pooled = noGrad(() => head.forward(new Tensor(got.features, [files.length, cut.dim]))).data;
+        for (let i = 0; i < files.length; i++) {
+          const row = (f: Float32Array) => f.subarray(i * MOBILENET_DIM, (i + 1) * MOBILENET_DIM);
+          const c = cosine(row(pooled), row(want.features));
+          assert.ok(c >= 0.99999, `${layers} layer(s), image ${i}: cosine ${c}`);
+        }
+      } finally {
+        await cut.close?.();
+      }
+    }
+    await assert.rejects(mobilenetTop(3), /layer 3 from the top \(block_16_depthwise, a DepthwiseConv2D\) is not a 1x1 convolution/);
+    await assert.rejects(loadImageBackbone({ kind: 'mobilenet', runtime: 'tfjs' }, { top: 1 }), /runs on onnxruntime only/);
+  } finally {
+    await full.close?.();
+  }
 });

@@ -29,6 +29,23 @@ test('SCL config: errors name every bad field', () => {
   assert.throws(() => readSclConfig(path.join(dir, 'bad.json')), /train\.epochs/);
 });
 
+test('SCL config: trainable backbone layers default to none (frozen), at most two, MobileNetV2 on onnxruntime only', () => {
+  const c = sclConfig();
+  assert.equal(c.model.trainableLayers, 0);
+  assert.equal(c.model.trainableLr, 1e-3);
+  assert.equal(sclConfig({ model: { trainableLayers: 2, trainableLr: 1e-3 } }).model.trainableLayers, 2);
+  assert.throws(() => parseSclConfig({ model: { trainableLayers: 3 } }, 'x.json'), (e: unknown) => e instanceof ConfigError && /model\.trainableLayers/.test(e.message));
+  assert.throws(() => parseSclConfig({ model: { trainableLr: 0 } }, 'x.json'), (e: unknown) => e instanceof ConfigError && /model\.trainableLr/.test(e.message));
+  assert.throws(
+    () => parseSclConfig({ model: { trainableLayers: 1, backbone: { kind: 'onnx', path: 'clip.onnx', inputSize: 224 } } }, 'x.json'),
+    (e: unknown) => e instanceof ConfigError && /model\.trainableLayers/.test(e.message) && /clip\.onnx/.test(e.message) && /trainableLayers 0/.test(e.message),
+  );
+  assert.throws(
+    () => parseSclConfig({ model: { trainableLayers: 1, backbone: { kind: 'mobilenet', runtime: 'tfjs' } } }, 'x.json'),
+    (e: unknown) => e instanceof ConfigError && /runtime "auto" or "onnx"/.test(e.message),
+  );
+});
+
 test('the named configs in configs/ parse', async () => {
   const { readdirSync } = await import('node:fs');
   const { repoRoot } = await import('../../src/util/paths.js');

@@ -66,6 +66,23 @@ export function affine(x: Tensor, alpha: number, beta = 0): Tensor {
 
 export const scale = (x: Tensor, alpha: number): Tensor => affine(x, alpha, 0);
 
+/** min(max(x, lo), hi) (ReLU6 is clip(x, 0, 6)); the gradient passes where lo < x < hi. */
+export function clip(x: Tensor, lo: number, hi: number): Tensor {
+  if (!(lo < hi)) throw new ShapeError(`clip: lo must be below hi, got [${lo}, ${hi}]`);
+  const out = output(x.shape, [x]);
+  const xd = x.data, od = out.data;
+  for (let i = 0; i < xd.length; i++) od[i] = xd[i] < lo ? lo : xd[i] > hi ? hi : xd[i];
+  if (out.requiresGrad) {
+    record(() => {
+      const g = out.grad;
+      if (!g || !x.requiresGrad) return;
+      const gx = gradOf(x);
+      for (let i = 0; i < xd.length; i++) if (xd[i] > lo && xd[i] < hi) gx[i] += g[i];
+    });
+  }
+  return out;
+}
+
 function unary(name: UnaryOp, x: Tensor): Tensor {
   const code = UNARY_CODE[name];
   const out = output(x.shape, [x]);

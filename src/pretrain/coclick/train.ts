@@ -15,6 +15,7 @@ import type { ItemInputs, SclModel } from '../model.js';
 import type { MomentumEncoder } from '../moco.js';
 import { ContrastiveBatch, ContrastiveConfig, ContrastiveResult, Encoders, PairSource, trainContrastive, TrainProgress } from '../trainer.js';
 import type { CoClickConfig } from './config.js';
+import { SclModelConfig } from '../config.js';
 import type { CoClickPairs } from './pairs.js';
 
 export interface CoClickResult extends ContrastiveResult {
@@ -26,14 +27,14 @@ export interface CoClickResult extends ContrastiveResult {
 export function contrastiveConfig(c: CoClickConfig): ContrastiveConfig {
   return {
     seed: c.seed,
-    model: { ...c.model, maxTokens: c.text.maxTokens, fusion: 'sum', keySide: 'fused', colourHistogram: 0, backbone: DEFAULT_BACKBONE },
+    model: { ...SclModelConfig.parse({}), ...c.model, maxTokens: c.text.maxTokens, fusion: 'sum', keySide: 'fused', colourHistogram: 0, backbone: DEFAULT_BACKBONE },
     loss: { tau: c.loss.tau, queueSize: c.loss.queueSize, momentum: c.loss.momentum },
     train: c.train,
   };
 }
 
 export function trainCoClick(config: CoClickConfig, inputs: ItemInputs, pairs: Pick<CoClickPairs, 'a' | 'b'>, { onProgress, reportEvery = 20 }: { onProgress?: (p: TrainProgress) => void; reportEvery?: number } = {}): CoClickResult {
-  const res = trainContrastive(contrastiveConfig(config), inputs, new CoClickSource(config, inputs, pairs), { onProgress, reportEvery });
+  const res = trainContrastive(contrastiveConfig(config), inputs, new CoClickSource(config, pairs), { onProgress, reportEvery });
   return { ...res, vectors: encodeCatalogue(res.model, inputs) };
 }
 
@@ -43,7 +44,6 @@ class CoClickSource implements PairSource {
 
   constructor(
     private readonly config: CoClickConfig,
-    private readonly inputs: ItemInputs,
     private readonly pairs: Pick<CoClickPairs, 'a' | 'b'>,
   ) {
     this.uniform = new RandomStream(config.seed).fork('uniform-negatives');
@@ -53,17 +53,17 @@ class CoClickSource implements PairSource {
     return this.pairs.a.length;
   }
 
-  batch(rows: Int32Array, { model, keys }: Encoders): ContrastiveBatch {
+  batch(rows: Int32Array, { model, keys, inputs }: Encoders): ContrastiveBatch {
     const B = rows.length, idx = new Int32Array(2 * B);
     for (let r = 0; r < B; r++) {
       idx[r] = this.pairs.a[rows[r]];
       idx[B + r] = this.pairs.b[rows[r]];
     }
     const { unique, position } = distinct(idx);
-    const all = model.encodeItems(this.inputs, unique);
+    const all = model.encodeItems(inputs, unique);
     const q = embeddingLookup(all, position.subarray(0, B)), k = embeddingLookup(all, position.subarray(B));
     const count = this.config.loss.uniformNegatives;
-    const negatives = count > 0 ? uniformKeys(model, keys, this.inputs, idx, count, this.uniform) : null;
+    const negatives = count > 0 ? uniformKeys(model, keys, inputs, idx, count, this.uniform) : null;
     return { q, k, negatives, masked: idx, enqueue: { items: idx.subarray(B), side: 'fused' } };
   }
 }

@@ -144,6 +144,15 @@ test('relu: gradient is exactly the indicator of x > 0', () => {
   assert.deepEqual([...x.grad!], [0, 0, 1, 1, 0, 1]);
 });
 
+test('clip: values held to [lo, hi], the gradient only strictly inside', () => {
+  const x = Tensor.from([-2, 0, 0.5, 5.9, 6, 7], [2, 3], true);
+  const y = ops.clip(x, 0, 6);
+  assert.deepEqual([...y.data], [0, 0, 0.5, 5.9, 6, 6].map(Math.fround));
+  backwardOf(ops.sum(y));
+  assert.deepEqual([...x.grad!], [0, 0, 1, 1, 0, 0]);
+  assert.throws(() => ops.clip(x, 1, 1), /lo must be below hi/);
+});
+
 test('sigmoid saturates without NaN and tanh/exp stay exact at large |x|', () => {
   const x = Tensor.from([-100, -30, 0, 30, 100]);
   const s = ops.sigmoid(x).data;
