@@ -1,0 +1,104 @@
+/**
+ * `mmctr stream samples`: events from a JSON-lines file, stdin or a Redis Stream, made into
+ * samples with `data build`'s rules as they arrive (src/stream/), written to <out>/samples.jsonl
+ * with checkpoints beside them. Run again on the same --out to resume; SIGTERM / Ctrl-C stop it
+ * after a checkpoint.
+ */
+import { Command, Option } from 'commander';
+import path from 'node:path';
+import { z } from 'zod';
+import { readSampleConfig, SampleConfig } from '../data/sample-config.js';
+import { readDatasetSpec } from '../data/spec.js';
+import { DataError } from '../data/errors.js';
+import { connectRedis } from '../index/redis.js';
+import { runStream, StreamReport } from '../stream/run.js';
+import { SamplesFile } from '../stream/samples-file.js';
+import { EventSource, jsonLinesSource, redisSource } from '../stream/sources.js';
+import { UsageError } from '../util/errors.js';
+import { existingFile, number } from './options.js';
+
+const seconds = number(z.number().nonnegative());
+
+interface Opts {
+  out: string;
+  config?: string;
+  events?: string;
+  redis?: string;
+  key: string;
+  group: string;
+  consumer: string;
+  lateness: number;
+  maxFuture: number;
+  checkpointSeconds: number;
+  json?: boolean;
+}
+
+function reportLines(out: string, r: StreamReport): string[] {
+  const lines = [
+    `samples      ${path.join(out, 'samples.jsonl')}: ${r.samples} samples (${r.clicks} clicked) from ${r.events} events of ${r.source}${r.ended ? '' : ' (stopped; run again to go on)'}`,
+    `left out     ${r.bad} bad events, ${r.late} late ones`,
+  ];
+  if (!r.ended) lines.push(`pending      ${r.pending.queued} events waiting to be put in order, ${r.pending.open} impressions with an open click window`);
+  if (r.timeUnit) lines.push(`time         numbers read as epoch ${r.timeUnit}`);
+  for (const [kind, n] of Object.entries(r.problems.counts)) lines.push(`  ${String(n).padStart(7)} x ${kind}`);
+  for (const p of r.problems.examples.slice(0, 10)) lines.push(`  ${p.at}${p.field ? ` field '${p.field}'` : ''}: ${p.message}${p.value !== undefined ? ` (value '${p.value}')` : ''}`);
+  return lines;
+}
+
+export function registerStream(program: Command): void {
+  const stream = program.command('stream').description('build samples from live events (a JSON-lines file, stdin or a Redis Stream) with the rules of `data build`');
+  stream
+    .command('samples')
+    .description('stream events into samples (label final at its click, or as a negative once the click window closes; history = earlier clicks) in <out>/samples.jsonl')
+    .argument('<dataset>', 'dataset spec (dataset.json): its events table says which field is what', existingFile('a dataset spec (dataset.json)'))
+    .requiredOption('--out <dir>', 'folder of samples.jsonl and checkpoint.json (an existing one is resumed)')
+    .option('--config <file>', 'sample config JSON (history length, ties, click window)', existingFile('a sample config (JSON)'))
+    .addOption(new Option('--events <file>', "a JSON-lines events file, or '-' for stdin").conflicts('redis'))
+    .option('--redis <url>', 'read a Redis Stream with a consumer group (redis://host:port/db)')
+    .option('--key <key>', 'the Redis Stream key', 'mmctr:events')
+    .option('--group <name>', 'the consumer group', 'mmctr-stream')
+    .option('--consumer <name>', "this reader's name in the group (a restart under it reads its unacknowledged entries again)", 'stream-1')
+    .option('--lateness <s>', 'events up to this many seconds older than the newest seen are put in order; older ones are late (counted)', seconds, 60)
+    .option('--max-future <s>', 'events more than this many seconds past the wall clock are bad (counted)', seconds, 3600)
+    .option('--checkpoint-seconds <s>', 'seconds between checkpoints (also at the end and on stop)', seconds, 30)
+    .option('--json', 'print the report as JSON')
+    .action(async (file: string, opts: Opts) => {
+      if (!opts.events && !opts.redis) throw new UsageError('give --events <file|-> or --redis <url>: where the events come from');
+      const spec = readDatasetSpec(file);
+      if (!spec.events) throw new DataError({ file, field: 'events' }, 'the dataset spec has no events table: it says which field of an event is what');
+      const config = opts.config ? readSampleConfig(opts.config) : SampleConfig.parse({});
+      const client = opts.redis ? connectRedis(opts.redis) : null;
+      const abort = new AbortController();
+      const stop = () => abort.abort();
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+      const sink = new SamplesFile(path.join(opts.out, 'samples.jsonl'));
+      let shown = Date.now();
+      try {
+        const report = await runStream({
+          events: spec.events,
+          samples: config,
+          latenessSeconds: opts.lateness,
+          maxFutureSeconds: opts.maxFuture,
+          checkpointSeconds: opts.checkpointSeconds,
+          source: (resume): Promise<EventSource> =>
+            client ? redisSource({ client, stream: opts.key, group: opts.group, consumer: opts.consumer }, resume) : Promise.resolve(jsonLinesSource(opts.events!, resume)),
+          sink,
+          dir: opts.out,
+          signal: abort.signal,
+          onProgress: (r) => {
+            if (opts.json || Date.now() - shown < 5000) return;
+            shown = Date.now();
+            console.error(`stream: ${r.events} events, ${r.samples} samples, ${r.bad} bad, ${r.late} late, ${r.pending.open} open`);
+          },
+        });
+        if (opts.json) console.log(JSON.stringify({ out: path.resolve(opts.out), ...report }));
+        else console.log(reportLines(opts.out, report).join('\n'));
+      } finally {
+        sink.close();
+        process.off('SIGTERM', stop);
+        process.off('SIGINT', stop);
+        client?.disconnect();
+      }
+    });
+}
