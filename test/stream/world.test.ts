@@ -2,17 +2,17 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { splitCsvLine } from '../../src/data/csv.js';
+import { csvLogAsJsonLines } from '../../src/stream/replay.js';
 import { generateWorld } from '../../src/world/generate.js';
 import { worldParams } from '../../src/world/params.js';
 import { prng, tempDir } from '../data/helpers.js';
 import { built, LogEvent, streamed } from './helpers.js';
 
-/** The world's events.csv as event objects (empty fields null), in file order. */
+/** The world's events.csv as event objects, in file order (through the replay copy a stream reads). */
 function worldEvents(dir: string): LogEvent[] {
-  const [header, ...lines] = readFileSync(path.join(dir, 'events.csv'), 'utf8').split('\n').filter(Boolean);
-  const names = splitCsvLine(header, ',');
-  return lines.map((l) => Object.fromEntries(splitCsvLine(l, ',').map((v, k) => [names[k], v === '' ? null : names[k] === 'ts' ? Number(v) : v])));
+  const copy = path.join(dir, 'events-replay.jsonl');
+  csvLogAsJsonLines(path.join(dir, 'events.csv'), copy);
+  return readFileSync(copy, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as LogEvent);
 }
 
 test('on a generated ad world, streaming the log gives exactly the samples data build gives: own labels, and labels from delayed click events, arriving out of order', async () => {
