@@ -113,11 +113,29 @@ interface FitProgress {
   stopped?: boolean;
 }
 
-export function fit(model: CtrModel, store: SampleStore, config: TrainConfig, { onProgress, log = () => {}, checkpointDir, resume = false, trainRows }: FitOptions = {}): FitResult {
+/** A fit's optimisers: Adam per dense parameter group (per-part learning rates), sparse Adam over the tables; `all` by the names checkpoints save. */
+export function trainOptimizers(model: CtrModel, config: TrainConfig) {
   const denseGroups = parameterGroups(model, config.lr).map((g) => ({ name: g.name, optimizer: new Adam(g.params, { lr: g.lr }) }));
-  const dense = denseGroups[0].optimizer;
   const sparse = new SparseAdam(model.namedTables(), { lr: config.embeddingLr ?? config.lr, l2: model.config.embeddingL2, dense: config.embeddingAdam === 'dense' });
-  const optimizers = { ...Object.fromEntries(denseGroups.map((g) => [g.name, g.optimizer])), sparse };
+  const all = { ...Object.fromEntries(denseGroups.map((g) => [g.name, g.optimizer])), sparse };
+  return { denseGroups, dense: denseGroups[0].optimizer, sparse, all };
+}
+
+/** One training step on a batch; returns its loss and its logits from before the update (progressive validation reads them). */
+export function trainStep(model: CtrModel, batch: Batch, optimizers: ReturnType<typeof trainOptimizers>, config: TrainConfig): { loss: number; logits: Float32Array } {
+  const logits = model.forward(batch);
+  const before = Float32Array.from(logits.data);
+  const loss = bceWithLogits(logits, batch.label);
+  backward(loss);
+  if (config.clipGradNorm > 0) clipGradNorm(model.namedParameters().values(), model.namedTables().values(), config.clipGradNorm);
+  for (const g of optimizers.denseGroups) g.optimizer.step();
+  optimizers.sparse.step();
+  return { loss: loss.item(), logits: before };
+}
+
+export function fit(model: CtrModel, store: SampleStore, config: TrainConfig, { onProgress, log = () => {}, checkpointDir, resume = false, trainRows }: FitOptions = {}): FitResult {
+  const opt = trainOptimizers(model, config);
+  const { dense, all: optimizers } = opt;
   let shuffleRng = new RandomStream(config.seed).fork('shuffle');
   const reader = store.split('train');
   let epochs: EpochRecord[] = [];
@@ -156,13 +174,9 @@ export function fit(model: CtrModel, store: SampleStore, config: TrainConfig, { 
       const batch = trainRows ? takeBatch(whole, trainRows(whole), reader.historyLength) : whole;
       if (batch.size === 0) continue;
       const s = performance.now();
-      const loss = bceWithLogits(model.forward(batch), batch.label);
-      backward(loss);
-      if (config.clipGradNorm > 0) clipGradNorm(model.namedParameters().values(), model.namedTables().values(), config.clipGradNorm);
-      for (const g of denseGroups) g.optimizer.step();
-      sparse.step();
+      const { loss } = trainStep(model, batch, opt, config);
       loopMs += performance.now() - s;
-      lossSum += loss.item() * batch.size;
+      lossSum += loss * batch.size;
       seen += batch.size;
       samples += batch.size;
       onProgress?.({ phase: 'train', epoch, done: seen, total: reader.count, loss: lossSum / seen });

@@ -25,6 +25,8 @@ export interface SampleSink {
   durable(): unknown | Promise<unknown>;
   /** Back to a mark `durable()` returned (null: nothing taken yet). */
   restore(mark: unknown | null): void | Promise<void>;
+  /** A finite source ended: nothing more will come (before the last checkpoint). */
+  end?(): void | Promise<void>;
 }
 
 /** Problems counted per kind, the first few kept, as ingest's table report. */
@@ -145,6 +147,8 @@ export async function runStream(o: StreamLoopOptions): Promise<StreamReport> {
       const events = await source.next(o.batch ?? 1000);
       if (events === null) {
         builder.end();
+        await hand();
+        await o.sink.end?.();
         ended = true;
         break;
       }
