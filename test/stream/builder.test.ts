@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { prng, tempDir } from '../data/helpers.js';
-import { built, LogEvent, logSpec, streamed } from './helpers.js';
+import { arrivalOrder, built, LogEvent, logSpec, streamed } from './helpers.js';
 
 const ev = (user: string, item: string, ts: number, type: string, rid: string | null = null, clicked: number | null = null): LogEvent => ({ user, item, ts, type, rid, clicked });
 
@@ -46,17 +46,7 @@ test('events out of order within the lateness give the same samples; later ones 
   const config = { historyLength: 4, ties: 'exclude', clickWindowSeconds: 10 };
   const dir = tempDir('mmctr-stream-');
   const batch = await built(dir, logSpec(), config, events);
-  // Arrival: each timestamp delayed by up to 20 s (equal times keep their order, as in the file).
-  const r = prng(3);
-  const delay = new Map<number, number>();
-  const arrival = events
-    .map((e, i) => {
-      const ts = Number(e.ts);
-      if (!delay.has(ts)) delay.set(ts, Math.floor(r() * 20));
-      return { e, at: ts + delay.get(ts)!, i };
-    })
-    .sort((a, b) => a.at - b.at || a.i - b.i)
-    .map((x) => x.e);
+  const arrival = arrivalOrder(events, 20, 3);
   assert.notDeepEqual(arrival, events, 'the arrival order differs');
   const within = await streamed(dir, logSpec(), config, events, { latenessSeconds: 20, arrival }, 'within');
   assert.equal(within.report.late, 0);

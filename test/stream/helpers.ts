@@ -9,7 +9,7 @@ import { parseDatasetSpec } from '../../src/data/spec.js';
 import { runStream, type StreamReport } from '../../src/stream/run.js';
 import { readSamplesFile, SamplesFile } from '../../src/stream/samples-file.js';
 import { jsonLinesSource } from '../../src/stream/sources.js';
-import { buildStore, readSamples } from '../data/helpers.js';
+import { buildStore, prng, readSamples } from '../data/helpers.js';
 
 export type LogEvent = Record<string, string | number | null>;
 
@@ -61,4 +61,21 @@ export async function built(dir: string, rawSpec: unknown, config: unknown, even
   writeJsonLines(path.join(dir, 'events.jsonl'), events);
   const { store } = await buildStore(dir, rawSpec, config);
   return readSamples(store).rows.map(sampleKey).sort();
+}
+
+/**
+ * The order events reach a stream when each timestamp is delayed by up to `maxDelay` seconds
+ * (seeded); events of one time keep their file order, so the batch's tie order is the stream's.
+ */
+export function arrivalOrder(events: readonly LogEvent[], maxDelay: number, seed: number): LogEvent[] {
+  const r = prng(seed);
+  const delay = new Map<number, number>();
+  return events
+    .map((e, i) => {
+      const ts = Number(e.ts);
+      if (!delay.has(ts)) delay.set(ts, Math.floor(r() * maxDelay));
+      return { e, at: ts + delay.get(ts)!, i };
+    })
+    .sort((a, b) => a.at - b.at || a.i - b.i)
+    .map((x) => x.e);
 }

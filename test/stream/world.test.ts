@@ -5,8 +5,8 @@ import { test } from 'node:test';
 import { csvLogAsJsonLines } from '../../src/stream/replay.js';
 import { generateWorld } from '../../src/world/generate.js';
 import { worldParams } from '../../src/world/params.js';
-import { prng, tempDir } from '../data/helpers.js';
-import { built, LogEvent, streamed } from './helpers.js';
+import { tempDir } from '../data/helpers.js';
+import { arrivalOrder, built, LogEvent, streamed } from './helpers.js';
 
 /** The world's events.csv as event objects, in file order (through the replay copy a stream reads). */
 function worldEvents(dir: string): LogEvent[] {
@@ -23,17 +23,7 @@ test('on a generated ad world, streaming the log gives exactly the samples data 
   spec.events.path = 'events.jsonl';
   spec.events.format = 'jsonl';
   const config = { ...JSON.parse(readFileSync(w.sampleConfigFile, 'utf8')), clickWindowSeconds: 60 };
-  // Arrival: each second delayed by up to 30 s; events of one time keep their file order.
-  const r = prng(11);
-  const delay = new Map<number, number>();
-  const arrival = events
-    .map((e, i) => {
-      const ts = Number(e.ts);
-      if (!delay.has(ts)) delay.set(ts, Math.floor(r() * 30));
-      return { e, at: ts + delay.get(ts)!, i };
-    })
-    .sort((a, b) => a.at - b.at || a.i - b.i)
-    .map((x) => x.e);
+  const arrival = arrivalOrder(events, 30, 11);
 
   const own = await built(w.dir, spec, config, events);
   assert.ok(own.length > 1000, `${own.length} samples`);
