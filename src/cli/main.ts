@@ -19,6 +19,7 @@ import { registerPretrain } from './pretrain.js';
 import { registerReport } from './report.js';
 import { registerTextVectors } from './text-vectors.js';
 import { registerServe } from './serve.js';
+import { registerStream } from './stream.js';
 import { registerSweep } from './sweep.js';
 import { registerWorld } from './world.js';
 
@@ -56,6 +57,7 @@ registerWorld(program);
 registerDemo(program);
 registerServe(program);
 registerExport(program);
+registerStream(program);
 
 try {
   await program.parseAsync(process.argv);

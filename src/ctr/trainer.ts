@@ -145,6 +145,28 @@ interface FitProgress {
   stopped?: boolean;
 }
 
+/** A fit's optimisers: Adam per dense parameter group (per-part learning rates), sparse Adam over the tables; `all` by the names checkpoints save. */
+export function trainOptimizers(model: CtrModel, config: TrainConfig) {
+  const denseGroups = parameterGroups(model, config.lr).map((g) => ({ name: g.name, optimizer: new Adam(g.params, { lr: g.lr }) }));
+  const sparse = new SparseAdam(model.namedTables(), { lr: config.embeddingLr ?? config.lr, l2: model.config.embeddingL2, dense: config.embeddingAdam === 'dense' });
+  const all = { ...Object.fromEntries(denseGroups.map((g) => [g.name, g.optimizer])), sparse };
+  return { denseGroups, dense: denseGroups[0].optimizer, sparse, all };
+}
+
+/** One training step on a batch; returns its loss and its logits from before the update (progressive validation reads them). */
+export function trainStep(model: CtrModel, batch: Batch, optimizers: ReturnType<typeof trainOptimizers>, config: TrainConfig, parallel?: { group: DataParallel; globalSize: number }): { loss: number; logits: Float32Array } {
+  const logits = model.forward(batch);
+  const before = Float32Array.from(logits.data);
+  const mean = bceWithLogits(logits, batch.label);
+  // Data-parallel, the local mean weighted by the rank's share: summed over ranks, the global batch's mean.
+  backward(parallel ? affine(mean, batch.size / parallel.globalSize) : mean);
+  parallel?.group.sumGradients(model);
+  if (config.clipGradNorm > 0) clipGradNorm(model.namedParameters().values(), model.namedTables().values(), config.clipGradNorm);
+  for (const g of optimizers.denseGroups) g.optimizer.step();
+  optimizers.sparse.step();
+  return { loss: mean.item(), logits: before };
+}
+
 export function fit(model: CtrModel, store: SampleStore, config: TrainConfig, options: FitOptions = {}): FitResult {
   const { parallel } = options;
   return parallel ? parallel.synced(() => fitLoop(model, store, config, options)) : fitLoop(model, store, config, options);
@@ -154,10 +176,8 @@ function fitLoop(model: CtrModel, store: SampleStore, config: TrainConfig, { onP
   // Every rank reads the checkpoints (resume); only the writing rank writes them.
   const writes = parallel?.writes ?? true;
   const ranks = parallel?.size ?? 1;
-  const denseGroups = parameterGroups(model, config.lr).map((g) => ({ name: g.name, optimizer: new Adam(g.params, { lr: g.lr }) }));
-  const dense = denseGroups[0].optimizer;
-  const sparse = new SparseAdam(model.namedTables(), { lr: config.embeddingLr ?? config.lr, l2: model.config.embeddingL2, dense: config.embeddingAdam === 'dense' });
-  const optimizers = { ...Object.fromEntries(denseGroups.map((g) => [g.name, g.optimizer])), sparse };
+  const opt = trainOptimizers(model, config);
+  const { dense, all: optimizers } = opt;
   let shuffleRng = new RandomStream(config.seed).fork('shuffle');
   const reader = store.split('train');
   let epochs: EpochRecord[] = [];
@@ -206,16 +226,9 @@ function fitLoop(model: CtrModel, store: SampleStore, config: TrainConfig, { onP
       }
       const batch = parallel ? takeBatch(whole, shareOf(rows, globalSize, parallel), reader.historyLength) : rows ? takeBatch(whole, rows, reader.historyLength) : whole;
       const s = performance.now();
-      const mean = bceWithLogits(model.forward(batch), batch.label);
-      // The local mean weighted by the rank's share: summed over ranks, the global batch's mean.
-      const loss = parallel ? affine(mean, batch.size / globalSize) : mean;
-      backward(loss);
-      parallel?.sumGradients(model);
-      if (config.clipGradNorm > 0) clipGradNorm(model.namedParameters().values(), model.namedTables().values(), config.clipGradNorm);
-      for (const g of denseGroups) g.optimizer.step();
-      sparse.step();
+      const { loss } = trainStep(model, batch, opt, config, parallel ? { group: parallel, globalSize } : undefined);
       loopMs += performance.now() - s;
-      lossSum += mean.item() * batch.size;
+      lossSum += loss * batch.size;
       seen += batch.size;
       samples += batch.size;
       onProgress?.({ phase: 'train', epoch, done: seen, total: reader.count, loss: lossSum / seen });

@@ -55,7 +55,9 @@ export interface IngestReport {
 }
 
 const MAX_EXAMPLES = 20;
-const EVENT_TYPES = ['impression', 'click', 'cart', 'purchase'] as const;
+export const EVENT_TYPES = ['impression', 'click', 'cart', 'purchase'] as const;
+/** The texts of a clicked column read as a click and as no click (lower case); any other text is refused. */
+export const CLICK_TEXTS = { yes: ['1', 'true', 't', 'yes', 'y', '1.0'], no: ['0', 'false', 'f', 'no', 'n', '0.0'] } as const;
 
 /** A file read into DuckDB as `raw_<name>`, one row per data row, rowid = file order. */
 interface RawTable {
@@ -173,10 +175,10 @@ function text(raw: RawTable, column: string | undefined, sep = '|'): string {
   return `NULLIF(trim(${expr}), '')`;
 }
 
-const UNIT_SECONDS: Record<Exclude<TimeUnit, 'auto'>, number> = { s: 1, ms: 1e3, us: 1e6 };
+export const UNIT_SECONDS: Record<Exclude<TimeUnit, 'auto'>, number> = { s: 1, ms: 1e3, us: 1e6 };
 /** The plausible range of a timestamp, epoch seconds: 1970-01-01 to 2100-01-01 (UTC). */
-const TIME_MIN = 0;
-const TIME_MAX = 4_102_444_800;
+export const TIME_MIN = 0;
+export const TIME_MAX = 4_102_444_800;
 
 /**
  * Epoch seconds from a number in `unit` or a timestamp text (UTC unless it names an offset);
@@ -195,9 +197,12 @@ function timestamp(expr: string, unit: Exclude<TimeUnit, 'auto'>): string {
 async function timeUnitOf(duck: Duck, raw: RawTable, column: string, configured: TimeUnit): Promise<{ field: string; unit: Exclude<TimeUnit, 'auto'>; detected: boolean }> {
   if (configured !== 'auto') return { field: column, unit: configured, detected: false };
   const median = await duck.scalar<number | null>(`SELECT median(abs(TRY_CAST(${text(raw, column)} AS DOUBLE))) FROM raw_${raw.name}`);
-  const m = median === null ? 0 : Number(median);
-  const unit = m <= TIME_MAX ? 's' : m <= TIME_MAX * 1e3 ? 'ms' : m <= TIME_MAX * 1e6 ? 'us' : 's';
-  return { field: column, unit, detected: true };
+  return { field: column, unit: unitOfMagnitude(median === null ? 0 : Number(median)), detected: true };
+}
+
+/** The unit that puts a typical timestamp magnitude in the plausible range (seconds when none does). */
+export function unitOfMagnitude(m: number): Exclude<TimeUnit, 'auto'> {
+  return m <= TIME_MAX ? 's' : m <= TIME_MAX * 1e3 ? 'ms' : m <= TIME_MAX * 1e6 ? 'us' : 's';
 }
 
 const unitName = { s: 'seconds', ms: 'milliseconds', us: 'microseconds' } as const;
@@ -340,7 +345,7 @@ function ownLabel(spec: EventsTableSpec, t: (column: string | undefined) => stri
   return {
     column,
     raw,
-    label: `CASE WHEN ${raw} IN ('1', 'true', 't', 'yes', 'y', '1.0') THEN true WHEN ${raw} IN ('0', 'false', 'f', 'no', 'n', '0.0') THEN false ELSE NULL END`,
+    label: `CASE WHEN ${raw} IN (${CLICK_TEXTS.yes.map(sqlString).join(', ')}) THEN true WHEN ${raw} IN (${CLICK_TEXTS.no.map(sqlString).join(', ')}) THEN false ELSE NULL END`,
     check: {
       field: column,
       when: 'clicked_raw IS NOT NULL AND clicked IS NULL',
