@@ -255,12 +255,12 @@ export class SampleStore {
 
   /** The catalogue (its parts read on first use). */
   get catalog(): Catalog {
-    return (this.catalogRead ??= new LazyCatalog(this.dir, this.meta, () => this.itemIndex as StringTable));
+    return (this.catalogRead ??= new LazyCatalog(this.dir, this.meta, () => this.itemTable()));
   }
 
   /** User ids in index order (decoded on first use): user index u is users[u - 1]. */
   get users(): string[] {
-    return (this.usersRead ??= this.userIndex.size ? ((this.userIds as StringTable).toArray() as string[]) : []);
+    return (this.usersRead ??= this.userTable().toArray() as string[]);
   }
 
   /** The user fields (read on first use); none for a store built without a users table. */
@@ -270,11 +270,19 @@ export class SampleStore {
 
   /** Item id -> 1-based catalogue index (0 = unknown), read on first use without a JS object per id. */
   get itemIndex(): IdMap {
-    return (this.itemIds ??= openIdMap(tableFile(this.dir, 'catalog', 'ids'), this.meta.items));
+    return this.itemTable();
   }
 
   /** User id -> 1-based user index (0 = unknown), read on first use. */
   get userIndex(): IdMap {
+    return this.userTable();
+  }
+
+  private itemTable(): StringTable {
+    return (this.itemIds ??= openIdMap(tableFile(this.dir, 'catalog', 'ids'), this.meta.items));
+  }
+
+  private userTable(): StringTable {
     return (this.userIds ??= openIdMap(tableFile(this.dir, 'users', 'ids'), this.meta.users));
   }
 
