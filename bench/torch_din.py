@@ -24,10 +24,13 @@ torch.manual_seed(args.seed)
 np.random.seed(args.seed)
 
 meta = json.load(open(os.path.join(args.store, 'meta.json')))
-catalog = json.load(open(os.path.join(args.store, 'catalog.json')))
 L = meta['config']['historyLength']
-cate_of = torch.tensor(catalog['fields']['category']['index'], dtype=torch.long)
-n_cate = len(catalog['fields']['category']['vocab'])
+# The category field's index per item (catalog/field-<k>.i32, k = its place in meta.itemFields: src/data/store.ts);
+# its vocabulary size is the largest index.
+k = meta['itemFields'].index('category')
+cate_np = np.fromfile(os.path.join(args.store, 'catalog', f'field-{k}.i32'), dtype=np.int32)
+cate_of = torch.from_numpy(cate_np.astype(np.int64))
+n_cate = int(cate_np.max())
 
 
 def load(split):

@@ -116,7 +116,8 @@ export function registerServe(program: Command): void {
       });
       const address = await started.service.listen(opts.port, opts.host);
       say(`serving ${started.run} on ${address} (${opts.backend} backend, ${opts.rankThreads} ranking thread(s) x ${process.env.MMCTR_THREADS} engine thread(s); writes ${token ? 'need the bearer token' : 'disabled: set MMCTR_TOKEN'})`);
-      const [a, b, c] = [...(started.service.model?.itemIndex.keys() ?? [])];
+      const items = started.service.model?.itemIndex;
+      const [a, b, c] = items && items.size >= 3 ? [0, 1, 2].map((i) => items.at(i)) : [];
       if (c) say(`try: curl -s ${address}/v1/rank -H 'content-type: application/json' -d '${JSON.stringify({ behaviours: [a], candidates: [b, c] })}'`);
       let stopping = false;
       const shutdown = (signal: string) => {

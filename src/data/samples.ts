@@ -12,7 +12,7 @@
  * file writes them. p_true (the answer key, when the events carry one) goes to its own file per
  * split, which batches never read.
  */
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { writeTextAtomic } from '../util/atomic-write.js';
 import { ColumnReader, ColumnWriter } from './column-file.js';
@@ -23,7 +23,8 @@ import { labelEvents } from './labels.js';
 import { SampleConfig, SplitName, SPLITS } from './sample-config.js';
 import { readDatasetSpec } from './spec.js';
 import type { StoredField } from './batches.js';
-import { Catalog, ITEM_FIELDS, ItemField, SampleStore, Sampling, SPLIT_COLUMNS, splitDir, splitFile, SplitMeta, StoreMeta, storeFile, type UserFields } from './store.js';
+import { fieldFiles, ITEM_FIELDS, ItemField, SampleStore, Sampling, SPLIT_COLUMNS, splitDir, splitFile, SplitMeta, STORE_VERSION, StoreMeta, storeFile, tableFile } from './store.js';
+import { StringTableWriter } from './string-table.js';
 import { RandomStream } from '../engine/random.js';
 
 /**
@@ -42,23 +43,53 @@ export async function samplePlan(duck: Duck, config: SampleConfig): Promise<Samp
 /** The columns written while the events stream by; freq and isNew follow once the training window is known. */
 const STREAMED = ['user', 'item', 'label', 'ts', 'histLen', 'hist'] as const satisfies readonly StoredField[];
 
-/** Categorical values as indices in order of first appearance: index[0] is padding, a missing value is 0. */
-function categorical(values: readonly unknown[]): { vocab: string[]; index: number[] } {
-  const vocab: string[] = [], index = [0];
-  const seen = new Map<string, number>();
-  for (const v of values) {
-    if (v === null || v === undefined) {
-      index.push(0);
-      continue;
-    }
-    let k = seen.get(String(v));
-    if (k === undefined) {
-      k = vocab.push(String(v));
-      seen.set(String(v), k);
-    }
-    index.push(k);
+/**
+ * A categorical field written as its values stream by, in index order: values as indices in
+ * order of first appearance (index 0 of the file is padding, a missing value is 0) and the
+ * vocabulary as a string table.
+ */
+class CategoricalWriter {
+  private readonly seen = new Map<string, number>();
+  private readonly index: ColumnWriter;
+  private readonly vocab: StringTableWriter;
+
+  constructor(files: { index: string; vocab: string }) {
+    this.index = new ColumnWriter(files.index, 'i32');
+    this.index.push(0);
+    this.vocab = new StringTableWriter(files.vocab);
   }
-  return { vocab, index };
+
+  push(v: unknown): void {
+    if (v === null || v === undefined) return this.index.push(0);
+    const text = String(v);
+    let k = this.seen.get(text);
+    if (k === undefined) {
+      this.vocab.push(text);
+      k = this.vocab.count;
+      this.seen.set(text, k);
+    }
+    this.index.push(k);
+  }
+
+  close(): void {
+    this.index.close();
+    this.vocab.close();
+  }
+}
+
+/** Streams `sql` (rows in index order) into an id table and one CategoricalWriter per further column; returns the id count. */
+async function writeIdsAndFields(duck: Duck, sql: string, ids: StringTableWriter, fields: CategoricalWriter[], texts: StringTableWriter[] = []): Promise<number> {
+  for await (const chunk of duck.chunks(sql)) {
+    const [idColumn, ...rest] = chunk.columns;
+    const textColumns = rest.slice(0, texts.length), fieldColumns = rest.slice(texts.length);
+    for (let r = 0; r < chunk.rows; r++) {
+      ids.push(String(idColumn[r]));
+      texts.forEach((t, k) => t.push(textColumns[k][r] === null ? null : String(textColumns[k][r])));
+      fields.forEach((f, k) => f.push(fieldColumns[k][r]));
+    }
+  }
+  for (const w of [ids, ...texts, ...fields]) w.close();
+  return ids.count;
 }
 
 /** `dir` may be (re)written: it is absent, an empty folder, or an earlier sample store. */
@@ -113,20 +144,27 @@ async function writeStore(duck: Duck, datasetName: string, config: SampleConfig,
   const attributes = itemColumns.filter((c) => c.startsWith('attr_')).map((c) => c.slice('attr_'.length));
   const attrSelect = attributes.map((a) => `, ${sqlIdent(`attr_${a}`)}`).join('');
   await duck.run(`CREATE OR REPLACE TABLE item_index AS SELECT item_id, (row_number() OVER (ORDER BY seq))::INTEGER AS idx, title, image, category, brand, shop${attrSelect} FROM items`);
-  const itemRows = await duck.all(`SELECT * FROM item_index ORDER BY idx`);
-  const fieldNames: [ItemField, string][] = [...ITEM_FIELDS.map((f): [string, string] => [f, f]), ...attributes.map((a): [string, string] => [a, `attr_${a}`])];
-  const catalog: Catalog = {
-    ids: itemRows.map((r) => String(r.item_id)),
-    titles: itemRows.map((r) => (r.title === null ? null : String(r.title))),
-    images: itemRows.map((r) => (r.image === null ? null : String(r.image))),
-    fields: Object.fromEntries(fieldNames.map(([f, columnName]) => [f, categorical(itemRows.map((r) => r[columnName]))])),
-  };
+  const itemFields: ItemField[] = [...ITEM_FIELDS, ...attributes];
+  const itemColumnsOf = [...ITEM_FIELDS, ...attributes.map((a) => sqlIdent(`attr_${a}`))];
+  mkdirSync(storeFile(tmpDir, 'catalog'));
+  const itemCount = await writeIdsAndFields(
+    duck,
+    `SELECT item_id, title, image, ${itemColumnsOf.join(', ')} FROM item_index ORDER BY idx`,
+    new StringTableWriter(tableFile(tmpDir, 'catalog', 'ids'), { index: true }),
+    itemFields.map((_, k) => new CategoricalWriter(fieldFiles(tmpDir, 'catalog', k))),
+    [new StringTableWriter(tableFile(tmpDir, 'catalog', 'titles'), { nullable: true }), new StringTableWriter(tableFile(tmpDir, 'catalog', 'images'), { nullable: true })],
+  );
   await duck.run(`CREATE OR REPLACE TABLE user_index AS SELECT user_id, (row_number() OVER (ORDER BY min(seq)))::INTEGER AS idx FROM events GROUP BY user_id`);
-  const users = (await duck.all(`SELECT user_id FROM user_index ORDER BY idx`)).map((r) => String(r.user_id));
   // User fields: the users table's attr_<name> columns (ingest.ts), joined on user id; a user without a row is 'missing' (index 0).
   const userAttributes = (await duck.all(`SELECT column_name FROM (DESCRIBE user_attrs)`)).map((r) => String(r.column_name)).filter((c) => c.startsWith('attr_'));
-  const userRows = userAttributes.length ? await duck.all(`SELECT u.idx, ${userAttributes.map((c) => `a.${sqlIdent(c)}`).join(', ')} FROM user_index u LEFT JOIN user_attrs a ON a.user_id = u.user_id ORDER BY u.idx`) : [];
-  const userFields: UserFields = Object.fromEntries(userAttributes.map((c) => [c.slice('attr_'.length), categorical(userRows.map((r) => r[c]))]));
+  const userFields = userAttributes.map((c) => c.slice('attr_'.length));
+  mkdirSync(storeFile(tmpDir, 'users'));
+  const userCount = await writeIdsAndFields(
+    duck,
+    `SELECT u.user_id${userAttributes.map((c) => `, a.${sqlIdent(c)}`).join('')} FROM user_index u LEFT JOIN user_attrs a ON a.user_id = u.user_id ORDER BY u.idx`,
+    new StringTableWriter(tableFile(tmpDir, 'users', 'ids'), { index: true }),
+    userFields.map((_, k) => new CategoricalWriter(fieldFiles(tmpDir, 'users', k))),
+  );
 
   // Labels and the user's behaviours (labels.ts): impressions (or positives), behaviours in one stream.
   const plan = await samplePlan(duck, config);
@@ -141,7 +179,7 @@ async function writeStore(duck: Duck, datasetName: string, config: SampleConfig,
   const starts = Number(await duck.scalar(`SELECT count(*)::INTEGER FROM stream WHERE is_sample = 1`));
   const hasTruth = Number(await duck.scalar(`SELECT count(*)::INTEGER FROM stream WHERE is_sample = 1 AND p_true IS NOT NULL`)) > 0;
   const streamRows = Number(await duck.scalar(`SELECT count(*)::INTEGER FROM stream`));
-  const negatives = sampled ? await negativeSampler(duck, sampled, catalog.ids.length) : null;
+  const negatives = sampled ? await negativeSampler(duck, sampled, itemCount) : null;
 
   const split = config.split;
   // The epsilon keeps 0.29 * 100 at 29, not 28.999...
@@ -159,22 +197,23 @@ async function writeStore(duck: Duck, datasetName: string, config: SampleConfig,
   const truthWriters = hasTruth
     ? (Object.fromEntries(SPLITS.map((s) => [s, new ColumnWriter(splitFile(tmpDir, s, 'truth'), 'f32')])) as Record<SplitName, ColumnWriter>)
     : null;
-  const meta: Record<SplitName, SplitMeta & { userSet: Set<number> }> = Object.fromEntries(
-    SPLITS.map((s) => [s, { count: 0, clicks: 0, users: 0, tsMin: null, tsMax: null, userSet: new Set<number>() }]),
+  // Which users a split has seen: one byte per user, not a Set of them.
+  const meta: Record<SplitName, SplitMeta & { seen: Uint8Array }> = Object.fromEntries(
+    SPLITS.map((s) => [s, { count: 0, clicks: 0, users: 0, tsMin: null, tsMax: null, seen: new Uint8Array(userCount + 1) }]),
   ) as never;
 
-  const histories = new Map<number, { ring: Int32Array; n: number }>();
+  // Each user's ring buffer of the last L clicks, as one flat array (row u) and a click count per user.
+  const rings = new Int32Array((userCount + 1) * L);
+  const clicksOf = new Float64Array(userCount + 1);
   const snapshot = new Int32Array(L);
-  const trainFreq = new Int32Array(catalog.ids.length + 1);
+  const trainFreq = new Int32Array(itemCount + 1);
   let impIndex = 0;
   const pendingClicks: [number, number][] = [];
   let groupTs = Number.NaN;
 
   const addClick = (user: number, item: number) => {
-    let h = histories.get(user);
-    if (!h) histories.set(user, (h = { ring: new Int32Array(L), n: 0 }));
-    h.ring[h.n % L] = item;
-    h.n++;
+    rings[user * L + (clicksOf[user] % L)] = item;
+    clicksOf[user]++;
   };
   /** A sample (an impression, or a positive and then its sampled negatives): split, history, columns. */
   const emit = (user: number, item: number, label: number, ts: number, pTrue: number | null) => {
@@ -183,11 +222,11 @@ async function writeStore(duck: Duck, datasetName: string, config: SampleConfig,
         ? impIndex < trainCount ? 'train' : impIndex < trainCount + validCount ? 'valid' : 'test'
         : ts < split.validStart ? 'train' : ts < split.testStart ? 'valid' : 'test';
     impIndex++;
-    const h = histories.get(user);
+    const n = clicksOf[user];
     snapshot.fill(0);
-    const len = h ? Math.min(h.n, L) : 0;
+    const len = Math.min(n, L);
     // Most recent last: oldest kept click first.
-    for (let k = 0; k < len; k++) snapshot[k] = h!.ring[(h!.n - len + k) % L];
+    for (let k = 0; k < len; k++) snapshot[k] = rings[user * L + ((n - len + k) % L)];
     write(name, user, item, label, ts, len, pTrue);
     if (negatives) for (const negative of negatives.draw(item)) write(name, user, negative, 0, ts, len, null);
   };
@@ -203,7 +242,10 @@ async function writeStore(duck: Duck, datasetName: string, config: SampleConfig,
     const m = meta[name];
     m.count++;
     m.clicks += label;
-    m.userSet.add(user);
+    if (!m.seen[user]) {
+      m.seen[user] = 1;
+      m.users++;
+    }
     m.tsMin = m.tsMin === null ? ts : Math.min(m.tsMin, ts);
     m.tsMax = m.tsMax === null ? ts : Math.max(m.tsMax, ts);
     if (name === 'train') trainFreq[item]++;
@@ -234,38 +276,46 @@ async function writeStore(duck: Duck, datasetName: string, config: SampleConfig,
   for (const s of SPLITS) for (const w of Object.values(writers[s])) w.close();
   if (truthWriters) for (const s of SPLITS) truthWriters[s].close();
 
-  // Frequencies are known only after the training window has been read: second, small pass.
+  // Frequencies are known only after the training window has been read: second pass, in blocks.
   for (const s of SPLITS) {
     const items = new ColumnReader(splitFile(tmpDir, s, 'item'), SPLIT_COLUMNS.item.type);
-    const all = items.readAll() as Int32Array;
-    items.close();
-    const freq = new Int32Array(all.length), fresh = new Uint8Array(all.length);
-    for (let i = 0; i < all.length; i++) {
-      freq[i] = trainFreq[all[i]];
-      fresh[i] = freq[i] === 0 ? 1 : 0;
+    const freq = new ColumnWriter(splitFile(tmpDir, s, 'freq'), SPLIT_COLUMNS.freq.type);
+    const fresh = new ColumnWriter(splitFile(tmpDir, s, 'isNew'), SPLIT_COLUMNS.isNew.type);
+    try {
+      const block = new Int32Array(Math.min(items.records, 1 << 16));
+      for (let start = 0; start < items.records; start += block.length) {
+        const n = Math.min(block.length, items.records - start);
+        items.read(start, n, block);
+        for (let i = 0; i < n; i++) {
+          const f = trainFreq[block[i]];
+          freq.push(f);
+          fresh.push(f === 0 ? 1 : 0);
+        }
+      }
+    } finally {
+      items.close();
+      freq.close();
+      fresh.close();
     }
-    writeFileSync(splitFile(tmpDir, s, 'freq'), freq);
-    writeFileSync(splitFile(tmpDir, s, 'isNew'), fresh);
   }
 
   const storeMeta: StoreMeta = {
-    version: 1,
+    version: STORE_VERSION,
     dataset: datasetName,
     config,
-    items: catalog.ids.length,
-    users: users.length,
+    items: itemCount,
+    users: userCount,
+    itemFields,
+    userFields,
     splits: Object.fromEntries(SPLITS.map((s) => {
-      const { userSet, ...m } = meta[s];
-      return [s, { ...m, users: userSet.size }];
+      const { seen, ...m } = meta[s];
+      return [s, m];
     })) as Record<SplitName, SplitMeta>,
     trainEnd: meta.train.tsMax,
     truth: hasTruth,
     sampling: sampled ? { ...sampled, positives: starts, short: negatives!.short } : plan,
     builtAt: new Date().toISOString(),
   };
-  writeFileSync(storeFile(tmpDir, 'catalog'), JSON.stringify(catalog));
-  writeFileSync(storeFile(tmpDir, 'users'), JSON.stringify(users));
-  writeFileSync(storeFile(tmpDir, 'userFields'), JSON.stringify(userFields));
   writeTextAtomic(storeFile(tmpDir, 'meta'), JSON.stringify(storeMeta, null, 2));
   return storeMeta;
 }

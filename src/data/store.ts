@@ -2,19 +2,26 @@
  * The sample store: the one place that knows a store folder's layout and file names, and the
  * reader everything else opens a store through. A store folder holds:
  *
- *   meta.json      StoreMeta: the dataset, the sample config, counts per split, the training range
- *   catalog.json   Catalog: item ids, titles, images, and every categorical item field as indices
- *   users.json     user ids in index order (user index u is users[u - 1])
- *   user-fields.json  UserFields: every categorical user field of the users table as indices per user
+ *   meta.json      StoreMeta: the dataset, the sample config, counts per split, the training range,
+ *                  the names of the item and user fields
+ *   catalog/       the catalogue: ids.strt (item ids in index order, with their hash index: the
+ *                  id map), titles.strt, images.strt, and per item field k (meta.itemFields[k])
+ *                  field-<k>.i32 (the field's index per item, items + 1 values) and field-<k>.strt
+ *                  (its vocabulary)
+ *   users/         ids.strt (user ids in index order, with their hash index) and per user field k
+ *                  (meta.userFields[k]) field-<k>.i32 and field-<k>.strt
  *   <split>/       per split (train, valid, test), one fixed-width column file per field
  *                  (SPLIT_COLUMNS: user item label ts hist (L per record, 0 = padding) hist_len
  *                  freq (the target's training impressions) new) and, when the events carry a
  *                  true click probability (a simulated world), p_true.f32 (NaN where unknown)
  *
  * p_true is the answer key, not a feature: batches never read it; only evaluation does, through
- * `truth()`, to report what the best possible model would score. Sample building (samples.ts)
- * writes this layout through `storeFile` and `splitFile`; a store is opened once (`SampleStore.open`:
- * meta read and checked there) and travels as that object.
+ * `truth()`, to report what the best possible model would score. The `.strt` files are string
+ * tables (string-table.ts): read on first use as one buffer each, looked up in O(1), so a store of
+ * a million items or users opens without building a JS object per id. Sample building
+ * (samples.ts) writes this layout through `storeFile`, `tableFile`, `fieldFiles` and `splitFile`;
+ * a store is opened once (`SampleStore.open`: meta read and its version checked there) and
+ * travels as that object.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -22,30 +29,44 @@ import { SplitReader, type StoredField } from './batches.js';
 import { ColumnReader, ColumnType } from './column-file.js';
 import { DataError } from './errors.js';
 import { SampleConfig, SplitName } from './sample-config.js';
+import { StringTable } from './string-table.js';
 
 /** The canonical categorical item fields; the spec's listed attributes are further fields, by name. */
 export const ITEM_FIELDS = ['category', 'brand', 'shop'] as const;
 /** A categorical item field: a canonical one or a listed attribute's name. */
 export type ItemField = string;
 
-export interface Catalog {
-  /** Item ids; catalogue index i (1-based) is ids[i - 1]. Index 0 is padding. */
-  ids: string[];
-  titles: (string | null)[];
-  images: (string | null)[];
-  /**
-   * Per field (category, brand, shop, then the listed attributes by name): vocabulary (value of
-   * index v is vocab[v - 1], index 0 = unknown) and per-item index (length ids.length + 1).
-   */
-  fields: Record<ItemField, { vocab: string[]; index: number[] }>;
+/** A categorical field: vocabulary (value of index v is vocab[v - 1]) and the index per item or user (0 = missing). */
+export interface CategoricalField {
+  vocab: string[];
+  index: Int32Array;
 }
 
 /**
- * Per user field (the dataset's users.attributes, by name): vocabulary (value of index v is
- * vocab[v - 1]) and per-user index (length users + 1); index 0 is the reserved 'missing' value:
- * padding, a user without a row in the users table, an empty value, a user the store never saw.
+ * The catalogue as arrays, each decoded from its file on first use (the id lookups do not need
+ * them: `SampleStore.itemIndex`).
  */
-export type UserFields = Record<string, { vocab: string[]; index: number[] }>;
+export interface Catalog {
+  /** Item ids; catalogue index i (1-based) is ids[i - 1]. Index 0 is padding. */
+  readonly ids: string[];
+  readonly titles: (string | null)[];
+  readonly images: (string | null)[];
+  /**
+   * Per field (category, brand, shop, then the listed attributes by name): vocabulary (index 0 =
+   * unknown) and per-item index (length ids.length + 1).
+   */
+  readonly fields: Record<ItemField, CategoricalField>;
+}
+
+/**
+ * Per user field (the dataset's users.attributes, by name): per-user index of length users + 1;
+ * index 0 is the reserved 'missing' value: padding, a user without a row in the users table, an
+ * empty value, a user the store never saw.
+ */
+export type UserFields = Record<string, CategoricalField>;
+
+/** An id map read from a string table: `indexOf` (1-based, 0 = unknown), `has`, `at`, `keys`, `size`. */
+export type IdMap = Pick<StringTable, 'indexOf' | 'has' | 'at' | 'keys' | 'size' | 'file'>;
 
 export interface SplitMeta {
   count: number;
@@ -79,12 +100,19 @@ export function samplingNote(meta: StoreMeta): string | null {
   );
 }
 
+/** The store layout's version: 2 has the string tables; 1 (JSON id maps and catalogue) is refused with a rebuild hint. */
+export const STORE_VERSION = 2;
+
 export interface StoreMeta {
-  version: 1;
+  version: typeof STORE_VERSION;
   dataset: string;
   config: SampleConfig;
   items: number;
   users: number;
+  /** The catalogue's fields in file order (catalog/field-<k>): category, brand, shop, then the listed attributes. */
+  itemFields: ItemField[];
+  /** The user fields in file order (users/field-<k>). */
+  userFields: string[];
   splits: Record<SplitName, SplitMeta>;
   /** Training impressions' time range: items with no training impression are "new". */
   trainEnd: number | null;
@@ -95,8 +123,11 @@ export interface StoreMeta {
   builtAt: string;
 }
 
-/** The store's top-level files. */
-export const STORE_FILES = { meta: 'meta.json', catalog: 'catalog.json', users: 'users.json', userFields: 'user-fields.json' } as const;
+/** The store's top-level files and folders. */
+export const STORE_FILES = { meta: 'meta.json', catalog: 'catalog', users: 'users' } as const;
+
+/** The string tables of the catalog and users folders (users have ids only). */
+export const TABLE_FILES = { ids: 'ids.strt', titles: 'titles.strt', images: 'images.strt' } as const;
 
 /** The column files of a split: file name, value type, and whether a record holds a whole history (L values). */
 export const SPLIT_COLUMNS = {
@@ -118,6 +149,16 @@ export function storeFile(dir: string, name: keyof typeof STORE_FILES): string {
   return path.join(dir, STORE_FILES[name]);
 }
 
+/** A string table of the catalogue or users folder. */
+export function tableFile(dir: string, owner: 'catalog' | 'users', table: keyof typeof TABLE_FILES): string {
+  return path.join(dir, STORE_FILES[owner], TABLE_FILES[table]);
+}
+
+/** The files of categorical field k of the catalogue or users folder: the index per id and the vocabulary. */
+export function fieldFiles(dir: string, owner: 'catalog' | 'users', k: number): { index: string; vocab: string } {
+  return { index: path.join(dir, STORE_FILES[owner], `field-${k}.i32`), vocab: path.join(dir, STORE_FILES[owner], `field-${k}.strt`) };
+}
+
 /** The folder of a split's column files. */
 export function splitDir(dir: string, split: SplitName): string {
   return path.join(dir, split);
@@ -128,11 +169,44 @@ export function splitFile(dir: string, split: SplitName, column: StoredField | '
   return path.join(splitDir(dir, split), column === 'truth' ? TRUTH_FILE : SPLIT_COLUMNS[column].file);
 }
 
-function readJson<T>(file: string, what: string): T {
+/** Reads a categorical field's index and vocabulary; both must cover `ids` ids. */
+function readField(files: { index: string; vocab: string }, ids: number): CategoricalField {
+  const reader = new ColumnReader(files.index, 'i32');
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as T;
-  } catch (err) {
-    throw new DataError({ file }, `${what} (${(err as Error).message}); rebuild the store with \`mmctr data build\``);
+    if (reader.records !== ids + 1) throw new DataError({ file: files.index }, `holds ${reader.records} values, not ${ids + 1} (one per id and padding): the sample store is damaged; rebuild it with \`mmctr data build\``);
+    return { vocab: StringTable.open(files.vocab).toArray() as string[], index: reader.readAll() as Int32Array };
+  } finally {
+    reader.close();
+  }
+}
+
+/** The catalogue of the store in `dir`, each part read on first use. */
+class LazyCatalog implements Catalog {
+  private idsRead: string[] | null = null;
+  private titlesRead: (string | null)[] | null = null;
+  private imagesRead: (string | null)[] | null = null;
+  private fieldsRead: Record<ItemField, CategoricalField> | null = null;
+
+  constructor(
+    private readonly dir: string,
+    private readonly meta: StoreMeta,
+    private readonly idMap: () => StringTable,
+  ) {}
+
+  get ids(): string[] {
+    return (this.idsRead ??= this.idMap().toArray() as string[]);
+  }
+
+  get titles(): (string | null)[] {
+    return (this.titlesRead ??= StringTable.open(tableFile(this.dir, 'catalog', 'titles')).toArray());
+  }
+
+  get images(): (string | null)[] {
+    return (this.imagesRead ??= StringTable.open(tableFile(this.dir, 'catalog', 'images')).toArray());
+  }
+
+  get fields(): Record<ItemField, CategoricalField> {
+    return (this.fieldsRead ??= Object.fromEntries(this.meta.itemFields.map((f, k) => [f, readField(fieldFiles(this.dir, 'catalog', k), this.meta.items)])));
   }
 }
 
@@ -141,8 +215,8 @@ export class SampleStore {
   private catalogRead: Catalog | null = null;
   private usersRead: string[] | null = null;
   private userFieldsRead: UserFields | null = null;
-  private itemIndexBuilt: Map<string, number> | null = null;
-  private userIndexBuilt: Map<string, number> | null = null;
+  private itemIds: StringTable | null = null;
+  private userIds: StringTable | null = null;
   private countsBuilt: { items: Int32Array; users: Int32Array } | null = null;
 
   private constructor(
@@ -156,7 +230,7 @@ export class SampleStore {
     return existsSync(storeFile(dir, 'meta'));
   }
 
-  /** Opens the store in `dir`; a folder that is not one is a DataError naming it. */
+  /** Opens the store in `dir`; a folder that is not one, or a store of another layout version, is a DataError naming it. */
   static open(dir: string): SampleStore {
     const abs = path.resolve(dir);
     const file = storeFile(abs, 'meta');
@@ -166,6 +240,11 @@ export class SampleStore {
     } catch (err) {
       throw new DataError({ file }, `is not a sample store (${(err as Error).message}); build one with \`mmctr data build\``);
     }
+    if (meta.version !== STORE_VERSION)
+      throw new DataError(
+        { file },
+        `is a sample store of layout version ${JSON.stringify(meta.version)}; this mmctr reads version ${STORE_VERSION} (id maps and catalogue as string tables, not catalog.json / users.json): rebuild the store with \`mmctr data build\``,
+      );
     return new SampleStore(abs, meta);
   }
 
@@ -174,32 +253,37 @@ export class SampleStore {
     return this.meta.config.historyLength;
   }
 
-  /** The catalogue (read on first use). */
+  /** The catalogue (its parts read on first use). */
   get catalog(): Catalog {
-    return (this.catalogRead ??= readJson<Catalog>(storeFile(this.dir, 'catalog'), 'cannot be read'));
+    return (this.catalogRead ??= new LazyCatalog(this.dir, this.meta, () => this.itemTable()));
   }
 
-  /** User ids in index order (read on first use): user index u is users[u - 1]. */
+  /** User ids in index order (decoded on first use): user index u is users[u - 1]. */
   get users(): string[] {
-    const file = storeFile(this.dir, 'users');
-    if (!this.usersRead && !existsSync(file)) throw new DataError({ file }, 'is missing: the sample store is incomplete; rebuild it with `mmctr data build`');
-    return (this.usersRead ??= readJson<string[]>(file, 'cannot be read'));
+    return (this.usersRead ??= this.userTable().toArray() as string[]);
   }
 
-  /** The user fields (read on first use); none for a store built without a users table, or before stores had them. */
+  /** The user fields (read on first use); none for a store built without a users table. */
   get userFields(): UserFields {
-    const file = storeFile(this.dir, 'userFields');
-    return (this.userFieldsRead ??= existsSync(file) ? readJson<UserFields>(file, 'cannot be read') : {});
+    return (this.userFieldsRead ??= Object.fromEntries(this.meta.userFields.map((f, k) => [f, readField(fieldFiles(this.dir, 'users', k), this.meta.users)])));
   }
 
-  /** Item id -> 1-based catalogue index. */
-  get itemIndex(): Map<string, number> {
-    return (this.itemIndexBuilt ??= indexOf(this.catalog.ids));
+  /** Item id -> 1-based catalogue index (0 = unknown), read on first use without a JS object per id. */
+  get itemIndex(): IdMap {
+    return this.itemTable();
   }
 
-  /** User id -> 1-based user index. */
-  get userIndex(): Map<string, number> {
-    return (this.userIndexBuilt ??= indexOf(this.users));
+  /** User id -> 1-based user index (0 = unknown), read on first use. */
+  get userIndex(): IdMap {
+    return this.userTable();
+  }
+
+  private itemTable(): StringTable {
+    return (this.itemIds ??= openIdMap(tableFile(this.dir, 'catalog', 'ids'), this.meta.items));
+  }
+
+  private userTable(): StringTable {
+    return (this.userIds ??= openIdMap(tableFile(this.dir, 'users', 'ids'), this.meta.users));
   }
 
   /** A reader of one split's samples (close it when done). */
@@ -260,8 +344,10 @@ export class SampleStore {
   }
 }
 
-function indexOf(ids: readonly string[]): Map<string, number> {
-  const index = new Map<string, number>();
-  ids.forEach((id, i) => index.set(id, i + 1));
-  return index;
+/** An id table that must hold `count` ids (meta's count) and its hash index. */
+function openIdMap(file: string, count: number): StringTable {
+  const table = StringTable.open(file);
+  if (table.size !== count || !table.indexed)
+    throw new DataError({ file }, `holds ${table.size} ids${table.indexed ? '' : ' without an index'} where meta.json counts ${count}: the sample store is damaged; rebuild it with \`mmctr data build\``);
+  return table;
 }

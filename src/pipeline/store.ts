@@ -20,9 +20,9 @@ export type StoreSource = Pick<DataSectionConfig, 'store' | 'dataset' | 'adapter
 
 /**
  * Bumped whenever sample building changes what a store holds for the same input (2: the catalogue
- * keeps the spec's extra item attributes; 3: label rules, event roles and sampled negatives, meta.sampling), so caches built by older code are rebuilt.
+ * keeps the spec's extra item attributes; 3: label rules, event roles and sampled negatives, meta.sampling; 4: id maps and catalogue as string tables, meta version 2), so caches built by older code are rebuilt.
  */
-export const STORE_FORMAT = 3;
+export const STORE_FORMAT = 4;
 
 /** A dataset's spec file and the data files it names: what a cache of anything built from it is keyed by. */
 export function datasetFiles(specFile: string): string[] {

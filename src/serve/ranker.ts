@@ -52,7 +52,7 @@ export async function rankCandidates(model: ServingModel, input: RankInput, uniq
 
 /** One small request on a freshly loaded model before it serves, so the first real request pays no first-call costs. */
 export async function warmUp(model: ServingModel, dim: number): Promise<void> {
-  const ids = [...model.itemIndex.keys()].slice(0, 4);
+  const ids = Array.from({ length: Math.min(4, model.itemIndex.size) }, (_, i) => model.itemIndex.at(i)!);
   await rankCandidates(model, { behaviours: ids.slice(0, 2), candidates: ids.length ? ids : ['warm-up'] }, [], [], dim);
 }
 
@@ -85,7 +85,7 @@ function rankingBatch(model: ServingModel, input: RankInput, unique: readonly st
   const histItems = new Int32Array(n), histRows = new Int32Array(n);
   let unknownBehaviours = 0, missingBehaviourVectors = 0;
   for (let j = 0; j < n; j++) {
-    const ix = model.itemIndex.get(kept[j]) ?? 0;
+    const ix = model.itemIndex.indexOf(kept[j]);
     if (ix === 0) unknownBehaviours++;
     histItems[j] = ix;
     const r = rowOfId.get(kept[j]) ?? 0;
@@ -93,12 +93,12 @@ function rankingBatch(model: ServingModel, input: RankInput, unique: readonly st
     histRows[j] = r;
   }
 
-  const user = input.userId === undefined ? 0 : (model.userIndex.get(input.userId) ?? 0);
+  const user = input.userId === undefined ? 0 : model.userIndex.indexOf(input.userId);
   const item = new Int32Array(B), targetRows = new Int32Array(B), isNew = new Uint8Array(B);
   let unknownCandidates = 0, missingCandidateVectors = 0;
   for (let i = 0; i < B; i++) {
     const id = input.candidates[i];
-    const ix = model.itemIndex.get(id) ?? 0;
+    const ix = model.itemIndex.indexOf(id);
     if (ix === 0) {
       unknownCandidates++;
       isNew[i] = 1;

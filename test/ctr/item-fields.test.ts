@@ -21,8 +21,8 @@ async function store(): Promise<string> {
 
 test('listed attributes become catalogue fields by name (index 0 = unknown)', async () => {
   const catalog = SampleStore.open(await store()).catalog;
-  assert.deepEqual(catalog.fields.colour, { vocab: ['red', 'blue'], index: [0, 1, 2, 1] });
-  assert.deepEqual(catalog.fields.kind, { vocab: ['shirt'], index: [0, 1, 1, 0] });
+  assert.deepEqual(catalog.fields.colour, { vocab: ['red', 'blue'], index: Int32Array.from([0, 1, 2, 1]) });
+  assert.deepEqual(catalog.fields.kind, { vocab: ['shirt'], index: Int32Array.from([0, 1, 1, 0]) });
   assert.deepEqual(catalog.fields.category.vocab, ['c1', 'c2']);
   const space = featureSpaceOf(SampleStore.open(await store()));
   assert.deepEqual(Object.keys(space.itemFields).sort(), ['category', 'colour', 'kind']);

@@ -2,7 +2,7 @@
  * Shared helpers of the data tests (not a test file itself): temporary folders, small generated
  * datasets, a one-call ingest + build, and reading a whole split back.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
@@ -82,8 +82,7 @@ export interface SampleRow {
 
 /** Every sample of the store, splits in order, with ids instead of indices. */
 export function readSamples(store: string): { rows: SampleRow[]; catalog: Catalog; users: string[] } {
-  const catalog = SampleStore.open(store).catalog;
-  const users = JSON.parse(readFileSync(path.join(store, 'users.json'), 'utf8')) as string[];
+  const { catalog, users } = SampleStore.open(store);
   const rows: SampleRow[] = [];
   for (const split of SPLITS) {
     const reader = SampleStore.open(store).split(split);

@@ -126,7 +126,7 @@ test('items: duplicate ids keep the first row; empty ids are dropped; event item
   assert.deepEqual(catalog.ids, ['a', 'b', 'c', 'q', 'r'], 'catalogue order: the file, then unknown ids by first use');
   assert.deepEqual(catalog.titles, ['Alpha', 'Beta', 'Gamma, the third', null, null]);
   assert.deepEqual(catalog.fields.category.vocab, ['x', 'y']);
-  assert.deepEqual(catalog.fields.category.index, [0, 1, 2, 2, 0, 0]);
+  assert.deepEqual([...catalog.fields.category.index], [0, 1, 2, 2, 0, 0]);
   assert.equal(rows.length, 5, 'events on unknown items are kept');
 });
 

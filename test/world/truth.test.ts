@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { buildStoreFromSpec } from '../../src/data/samples.js';
 import { readSampleConfig, SPLITS } from '../../src/data/sample-config.js';
-import { SampleStore, TRUTH_FILE } from '../../src/data/store.js';
+import { SampleStore, STORE_FILES, TRUTH_FILE } from '../../src/data/store.js';
 import { ExperimentConfig } from '../../src/ctr/config.js';
 import { featureSpaceOf } from '../../src/ctr/feature-space.js';
 import { createModel } from '../../src/ctr/models/index.js';
@@ -41,7 +41,8 @@ test('p_true never reaches a model: stores built with other true probabilities a
     const ta = SampleStore.open(a).truth(split)!, tb = SampleStore.open(b).truth(split)!;
     assert.ok(ta.length > 0 && Math.abs(ta[0] + tb[0] - 1) < 1e-5, 'the truth files do differ');
   }
-  for (const f of ['catalog.json', 'users.json']) assert.ok(readFileSync(path.join(a, f)).equals(readFileSync(path.join(b, f))), f);
+  for (const folder of [STORE_FILES.catalog, STORE_FILES.users])
+    for (const f of readdirSync(path.join(a, folder))) assert.ok(readFileSync(path.join(a, folder, f)).equals(readFileSync(path.join(b, folder, f))), path.join(folder, f));
   // Batches are read without the truth file, and hold nothing named after it.
   rmSync(path.join(b, 'test', TRUTH_FILE));
   const reader = SampleStore.open(b).split('test');

@@ -44,7 +44,7 @@ test('movielens adapter on a small generated folder: clicks, first genre, file-o
   const { rows, catalog } = readSamples(store);
   assert.deepEqual(catalog.titles, ['Toy Story', 'Heat, "the" film', 'No genre']);
   assert.deepEqual(catalog.fields.category.vocab, ['Animation', 'Action']);
-  assert.deepEqual(catalog.fields.category.index, [0, 1, 2, 0]);
+  assert.deepEqual([...catalog.fields.category.index], [0, 1, 2, 0]);
   assert.deepEqual(
     rows.map((r) => `${r.split} ${r.user}/${r.item}@${r.ts} ${r.label} [${r.hist.join(' ')}]`),
     [
