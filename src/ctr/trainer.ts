@@ -60,6 +60,8 @@ export interface FitOptions {
   resume?: boolean;
   /** Trains on these positions of each training batch only (MAKE's cross-fitting folds); validation is whole. */
   trainRows?: (batch: Batch) => Int32Array;
+  /** Stops after this many steps, without validating: a throughput measurement over a fixed amount of work (bench:scale). */
+  maxSteps?: number;
 }
 
 const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
@@ -113,7 +115,7 @@ interface FitProgress {
   stopped?: boolean;
 }
 
-export function fit(model: CtrModel, store: SampleStore, config: TrainConfig, { onProgress, log = () => {}, checkpointDir, resume = false, trainRows }: FitOptions = {}): FitResult {
+export function fit(model: CtrModel, store: SampleStore, config: TrainConfig, { onProgress, log = () => {}, checkpointDir, resume = false, trainRows, maxSteps = Infinity }: FitOptions = {}): FitResult {
   const denseGroups = parameterGroups(model, config.lr).map((g) => ({ name: g.name, optimizer: new Adam(g.params, { lr: g.lr }) }));
   const dense = denseGroups[0].optimizer;
   const sparse = new SparseAdam(model.namedTables(), { lr: config.embeddingLr ?? config.lr, l2: model.config.embeddingL2, dense: config.embeddingAdam === 'dense' });
@@ -123,7 +125,7 @@ export function fit(model: CtrModel, store: SampleStore, config: TrainConfig, { 
   let epochs: EpochRecord[] = [];
   let best = -Infinity, bestEpoch = 0, bad = 0;
   let bestState: Map<string, Float32Array> | null = null;
-  let samples = 0, loopMs = 0, evalSecondsTotal = 0;
+  let samples = 0, steps = 0, loopMs = 0, evalSecondsTotal = 0;
   let startEpoch = 1, skipBatches = 0, lossSum = 0, seen = 0;
   let lastCheckpointMs = performance.now();
   const checkpoint = (progress: FitProgress) => {
@@ -168,7 +170,9 @@ export function fit(model: CtrModel, store: SampleStore, config: TrainConfig, { 
       onProgress?.({ phase: 'train', epoch, done: seen, total: reader.count, loss: lossSum / seen });
       if (checkpointDir && checkpointDue())
         checkpoint({ epoch, batch: batchIndex, epochShuffle, lossSum, seen, epochs, best: Number.isFinite(best) ? best : null, bestEpoch, bad });
+      if (++steps >= maxSteps) break;
     }
+    if (steps >= maxSteps) break;
     skipBatches = 0;
     const evalStart = performance.now();
     const valid = store.meta.splits.valid.count > 0
