@@ -62,10 +62,12 @@ if (mode === 'world') {
   for (const t of tables) log(describeTableRows(t));
   const prepSeconds = (performance.now() - t0) / 1000;
   log(`prepared in ${prepSeconds.toFixed(1)} s: ${ids.length} items with ${dim}-d vectors, ${model.parameterCount().toLocaleString('en')} parameters`);
+  const cpu0 = process.cpuUsage();
   const r = fit(model, store, config.train, { maxSteps: steps });
+  const cpu = process.cpuUsage(cpu0);
   console.log(JSON.stringify({
     items: ids.length, samples: r.samples, steps, seconds: r.seconds, prepSeconds,
-    samplesPerSecond: r.samplesPerSecond, loopSamplesPerSecond: r.loopSamplesPerSecond,
+    samplesPerSecond: r.samplesPerSecond, loopSamplesPerSecond: r.loopSamplesPerSecond, cpuSeconds: (cpu.user + cpu.system) / 1e6,
     tables: tables.map((t) => ({ table: t.table, rows: t.rows, ids: t.ids })),
   }));
 } else {

@@ -87,7 +87,7 @@ interface SizeResult {
   users: number;
   world: Measured & { generated: boolean };
   build: Measured & { rows: number };
-  train: (Measured & { threads: string; samplesPerSecond: number; loopSamplesPerSecond: number })[];
+  train: (Measured & { threads: string; samplesPerSecond: number; loopSamplesPerSecond: number; samplesPerCpuSecond: number })[];
 }
 
 function runSize(name: string, impressions: number): SizeResult {
@@ -106,9 +106,9 @@ function runSize(name: string, impressions: number): SizeResult {
   line(`${name} data build`, b, `${rows.toLocaleString('en')} samples, ${Math.round(rows / b.wall).toLocaleString('en')} rows/s`);
   const train = (threads.length ? threads.map(String) : ['']).map((t) => {
     const m = measure(`${name} train`, [path.join(root, 'dist', 'bench', 'scale-child.js'), 'train', store, String(steps)], t ? { MMCTR_THREADS: t } : {});
-    const r = m.out as { samples: number; samplesPerSecond: number; loopSamplesPerSecond: number; prepSeconds: number };
-    line(`${name} train${t ? ` (${t} thread${t === '1' ? '' : 's'})` : ''}`, m, `${steps} steps, ${r.samples.toLocaleString('en')} samples: ${Math.round(r.samplesPerSecond).toLocaleString('en')} samples/s end to end, ${Math.round(r.loopSamplesPerSecond).toLocaleString('en')} in the training loop (setup ${r.prepSeconds.toFixed(1)} s)`);
-    return { ...m, threads: t || 'default', samplesPerSecond: r.samplesPerSecond, loopSamplesPerSecond: r.loopSamplesPerSecond };
+    const r = m.out as { samples: number; samplesPerSecond: number; loopSamplesPerSecond: number; prepSeconds: number; cpuSeconds: number };
+    line(`${name} train${t ? ` (${t} thread${t === '1' ? '' : 's'})` : ''}`, m, `${steps} steps, ${r.samples.toLocaleString('en')} samples: ${Math.round(r.samplesPerSecond).toLocaleString('en')} samples/s end to end, ${Math.round(r.loopSamplesPerSecond).toLocaleString('en')} in the training loop, ${Math.round(r.samples / r.cpuSeconds).toLocaleString('en')} per CPU second (setup ${r.prepSeconds.toFixed(1)} s)`);
+    return { ...m, threads: t || 'default', samplesPerSecond: r.samplesPerSecond, loopSamplesPerSecond: r.loopSamplesPerSecond, samplesPerCpuSecond: r.samples / r.cpuSeconds };
   });
   return { impressions: world.impressions, items: world.items, users: world.users, world: { ...w, generated }, build: { ...b, rows }, train };
 }
@@ -133,9 +133,13 @@ const result: Record<string, number | string> = {
   users_large: l.users,
   train_loop_samples_per_s_small: r0(last(s.train).loopSamplesPerSecond),
   train_loop_samples_per_s_large: r0(last(l.train).loopSamplesPerSecond),
+  train_samples_per_cpu_s_small: r0(last(s.train).samplesPerCpuSecond),
+  train_samples_per_cpu_s_large: r0(last(l.train).samplesPerCpuSecond),
   peak_rss_mb_build_small: r0(s.build.rssMb),
   peak_rss_mb_train_small: r0(last(s.train).rssMb),
-  build_cpu_s_large: +l.build.cpu.toFixed(1),
+  // Per CPU second: on a shared machine, wall time measures the neighbours as well.
+  build_rows_per_cpu_s_small: r0(s.build.rows / s.build.cpu),
+  build_rows_per_cpu_s_large: r0(l.build.rows / l.build.cpu),
   train_threads: last(l.train).threads,
   load_avg: +os.loadavg()[0].toFixed(2),
   seconds: +secs(),
