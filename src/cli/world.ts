@@ -7,7 +7,7 @@ import { existingDir, number, oneOf } from './options.js';
 import { progressBar } from './progress.js';
 
 /** A knob's flag, read by the world parameter's own schema. */
-const knob = (name: 'seed' | 'users' | 'days' | 'sessionsPerDay' | 'newItemShare' | 'noise' | 'searchShare' | 'photoQueryShare' | 'maxItems') => number(WorldParams.shape[name]);
+const knob = (name: 'seed' | 'users' | 'days' | 'sessionsPerDay' | 'newItemShare' | 'noise' | 'searchShare' | 'photoQueryShare' | 'maxItems' | 'syntheticItems') => number(WorldParams.shape[name]);
 
 const TASTE_ATTRIBUTES = Object.keys(WorldParams.shape.tasteWeights.parse(undefined));
 
@@ -34,7 +34,7 @@ export function registerWorld(program: Command): void {
     .description('generate an ad world: items, users, searches, ad impressions and clicks, true click probabilities')
     .requiredOption('--out <dir>', 'folder to write the world to (replaced if it holds an earlier world)')
     .option('--preset <name>', `size preset: ${PRESET_NAMES.join(', ')}`, oneOf(PRESET_NAMES), 'small' as PresetName)
-    .option('--catalog <name>', 'fashion (real products, shared data) or builtin (drawn by the project); default: the preset\'s', oneOf(['fashion', 'builtin']))
+    .option('--catalog <name>', 'fashion (real products, shared data), builtin (drawn by the project) or synthetic (any size, no images: --items); default: the preset\'s', oneOf(WorldParams.shape.catalog.unwrap().options))
     .option('--catalog-dir <dir>', 'folder of the fashion catalogue (items.csv, images/)', existingDir('the fashion catalogue folder (items.csv, images/)'))
     .option('--seed <n>', 'random seed', knob('seed'))
     .option('--users <n>', 'number of users', knob('users'))
@@ -45,13 +45,14 @@ export function registerWorld(program: Command): void {
     .option('--search-share <share>', 'share of visits that start with a search', knob('searchShare'))
     .option('--photo-share <share>', 'share of searches made with a photo', knob('photoQueryShare'))
     .option('--max-items <n>', 'keep a deterministic subset of the fashion catalogue', knob('maxItems'))
+    .option('--items <n>', 'items of the synthetic catalogue (default 100000; the scale preset: 1000000)', knob('syntheticItems'))
     .option('--category-level <level>', 'coarse category column: masterCategory or subCategory', oneOf(['masterCategory', 'subCategory']))
     .option('--tastes <list>', `weights of the attributes in the click model, e.g. articleType=0.7,baseColour=0 (0 drops one; unnamed ones keep their default): ${TASTE_ATTRIBUTES.join(', ')}`, parseTastes)
     .option('--json', 'print the summary as one JSON object')
     .action(async (opts: Record<string, string | number | boolean | undefined>) => {
       const preset = opts.preset as PresetName;
       const params = worldParams(preset, {
-        catalog: opts.catalog as 'fashion' | 'builtin' | undefined,
+        catalog: opts.catalog as WorldParams['catalog'] | undefined,
         catalogDir: opts.catalogDir as string | undefined,
         seed: opts.seed as number | undefined,
         users: opts.users as number | undefined,
@@ -62,6 +63,7 @@ export function registerWorld(program: Command): void {
         searchShare: opts.searchShare as number | undefined,
         photoQueryShare: opts.photoShare as number | undefined,
         maxItems: opts.maxItems as number | undefined,
+        syntheticItems: opts.items as number | undefined,
         categoryLevel: opts.categoryLevel as 'masterCategory' | 'subCategory' | undefined,
         tasteWeights: opts.tastes === undefined ? undefined : { ...WorldParams.shape.tasteWeights.parse(undefined), ...(opts.tastes as unknown as Record<string, number>) },
       });

@@ -88,6 +88,8 @@ export interface FitOptions {
   trainRows?: (batch: Batch) => Int32Array;
   /** Train data-parallel over several ranks (see DataParallel). */
   parallel?: DataParallel;
+  /** Stops after this many steps, without validating: a throughput measurement over a fixed amount of work (bench:scale). */
+  maxSteps?: number;
 }
 
 const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
@@ -172,7 +174,7 @@ export function fit(model: CtrModel, store: SampleStore, config: TrainConfig, op
   return parallel ? parallel.synced(() => fitLoop(model, store, config, options)) : fitLoop(model, store, config, options);
 }
 
-function fitLoop(model: CtrModel, store: SampleStore, config: TrainConfig, { onProgress, log = () => {}, checkpointDir, resume = false, trainRows, parallel }: FitOptions): FitResult {
+function fitLoop(model: CtrModel, store: SampleStore, config: TrainConfig, { onProgress, log = () => {}, checkpointDir, resume = false, trainRows, parallel, maxSteps = Infinity }: FitOptions): FitResult {
   // Every rank reads the checkpoints (resume); only the writing rank writes them.
   const writes = parallel?.writes ?? true;
   const ranks = parallel?.size ?? 1;
@@ -183,7 +185,7 @@ function fitLoop(model: CtrModel, store: SampleStore, config: TrainConfig, { onP
   let epochs: EpochRecord[] = [];
   let best = -Infinity, bestEpoch = 0, bad = 0;
   let bestState: Map<string, Float32Array> | null = null;
-  let samples = 0, loopMs = 0, evalSecondsTotal = 0;
+  let samples = 0, steps = 0, loopMs = 0, evalSecondsTotal = 0;
   let startEpoch = 1, skipBatches = 0, lossSum = 0, seen = 0;
   let lastCheckpointMs = performance.now();
   const checkpoint = (progress: FitProgress) => {
@@ -234,7 +236,9 @@ function fitLoop(model: CtrModel, store: SampleStore, config: TrainConfig, { onP
       onProgress?.({ phase: 'train', epoch, done: seen, total: reader.count, loss: lossSum / seen });
       if (checkpointDir && checkpointDue())
         checkpoint({ epoch, batch: batchIndex, epochShuffle, lossSum, seen, epochs, best: Number.isFinite(best) ? best : null, bestEpoch, bad });
+      if (++steps >= maxSteps) break;
     }
+    if (steps >= maxSteps) break;
     skipBatches = 0;
     if (parallel) {
       const totals = Float64Array.of(lossSum, seen);

@@ -21,7 +21,7 @@ export interface WorldRecipe {
   /** A preset of world/params.ts (checked here: configs give it as a string). */
   preset: string;
   seed: number;
-  catalog?: 'fashion' | 'builtin';
+  catalog?: WorldParams['catalog'];
   /** Further parameters over the preset's (users, days, historyLength, ...). */
   overrides?: Partial<z.input<typeof WorldParams>>;
 }

@@ -8,6 +8,10 @@
  *   per article type filled with the item's colour, a brand mark, a usage-tinted background,
  *   written as PNG with sharp; titles from the attributes. The demo and the tests use it, so a
  *   fresh clone runs without shared data.
+ * - `synthetic`: the scale benchmark's catalogue, of any size: the built-in article types and
+ *   colours, brands and product lines named from syllables (more brands for a larger catalogue),
+ *   titles from the attributes, no images (items.csv's image column is empty and the dataset
+ *   spec maps none). Drawn from the world's seed.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -32,7 +36,7 @@ export interface CatalogItem {
 }
 
 export interface WorldCatalog {
-  name: 'fashion' | 'builtin';
+  name: WorldParams['catalog'];
   items: CatalogItem[];
   /** Absolute folder the image paths are relative to. */
   imageRoot: string;
@@ -317,6 +321,62 @@ export function builtinCatalog(count: number, outDir: string): WorldCatalog {
   return { name: 'builtin', items: builtinItems(count), imageRoot: path.resolve(outDir), notes: [] };
 }
 
+// ---------------------------------------------------------------------------------------------
+// The synthetic catalogue.
+
+/** Items of a synthetic catalogue when the parameters name no count. */
+export const SYNTHETIC_DEFAULT_ITEMS = 100_000;
+
+const SYLLABLES = ['ka', 'lo', 'ri', 'ven', 'mar', 'to', 'sa', 'nel', 'di', 'vor', 'ba', 'lu', 'quin', 'ta', 'rel', 'mo', 'zan', 'pi', 'dor', 'fe', 'gal', 'ni', 'so', 'ber'];
+
+/** `count` distinct capitalised words of two or three syllables. */
+function syllableNames(count: number, rng: Rng): string[] {
+  const names = new Set<string>();
+  while (names.size < count) {
+    const word = Array.from({ length: 2 + (rng.next() < 0.4 ? 1 : 0) }, () => rng.pick(SYLLABLES)).join('');
+    names.add(word[0].toUpperCase() + word.slice(1));
+  }
+  return [...names];
+}
+
+/**
+ * A synthetic catalogue of `count` items, the same for a seed: each item of a built-in article
+ * type (by its share), colour, a gender and usage its type allows, a season, a brand (85 % one
+ * of the few types the brand makes) and one of the brand's product lines. Brands number about
+ * sqrt(count) / 4 (at least 16, at most 1,000), so a user's taste over brands, one value per
+ * brand per user, stays small beside the catalogue.
+ */
+export function syntheticItems(count: number, seed: number): CatalogItem[] {
+  const rng = new Rng(seed).fork('synthetic-catalog');
+  const typeShares = BUILTIN_TYPES.map((t) => t.share);
+  const brands = syllableNames(Math.min(1000, Math.max(16, Math.round(Math.sqrt(count) / 4))), rng);
+  const lines = syllableNames(8 * brands.length, rng);
+  const brandTypes = brands.map(() => new Set(Array.from({ length: 4 }, () => rng.weighted(typeShares))));
+  const makers = BUILTIN_TYPES.map((_, t) => brands.map((_, b) => b).filter((b) => brandTypes[b].has(t)));
+  const width = String(count).length;
+  const items: CatalogItem[] = new Array(count);
+  for (let k = 0; k < count; k++) {
+    const ti = rng.weighted(typeShares);
+    const t = BUILTIN_TYPES[ti];
+    const colour = BUILTIN_COLOURS[rng.weighted(COLOUR_SHARE)][0];
+    const gender = rng.pick(t.genders);
+    const usage = rng.pick(t.usages);
+    const season = rng.pick(SEASONS);
+    const b = makers[ti].length && rng.next() < 0.85 ? rng.pick(makers[ti]) : rng.int(brands.length);
+    const line = lines[b * 8 + rng.int(8)];
+    const style = rng.pick(STYLE_WORDS);
+    items[k] = {
+      id: `s${String(k + 1).padStart(width, '0')}`,
+      title: [brands[b], line, gender, style, colour, usage === 'Casual' ? '' : usage, t.noun].filter(Boolean).join(' '),
+      image: '',
+      masterCategory: t.master,
+      subCategory: t.sub,
+      attrs: { articleType: t.type, baseColour: colour, gender, usage, season, brand: brands[b] },
+    };
+  }
+  return items;
+}
+
 /** The folder of the fashion catalogue a world of `params` reads (items.csv + images/). */
 export function fashionCatalogDir(params: WorldParams): string {
   return params.catalogDir ? path.resolve(params.catalogDir) : path.join(sharedDataDir(), 'fashion-products');
@@ -329,7 +389,12 @@ export function catalogSourceFiles(params: WorldParams): string[] {
 
 /** The catalogue of a world of `params` written to `outDir` (at least 10 usable items). */
 export function worldCatalog(params: WorldParams, outDir: string): WorldCatalog {
-  const catalog = params.catalog === 'fashion' ? loadFashionCatalog(fashionCatalogDir(params), params.maxItems) : builtinCatalog(params.builtinItems, outDir);
+  const catalog =
+    params.catalog === 'fashion'
+      ? loadFashionCatalog(fashionCatalogDir(params), params.maxItems)
+      : params.catalog === 'builtin'
+        ? builtinCatalog(params.builtinItems, outDir)
+        : { name: 'synthetic' as const, items: syntheticItems(params.syntheticItems ?? SYNTHETIC_DEFAULT_ITEMS, params.seed), imageRoot: path.resolve(outDir), notes: [] };
   if (catalog.items.length < 10) throw new DataError({ file: catalog.imageRoot }, `holds ${catalog.items.length} usable items: a world needs at least 10`);
   return catalog;
 }

@@ -153,13 +153,16 @@ function writeUsers(dir: string, people: Population): void {
 /** The dataset spec, the sample config and the world's record (world.json, written last: a complete world has it). */
 function writeRecord(dir: string, params: WorldParams, catalog: WorldCatalog, world: ItemWorld, users: number, stats: SimulationStats): WorldSummary {
   const attributes = [...TRUE_ATTRIBUTES.filter((a) => a !== 'brand'), 'masterCategory', 'subCategory'];
+  const imageRoot = catalog.name === 'builtin' ? '.' : catalog.imageRoot;
+  // The synthetic catalogue has no images: its spec maps no image column (items.csv keeps the empty one).
+  const images = catalog.name === 'synthetic' ? {} : { image: 'image' };
   const spec = {
     name: `adworld-${catalog.name}`,
     items: {
       path: FILES.items,
-      columns: { item_id: 'item_id', title: 'title', image: 'image', category: 'category', brand: 'brand', created_at: 'created_at' },
+      columns: { item_id: 'item_id', title: 'title', ...images, category: 'category', brand: 'brand', created_at: 'created_at' },
       attributes,
-      imageRoot: catalog.name === 'builtin' ? '.' : catalog.imageRoot,
+      ...(catalog.name === 'synthetic' ? {} : { imageRoot }),
     },
     events: { path: FILES.events, columns: { user_id: 'user_id', item_id: 'item_id', ts: 'ts', type: 'type', clicked: 'clicked', request_id: 'request_id', position: 'position', p_true: 'p_true' } },
     searches: { path: FILES.searches, columns: { user_id: 'user_id', ts: 'ts', query_text: 'query_text', query_image: 'query_image', shown: 'shown', clicked: 'clicked', bought: 'bought' }, listSeparator: '|' },
@@ -192,7 +195,7 @@ function writeRecord(dir: string, params: WorldParams, catalog: WorldCatalog, wo
   const end = params.startTs + params.days * DAY;
   writeFileSync(
     path.join(dir, 'world.json'),
-    `${JSON.stringify({ version: WORLD_VERSION, params, catalog: { name: catalog.name, imageRoot: catalog.name === 'builtin' ? '.' : catalog.imageRoot, attributes: TRUE_ATTRIBUTES, end }, summary: record, files: { ...FILES, spec: 'dataset.json', sampleConfig: 'sample-config.json' } }, null, 2)}\n`,
+    `${JSON.stringify({ version: WORLD_VERSION, params, catalog: { name: catalog.name, ...(catalog.name === 'synthetic' ? {} : { imageRoot }), attributes: TRUE_ATTRIBUTES, end }, summary: record, files: { ...FILES, spec: 'dataset.json', sampleConfig: 'sample-config.json' } }, null, 2)}\n`,
   );
   return summary;
 }

@@ -7,12 +7,20 @@ import { parseConfig } from '../util/config-file.js';
 
 export const WorldParams = z
   .object({
-    /** Item catalogue: the real fashion products (shared data) or the built-in drawn one. */
-    catalog: z.enum(['fashion', 'builtin']).default('builtin'),
+    /**
+     * Item catalogue: the real fashion products (shared data), the built-in drawn one, or a
+     * synthetic one of any size (drawn attributes and titles, no images: the scale benchmark).
+     */
+    catalog: z.enum(['fashion', 'builtin', 'synthetic']).default('builtin'),
     /** Folder of the fashion catalogue (items.csv + images/); default: the shared data folder. */
     catalogDir: z.string().optional(),
     /** Items of the built-in catalogue. */
     builtinItems: z.number().int().min(20).max(100_000).default(360),
+    /**
+     * Items of the synthetic catalogue (default 100,000). No default here: a default would enter
+     * every world's parameters, and with them the cache keys of worlds generated before it.
+     */
+    syntheticItems: z.number().int().min(20).max(20_000_000).optional(),
     /** Keep a deterministic subset of the fashion catalogue of at most this many items. */
     maxItems: z.number().int().positive().optional(),
     seed: z.number().int().nonnegative().default(1),
@@ -76,7 +84,8 @@ export const WorldParams = z
     historyLength: z.number().int().positive().default(30),
     split: z.object({ train: z.number().gt(0).lt(1), valid: z.number().gte(0).lt(1) }).strict().default({ train: 0.75, valid: 0.1 }),
   })
-  .strict();
+  .strict()
+  .refine((p) => p.syntheticItems === undefined || p.catalog === 'synthetic', { message: 'syntheticItems (--items) sizes the synthetic catalogue only: set catalog to synthetic (--catalog synthetic)', path: ['syntheticItems'] });
 export type WorldParams = z.infer<typeof WorldParams>;
 
 export const PRESETS = {
@@ -86,6 +95,8 @@ export const PRESETS = {
   medium: { catalog: 'fashion', users: 4000, days: 21, sessionsPerDay: 1.0, adRequestsPerSession: 1.3 },
   /** The full benchmark world: the fashion catalogue, 20k users, ~1M impressions. */
   bench: { catalog: 'fashion', users: 20000, days: 30, sessionsPerDay: 0.45, adRequestsPerSession: 1.0 },
+  /** bench:scale: a synthetic catalogue of 1M items, 200k users, ~10M impressions (no images, so no photo searches). */
+  scale: { catalog: 'synthetic', syntheticItems: 1_000_000, users: 200_000, days: 30, sessionsPerDay: 0.42, adRequestsPerSession: 1.0, baseLogit: -4.0 },
 } as const satisfies Record<string, Partial<z.input<typeof WorldParams>>>;
 export type PresetName = keyof typeof PRESETS;
 export const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];

@@ -63,6 +63,8 @@ export class Simulation {
   private adRequest = 0;
   private searchId = 0;
   private readonly halfLife: number;
+  /** A catalogue without images (synthetic) has no photo queries; the draw is still made, so other catalogues' worlds stay as they were. */
+  private readonly photoShare: number;
 
   constructor(
     private readonly world: ItemWorld,
@@ -71,6 +73,7 @@ export class Simulation {
     private readonly rng: Rng,
   ) {
     this.halfLife = params.intentHalfLifeHours * 3600;
+    this.photoShare = params.catalog === 'synthetic' ? 0 : params.photoQueryShare;
   }
 
   /** Runs every day, handing each day's lines to `out`. */
@@ -128,7 +131,7 @@ export class Simulation {
     const sid = `s${++this.searchId}`;
     // Query by photo: another item with the wanted type, colour and gender, seen elsewhere.
     let photo = -1;
-    if (rng.next() < params.photoQueryShare) {
+    if (rng.next() < this.photoShare) {
       const twins = (world.byProfile.get(world.profileKey(anchor)) ?? []).filter((i) => i !== anchor && world.launch[i] <= t);
       if (twins.length) photo = rng.pick(twins);
     }
