@@ -38,7 +38,7 @@ test('a world is generated once per recipe, reused after, and generated again wh
   const regenerated = await ensureWorld({ preset: 'small', seed: 1 }, runs, { log: (l) => said.push(l) });
   assert.equal(regenerated.dir, preset.dir);
   assert.match(said[said.length - 1], /^ad world generated/);
-  await assert.rejects(ensureWorld({ ...recipe, preset: 'huge' }, runs), (e: unknown) => e instanceof MmctrError && /world\.preset must be one of small, medium, bench, got 'huge'/.test(e.message));
+  await assert.rejects(ensureWorld({ ...recipe, preset: 'huge' }, runs), (e: unknown) => e instanceof MmctrError && /world\.preset must be one of small, medium, bench, scale, got 'huge'/.test(e.message));
 });
 
 test('bad world overrides are refused before anything is generated: the parameter named, seed and catalog sent beside them', async () => {
