@@ -17,12 +17,12 @@
  * --seed <n>, --runs <dir> (worlds are cached in <runs>/worlds, stores written to
  * <runs>/bench-scale; default: runs/ of the home folder).
  */
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { WorldRecipe } from '../src/pipeline/world.js';
 import { repoRoot, runsDir } from '../src/util/paths.js';
+import { Measured, measureCommand, measuredLine } from './measure.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string) => {
@@ -53,33 +53,9 @@ const work = path.join(runs, 'bench-scale');
 mkdirSync(work, { recursive: true });
 const t0 = performance.now();
 const secs = () => ((performance.now() - t0) / 1000).toFixed(0);
-const load = () => os.loadavg()[0].toFixed(1);
 
-interface Measured {
-  wall: number;
-  cpu: number;
-  rssMb: number;
-  load: [string, string];
-  out: unknown;
-}
-
-/** Runs `node <args>` under GNU time; its last stdout line is JSON (or the build's JSON summary). */
-function measure(label: string, nodeArgs: string[], env: Record<string, string> = {}): Measured {
-  const timeFile = path.join(work, 'time.txt');
-  const before = load();
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', '-o', timeFile, process.execPath, ...nodeArgs], { encoding: 'utf8', maxBuffer: 1 << 28, env: { ...process.env, ...env } });
-  if (r.error || r.status !== 0) {
-    console.error(`bench:scale: ${label} failed (exit ${r.status}${r.error ? `, ${r.error.message}: bench:scale needs GNU time at /usr/bin/time` : ''})\n${r.stdout}\n${r.stderr.slice(-4000)}`);
-    process.exit(1);
-  }
-  const [wall, user, sys, kb] = readFileSync(timeFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
-  const lines = r.stdout.trim().split('\n');
-  for (const l of lines.slice(0, -1)) if (l.trim()) console.log(`    ${l}`);
-  return { wall, cpu: user + sys, rssMb: kb / 1024, load: [before, load()], out: JSON.parse(lines[lines.length - 1]) };
-}
-
-const line = (what: string, m: Measured, extra: string) =>
-  console.log(`[${secs()} s] ${what}: ${extra}; ${m.wall.toFixed(1)} s wall, ${m.cpu.toFixed(1)} s CPU, peak RSS ${Math.round(m.rssMb)} MB (load average ${m.load[0]} -> ${m.load[1]} on ${os.availableParallelism()} cores)`);
+const measure = (label: string, nodeArgs: string[], env: Record<string, string> = {}): Measured => measureCommand('bench:scale', label, [process.execPath, ...nodeArgs], work, env);
+const line = (what: string, m: Measured, extra: string) => console.log(`[${secs()} s] ${measuredLine(what, m, extra)}`);
 
 interface SizeResult {
   impressions: number;
