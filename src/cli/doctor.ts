@@ -1,8 +1,9 @@
-/** `mmctr doctor`: what this installation runs on (BLAS backend, threads, the image backbone's runtime, optional tools). */
+/** `mmctr doctor`: what this installation runs on (BLAS backend, threads, the image backbone's runtime, MPI for distributed training, optional tools). */
 import { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
+import { mpiUnavailable } from '../distributed/mpi.js';
 import { resolveRuntime } from '../encoders/backbone.js';
 import { engineInfo } from '../engine/info.js';
 import { sharedDataDir } from '../util/paths.js';
@@ -14,6 +15,8 @@ export function registerDoctor(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean }) => {
       const engine = engineInfo();
+      const mpirun = spawnSync('mpirun', ['--version'], { encoding: 'utf8' });
+      const mpiMissing = mpiUnavailable() ?? (mpirun.status === 0 ? null : 'mpirun is not on the PATH (Debian: apt-get install openmpi-bin)');
       const torch = spawnSync('/usr/bin/python3', ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
       const report = {
         node: process.version,
@@ -23,6 +26,7 @@ export function registerDoctor(program: Command): void {
         blasConfig: engine.blasConfig,
         threads: engine.threads,
         imageRuntime: await resolveRuntime('auto'),
+        mpi: mpiMissing ? null : mpirun.stdout.split('\n')[0].trim(),
         torchReference: torch.status === 0 ? torch.stdout.trim() : null,
         sharedData: existsSync(sharedDataDir()) ? sharedDataDir() : null,
       };
@@ -34,6 +38,7 @@ export function registerDoctor(program: Command): void {
       console.log(`GEMM backend    ${report.blas} (${report.blasConfig})`);
       console.log(`kernel threads  ${report.threads} (MMCTR_THREADS to change)`);
       console.log(`image runtime   ${report.imageRuntime === 'onnx' ? 'onnx (onnxruntime-node; MobileNetV2 converted at first use)' : 'tfjs (npm install onnxruntime-node: MobileNetV2 encodes 5x faster or more)'}`);
+      console.log(`distributed     ${report.mpi ? `${report.mpi}: mpirun -np <ranks> mmctr train <config> --distributed` : `off: ${mpiMissing}`}`);
       console.log(`torch reference ${report.torchReference ?? 'absent (apt-get install python3-torch for bench:engine ratios)'}`);
       console.log(`shared data     ${report.sharedData ?? 'absent (real-data benchmarks and tests will skip)'}`);
     });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ExperimentConfig } from '../../src/ctr/config.js';
 import { trainRun } from '../../src/ctr/run.js';
@@ -28,15 +28,22 @@ function config(name: string, localBatch: number, ranks: number, epochs: number,
   });
 }
 
-/** Trains `cfg` on RANKS ranks through the CLI under mpirun; returns the run folder. */
-function trainDistributed(cfg: ExperimentConfig, runs: string): { run: string; test: { auc: number; gauc: number } } {
+const MPI_ENV = { ...process.env, OMPI_ALLOW_RUN_AS_ROOT: '1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1', OMPI_MCA_rmaps_base_oversubscribe: '1' };
+
+/** `mpirun` and its arguments: `mmctr <command...> --distributed` on RANKS ranks of one thread. */
+function mpirunArgs(command: string[]): string[] {
+  return ['--oversubscribe', '-np', String(RANKS), '-x', 'OMP_NUM_THREADS=1', process.execPath, path.join(repoRoot(), 'bin', 'mmctr.js'), ...command, '--distributed'];
+}
+
+function configFile(cfg: ExperimentConfig): string {
   const file = path.join(dir, `${cfg.name}.json`);
   writeFileSync(file, JSON.stringify(cfg));
-  const r = spawnSync('mpirun', ['--oversubscribe', '-np', String(RANKS), '-x', 'OMP_NUM_THREADS=1', process.execPath, path.join(repoRoot(), 'bin', 'mmctr.js'), 'train', file, '--runs', runs, '--json', '--distributed'], {
-    encoding: 'utf8',
-    env: { ...process.env, OMPI_ALLOW_RUN_AS_ROOT: '1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1', OMPI_MCA_rmaps_base_oversubscribe: '1' },
-    timeout: 180_000,
-  });
+  return file;
+}
+
+/** Trains `cfg` on RANKS ranks through the CLI under mpirun; returns the run folder. */
+function trainDistributed(cfg: ExperimentConfig, runs: string): { run: string; test: { auc: number; gauc: number } } {
+  const r = spawnSync('mpirun', mpirunArgs(['train', configFile(cfg), '--runs', runs, '--json']), { encoding: 'utf8', env: MPI_ENV, timeout: 180_000 });
   assert.equal(r.status, 0, `mpirun failed:\n${r.stdout}\n${r.stderr}`);
   const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
   assert.equal(out.runs.length, 1, 'one rank speaks');
@@ -81,4 +88,39 @@ test('DIN + SimTier + MAKE on 2 ranks ends where one process ends (metrics withi
   const diff = maxDifference(single.dir, dist.run);
   assert.ok(diff.worst < 1e-3, `parameters differ by ${diff.worst} (${diff.name})`);
   assert.deepEqual(readdirSync(runs).sort(), ['make-cache', path.basename(dist.run)].sort(), 'one run folder, one MAKE cache');
+});
+
+test('kill -9 of one rank ends the whole job at once, naming the rank; resume --distributed continues from the last checkpoint to the weights of a run never killed', { skip: skip ?? false }, async () => {
+  await ready();
+  const base = config('killed', 64, RANKS, 12, false);
+  const cfg = ExperimentConfig.parse({ ...base, train: { ...base.train, checkpointEvery: 5 } });
+  const straight = trainDistributed(cfg, path.join(dir, 'runs-straight'));
+  const runs = path.join(dir, 'runs-killed');
+  const file = configFile(cfg);
+  const job = spawn('mpirun', mpirunArgs(['train', file, '--runs', runs]), { env: MPI_ENV });
+  let stderr = '';
+  job.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<{ code: number | null; at: number }>((resolve) => job.on('exit', (code) => resolve({ code, at: Date.now() })));
+  // The first checkpoint on disk: kill one rank mid-training, after it.
+  const checkpoints = () => (existsSync(runs) ? readdirSync(runs).filter((d) => d.startsWith('killed-')).map((d) => path.join(runs, d, 'checkpoints')) : []);
+  const deadline = Date.now() + 120_000;
+  while (!checkpoints().some((c) => existsSync(c) && readdirSync(c).some((f) => f.endsWith('.safetensors')))) {
+    assert.ok(Date.now() < deadline, `no checkpoint within 120 s:\n${stderr}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const ranks = spawnSync('pgrep', ['-f', `^${process.execPath} .*mmctr.js train ${file}`], { encoding: 'utf8' }).stdout.trim().split('\n').map(Number);
+  assert.equal(ranks.length, RANKS, 'both ranks are running (mpirun itself not counted)');
+  const killedAt = Date.now();
+  process.kill(ranks[ranks.length - 1], 'SIGKILL');
+  const { code, at } = await exited;
+  assert.notEqual(code, 0);
+  assert.ok(at - killedAt < 30_000, `the job took ${at - killedAt} ms to end after a rank died`);
+  assert.match(stderr, /rank \d .*exited on signal 9 \(Killed\)/);
+  const [run] = checkpoints().map((c) => path.dirname(c));
+  assert.equal(existsSync(path.join(run, 'model.safetensors')), false, 'the killed run did not finish');
+  const resumed = spawnSync('mpirun', mpirunArgs(['resume', run]), { encoding: 'utf8', env: MPI_ENV, timeout: 180_000 });
+  assert.equal(resumed.status, 0, `resume failed:\n${resumed.stdout}\n${resumed.stderr}`);
+  assert.match(resumed.stderr, /resumed from .*step-\d+\.safetensors: epoch \d+, batch \d+/);
+  const diff = maxDifference(straight.run, run);
+  assert.ok(diff.worst < 1e-6, `the resumed run's parameters differ from the straight run's by ${diff.worst} (${diff.name})`);
 });
