@@ -16,6 +16,7 @@ import { RandomState, RandomStream } from '../engine/random.js';
 import { resumeLatest, saveCheckpoint } from '../engine/checkpoint.js';
 import { readSafetensors, writeSafetensors } from '../engine/safetensors.js';
 import { existsSync } from 'node:fs';
+import { MmctrError } from '../util/errors.js';
 import path from 'node:path';
 import { Batch, SplitReader, takeBatch } from '../data/batches.js';
 import { SplitName } from '../data/sample-config.js';
@@ -145,6 +146,8 @@ interface FitProgress {
   bad: number;
   /** Early stopping ended the fit at this checkpoint: a resume trains no further. */
   stopped?: boolean;
+  /** Samples per step over all ranks (batchSize x ranks); absent in checkpoints of one process before data-parallel runs. */
+  globalBatch?: number;
 }
 
 /** A fit's optimisers: Adam per dense parameter group (per-part learning rates), sparse Adam over the tables; `all` by the names checkpoints save. */
@@ -188,21 +191,36 @@ function fitLoop(model: CtrModel, store: SampleStore, config: TrainConfig, { onP
   let samples = 0, steps = 0, loopMs = 0, evalSecondsTotal = 0;
   let startEpoch = 1, skipBatches = 0, lossSum = 0, seen = 0;
   let lastCheckpointMs = performance.now();
+  const globalBatch = config.batchSize * ranks;
+  // Data-parallel, every rank calls this at the same steps: the epoch's loss so far is summed over them.
   const checkpoint = (progress: FitProgress) => {
+    const totals = Float64Array.of(progress.lossSum, progress.seen);
+    parallel?.sum(totals);
     if (!writes) return;
-    saveCheckpoint(checkpointDir!, dense.steps, { model, optimizers, progress: progress as unknown as Record<string, unknown> });
+    saveCheckpoint(checkpointDir!, dense.steps, { model, optimizers, progress: { ...progress, lossSum: totals[0], seen: totals[1], globalBatch } as unknown as Record<string, unknown> });
     lastCheckpointMs = performance.now();
   };
-  const checkpointDue = () =>
-    (config.checkpointEvery > 0 && dense.steps % config.checkpointEvery === 0) || (config.checkpointMinutes > 0 && performance.now() - lastCheckpointMs >= config.checkpointMinutes * 60_000);
+  // Checkpoints by the clock are the writing rank's decision, which every rank follows.
+  const checkpointDue = () => {
+    const due = (config.checkpointEvery > 0 && dense.steps % config.checkpointEvery === 0) || (config.checkpointMinutes > 0 && performance.now() - lastCheckpointMs >= config.checkpointMinutes * 60_000);
+    if (!parallel) return due;
+    const decision = Float64Array.of(writes && due ? 1 : 0);
+    parallel.sum(decision);
+    return decision[0] > 0;
+  };
   if (resume && checkpointDir) {
     // The model's own streams (dropout) are restored in place with its weights.
     const loaded = resumeLatest(checkpointDir, { model, optimizers });
     if (loaded) {
       const p = loaded.progress as unknown as FitProgress;
+      if (p.globalBatch !== undefined && p.globalBatch !== globalBatch)
+        throw new MmctrError(
+          `${loaded.file} was written by a run with a global batch of ${p.globalBatch} samples; this resume has ${ranks} rank(s) x ${config.batchSize} = ${globalBatch}. Resume on ${p.globalBatch / config.batchSize} rank(s) (\`mpirun -np ${p.globalBatch / config.batchSize} mmctr resume <run> --distributed\`${p.globalBatch === config.batchSize ? ', or without mpirun' : ''}): the replayed batches and the optimiser's steps depend on it`,
+        );
       ({ epochs, bestEpoch, bad } = p);
       best = p.best ?? -Infinity;
-      [startEpoch, skipBatches, lossSum, seen] = [p.stopped ? config.epochs + 1 : p.epoch, p.batch, p.lossSum, p.seen];
+      // The checkpoint holds the epoch's loss summed over ranks: one rank carries it on.
+      [startEpoch, skipBatches, lossSum, seen] = [p.stopped ? config.epochs + 1 : p.epoch, p.batch, writes ? p.lossSum : 0, writes ? p.seen : 0];
       shuffleRng = RandomStream.restore(p.epochShuffle);
       if (existsSync(bestFile(checkpointDir))) bestState = readSnapshot(bestFile(checkpointDir));
       log(`resumed from ${loaded.file}: ${p.stopped || p.epoch > config.epochs ? 'training had finished' : `epoch ${p.epoch}, batch ${p.batch}`}`);

@@ -118,6 +118,10 @@ test('kill -9 of one rank ends the whole job at once, naming the rank; resume --
   assert.match(stderr, /rank \d .*exited on signal 9 \(Killed\)/);
   const [run] = checkpoints().map((c) => path.dirname(c));
   assert.equal(existsSync(path.join(run, 'model.safetensors')), false, 'the killed run did not finish');
+  // One process would replay other batches: refused, with the rank count to use.
+  const alone = spawnSync(process.execPath, [path.join(repoRoot(), 'bin', 'mmctr.js'), 'resume', run], { encoding: 'utf8' });
+  assert.notEqual(alone.status, 0);
+  assert.match(alone.stderr, /global batch of 128 samples; this resume has 1 rank\(s\) x 64 = 64\. Resume on 2 rank\(s\)/);
   const resumed = spawnSync('mpirun', mpirunArgs(['resume', run]), { encoding: 'utf8', env: MPI_ENV, timeout: 180_000 });
   assert.equal(resumed.status, 0, `resume failed:\n${resumed.stdout}\n${resumed.stderr}`);
   assert.match(resumed.stderr, /resumed from .*step-\d+\.safetensors: epoch \d+, batch \d+/);
