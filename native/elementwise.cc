@@ -642,6 +642,16 @@ static Napi::Value dice(const Napi::CallbackInfo& info) {
   return a.done();
 }
 
+// The arrays both Dice backward entries read: the input, alpha, what the forward pass saved, gy.
+static void need_dice_backward_inputs(Args& a, const F32& x, int64_t rows, int64_t cols, const F32& al, const F32& sm, const F32& sr, const F32& sp, const F32& gy) {
+  a.need(x, rows * cols, "x");
+  a.need(al, cols, "alpha");
+  a.need(sm, cols, "saveMean");
+  a.need(sr, cols, "saveRstd");
+  a.need(sp, rows * cols, "saveP");
+  a.need(gy, rows * cols, "gy");
+}
+
 // diceBackwardSums(x, rows, cols, alpha, saveMean, saveRstd, saveP, gy, out: Float64Array[2 cols]):
 // this batch's [sumG, sumGXn] per column, for a data-parallel run to sum over ranks.
 static Napi::Value diceBackwardSums(const Napi::CallbackInfo& info) {
@@ -650,12 +660,7 @@ static Napi::Value diceBackwardSums(const Napi::CallbackInfo& info) {
   const int64_t rows = a.size("rows"), cols = a.size("cols");
   F32 al = a.f32("alpha"), sm = a.f32("saveMean"), sr = a.f32("saveRstd"), sp = a.f32("saveP"), gy = a.f32("gy");
   F64 out = a.f64_or_null("out");
-  a.need(x, rows * cols, "x");
-  a.need(al, cols, "alpha");
-  a.need(sm, cols, "saveMean");
-  a.need(sr, cols, "saveRstd");
-  a.need(sp, rows * cols, "saveP");
-  a.need(gy, rows * cols, "gy");
+  need_dice_backward_inputs(a, x, rows, cols, al, sm, sr, sp, gy);
   if (!out.p) a.type_error("out must be a Float64Array");
   a.need(out, 2 * cols, "out");
   if (!a.ok()) return a.done();
@@ -679,12 +684,7 @@ static Napi::Value diceBackward(const Napi::CallbackInfo& info) {
   F64 sums = a.f64_or_null("sums");
   const double count = sums.p ? a.number("count") : (double)rows;
   const bool training = trainingFlag && count > 1;
-  a.need(x, rows * cols, "x");
-  a.need(al, cols, "alpha");
-  a.need(sm, cols, "saveMean");
-  a.need(sr, cols, "saveRstd");
-  a.need(sp, rows * cols, "saveP");
-  a.need(gy, rows * cols, "gy");
+  need_dice_backward_inputs(a, x, rows, cols, al, sm, sr, sp, gy);
   if (gx.p) a.need(gx, rows * cols, "gx");
   if (ga.p) a.need(ga, cols, "galpha");
   if (sums.p) a.need(sums, 2 * cols, "sums");

@@ -1,27 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Redis } from 'ioredis';
 import { RandomStream } from '../../src/engine/random.js';
 import { AnnIndex, IndexError, RedisIndex, RedisStreamQueue, type IngestJob } from '../../src/index/index.js';
-import { hasRedis, NO_REDIS, startRedis, type RedisProcess } from '../serve/fixture.js';
+import { hasRedis, NO_REDIS, redisForFile, startRedis } from '../serve/fixture.js';
 
 const skip = hasRedis ? false : NO_REDIS;
-let server: RedisProcess;
-let client: Redis;
-
-before(async () => {
-  if (!hasRedis) return;
-  server = await startRedis();
-  client = new Redis(server.url);
-});
-after(async () => {
-  if (!hasRedis) return;
-  client.disconnect();
-  await server.stop();
-});
+const redis = redisForFile();
 
 test('redis index: put, get (one HMGET), size, scan, against a real server', { skip }, async () => {
-  const index = await RedisIndex.open({ client, prefix: 't1:', dim: 8 });
+  const index = await RedisIndex.open({ client: redis.client, prefix: 't1:', dim: 8 });
   const rng = new RandomStream(5);
   const items = Array.from({ length: 50 }, (_, i) => ({ id: `item-${i}`, vector: rng.normal(8) }));
   await index.putMany(items);
@@ -34,24 +22,24 @@ test('redis index: put, get (one HMGET), size, scan, against a real server', { s
   for await (const batch of index.scan(7)) scanned += batch.length;
   assert.equal(scanned, 50);
   // A second opener reads the settings from the server and refuses a mismatch.
-  const again = await RedisIndex.open({ client, prefix: 't1:' });
+  const again = await RedisIndex.open({ client: redis.client, prefix: 't1:' });
   assert.equal(again.dim, 8);
-  await assert.rejects(RedisIndex.open({ client, prefix: 't1:', dim: 4 }), IndexError);
-  await assert.rejects(RedisIndex.open({ client, prefix: 'empty:' }), /needs its vector width/);
+  await assert.rejects(RedisIndex.open({ client: redis.client, prefix: 't1:', dim: 4 }), IndexError);
+  await assert.rejects(RedisIndex.open({ client: redis.client, prefix: 'empty:' }), /needs its vector width/);
 });
 
 test('redis index: int8 rows are dim bytes and read back close to the original', { skip }, async () => {
-  const index = await RedisIndex.open({ client, prefix: 't2:', dim: 32, precision: 'int8' });
+  const index = await RedisIndex.open({ client: redis.client, prefix: 't2:', dim: 32, precision: 'int8' });
   const v = new RandomStream(9).normal(32);
   await index.putMany([{ id: 'q', vector: v }]);
-  assert.equal((await client.hgetBuffer('t2:vectors', 'q'))!.length, 32);
+  assert.equal((await redis.client.hgetBuffer('t2:vectors', 'q'))!.length, 32);
   const back = (await index.getMany(['q']))[0]!;
   const cos = back.reduce((s, x, k) => s + x * v[k], 0) / Math.hypot(...v);
   assert.ok(cos > 0.999);
 });
 
 test('redis stream queue: two workers share the jobs, each job handled once, states recorded', { skip }, async () => {
-  const queue = new RedisStreamQueue({ client, prefix: 't3:', blockMs: 50 });
+  const queue = new RedisStreamQueue({ client: redis.client, prefix: 't3:', blockMs: 50 });
   const handled: string[] = [];
   const handler = async (jobs: IngestJob[]) => {
     handled.push(...jobs.map((j) => j.id));
@@ -69,14 +57,14 @@ test('redis stream queue: two workers share the jobs, each job handled once, sta
   assert.deepEqual([...handled].sort(), [...ids].sort());
   assert.equal((await queue.status(jobs[0].jobId))?.state, 'done');
   assert.deepEqual(await queue.status(jobs[20].jobId), { state: 'failed', reason: 'cannot encode' });
-  assert.equal(await client.xlen('t3:ingest'), 0, 'acknowledged entries are deleted');
+  assert.equal(await redis.client.xlen('t3:ingest'), 0, 'acknowledged entries are deleted');
 });
 
 test('redis stream queue: a job left unacknowledged by a dead worker is claimed by a live one', { skip }, async () => {
-  const queue = new RedisStreamQueue({ client, prefix: 't4:', claimIdleMs: 100, blockMs: 50 });
+  const queue = new RedisStreamQueue({ client: redis.client, prefix: 't4:', claimIdleMs: 100, blockMs: 50 });
   const job = await queue.submit({ id: 'orphan', title: 'x' });
   // A worker that read the job and died: delivered, never acknowledged.
-  await client.xreadgroup('GROUP', 'encoders', 'dead', 'COUNT', 1, 'STREAMS', 't4:ingest', '>');
+  await redis.client.xreadgroup('GROUP', 'encoders', 'dead', 'COUNT', 1, 'STREAMS', 't4:ingest', '>');
   await new Promise((r) => setTimeout(r, 150));
   const handled: string[] = [];
   const w = queue.startWorker(async (jobs) => {
@@ -91,8 +79,8 @@ test('redis stream queue: a job left unacknowledged by a dead worker is claimed 
 test('redis index: an ANN graph built on one process follows what another writes, and stops when closed', { skip }, async () => {
   const rng = new RandomStream(11);
   const item = (id: string) => ({ id, vector: rng.normal(8) });
-  const here = await RedisIndex.open({ client, prefix: 'feed:', dim: 8 });
-  const there = await RedisIndex.open({ url: server.url, prefix: 'feed:' });
+  const here = await RedisIndex.open({ client: redis.client, prefix: 'feed:', dim: 8 });
+  const there = await RedisIndex.open({ url: redis.server.url, prefix: 'feed:' });
   try {
     await here.putMany([item('old-1'), item('old-2')]);
     const ann = await AnnIndex.build(here);
@@ -121,12 +109,12 @@ test('redis index: an ANN graph built on one process follows what another writes
 
 test('redis index: a follower whose unread changes were trimmed away reads the whole index again', { skip }, async () => {
   const rng = new RandomStream(12);
-  const index = await RedisIndex.open({ client, prefix: 'trim:', dim: 8 });
+  const index = await RedisIndex.open({ client: redis.client, prefix: 'trim:', dim: 8 });
   await index.putMany([{ id: 'before', vector: rng.normal(8) }]);
   const feed = await index.changes();
   // Written after the feed opened, then trimmed away before it read them.
   await index.putMany([1, 2, 3].map((k) => ({ id: `lost-${k}`, vector: rng.normal(8) })));
-  await client.xtrim(index.changesKey, 'MAXLEN', 0);
+  await redis.client.xtrim(index.changesKey, 'MAXLEN', 0);
   await index.putMany([{ id: 'after', vector: rng.normal(8) }]);
   const seen = new Set<string>();
   feed.follow((items) => items.forEach((it) => seen.add(it.id)));

@@ -1,11 +1,14 @@
 /**
  * Shared by the serve tests: a tiny default model (small world, short training), built once per
- * test process, and a helper that starts a real redis-server on a free loopback port.
+ * test process, and helpers that start a real redis-server on a free loopback port (one per
+ * test file: `redisForFile`).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
+import { Redis } from 'ioredis';
 import { ensureDefaultModel, type ServeManifest } from '../../src/serve/default-model.js';
 import { freePort } from '../../src/util/net.js';
 export { freePort };
@@ -53,4 +56,20 @@ export async function startRedis(port?: number): Promise<RedisProcess & { port: 
         child.kill('SIGTERM');
       }),
   };
+}
+
+/** A redis-server and a client for the tests of one file: started before them, stopped after (nothing without Redis). */
+export function redisForFile(): { readonly server: RedisProcess; readonly client: Redis } {
+  const state = {} as { server: RedisProcess; client: Redis };
+  before(async () => {
+    if (!hasRedis) return;
+    state.server = await startRedis();
+    state.client = new Redis(state.server.url);
+  });
+  after(async () => {
+    if (!hasRedis) return;
+    state.client.disconnect();
+    await state.server.stop();
+  });
+  return state;
 }

@@ -1,30 +1,17 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
-import { Redis } from 'ioredis';
+import { test } from 'node:test';
 import { SampleConfig } from '../../src/data/sample-config.js';
 import { parseDatasetSpec } from '../../src/data/spec.js';
 import { runStream } from '../../src/stream/run.js';
 import { readSamplesFile, SamplesFile } from '../../src/stream/samples-file.js';
 import { redisSource } from '../../src/stream/sources.js';
-import { hasRedis, NO_REDIS, startRedis, type RedisProcess } from '../serve/fixture.js';
+import { hasRedis, NO_REDIS, redisForFile } from '../serve/fixture.js';
 import { prng, tempDir } from '../data/helpers.js';
 import { built, LogEvent, logSpec, sampleKey } from './helpers.js';
 
 const skip = hasRedis ? false : NO_REDIS;
-let server: RedisProcess;
-let client: Redis;
-
-before(async () => {
-  if (!hasRedis) return;
-  server = await startRedis();
-  client = new Redis(server.url);
-});
-after(async () => {
-  if (!hasRedis) return;
-  client.disconnect();
-  await server.stop();
-});
+const redis = redisForFile();
 
 function log(n: number): LogEvent[] {
   const r = prng(9);
@@ -46,8 +33,8 @@ test('redis stream: a consumer group reader gives the samples data build gives; 
   const stream = 't1:events';
   // Half the entries as one JSON field, half as flat fields (all text).
   for (const [k, e] of events.entries()) {
-    if (k % 2) await client.xadd(stream, '*', 'event', JSON.stringify(e));
-    else await client.xadd(stream, '*', ...Object.entries(e).flatMap(([f, v]) => (v === null ? [] : [f, String(v)])));
+    if (k % 2) await redis.client.xadd(stream, '*', 'event', JSON.stringify(e));
+    else await redis.client.xadd(stream, '*', ...Object.entries(e).flatMap(([f, v]) => (v === null ? [] : [f, String(v)])));
   }
   const spec = parseDatasetSpec(logSpec(), path.join(dir, 'dataset.json'), dir);
   const out = path.join(dir, 'out');
@@ -64,7 +51,7 @@ test('redis stream: a consumer group reader gives the samples data build gives; 
         maxFutureSeconds: 86_400,
         checkpointSeconds: 0,
         batch: 30,
-        source: (resume) => redisSource({ client, stream, group: 'trainers', consumer: 'c1', blockMs: 20 }, resume),
+        source: (resume) => redisSource({ client: redis.client, stream, group: 'trainers', consumer: 'c1', blockMs: 20 }, resume),
         sink,
         dir: out,
         signal: abort.signal,
@@ -76,7 +63,7 @@ test('redis stream: a consumer group reader gives the samples data build gives; 
       });
     } finally {
       sink.close();
-      const pending = (await client.xpending(stream, 'trainers')) as [number, ...unknown[]];
+      const pending = (await redis.client.xpending(stream, 'trainers')) as [number, ...unknown[]];
       pendingSeen.push(pending[0]);
     }
   };
