@@ -13,7 +13,8 @@
  * data is present) or --data world (an ad world through pipeline/world.ts, --preset small|medium,
  * configs/adworld-din-id.json; the default without the shared data).
  * Options: --ranks <n> (default 2), --batch <n> (the global batch; default the config's),
- * --epochs <n> (default the config's), --repeats <n> (default 2), --runs <dir>.
+ * --epochs <n> (default the config's), --repeats <n> (default 2), --batch-statistics global|local
+ * (train.batchStatistics of the distributed run; default global), --runs <dir>.
  * Last line with --json: {"ranks", "auc_single", "auc_distributed", "gauc_single",
  * "gauc_distributed", "samples_per_s_single", "samples_per_s_distributed", "bytes_per_step", ...}.
  */
@@ -70,13 +71,15 @@ if (data === 'world') {
 const globalBatch = count('batch', base.train.batchSize);
 if (globalBatch % ranks !== 0) fail(`--batch ${globalBatch} must divide by --ranks ${ranks} (the local batch is global / ranks)`);
 const epochs = count('epochs', base.train.epochs);
-const configFile = (kind: string, batchSize: number) => {
+const batchStatistics = opt('batch-statistics') ?? 'global';
+if (batchStatistics !== 'global' && batchStatistics !== 'local') fail(`--batch-statistics must be global or local, got '${batchStatistics}'`);
+const configFile = (kind: string, batchSize: number, extra: Record<string, unknown> = {}) => {
   const file = path.join(work, `${base.name}-${kind}.json`);
-  writeFileSync(file, JSON.stringify({ ...base, name: `${base.name}-${kind}`, train: { ...base.train, batchSize, epochs } }, null, 2));
+  writeFileSync(file, JSON.stringify({ ...base, name: `${base.name}-${kind}`, train: { ...base.train, batchSize, epochs, ...extra } }, null, 2));
   return file;
 };
 const singleFile = configFile('single', globalBatch);
-const distributedFile = configFile(`${ranks}-ranks`, globalBatch / ranks);
+const distributedFile = configFile(`${ranks}-ranks`, globalBatch / ranks, { batchStatistics });
 const localFile = configFile('local-batch', globalBatch / ranks);
 const mmctr = path.join(root, 'bin', 'mmctr.js');
 const oneThread = { MMCTR_THREADS: '1', OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1' };
@@ -113,7 +116,7 @@ const independent = (): { summed: number } & Measured => {
   return { ...m, summed };
 };
 
-console.log(`bench:distributed: ${base.name}, global batch ${globalBatch} (${ranks} x ${globalBatch / ranks}), ${epochs} epoch${epochs === 1 ? '' : 's'}, ${repeats} repeats interleaved; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} on ${os.availableParallelism()} cores`);
+console.log(`bench:distributed: ${base.name}, global batch ${globalBatch} (${ranks} x ${globalBatch / ranks}), ${batchStatistics} batch statistics, ${epochs} epoch${epochs === 1 ? '' : 's'}, ${repeats} repeats interleaved; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} on ${os.availableParallelism()} cores`);
 const singles: Trial[] = [];
 const multis: Trial[] = [];
 const show = (what: string, t: Trial) =>
@@ -161,6 +164,7 @@ const result = {
   deterministic: singles.every((t) => t.run.test.auc === singles[0].run.test.auc) && multis.every((t) => t.run.test.auc === multis[0].run.test.auc),
   data: base.name,
   global_batch: globalBatch,
+  batch_statistics: batchStatistics,
   load_avg: +os.loadavg()[0].toFixed(2),
   seconds: +secs(),
 };

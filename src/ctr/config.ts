@@ -169,6 +169,14 @@ export const TrainConfig = z
      * 0), so it only guards against rare blow-ups (docs/paper.md "Baseline parity with FuxiCTR").
      */
     clipGradNorm: z.number().min(0).default(10),
+    /**
+     * Data-parallel runs (`--distributed`): Dice standardises by the global batch's statistics
+     * ('global': the ranks meet at every Dice layer forward and backward; the run equals one
+     * process on the global batch) or by each rank's own share ('local': DDP without
+     * SyncBatchNorm; fewer meetings per step, close but not equal to one process). One process
+     * reads neither. docs/distributed.md measures both.
+     */
+    batchStatistics: z.enum(['global', 'local']).default('global'),
     seed: z.number().int().nonnegative().default(1),
     /** Checkpoint every N steps (0: only at epoch ends and by time, checkpointMinutes). */
     checkpointEvery: z.number().int().nonnegative().default(0),

@@ -74,7 +74,7 @@ export interface DataParallel {
   gatherShares(values: Float32Array): void;
   /** In place: the sum over ranks. */
   sum(values: Float64Array): void;
-  /** Runs fn with batch statistics (Dice's) summed over ranks. */
+  /** Runs fn with batch statistics (Dice's) summed over ranks (train.batchStatistics 'global'). */
   synced<T>(fn: () => T): T;
 }
 
@@ -174,7 +174,8 @@ export function trainStep(model: CtrModel, batch: Batch, optimizers: ReturnType<
 
 export function fit(model: CtrModel, store: SampleStore, config: TrainConfig, options: FitOptions = {}): FitResult {
   const { parallel } = options;
-  return parallel ? parallel.synced(() => fitLoop(model, store, config, options)) : fitLoop(model, store, config, options);
+  const run = () => fitLoop(model, store, config, options);
+  return parallel && config.batchStatistics === 'global' ? parallel.synced(run) : run();
 }
 
 function fitLoop(model: CtrModel, store: SampleStore, config: TrainConfig, { onProgress, log = () => {}, checkpointDir, resume = false, trainRows, parallel, maxSteps = Infinity }: FitOptions): FitResult {
@@ -258,6 +259,8 @@ function fitLoop(model: CtrModel, store: SampleStore, config: TrainConfig, { onP
     }
     if (steps >= maxSteps) break;
     skipBatches = 0;
+    // With each rank's own Dice statistics, their running averages differ: rank 0's hold for all.
+    if (parallel && config.batchStatistics === 'local') parallel.broadcastModel(model);
     if (parallel) {
       const totals = Float64Array.of(lossSum, seen);
       parallel.sum(totals);
