@@ -7,6 +7,8 @@
 // Buffers are typed arrays reduced or exchanged in place, without copies: Float32Array,
 // Float64Array and Int32Array map to MPI_FLOAT, MPI_DOUBLE and MPI_INT.
 #include <napi.h>
+// The C API only: Open MPI's deprecated C++ bindings warn under this compiler.
+#define OMPI_SKIP_MPICXX 1
 #include <mpi.h>
 #include <dlfcn.h>
 #include <cstdint>
