@@ -18,11 +18,10 @@
  * Last line with --json: {"ranks", "auc_single", "auc_distributed", "gauc_single",
  * "gauc_distributed", "samples_per_s_single", "samples_per_s_distributed", "bytes_per_step", ...}.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { mpiUnavailable } from '../src/distributed/mpi.js';
+import { distributedUnavailable } from '../src/distributed/mpi.js';
 import { ensureWorld } from '../src/pipeline/world.js';
 import { repoRoot, runsDir, sharedDataDir } from '../src/util/paths.js';
 import { Measured, measureCommand, measuredLine } from './measure.js';
@@ -48,7 +47,7 @@ if (data !== 'movielens' && data !== 'world') fail(`--data must be movielens or 
 if (data === 'movielens' && !hasMovielens) fail(`--data movielens needs MovieLens-100k at ${path.join(sharedDataDir(), 'movielens-100k')} (set MMCTR_SHARED_DATA), or use --data world`);
 const ranks = count('ranks', 2);
 const repeats = count('repeats', 2);
-const unavailable = mpiUnavailable() ?? (spawnSync('mpirun', ['--version']).status === 0 ? null : 'mpirun is not installed (Debian: openmpi-bin)');
+const unavailable = distributedUnavailable();
 if (unavailable) {
   console.error(`bench:distributed: MPI is not available here: ${unavailable}`);
   process.exit(1);

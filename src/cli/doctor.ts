@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
-import { mpiUnavailable } from '../distributed/mpi.js';
+import { distributedUnavailable, mpirunVersion } from '../distributed/mpi.js';
 import { resolveRuntime } from '../encoders/backbone.js';
 import { engineInfo } from '../engine/info.js';
 import { sharedDataDir } from '../util/paths.js';
@@ -15,8 +15,7 @@ export function registerDoctor(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean }) => {
       const engine = engineInfo();
-      const mpirun = spawnSync('mpirun', ['--version'], { encoding: 'utf8' });
-      const mpiMissing = mpiUnavailable() ?? (mpirun.status === 0 ? null : 'mpirun is not on the PATH (Debian: apt-get install openmpi-bin)');
+      const mpiMissing = distributedUnavailable();
       const torch = spawnSync('/usr/bin/python3', ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
       const report = {
         node: process.version,
@@ -26,7 +25,7 @@ export function registerDoctor(program: Command): void {
         blasConfig: engine.blasConfig,
         threads: engine.threads,
         imageRuntime: await resolveRuntime('auto'),
-        mpi: mpiMissing ? null : mpirun.stdout.split('\n')[0].trim(),
+        mpi: mpiMissing ? null : mpirunVersion(),
         torchReference: torch.status === 0 ? torch.stdout.trim() : null,
         sharedData: existsSync(sharedDataDir()) ? sharedDataDir() : null,
       };

@@ -3,6 +3,7 @@
  * were present at install), loaded on first use by a distributed run only. Every call blocks the
  * JS thread until all ranks have made it.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -50,6 +51,17 @@ export function mpiUnavailable(): string | null {
   return existsSync(path.join(repoRoot(), ADDON))
     ? null
     : `mmctr was built without MPI (${ADDON} is missing). Install Open MPI (Debian: apt-get install openmpi-bin libopenmpi-dev), then rebuild the native addon: \`npm run install\` in a clone, \`npm rebuild mmctr\` for an installed package.`;
+}
+
+/** The first line of `mpirun --version`, or null where mpirun is not on the PATH. */
+export function mpirunVersion(): string | null {
+  const r = spawnSync('mpirun', ['--version'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.split('\n')[0].trim() : null;
+}
+
+/** Why `mpirun -np N mmctr ... --distributed` cannot run here (the addon or mpirun missing), or null. */
+export function distributedUnavailable(): string | null {
+  return mpiUnavailable() ?? (mpirunVersion() ? null : 'mpirun is not on the PATH (Debian: apt-get install openmpi-bin)');
 }
 
 /** True when this process was started by mpirun / mpiexec (Open MPI sets these). */

@@ -6,13 +6,12 @@ import path from 'node:path';
 import { ExperimentConfig } from '../../src/ctr/config.js';
 import { trainRun } from '../../src/ctr/run.js';
 import { SampleStore } from '../../src/data/store.js';
-import { mpiUnavailable } from '../../src/distributed/mpi.js';
+import { distributedUnavailable } from '../../src/distributed/mpi.js';
 import { readSafetensors } from '../../src/engine/safetensors.js';
 import { repoRoot } from '../../src/util/paths.js';
 import { demoStoreWithVectors } from '../ctr/helpers.js';
 
-const mpirun = spawnSync('mpirun', ['--version'], { encoding: 'utf8' });
-const skip = mpiUnavailable() ?? (mpirun.status === 0 ? null : 'mpirun is not installed (Debian: openmpi-bin)');
+const skip = distributedUnavailable();
 if (skip) console.log(`# distributed tests skipped: ${skip}`);
 
 const { dir, storeDir, vectorsFile, ready } = demoStoreWithVectors('mmctr-dist-');
