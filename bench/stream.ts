@@ -107,7 +107,7 @@ const fitted = trainRun(trainConfig, store, runDir);
 const trainDir = path.join(out, 'stream-train');
 rmSync(trainDir, { recursive: true, force: true });
 const opened = openRun(runDir);
-const trainer = new StreamTrainer(opened.model, opened.config, opened.store, runDir, trainDir, 5000);
+const trainer = new StreamTrainer(opened.model, opened.config, opened.store, runDir, trainDir, { windowSize: 5000 });
 t = performance.now();
 const trained = await runStream({
   events: readDatasetSpec(specFile).events!,

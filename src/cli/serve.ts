@@ -15,6 +15,9 @@ import { DEFAULT_LIMITS } from '../serve/limits.js';
 import { countNumber, existingDir, existingFile, number, oneOf, positiveNumber } from './options.js';
 import { z } from 'zod';
 
+/** How often `--watch` looks for new weights when no interval is given. */
+const DEFAULT_WATCH_SECONDS = 2;
+
 interface ServeOpts {
   port: number;
   host: string;
@@ -29,6 +32,8 @@ interface ServeOpts {
   token?: string;
   threads: number;
   rankThreads: number;
+  /** `--watch` alone: true. */
+  watch?: number | true;
   backend: 'native' | 'onnx';
   workers: number;
   role: 'server' | 'worker';
@@ -66,6 +71,7 @@ export function registerServe(program: Command): void {
     .option('--max-candidates <n>', 'most candidates per ranking request', positiveNumber, DEFAULT_LIMITS.candidates)
     .option('--no-ann', 'skip the HNSW graph (no /similar)')
     .option('--fsync <policy>', `embedded index: when journal writes reach the disk before they are acknowledged: ${FSYNC_POLICIES.join(', ')} (like Redis's appendfsync; docs/serving.md has the costs)`, oneOf(FSYNC_POLICIES), 'always' as FsyncPolicy)
+    .option('--watch [seconds]', 'reload the run folder\'s weights when they change, looked at every this many seconds (default 2): a model `mmctr stream train` publishes, or a run retrained in place', number(z.number().positive()))
     .option('--runs-root <dir>', 'the folder whose runs POST /v1/admin/reload may name (default: the folder holding the served run)')
     .action(async (run: string | undefined, opts: ServeOpts) => {
       // Every check before anything is built or opened.
@@ -112,10 +118,11 @@ export function registerServe(program: Command): void {
         limits: { candidates: opts.maxCandidates },
         fsync: opts.fsync,
         runsRoot: opts.runsRoot,
+        watchSeconds: opts.watch === undefined ? 0 : opts.watch === true ? DEFAULT_WATCH_SECONDS : opts.watch,
         say,
       });
       const address = await started.service.listen(opts.port, opts.host);
-      say(`serving ${started.run} on ${address} (${opts.backend} backend, ${opts.rankThreads} ranking thread(s) x ${process.env.MMCTR_THREADS} engine thread(s); writes ${token ? 'need the bearer token' : 'disabled: set MMCTR_TOKEN'})`);
+      say(`serving ${started.run} on ${address} (${opts.backend} backend, ${opts.rankThreads} ranking thread(s) x ${process.env.MMCTR_THREADS} engine thread(s); writes ${token ? 'need the bearer token' : 'disabled: set MMCTR_TOKEN'}${opts.watch !== undefined ? '; reloads new weights in the run folder' : ''})`);
       const items = started.service.model?.itemIndex;
       const [a, b, c] = items && items.size >= 3 ? [0, 1, 2].map((i) => items.at(i)) : [];
       if (c) say(`try: curl -s ${address}/v1/rank -H 'content-type: application/json' -d '${JSON.stringify({ behaviours: [a], candidates: [b, c] })}'`);

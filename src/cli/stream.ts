@@ -13,7 +13,7 @@ import { DataError } from '../data/errors.js';
 import { connectRedis } from '../index/redis.js';
 import { openRun } from '../ctr/run.js';
 import { runStream, SampleSink, StreamReport } from '../stream/run.js';
-import { StreamTrainer } from '../stream/train.js';
+import { freshnessSummary, StreamTrainer } from '../stream/train.js';
 import { SamplesFile } from '../stream/samples-file.js';
 import { EventSource, jsonLinesSource, redisSource } from '../stream/sources.js';
 import { UsageError } from '../util/errors.js';
@@ -33,6 +33,10 @@ interface Opts {
   lateness: number;
   maxFuture: number;
   checkpointSeconds: number;
+  publishSeconds: number;
+  publishSamples: number;
+  compareFrozen?: boolean;
+  retrainSeen?: boolean;
   json?: boolean;
 }
 
@@ -119,18 +123,26 @@ export function registerStream(program: Command): void {
   sourceOptions(command.command('train'))
     .description("train a run's model once on each streamed sample as its label becomes final (progressive validation: predicted before trained); publishes <out>/model, a run folder `mmctr serve` opens")
     .requiredOption('--from <run>', "a trained run folder: its model, and its store's id maps and sample config", existingDir('a run folder (`mmctr train`)'))
+    .option('--publish-seconds <s>', 'publish <out>/model after this many seconds of training since the last publication (0: at checkpoints only)', seconds, 10)
+    .option('--publish-samples <n>', 'also publish after this many samples trained (0: by time only)', number(z.number().int().nonnegative()), 0)
+    .option('--compare-frozen', 'also score every sample with the starting model held fixed: each window shows what streaming gained')
+    .option('--retrain-seen', "train again on samples at or before the end of the run's training period (default: a replay of the run's own log only builds histories there)")
     .action(async (file: string, opts: Opts) => {
       const { config, store, model } = openRun(opts.from!);
-      const trainer = new StreamTrainer(model, config, store, opts.from!, opts.out);
+      const trainer = new StreamTrainer(model, config, store, opts.from!, opts.out, { publishSeconds: opts.publishSeconds, publishSamples: opts.publishSamples, compareFrozen: opts.compareFrozen, retrainSeen: opts.retrainSeen });
       const status = () => `, ${trainer.progress.trained} trained`;
       const report = await stream(file, opts, store.meta.config, trainer, status);
       const p = trainer.progress;
-      const result = { out: path.resolve(opts.out), ...report, trained: p.trained, unknownUsers: p.unknownUsers, unknownItems: p.unknownItems, windows: p.curve };
+      const fresh = freshnessSummary(trainer.freshnessSeconds);
+      const result = { out: path.resolve(opts.out), ...report, trained: p.trained, skipped: p.skipped, published: p.published, freshness: fresh, unknownUsers: p.unknownUsers, unknownItems: p.unknownItems, windows: p.curve };
       if (opts.json) console.log(JSON.stringify(result));
       else {
         console.log(reportLines(opts.out, report).slice(1).join('\n'));
-        console.log(`trained      ${p.trained} samples once each (${p.unknownUsers} of unknown users, ${p.unknownItems} of unknown items: row 0); model in ${path.join(opts.out, 'model')}`);
-        for (const w of p.curve) console.log(`  after ${String(w.samples).padStart(8)}: AUC ${w.auc.toFixed(4)} GAUC ${w.gauc.toFixed(4)} logloss ${w.logloss.toFixed(4)}; new items (${w.newCount}) GAUC ${w.newGauc === null ? '-' : w.newGauc.toFixed(4)}`);
+        console.log(`trained      ${p.trained} samples once each (${p.unknownUsers} of unknown users, ${p.unknownItems} of unknown items: row 0; ${p.skipped} the run had trained on, not again); model in ${path.join(opts.out, 'model')}`);
+        console.log(`published    ${p.published} versions; freshness (a click taken to a published model trained on it) p50 ${fresh.p50_s ?? '-'} s, p95 ${fresh.p95_s ?? '-'} s over ${fresh.clicks} clicks`);
+        const g = (v: number | null) => (v === null ? '-' : v.toFixed(4));
+        for (const w of p.curve)
+          console.log(`  after ${String(w.samples).padStart(8)}: AUC ${w.auc.toFixed(4)} GAUC ${w.gauc.toFixed(4)} logloss ${w.logloss.toFixed(4)}; new items (${w.newCount}) GAUC ${g(w.newGauc)}${w.frozen ? `; frozen: GAUC ${g(w.frozen.gauc)}, new ${g(w.frozen.newGauc)}` : ''}`);
       }
     });
 }

@@ -71,6 +71,8 @@ export function loadRunVectors(config: ExperimentConfig, store: SampleStore): It
 }
 
 /** The run folder's record of the vector space of its data.vectors: what `mmctr serve` checks the index's vectors against. */
+/** The trained weights of a run folder. */
+export const MODEL_FILE = 'model.safetensors';
 export const VECTOR_SPACE_FILE = 'vector-space.json';
 
 export interface RunVectorSpace extends VectorSpace {
@@ -229,7 +231,7 @@ export function trainRun(config: ExperimentConfig, store: SampleStore, runDir: s
   // Metrics on sampled negatives are not those of impressions: the run says so where its metrics are.
   const notes = [samplingNote(store.meta)].filter((n): n is string => n !== null);
   for (const n of notes) log(`note: ${n}`);
-  if (writes) saveModel(path.join(runDir, 'model.safetensors'), model, config);
+  if (writes) saveModel(path.join(runDir, MODEL_FILE), model, config);
   write('metrics.json', JSON.stringify({ fit: result, test, make, notes, ...(tables.length > 0 ? { tables } : {}) }, null, 2));
   return { dir: runDir, seed: config.train.seed, fit: result, test, make };
 }
@@ -244,6 +246,6 @@ export function openRun(runDir: string): { config: ExperimentConfig; store: Samp
   // MAKE's weights are part of the model file; the module only needs building first.
   const make = config.model.model === 'din' && config.model.make && vectors ? createMake({ ...config.model.make, module: undefined }, vectors, config.train.seed) : undefined;
   const model = createModel(config.model, featureSpaceOf(store), config.train.seed, { vectors, make });
-  loadModel(path.join(runDir, 'model.safetensors'), model);
+  loadModel(path.join(runDir, MODEL_FILE), model);
   return { config, store, model };
 }

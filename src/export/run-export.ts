@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { openRun } from '../ctr/run.js';
+import { MODEL_FILE, openRun } from '../ctr/run.js';
 import type { ExperimentConfig } from '../ctr/config.js';
 import { writeFileAtomic, writeTextAtomic } from '../util/atomic-write.js';
 import { MmctrError } from '../util/errors.js';
@@ -69,7 +69,7 @@ export function readSideFile(file: string): OnnxSideFile {
 export function exportRunToOnnx(runDir: string, out: string): OnnxExportResult {
   const started = performance.now();
   const dir = path.resolve(runDir);
-  for (const file of ['config.json', 'model.safetensors']) if (!existsSync(path.join(dir, file))) throw new NotARunError(runDir, file);
+  for (const file of ['config.json', MODEL_FILE]) if (!existsSync(path.join(dir, file))) throw new NotARunError(runDir, file);
   const { config, store, model } = openRun(dir);
   const graph = exportOnnx(model, store.historyLength, config.name);
   const m = config.model;

@@ -18,6 +18,8 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { weightsSignature } from '../ctr/publication.js';
+import { MODEL_FILE } from '../ctr/run.js';
 import { native } from '../engine/native.js';
 import { AnnIndex } from '../index/ann.js';
 import type { OpenedIndex } from '../index/index.js';
@@ -31,7 +33,7 @@ import { startIngestWorkers } from './ingest.js';
 import type { ItemEncoder } from './item-encoder.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { ServeMetrics } from './metrics.js';
-import { ModelHolder, ServingBackend, ServingModel } from './model-state.js';
+import { ModelHolder, modelFreshness, ServingBackend, ServingModel } from './model-state.js';
 import { RankPool } from './rank-pool.js';
 import { warmUp } from './ranker.js';
 import { adminRoutes, RUN_NAME } from './routes/admin.js';
@@ -66,6 +68,11 @@ export interface ServiceOptions {
   rankThreads?: number;
   /** What scores a batch (default: the native engine). */
   backend?: ServingBackend;
+  /**
+   * Seconds between looks at the serving run folder for new weights (a stream trainer's
+   * publication, or a run retrained in place), reloaded as `POST /v1/admin/reload` does; 0: never.
+   */
+  watchSeconds?: number;
 }
 
 export interface Readiness {
@@ -120,6 +127,7 @@ export class RankingService implements ServiceContext {
   private closing: Promise<void> | null = null;
   private maxCpuSeconds = 0;
   private trimTimer: NodeJS.Timeout | null = null;
+  private watchTimer: NodeJS.Timeout | null = null;
 
   private constructor(
     private readonly options: ServiceOptions,
@@ -133,7 +141,10 @@ export class RankingService implements ServiceContext {
     this.runsRoot = path.resolve(options.runsRoot ?? path.dirname(path.resolve(options.run)));
     this.ann = ann;
     this.pool = options.rankThreads ? RankPool.start(options.rankThreads) : null;
-    this.metrics = new ServeMetrics(() => options.index.index.size());
+    this.metrics = new ServeMetrics(
+      () => options.index.index.size(),
+      () => (this.model ? modelFreshness(this.model) : null),
+    );
     this.admission = new Admission({ inFlight: this.limits.inFlight, rankQueue: this.limits.rankQueue, rankDeadlineMs: this.limits.rankDeadlineMs }, this.pool?.size ?? 1, {
       onRefused: (reason) => this.metrics.refused.inc({ reason }),
       onShed: () => this.metrics.shed.inc(),
@@ -173,7 +184,33 @@ export class RankingService implements ServiceContext {
       },
     });
     service.ready = true;
+    if (options.watchSeconds) service.watch(options.watchSeconds);
     return service;
+  }
+
+  /** Reloads the serving run folder whenever its weights change (checked every `seconds`). */
+  private watch(seconds: number): void {
+    let checking = false;
+    let failed: string | null = null;
+    this.watchTimer = setInterval(() => {
+      const m = this.model;
+      if (checking || !m || this.closing) return;
+      const now = weightsSignature(m.runDir);
+      if (now === m.signature || now === failed) return;
+      checking = true;
+      this.load(m.runDir)
+        .then((next) => {
+          failed = null;
+          this.app.log.info({ version: next.version, weights: next.signature }, 'new weights in the run folder: reloaded');
+        })
+        .catch((err) => {
+          // Tried once per change: a folder left broken is not reloaded over and over.
+          failed = now;
+          this.app.log.warn({ err: (err as Error).message }, 'new weights in the run folder could not be loaded; the previous model is still serving');
+        })
+        .finally(() => (checking = false));
+    }, seconds * 1000);
+    this.watchTimer.unref();
   }
 
   /** Journal lines skipped while the index and queue were opened: counted, and logged once more. */
@@ -197,7 +234,7 @@ export class RankingService implements ServiceContext {
     const dir = path.join(this.runsRoot, runName);
     let isRun = false;
     try {
-      isRun = statSync(dir).isDirectory() && statSync(path.join(dir, 'model.safetensors')).isFile();
+      isRun = statSync(dir).isDirectory() && statSync(path.join(dir, MODEL_FILE)).isFile();
     } catch {
       // reported below
     }
@@ -253,6 +290,7 @@ export class RankingService implements ServiceContext {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.ready = false;
+      if (this.watchTimer) clearInterval(this.watchTimer);
       await this.app.close();
       await this.pool?.close();
       await this.holder.current?.onnx?.close();

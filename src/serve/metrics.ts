@@ -3,6 +3,7 @@
  * several services in one process (tests) keep separate counts. GET /metrics serves it.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ModelFreshness } from './model-state.js';
 
 export class ServeMetrics {
   readonly registry = new Registry();
@@ -83,9 +84,39 @@ export class ServeMetrics {
   readonly reloads = new Counter({ name: 'mmctr_model_reloads_total', help: 'Model reloads by result', labelNames: ['result'] as const, registers: [this.registry] });
   readonly modelVersion = new Gauge({ name: 'mmctr_model_version', help: 'Version (load count) of the model being served', registers: [this.registry] });
   readonly indexItems: Gauge;
+  readonly modelAge: Gauge;
+  readonly modelTrained: Gauge;
+  readonly modelBehind: Gauge;
 
-  constructor(indexSize: () => Promise<number>) {
+  constructor(indexSize: () => Promise<number>, freshness: () => ModelFreshness | null) {
     collectDefaultMetrics({ register: this.registry });
+    this.modelAge = new Gauge({
+      name: 'mmctr_model_age_seconds',
+      help: 'Seconds since the serving weights were written (published by the stream trainer, or trained)',
+      registers: [this.registry],
+      collect() {
+        const f = freshness();
+        if (f) this.set(f.ageSeconds);
+      },
+    });
+    this.modelTrained = new Gauge({
+      name: 'mmctr_model_stream_trained_samples',
+      help: 'Streamed samples the serving weights have trained on (a model `mmctr stream train` publishes)',
+      registers: [this.registry],
+      collect() {
+        const f = freshness();
+        if (f?.trained != null) this.set(f.trained);
+      },
+    });
+    this.modelBehind = new Gauge({
+      name: 'mmctr_model_samples_behind',
+      help: 'Samples the stream trainer has trained on since it published the serving weights (the next publication brings them)',
+      registers: [this.registry],
+      collect() {
+        const f = freshness();
+        if (f?.behind != null) this.set(f.behind);
+      },
+    });
     this.indexItems = new Gauge({
       name: 'mmctr_index_items',
       help: 'Items with a vector in the index',

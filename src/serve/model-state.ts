@@ -6,11 +6,13 @@
  * swaps the holder's reference; a request captures the reference when it starts, so in-flight
  * requests finish on the model they began with and no request ever sees a half-loaded one.
  */
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { ExperimentConfig } from '../ctr/config.js';
+import { Publication, readPublication, readTrainerProgress, weightsSignature } from '../ctr/publication.js';
 import type { IdMap } from '../data/store.js';
 import type { CtrModel } from '../ctr/models/index.js';
-import { openRun } from '../ctr/run.js';
+import { MODEL_FILE, openRun } from '../ctr/run.js';
 import { exportOnnx } from '../export/onnx.js';
 import { OnnxScorer } from '../export/onnx-scorer.js';
 import { MmctrError } from '../util/errors.js';
@@ -30,6 +32,12 @@ export interface ServingModel {
   /** The run folder's name (what the service shows; never the path). */
   runName: string;
   loadedAt: string;
+  /** What identified the folder's weights when they were read (`ctr/publication.ts`; `--watch` reloads when it changes). */
+  signature: string;
+  /** The stream trainer's manifest when the folder is a published model (null: a run trained once). */
+  publication: Publication | null;
+  /** When the weights were written (ms since the epoch): the publication's time, else the file's. */
+  writtenAt: number;
   config: ExperimentConfig;
   model: CtrModel;
   /** The ONNX backend's session when it scores (null: the native forward pass). */
@@ -52,6 +60,10 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
  */
 export async function loadServingModel(runDir: string, version: number, backend: ServingBackend = NATIVE_BACKEND): Promise<ServingModel> {
   const dir = path.resolve(runDir);
+  // Read before the weights: the manifest is written after them, so these weights are at least this version.
+  const signature = weightsSignature(dir);
+  const publication = readPublication(dir);
+  const writtenAt = publication ? Date.parse(publication.publishedAt) : statSync(path.join(dir, MODEL_FILE)).mtimeMs;
   const { config, store, model } = openRun(dir);
   model.eval();
   await nextTurn();
@@ -60,7 +72,30 @@ export async function loadServingModel(runDir: string, version: number, backend:
   const userIndex = store.userIndex;
   const runName = path.basename(dir);
   const onnx = backend.kind === 'onnx' ? await OnnxScorer.fromGraph(exportOnnx(model, store.historyLength, runName), { threads: backend.threads }) : null;
-  return { version, runDir: dir, runName, loadedAt: new Date().toISOString(), config, model, onnx, historyLength: store.historyLength, itemIndex, userIndex };
+  return { version, runDir: dir, runName, loadedAt: new Date().toISOString(), signature, publication, writtenAt, config, model, onnx, historyLength: store.historyLength, itemIndex, userIndex };
+}
+
+export interface ModelFreshness {
+  ageSeconds: number;
+  /** Streamed samples the weights have trained on (published models only). */
+  trained: number | null;
+  /** Samples the stream trainer has trained since it published these weights (when it reports its progress). */
+  behind: number | null;
+}
+
+/** How old the serving weights are, and how far the trainer publishing them has gone on since. */
+export function modelFreshness(m: ServingModel, now = Date.now()): ModelFreshness {
+  const pub = m.publication;
+  let behind: number | null = null;
+  if (pub) {
+    try {
+      const progress = readTrainerProgress(m.runDir);
+      if (progress) behind = Math.max(0, progress.trained - pub.trained);
+    } catch {
+      // a progress file being replaced or foreign: no figure this time
+    }
+  }
+  return { ageSeconds: Math.max(0, (now - m.writtenAt) / 1000), trained: pub?.trained ?? null, behind };
 }
 
 /** How long a replaced model's ONNX session stays open for the requests that captured it. */

@@ -43,6 +43,8 @@ export interface StartOptions {
   fsync?: FsyncPolicy;
   /** Runs a reload may name (default: the folder holding the run). */
   runsRoot?: string;
+  /** Seconds between looks at the run folder for new weights (a stream trainer's publications); 0 / absent: never. */
+  watchSeconds?: number;
   /** Where the default is built (tests). */
   defaultDir?: string;
   say?: (line: string) => void;
@@ -124,6 +126,7 @@ export async function startService(options: StartOptions): Promise<{ service: Ra
       ingestWorkers: options.ingestWorkers,
       ann: options.ann,
       rankThreads: options.rankThreads,
+      watchSeconds: options.watchSeconds,
       backend: options.backend,
       limits,
       runsRoot: options.runsRoot,
