@@ -4,26 +4,31 @@
  * lines, once through `data build` (ingest + buildSamples) and once through `runStream` (the events
  * arriving out of order by up to 30 s, lateness 60 s); the two sample sets must be the same.
  * Then the same DIN (ID features, embedding 16) is trained one epoch in batch on the store's
- * training split (`fit`) and, from that run, streamed once over the whole log (`mmctr stream
- * train`'s trainer, events read and put in order included). Last line: {"equivalent", "events",
- * "samples", "late", "bad", "stream_build_samples_per_s", "batch_build_samples_per_s",
- * "samples_per_s" (streaming training, end to end), "batch_samples_per_s" (fit), "gauc_stream"
- * (progressive validation over the last window), "load1"}. Freshness, the frozen model's GAUC and
- * resume are not measured here (resume: test/stream/train.test.ts).
- * Options: --preset <name>, --seed <n>, --out <dir> (default runs/bench-stream), --json.
+ * training split (`fit`) and, from that run, streamed three times (`mmctr stream train`'s trainer,
+ * events read and put in order included): (1) every sample, unpaced, for throughput; (2) the same,
+ * killed twice and restarted, whose weights must equal (1)'s bit for bit; (3) live: the log
+ * replayed at a fixed rate (all of it in --pace-seconds, default 60), publications on the default
+ * cadence, the frozen base scored beside the streamed model on the samples after its training
+ * period. Last line: {"equivalent", "events", "samples", "late", "bad",
+ * "stream_build_samples_per_s", "batch_build_samples_per_s", "samples_per_s" (1, end to end),
+ * "batch_samples_per_s" (fit), "freshness_p95_s", "freshness_p50_s" (3: a clicked sample taken to
+ * the end of the publication that trained on it), "gauc_stream", "gauc_frozen", "gauc_new_stream",
+ * "gauc_new_frozen" (3: progressive GAUC, sample-weighted over the windows), "resume_identical",
+ * "load1"}.
+ * Options: --preset <name>, --seed <n>, --out <dir> (default runs/bench-stream), --pace-seconds <s>, --json.
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ExperimentConfig } from '../src/ctr/config.js';
 import { openRun, trainRun } from '../src/ctr/run.js';
-import { StreamTrainer } from '../src/stream/train.js';
+import { freshnessSummary, StreamTrainer, StreamTrainerOptions, WindowMetrics } from '../src/stream/train.js';
 import { buildStoreFromSpec } from '../src/data/samples.js';
 import { readSampleConfig, SPLITS } from '../src/data/sample-config.js';
 import { runStream } from '../src/stream/run.js';
 import { csvLogAsJsonLines } from '../src/stream/replay.js';
 import { readSamplesFile, SamplesFile } from '../src/stream/samples-file.js';
-import { jsonLinesSource } from '../src/stream/sources.js';
+import { jsonLinesSource, pacedSource } from '../src/stream/sources.js';
 import { readDatasetSpec } from '../src/data/spec.js';
 import { repoRoot } from '../src/util/paths.js';
 import { generateWorld } from '../src/world/generate.js';
@@ -104,24 +109,74 @@ const equivalent = JSON.stringify(sorted(streamKeys)) === JSON.stringify(sorted(
 const runDir = path.join(out, 'run');
 const trainConfig = ExperimentConfig.parse({ name: 'bench-stream', data: { store: path.join(out, 'store') }, model: { model: 'din', embeddingDim: 16, mlpHidden: [64, 32] }, train: { batchSize: 256, lr: 0.002, epochs: 1 } });
 const fitted = trainRun(trainConfig, store, runDir);
-const trainDir = path.join(out, 'stream-train');
-rmSync(trainDir, { recursive: true, force: true });
-const opened = openRun(runDir);
-const trainer = new StreamTrainer(opened.model, opened.config, opened.store, runDir, trainDir, { windowSize: 5000 });
-t = performance.now();
-const trained = await runStream({
-  events: readDatasetSpec(specFile).events!,
-  samples: opened.store.meta.config,
-  latenessSeconds: 60,
-  maxFutureSeconds: 3600,
-  checkpointSeconds: 30,
-  source: async (resume) => jsonLinesSource(arrivalFile, resume),
-  sink: trainer,
-  dir: trainDir,
-});
-const trainSeconds = (performance.now() - t) / 1000;
-const curve = trainer.progress.curve;
-console.log(`training: fit ${fitted.fit.samples} samples at ${Math.round(fitted.fit.samplesPerSecond)}/s; stream ${trainer.progress.trained} samples in ${trainSeconds.toFixed(1)} s (steps alone ${trainer.stepSeconds.toFixed(1)} s); last window GAUC ${curve[curve.length - 1]?.gauc.toFixed(4)}`);
+// The streamed passes: each a fresh trainer from the batch run, over the arrival-ordered log.
+const spec = readDatasetSpec(specFile).events!;
+class Crash extends Error {}
+async function streamTrain(dir: string, options: StreamTrainerOptions, o: { rate?: number; checkpointSeconds?: number; crashAt?: number } = {}) {
+  const opened = openRun(runDir);
+  const trainer = new StreamTrainer(opened.model, opened.config, opened.store, runDir, dir, options);
+  let batches = 0;
+  const started = performance.now();
+  const report = await runStream({
+    events: spec,
+    samples: opened.store.meta.config,
+    latenessSeconds: 60,
+    maxFutureSeconds: 3600,
+    checkpointSeconds: o.checkpointSeconds ?? 30,
+    source: async (resume) => (o.rate ? pacedSource(jsonLinesSource(arrivalFile, resume), o.rate) : jsonLinesSource(arrivalFile, resume)),
+    sink: trainer,
+    dir,
+    onProgress: () => {
+      if (++batches === o.crashAt) throw new Crash();
+    },
+  });
+  return { trainer, report, seconds: (performance.now() - started) / 1000 };
+}
+const weightsOf = (dir: string) => readFileSync(path.join(dir, 'model', 'model.safetensors'));
+
+// 1. Throughput: every sample trained (the run's own period too, as fit trains it), unpaced.
+const throughputDir = path.join(out, 'stream-train');
+rmSync(throughputDir, { recursive: true, force: true });
+const whole = await streamTrain(throughputDir, { windowSize: 5000, retrainSeen: true });
+const trainSeconds = whole.seconds;
+console.log(`training: fit ${fitted.fit.samples} samples at ${Math.round(fitted.fit.samplesPerSecond)}/s; stream ${whole.trainer.progress.trained} samples in ${trainSeconds.toFixed(1)} s (steps alone ${whole.trainer.stepSeconds.toFixed(1)} s)`);
+
+// 2. Killed twice (checkpoints after every batch of events) and restarted: the same weights as pass 1.
+const resumeDir = path.join(out, 'stream-resume');
+rmSync(resumeDir, { recursive: true, force: true });
+const resumeOptions = { windowSize: 5000, retrainSeen: true };
+for (const crashAt of [7, 5]) await streamTrain(resumeDir, resumeOptions, { checkpointSeconds: 0, crashAt }).catch((err) => { if (!(err instanceof Crash)) throw err; });
+const resumed = await streamTrain(resumeDir, resumeOptions, { checkpointSeconds: 0 });
+const resumeIdentical = weightsOf(resumeDir).equals(weightsOf(throughputDir)) && resumed.trainer.progress.trained === whole.trainer.progress.trained;
+console.log(`resume: killed at batches 7 and 5, restarted: ${resumeIdentical ? 'the same weights, bit for bit' : 'DIFFERENT weights'} (${resumed.trainer.progress.trained} samples)`);
+
+// 3. Live: the log replayed at a fixed rate, publications on the default cadence, the frozen base
+// scored beside the streamed model on the days after its training period.
+const paceSeconds = Number(opt('pace-seconds') ?? 60);
+const rate = events / paceSeconds;
+const liveDir = path.join(out, 'stream-live');
+rmSync(liveDir, { recursive: true, force: true });
+const live = await streamTrain(liveDir, { windowSize: 2000, compareFrozen: true }, { rate });
+const fresh = freshnessSummary(live.trainer.freshnessSeconds);
+const curve = live.trainer.progress.curve;
+const weighted = (pick: (w: WindowMetrics) => number | null, weight: (w: WindowMetrics) => number) => {
+  let sum = 0, n = 0;
+  for (const w of curve) {
+    const v = pick(w);
+    if (v === null || !Number.isFinite(v)) continue;
+    sum += v * weight(w);
+    n += weight(w);
+  }
+  return n ? Number((sum / n).toFixed(4)) : null;
+};
+const gaucs = {
+  stream: weighted((w) => w.gauc, (w) => w.count),
+  frozen: weighted((w) => w.frozen!.gauc, (w) => w.count),
+  newStream: weighted((w) => w.newGauc, (w) => w.newCount),
+  newFrozen: weighted((w) => w.frozen!.newGauc, (w) => w.newCount),
+};
+console.log(`live: ${events} events at ${Math.round(rate)}/s; ${live.trainer.progress.trained} samples trained after the run's period (${live.trainer.progress.skipped} before it only built histories), ${live.trainer.progress.published} publications; freshness p50 ${fresh.p50_s} s, p95 ${fresh.p95_s} s, max ${fresh.max_s} s over ${fresh.clicks} clicks`);
+console.log(`progressive GAUC (sample-weighted over ${curve.length} windows): streamed ${gaucs.stream}, frozen ${gaucs.frozen}; new items: streamed ${gaucs.newStream}, frozen ${gaucs.newFrozen}`);
 const load1 = os.loadavg()[0];
 console.log(`world ${preset}: ${events} events; data build ${batchKeys.length} samples in ${batchSeconds.toFixed(2)} s; stream ${report.samples} samples in ${streamSeconds.toFixed(2)} s (${report.late} late, ${report.bad} bad); same samples: ${equivalent}; load ${load1.toFixed(2)} on ${os.cpus().length} cores`);
 const result = {
@@ -132,10 +187,16 @@ const result = {
   bad: report.bad,
   stream_build_samples_per_s: Math.round(report.samples / streamSeconds),
   batch_build_samples_per_s: Math.round(batchKeys.length / batchSeconds),
-  samples_per_s: Math.round(trained.samples / trainSeconds),
+  samples_per_s: Math.round(whole.trainer.progress.trained / trainSeconds),
   batch_samples_per_s: Math.round(fitted.fit.samplesPerSecond),
-  gauc_stream: Number(curve[curve.length - 1]?.gauc.toFixed(4)),
+  freshness_p95_s: fresh.p95_s,
+  freshness_p50_s: fresh.p50_s,
+  gauc_stream: gaucs.stream,
+  gauc_frozen: gaucs.frozen,
+  gauc_new_stream: gaucs.newStream,
+  gauc_new_frozen: gaucs.newFrozen,
+  resume_identical: resumeIdentical,
   load1: Number(load1.toFixed(2)),
 };
 console.log(args.includes('--json') ? JSON.stringify(result) : result);
-if (!equivalent) process.exitCode = 1;
+if (!equivalent || !resumeIdentical) process.exitCode = 1;

@@ -15,7 +15,7 @@ import { openRun } from '../ctr/run.js';
 import { runStream, SampleSink, StreamReport } from '../stream/run.js';
 import { freshnessSummary, StreamTrainer } from '../stream/train.js';
 import { SamplesFile } from '../stream/samples-file.js';
-import { EventSource, jsonLinesSource, redisSource } from '../stream/sources.js';
+import { EventSource, jsonLinesSource, pacedSource, redisSource } from '../stream/sources.js';
 import { UsageError } from '../util/errors.js';
 import { existingDir, existingFile, number } from './options.js';
 
@@ -33,6 +33,7 @@ interface Opts {
   lateness: number;
   maxFuture: number;
   checkpointSeconds: number;
+  rate?: number;
   publishSeconds: number;
   publishSamples: number;
   compareFrozen?: boolean;
@@ -65,6 +66,7 @@ function sourceOptions(command: Command): Command {
     .option('--lateness <s>', 'events up to this many seconds older than the newest seen are put in order; older ones are late (counted)', seconds, 60)
     .option('--max-future <s>', 'events more than this many seconds past the wall clock are bad (counted)', seconds, 3600)
     .option('--checkpoint-seconds <s>', 'seconds between checkpoints (also at the end and on stop)', seconds, 30)
+    .option('--rate <events/s>', 'replay at most this many events per second of wall time (a log replayed as a live stream would arrive)', number(z.number().positive()))
     .option('--json', 'print the report as JSON');
 }
 
@@ -86,8 +88,10 @@ async function stream(file: string, opts: Opts, config: SampleConfig, sink: Samp
       latenessSeconds: opts.lateness,
       maxFutureSeconds: opts.maxFuture,
       checkpointSeconds: opts.checkpointSeconds,
-      source: (resume): Promise<EventSource> =>
-        client ? redisSource({ client, stream: opts.key, group: opts.group, consumer: opts.consumer }, resume) : Promise.resolve(jsonLinesSource(opts.events!, resume)),
+      source: async (resume): Promise<EventSource> => {
+        const source = client ? await redisSource({ client, stream: opts.key, group: opts.group, consumer: opts.consumer }, resume) : jsonLinesSource(opts.events!, resume);
+        return opts.rate ? pacedSource(source, opts.rate) : source;
+      },
       sink,
       dir: opts.out,
       signal: abort.signal,

@@ -158,6 +158,9 @@ export function trainOptimizers(model: CtrModel, config: TrainConfig) {
   return { denseGroups, dense: denseGroups[0].optimizer, sparse, all };
 }
 
+/** How often (in steps) the ranks of a data-parallel run agree on whether a checkpoint is due by the clock. */
+const CLOCK_MEETING_STEPS = 64;
+
 /** One training step on a batch; returns its loss and its logits from before the update (progressive validation reads them). */
 export function trainStep(model: CtrModel, batch: Batch, optimizers: ReturnType<typeof trainOptimizers>, config: TrainConfig, parallel?: { group: DataParallel; globalSize: number }): { loss: number; logits: Float32Array } {
   const logits = model.forward(batch);
@@ -201,11 +204,15 @@ function fitLoop(model: CtrModel, store: SampleStore, config: TrainConfig, { onP
     saveCheckpoint(checkpointDir!, dense.steps, { model, optimizers, progress: { ...progress, lossSum: totals[0], seen: totals[1], globalBatch } as unknown as Record<string, unknown> });
     lastCheckpointMs = performance.now();
   };
-  // Checkpoints by the clock are the writing rank's decision, which every rank follows.
+  // Checkpoints by the clock are the writing rank's decision, which every rank follows. The ranks
+  // meet for it only every CLOCK_MEETING_STEPS steps (all know the step count), not at each step.
   const checkpointDue = () => {
-    const due = (config.checkpointEvery > 0 && dense.steps % config.checkpointEvery === 0) || (config.checkpointMinutes > 0 && performance.now() - lastCheckpointMs >= config.checkpointMinutes * 60_000);
-    if (!parallel) return due;
-    const decision = Float64Array.of(writes && due ? 1 : 0);
+    if (config.checkpointEvery > 0 && dense.steps % config.checkpointEvery === 0) return true;
+    if (!(config.checkpointMinutes > 0)) return false;
+    const late = performance.now() - lastCheckpointMs >= config.checkpointMinutes * 60_000;
+    if (!parallel) return late;
+    if (dense.steps % CLOCK_MEETING_STEPS !== 0) return false;
+    const decision = Float64Array.of(writes && late ? 1 : 0);
     parallel.sum(decision);
     return decision[0] > 0;
   };

@@ -112,6 +112,35 @@ export function jsonLinesSource(file: string, resume?: unknown): EventSource {
   };
 }
 
+/**
+ * A source replayed at a fixed rate (events per second of wall time, from the first read), as a
+ * live stream would deliver it: a log replayed to measure freshness, or to watch a service follow
+ * the trainer (`mmctr stream --rate`). Between events it answers [] after a short wait, as a live
+ * source with nothing new does, so checkpoints and publications keep their timers.
+ */
+export function pacedSource(source: EventSource, eventsPerSecond: number, now: () => number = () => performance.now()): EventSource {
+  if (!(eventsPerSecond > 0)) throw new StreamSourceError(`a paced source needs a rate above 0 events per second, got ${eventsPerSecond}`);
+  let start: number | null = null;
+  let delivered = 0;
+  return {
+    name: source.name,
+    async next(max) {
+      start ??= now();
+      const due = Math.floor(((now() - start) / 1000) * eventsPerSecond) - delivered;
+      if (due <= 0) {
+        await new Promise((r) => setTimeout(r, Math.min(100, Math.max(1, ((1 - due) / eventsPerSecond) * 1000))));
+        return [];
+      }
+      const events = await source.next(Math.min(max, due));
+      if (events) delivered += events.length;
+      return events;
+    },
+    position: () => source.position(),
+    commit: () => source.commit(),
+    close: () => source.close(),
+  };
+}
+
 export interface RedisSourceOptions {
   client: Redis;
   /** The stream key, e.g. "mmctr:events". */

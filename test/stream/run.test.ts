@@ -6,7 +6,7 @@ import { SampleConfig } from '../../src/data/sample-config.js';
 import { parseDatasetSpec } from '../../src/data/spec.js';
 import { runStream, StreamRunError } from '../../src/stream/run.js';
 import { SamplesFile } from '../../src/stream/samples-file.js';
-import { jsonLinesSource } from '../../src/stream/sources.js';
+import { jsonLinesSource, pacedSource } from '../../src/stream/sources.js';
 import { prng, tempDir } from '../data/helpers.js';
 import { LogEvent, logSpec, writeJsonLines } from './helpers.js';
 
@@ -70,4 +70,26 @@ test('a checkpoint made with another sample config is refused, naming both', asy
   const file = writeJsonLines(path.join(dir, 'events.jsonl'), log(50));
   await run(dir, file);
   await assert.rejects(run(dir, file, { config: { historyLength: 9 } }), (e: Error) => e instanceof StreamRunError && /"historyLength":4.*"historyLength":9/.test(e.message));
+});
+
+test('a paced source hands out events at its rate of wall time, and [] between them; the events and their order are the file\'s', async () => {
+  const dir = tempDir('mmctr-stream-paced-');
+  const file = path.join(dir, 'events.jsonl');
+  writeJsonLines(file, log(12));
+  let clock = 0;
+  const paced = pacedSource(jsonLinesSource(file), 5, () => clock);
+  assert.deepEqual(await paced.next(100), [], 'nothing is due at the start');
+  clock = 1000;
+  const first = await paced.next(100);
+  assert.equal(first!.length, 5, 'one second at 5 events/s');
+  assert.deepEqual(await paced.next(100), [], 'nothing more until the clock moves');
+  clock = 1500;
+  assert.equal((await paced.next(1))!.length, 1, 'at most the batch asked for');
+  clock = 10_000;
+  const rest = await paced.next(100);
+  assert.deepEqual([...first!, ...rest!].map((e) => e.at).slice(5), rest!.map((e) => e.at));
+  assert.equal(5 + 1 + rest!.length, 12);
+  assert.equal(await paced.next(100), null, 'the end of the file still ends the stream');
+  await paced.close();
+  assert.throws(() => pacedSource(paced, 0), /rate above 0/);
 });
