@@ -67,6 +67,9 @@ export interface RankedModel {
   test: { auc: Spread; gauc: Spread; logloss: Spread };
 }
 
+/** Colours of compared models in order (tableau10), for reports whose models have no fixed colour. */
+export const PALETTE = ['#4c78a8', '#f58518', '#e45756', '#72b7b2', '#54a24b', '#eeca3b', '#b279a2', '#ff9da6', '#9d755d', '#bab0ac'];
+
 const NA = 'n/a';
 export const NO_CURVES = 'No epoch curves were recorded for this run.';
 

@@ -4,11 +4,10 @@
  * points ranked on validation, best first.
  */
 import type { RunComparisonResult } from '../ctr/experiment/runs.js';
-import { finite, type Comparison } from './comparison.js';
+import { finite, PALETTE, type Comparison } from './comparison.js';
 import { writeReport } from './render.js';
 
 /** tableau10: an experiment keeps its colour in every chart of the report. */
-const PALETTE = ['#4c78a8', '#f58518', '#e45756', '#72b7b2', '#54a24b', '#eeca3b', '#b279a2', '#ff9da6', '#9d755d', '#bab0ac'];
 
 export function runComparison(r: RunComparisonResult): Comparison {
   const models = r.groups.map((g, k) => ({ key: g.name, label: g.name, colour: PALETTE[k % PALETTE.length], seeds: g.seeds.length }));

@@ -90,33 +90,20 @@ export class ServeMetrics {
 
   constructor(indexSize: () => Promise<number>, freshness: () => ModelFreshness | null) {
     collectDefaultMetrics({ register: this.registry });
-    this.modelAge = new Gauge({
-      name: 'mmctr_model_age_seconds',
-      help: 'Seconds since the serving weights were written (published by the stream trainer, or trained)',
-      registers: [this.registry],
-      collect() {
-        const f = freshness();
-        if (f) this.set(f.ageSeconds);
-      },
-    });
-    this.modelTrained = new Gauge({
-      name: 'mmctr_model_stream_trained_samples',
-      help: 'Streamed samples the serving weights have trained on (a model `mmctr stream train` publishes)',
-      registers: [this.registry],
-      collect() {
-        const f = freshness();
-        if (f?.trained != null) this.set(f.trained);
-      },
-    });
-    this.modelBehind = new Gauge({
-      name: 'mmctr_model_samples_behind',
-      help: 'Samples the stream trainer has trained on since it published the serving weights (the next publication brings them)',
-      registers: [this.registry],
-      collect() {
-        const f = freshness();
-        if (f?.behind != null) this.set(f.behind);
-      },
-    });
+    const modelGauge = (name: string, help: string, pick: (f: ModelFreshness) => number | null) =>
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          const f = freshness();
+          const v = f && pick(f);
+          if (v !== null) this.set(v);
+        },
+      });
+    this.modelAge = modelGauge('mmctr_model_age_seconds', 'Seconds since the serving weights were written (published by the stream trainer, or trained)', (f) => f.ageSeconds);
+    this.modelTrained = modelGauge('mmctr_model_stream_trained_samples', 'Streamed samples the serving weights have trained on (a model `mmctr stream train` publishes)', (f) => f.trained);
+    this.modelBehind = modelGauge('mmctr_model_samples_behind', 'Samples the stream trainer has trained on since it published the serving weights (the next publication brings them)', (f) => f.behind);
     this.indexItems = new Gauge({
       name: 'mmctr_index_items',
       help: 'Items with a vector in the index',

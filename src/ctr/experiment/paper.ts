@@ -184,7 +184,7 @@ export const VERDICTS = ['holds', 'does not hold'] as const;
 export type Verdict = (typeof VERDICTS)[number];
 
 /** A claim as a note: "holds: <sentence>". Notes are the result's only record of its claims, so reports read them back with `claimOfNote`. */
-const claimNote = (held: boolean, sentence: string) => `${held ? VERDICTS[0] : VERDICTS[1]}: ${sentence}`;
+export const claimNote = (held: boolean, sentence: string) => `${held ? VERDICTS[0] : VERDICTS[1]}: ${sentence}`;
 
 /** A note's verdict and sentence, or null for a note that states no claim. */
 export function claimOfNote(note: string): { verdict: Verdict; sentence: string } | null {
