@@ -4,8 +4,11 @@
  * cached under runs/),
  * then trains and evaluates ID, Vector, SimScore, SimTier, MAKE and SimTier + MAKE over the
  * seeds and writes the report (HTML with charts, Markdown, JSON).
+ * `mmctr experiment stream <config>`: the streaming replay (src/stream/experiment.ts) on the
+ * config's dataset, with its report (src/report/stream-report.ts).
  */
 import { Command } from 'commander';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { PaperExperimentConfig, readPaperConfig, runPaperExperiment } from '../ctr/experiment/paper.js';
 import { PAPER_VARIANTS, PaperVariant } from '../ctr/experiment/result.js';
@@ -13,7 +16,6 @@ import { preparePaperInputs } from '../pipeline/paper.js';
 import { paperSummaryTable, writePaperReport } from '../report/paper-report.js';
 import { existingFile, list, number, oneOf, RUNS_FLAG, runsFolder, seedNumber } from './options.js';
 import { progressBar } from './progress.js';
-import { mkdirSync } from 'node:fs';
 import { z } from 'zod';
 import type { ExperimentConfig } from '../ctr/config.js';
 import { readExperimentConfig } from '../ctr/run.js';

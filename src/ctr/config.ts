@@ -135,6 +135,14 @@ export const DinConfig = z
     attentionActivation: z.enum(['sigmoid', 'relu', 'prelu', 'dice']).default('dice'),
     /** Normalise attention weights with a masked softmax (the DIN paper keeps raw weights). */
     attentionSoftmax: z.boolean().default(false),
+    /**
+     * What the attention unit does with the padding of histories shorter than the history
+     * length in training: 'skip' (padding pairs are not scored; Dice's batch statistics cover the
+     * real behaviours only) or 'score' (FuxiCTR's DIN: every position scored with a zero key, so
+     * padding adds nothing to the interest but enters Dice's statistics). Inference is the same
+     * either way. 'score' needs raw weights (attentionSoftmax false).
+     */
+    attentionPadding: z.enum(['skip', 'score']).default('skip'),
   })
   .strict();
 

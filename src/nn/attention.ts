@@ -4,7 +4,7 @@
  * behaviour against the target and returns the score-weighted sum of behaviours (raw scores,
  * as in the DIN paper, or a masked softmax).
  */
-import { dinAttention, DinAttentionResult } from '../engine/ops/index.js';
+import { dinAttention, DinAttentionResult, mul } from '../engine/ops/index.js';
 import { RandomStream } from '../engine/random.js';
 import { Parameter, Tensor } from '../engine/tensor.js';
 import type { ActivationName } from './activation.js';
@@ -23,6 +23,13 @@ export interface TargetAttentionArgs {
   activation: AttentionActivationName;
   /** Weights are the raw scores (false, DIN) or their softmax over each sample's behaviours (true). */
   softmax: boolean;
+  /**
+   * Padding in training: 'skip' (default: only real behaviours are scored, and Dice's batch
+   * statistics cover them alone) or 'score' (FuxiCTR's DIN: every position is scored with a zero
+   * key, which adds nothing to the pooled interest but enters Dice's statistics). Needs raw
+   * weights (softmax false). Inference is the same either way.
+   */
+  padding?: 'skip' | 'score';
 }
 
 export class TargetAttention extends DenseStack {
@@ -39,6 +46,8 @@ export class TargetAttention extends DenseStack {
     if (args.hidden.length === 0) throw new LayerArgumentError('TargetAttention', 'hidden', 'at least one width (the fused kernel needs a hidden layer)', args.hidden);
     checkOneOf('TargetAttention', 'activation', args.activation, ATTENTION_ACTIVATIONS);
     if (typeof args.softmax !== 'boolean') throw new LayerArgumentError('TargetAttention', 'softmax', 'true or false', args.softmax);
+    checkOneOf('TargetAttention', 'padding', args.padding ?? 'skip', ['skip', 'score']);
+    if (args.padding === 'score' && args.softmax) throw new LayerArgumentError('TargetAttention', 'padding', "'skip' with softmax weights (a softmax over padding would give it weight)", args.padding);
     const width = this.addHidden(4 * args.dim, args.hidden, args.activation, rng);
     ({ w: this.wOut, b: this.bOut } = this.addLinear('out', width, 1, rng));
   }
@@ -49,6 +58,12 @@ export class TargetAttention extends DenseStack {
    * computes faster.
    */
   attend(q: Tensor, keys: Tensor, mask: Float32Array, sharedKeys = false): DinAttentionResult {
+    if (this.args.padding === 'score' && this.training && !sharedKeys) {
+      // Every position a pair: padding keys zeroed (their weight then multiplies nothing).
+      const [B, L] = keys.shape;
+      keys = mul(keys, new Tensor(mask.map((m) => (m ? 1 : 0)), [B, L, 1]));
+      mask = new Float32Array(mask.length).fill(1);
+    }
     const [first, ...rest] = this.layers;
     const withAlpha = this.args.activation === 'prelu' || this.args.activation === 'dice';
     return dinAttention(

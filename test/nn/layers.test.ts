@@ -164,3 +164,21 @@ test('maskedSum: sums the behaviours whose mask is 1', () => {
   assert.deepEqual(out.shape, [2, 2]);
   assert.deepEqual([...out.data], [1, 2, 12, 14]);
 });
+
+test("TargetAttention padding 'score' (FuxiCTR's): the same interest as 'skip' without batch statistics and at inference; with Dice in training the statistics include the padding, so the interest moves; softmax refused", () => {
+  const B = 3, L = 4, D = 2;
+  const q = new Tensor(Float32Array.from({ length: B * D }, (_, i) => Math.sin(i + 1)), [B, D]);
+  // Padding keys hold a row that is not zero (the OOV row): 'score' must zero them itself.
+  const keys = new Tensor(Float32Array.from({ length: B * L * D }, (_, i) => Math.cos(i * 0.7)), [B, L, D]);
+  const mask = Float32Array.from([1, 1, 0, 0, 1, 1, 1, 0, 1, 0, 0, 0]);
+  const pooled = (activation: 'relu' | 'dice', padding: 'skip' | 'score', training: boolean) => {
+    const att = new TargetAttention({ dim: D, hidden: [5, 3], activation, softmax: false, padding }, rng());
+    att.train(training);
+    return [...noGrad(() => att.attend(q, keys, mask).pooled).data];
+  };
+  close(pooled('relu', 'score', true), pooled('relu', 'skip', true));
+  close(pooled('dice', 'score', false), pooled('dice', 'skip', false));
+  const moved = pooled('dice', 'score', true).some((v, i) => Math.abs(v - pooled('dice', 'skip', true)[i]) > 1e-4);
+  assert.ok(moved, "Dice's training statistics over padding change the interest");
+  assert.throws(() => new TargetAttention({ dim: D, hidden: [3], activation: 'dice', softmax: true, padding: 'score' }, rng()), /^TargetAttention: padding must be 'skip' with softmax weights/);
+});

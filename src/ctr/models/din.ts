@@ -64,7 +64,7 @@ export class Din extends Module {
       this.content = this.child('content', new ItemVectors(extras.vectors));
     }
     const d = this.features.itemDim + (config.vector ? this.content!.dim : 0);
-    this.interest = this.child('interest', new TargetAttention({ dim: d, hidden: config.attentionHidden, activation: config.attentionActivation, softmax: config.attentionSoftmax }, rng.fork('interest')));
+    this.interest = this.child('interest', new TargetAttention({ dim: d, hidden: config.attentionHidden, activation: config.attentionActivation, softmax: config.attentionSoftmax, padding: config.attentionPadding }, rng.fork('interest')));
     if (config.simScore) this.simScoreWeight = this.param('simscore_weight', [1], constant(1), rng);
     if (config.simTier) this.simtier = this.child('simtier', new SimTier(config.simTier, rng.fork('simtier')));
     let input = this.features.userDim + 2 * d + (this.simtier?.width ?? 0);
