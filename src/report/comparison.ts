@@ -6,7 +6,7 @@
  * validation curves and notes; and the number formats every rendering uses. render.ts lays it out
  * and draws it, charts.ts charts it.
  */
-import type { Verdict } from '../ctr/experiment/paper.js';
+import { claimOfNote, type Verdict } from '../ctr/experiment/paper.js';
 import type { EpochPoint, MetricSet, Spread } from '../ctr/experiment/result.js';
 import type { Summary } from '../ctr/experiment/summary.js';
 
@@ -65,6 +65,18 @@ export interface RankedModel {
   seeds: number;
   valid: { auc: Spread; gauc: Spread; logloss: Spread };
   test: { auc: Spread; gauc: Spread; logloss: Spread };
+}
+
+/** An experiment's notes split into the claims they state ("holds: ...") and the rest. */
+export function claimsAndNotes(all: readonly string[]): { claims: Claim[]; notes: string[] } {
+  const claims: Claim[] = [];
+  const notes: string[] = [];
+  for (const note of all) {
+    const claim = claimOfNote(note);
+    if (claim) claims.push(claim);
+    else notes.push(note);
+  }
+  return { claims, notes };
 }
 
 /** Colours of compared models in order (tableau10), for reports whose models have no fixed colour. */

@@ -4,9 +4,8 @@
  * phenomenon), the paper's claims read back from the experiment's notes (their verdicts) and the
  * other notes, rendered by render.ts.
  */
-import { claimOfNote } from '../ctr/experiment/paper.js';
 import { VARIANT_LABELS, type PaperResult, type PaperVariant } from '../ctr/experiment/result.js';
-import { finite, formatCount, type Claim, type Comparison } from './comparison.js';
+import { claimsAndNotes, finite, formatCount, type Comparison } from './comparison.js';
 import { consoleSummary, renderHtml, renderMarkdown, writeReport } from './render.js';
 
 /** A fixed colour per variant (tableau10), so a variant looks the same in every chart whatever subset is drawn. */
@@ -24,13 +23,7 @@ const NA = 'n/a';
 export function paperComparison(r: PaperResult): Comparison {
   const d = r.data;
   const v = r.vectors;
-  const claims: Claim[] = [];
-  const notes: string[] = [];
-  for (const note of r.notes) {
-    const claim = claimOfNote(note);
-    if (claim) claims.push(claim);
-    else notes.push(note);
-  }
+  const { claims, notes } = claimsAndNotes(r.notes);
   return {
     title: `Paper experiment: ${r.name}`,
     facts: [

@@ -4,12 +4,11 @@
  * overall and for new items, with the streamed and frozen GAUC per window of the first seed as
  * the curve, the claims read back from the notes; rendered by render.ts.
  */
-import { claimOfNote } from '../ctr/experiment/paper.js';
 import type { EpochPoint } from '../ctr/experiment/result.js';
 import { round } from '../ctr/experiment/summary.js';
 import type { StreamExperimentResult } from '../stream/experiment.js';
 import type { WindowMetrics, WindowScores } from '../stream/train.js';
-import { formatCount, PALETTE, type Claim, type Comparison } from './comparison.js';
+import { claimsAndNotes, formatCount, PALETTE, type Comparison } from './comparison.js';
 import { writeReport } from './render.js';
 
 /** Short, as they head table columns; the claims and notes say what each is. */
@@ -24,13 +23,7 @@ const points = (curve: WindowMetrics[], scores: (w: WindowMetrics) => WindowScor
 
 export function streamComparison(r: StreamExperimentResult): Comparison {
   const models = (['frozen', 'streamed'] as const).map((key, k) => ({ key, label: LABELS[key], colour: PALETTE[k], seeds: r.seeds.length }));
-  const claims: Claim[] = [];
-  const notes: string[] = [];
-  for (const note of r.notes) {
-    const claim = claimOfNote(note);
-    if (claim) claims.push(claim);
-    else notes.push(note);
-  }
+  const { claims, notes } = claimsAndNotes(r.notes);
   const first = r.perSeed[0];
   return {
     title: `Streaming against a stale model: ${r.name}`,
