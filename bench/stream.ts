@@ -14,7 +14,8 @@
  * "batch_samples_per_s" (fit), "freshness_p95_s", "freshness_p50_s" (3: a clicked sample taken to
  * the end of the publication that trained on it), "gauc_stream", "gauc_frozen", "gauc_new_stream",
  * "gauc_new_frozen" (3: progressive GAUC, sample-weighted over the windows), "resume_identical",
- * "load1"}.
+ * "load1"}. `npm run bench:stream` runs it under `node --single-threaded-gc` (docs/streaming.md:
+ * V8's collector threads against the engine's OpenMP threads).
  * Options: --preset <name>, --seed <n>, --out <dir> (default runs/bench-stream), --pace-seconds <s>, --json.
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -24,7 +24,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Batch } from '../data/batches.js';
-import type { SampleStore } from '../data/store.js';
+import type { IdMap, SampleStore } from '../data/store.js';
 import { noGrad } from '../engine/autograd.js';
 import { listCheckpoints, loadCheckpoint, saveCheckpoint, saveModel } from '../engine/checkpoint.js';
 import type { ExperimentConfig } from '../ctr/config.js';
@@ -121,8 +121,9 @@ const PROGRESS_EVERY_MS = 1000;
 
 export class StreamTrainer implements SampleSink {
   private readonly optimizers;
-  private readonly users: Map<string, number>;
-  private readonly items: Map<string, number>;
+  /** The store's id maps (1-based; 0: an id it never saw). */
+  private readonly users: IdMap;
+  private readonly items: IdMap;
   private readonly trainCounts: Int32Array;
   private readonly L: number;
   private p: Progress = { trained: 0, published: 0, newestEventTs: null, skipped: 0, unknownUsers: 0, unknownItems: 0, waiting: [], window: emptyWindow(), curve: [], lossSum: 0 };
@@ -159,8 +160,8 @@ export class StreamTrainer implements SampleSink {
     this.frozen?.eval();
     this.seenThrough = options.retrainSeen ? null : store.meta.trainEnd;
     this.optimizers = trainOptimizers(model, config.train);
-    this.users = new Map(store.users.map((u, k) => [u, k + 1]));
-    this.items = new Map(store.catalog.ids.map((id, k) => [id, k + 1]));
+    this.users = store.userIndex;
+    this.items = store.itemIndex;
     this.trainCounts = store.trainingCounts().items;
     this.L = store.meta.config.historyLength;
     model.train();
@@ -224,18 +225,18 @@ export class StreamTrainer implements SampleSink {
       isNew: new Uint8Array(n),
     };
     samples.forEach((s, i) => {
-      const u = this.users.get(s.user), it = this.items.get(s.item);
-      if (u === undefined) this.p.unknownUsers++;
-      if (it === undefined) this.p.unknownItems++;
-      b.user[i] = u ?? 0;
-      b.item[i] = it ?? 0;
+      const u = this.users.indexOf(s.user), it = this.items.indexOf(s.item);
+      if (u === 0) this.p.unknownUsers++;
+      if (it === 0) this.p.unknownItems++;
+      b.user[i] = u;
+      b.item[i] = it;
       b.label[i] = s.label;
       b.ts[i] = s.ts;
-      b.freq[i] = it === undefined ? 0 : this.trainCounts[it];
+      b.freq[i] = it === 0 ? 0 : this.trainCounts[it];
       b.isNew[i] = b.freq[i] === 0 ? 1 : 0;
       const hist = s.hist.slice(-L);
       b.histLen[i] = hist.length;
-      hist.forEach((h, k) => (b.hist[i * L + k] = this.items.get(h) ?? 0));
+      hist.forEach((h, k) => (b.hist[i * L + k] = this.items.indexOf(h)));
     });
     const frozen = this.frozen ? noGrad(() => this.frozen!.forward(b).data) : null;
     const t = performance.now();
