@@ -23,7 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ExperimentConfig } from '../src/ctr/config.js';
 import { openRun, trainRun } from '../src/ctr/run.js';
-import { freshnessSummary, StreamTrainer, StreamTrainerOptions, WindowMetrics } from '../src/stream/train.js';
+import { freshnessSummary, pooledWindows, StreamTrainer, StreamTrainerOptions, WindowMetrics, WindowScores } from '../src/stream/train.js';
 import { buildStoreFromSpec } from '../src/data/samples.js';
 import { readSampleConfig, SPLITS } from '../src/data/sample-config.js';
 import { runStream } from '../src/stream/run.js';
@@ -160,21 +160,15 @@ rmSync(liveDir, { recursive: true, force: true });
 const live = await streamTrain(liveDir, { windowSize: 2000, compareFrozen: true }, { rate });
 const fresh = freshnessSummary(live.trainer.freshnessSeconds);
 const curve = live.trainer.progress.curve;
-const weighted = (pick: (w: WindowMetrics) => number | null, weight: (w: WindowMetrics) => number) => {
-  let sum = 0, n = 0;
-  for (const w of curve) {
-    const v = pick(w);
-    if (v === null || !Number.isFinite(v)) continue;
-    sum += v * weight(w);
-    n += weight(w);
-  }
-  return n ? Number((sum / n).toFixed(4)) : null;
+const pooledGauc = (scores: (w: WindowMetrics) => WindowScores | null, fresh: boolean) => {
+  const m = pooledWindows(curve, scores, fresh);
+  return m ? Number(m.gauc.toFixed(4)) : null;
 };
 const gaucs = {
-  stream: weighted((w) => w.gauc, (w) => w.count),
-  frozen: weighted((w) => w.frozen!.gauc, (w) => w.count),
-  newStream: weighted((w) => w.newGauc, (w) => w.newCount),
-  newFrozen: weighted((w) => w.frozen!.newGauc, (w) => w.newCount),
+  stream: pooledGauc((w) => w, false),
+  frozen: pooledGauc((w) => w.frozen, false),
+  newStream: pooledGauc((w) => w, true),
+  newFrozen: pooledGauc((w) => w.frozen, true),
 };
 console.log(`live: ${events} events at ${Math.round(rate)}/s; ${live.trainer.progress.trained} samples trained after the run's period (${live.trainer.progress.skipped} before it only built histories), ${live.trainer.progress.published} publications; freshness p50 ${fresh.p50_s} s, p95 ${fresh.p95_s} s, max ${fresh.max_s} s over ${fresh.clicks} clicks`);
 console.log(`progressive GAUC (sample-weighted over ${curve.length} windows): streamed ${gaucs.stream}, frozen ${gaucs.frozen}; new items: streamed ${gaucs.newStream}, frozen ${gaucs.newFrozen}`);

@@ -10,13 +10,13 @@
 import { Command } from 'commander';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { z } from 'zod';
 import { PaperExperimentConfig, readPaperConfig, runPaperExperiment } from '../ctr/experiment/paper.js';
 import { PAPER_VARIANTS, PaperVariant } from '../ctr/experiment/result.js';
 import { preparePaperInputs } from '../pipeline/paper.js';
 import { paperSummaryTable, writePaperReport } from '../report/paper-report.js';
 import { existingFile, list, number, oneOf, RUNS_FLAG, runsFolder, seedNumber } from './options.js';
 import { progressBar } from './progress.js';
-import { z } from 'zod';
 import type { ExperimentConfig } from '../ctr/config.js';
 import { readExperimentConfig } from '../ctr/run.js';
 import { DataError } from '../data/errors.js';

@@ -54,6 +54,15 @@ export function readPublication(runDir: string): Publication | null {
   return readJson<Publication>(path.join(runDir, PUBLICATION_FILE), 'a publication manifest {"version", "trained", "publishedAt", ...}', (v) => Number.isInteger(v.version) && typeof v.trained === 'number' && typeof v.publishedAt === 'string');
 }
 
+function readPublicationOrNull(runDir: string): Publication | null {
+  try {
+    return readPublication(runDir);
+  } catch {
+    // a manifest being replaced reads whole or not at all (atomic); anything else: fall back to the file
+    return null;
+  }
+}
+
 export function writeTrainerProgress(runDir: string, p: TrainerProgress): void {
   writeTextAtomic(path.join(runDir, TRAINER_PROGRESS_FILE), JSON.stringify(p));
 }
@@ -65,14 +74,10 @@ export function readTrainerProgress(runDir: string): TrainerProgress | null {
 /**
  * What identifies the weights in a run folder now: the manifest's version where a stream
  * publishes, else the weights file's modification time and size (a run retrained in place).
+ * `publication`: the manifest already read (default: read it here, an unreadable one ignored).
  */
-export function weightsSignature(runDir: string): string {
-  try {
-    const p = readPublication(runDir);
-    if (p) return `v${p.version}`;
-  } catch {
-    // a manifest being replaced reads whole or not at all (atomic); anything else: fall back to the file
-  }
+export function weightsSignature(runDir: string, publication: Publication | null = readPublicationOrNull(runDir)): string {
+  if (publication) return `v${publication.version}`;
   try {
     const s = statSync(path.join(runDir, MODEL_FILE));
     return `m${s.mtimeMs}:${s.size}`;

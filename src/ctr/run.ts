@@ -70,9 +70,9 @@ export function loadRunVectors(config: ExperimentConfig, store: SampleStore): It
   return config.data.vectors ? loadItemVectors(config.data.vectors, store.catalog.ids) : null;
 }
 
-/** The run folder's record of the vector space of its data.vectors: what `mmctr serve` checks the index's vectors against. */
 /** The trained weights of a run folder. */
 export const MODEL_FILE = 'model.safetensors';
+/** The run folder's record of the vector space of its data.vectors: what `mmctr serve` checks the index's vectors against. */
 export const VECTOR_SPACE_FILE = 'vector-space.json';
 
 export interface RunVectorSpace extends VectorSpace {

@@ -7,8 +7,7 @@ import type { RunComparisonResult } from '../ctr/experiment/runs.js';
 import { finite, PALETTE, type Comparison } from './comparison.js';
 import { writeReport } from './render.js';
 
-/** tableau10: an experiment keeps its colour in every chart of the report. */
-
+/** An experiment keeps its colour (PALETTE, by its place) in every chart of the report. */
 export function runComparison(r: RunComparisonResult): Comparison {
   const models = r.groups.map((g, k) => ({ key: g.name, label: g.name, colour: PALETTE[k % PALETTE.length], seeds: g.seeds.length }));
   const ranking = r.ranking;

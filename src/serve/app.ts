@@ -33,7 +33,7 @@ import { startIngestWorkers } from './ingest.js';
 import type { ItemEncoder } from './item-encoder.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { ServeMetrics } from './metrics.js';
-import { ModelHolder, modelFreshness, ServingBackend, ServingModel } from './model-state.js';
+import { ModelHolder, ServingBackend, ServingModel } from './model-state.js';
 import { RankPool } from './rank-pool.js';
 import { warmUp } from './ranker.js';
 import { adminRoutes, RUN_NAME } from './routes/admin.js';
@@ -141,10 +141,7 @@ export class RankingService implements ServiceContext {
     this.runsRoot = path.resolve(options.runsRoot ?? path.dirname(path.resolve(options.run)));
     this.ann = ann;
     this.pool = options.rankThreads ? RankPool.start(options.rankThreads) : null;
-    this.metrics = new ServeMetrics(
-      () => options.index.index.size(),
-      () => (this.model ? modelFreshness(this.model) : null),
-    );
+    this.metrics = new ServeMetrics(() => options.index.index.size(), () => this.model);
     this.admission = new Admission({ inFlight: this.limits.inFlight, rankQueue: this.limits.rankQueue, rankDeadlineMs: this.limits.rankDeadlineMs }, this.pool?.size ?? 1, {
       onRefused: (reason) => this.metrics.refused.inc({ reason }),
       onShed: () => this.metrics.shed.inc(),

@@ -3,7 +3,7 @@
  * several services in one process (tests) keep separate counts. GET /metrics serves it.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { ModelFreshness } from './model-state.js';
+import { modelAgeSeconds, samplesBehind, type ServingModel } from './model-state.js';
 
 export class ServeMetrics {
   readonly registry = new Registry();
@@ -88,22 +88,22 @@ export class ServeMetrics {
   readonly modelTrained: Gauge;
   readonly modelBehind: Gauge;
 
-  constructor(indexSize: () => Promise<number>, freshness: () => ModelFreshness | null) {
+  constructor(indexSize: () => Promise<number>, model: () => ServingModel | null) {
     collectDefaultMetrics({ register: this.registry });
-    const modelGauge = (name: string, help: string, pick: (f: ModelFreshness) => number | null) =>
+    const modelGauge = (name: string, help: string, pick: (m: ServingModel) => number | null) =>
       new Gauge({
         name,
         help,
         registers: [this.registry],
         collect() {
-          const f = freshness();
-          const v = f && pick(f);
+          const m = model();
+          const v = m && pick(m);
           if (v !== null) this.set(v);
         },
       });
-    this.modelAge = modelGauge('mmctr_model_age_seconds', 'Seconds since the serving weights were written (published by the stream trainer, or trained)', (f) => f.ageSeconds);
-    this.modelTrained = modelGauge('mmctr_model_stream_trained_samples', 'Streamed samples the serving weights have trained on (a model `mmctr stream train` publishes)', (f) => f.trained);
-    this.modelBehind = modelGauge('mmctr_model_samples_behind', 'Samples the stream trainer has trained on since it published the serving weights (the next publication brings them)', (f) => f.behind);
+    this.modelAge = modelGauge('mmctr_model_age_seconds', 'Seconds since the serving weights were written (published by the stream trainer, or trained)', (m) => modelAgeSeconds(m));
+    this.modelTrained = modelGauge('mmctr_model_stream_trained_samples', 'Streamed samples the serving weights have trained on (a model `mmctr stream train` publishes)', (m) => m.publication?.trained ?? null);
+    this.modelBehind = modelGauge('mmctr_model_samples_behind', 'Samples the stream trainer has trained on since it published the serving weights (the next publication brings them)', samplesBehind);
     this.indexItems = new Gauge({
       name: 'mmctr_index_items',
       help: 'Items with a vector in the index',

@@ -61,8 +61,8 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 export async function loadServingModel(runDir: string, version: number, backend: ServingBackend = NATIVE_BACKEND): Promise<ServingModel> {
   const dir = path.resolve(runDir);
   // Read before the weights: the manifest is written after them, so these weights are at least this version.
-  const signature = weightsSignature(dir);
   const publication = readPublication(dir);
+  const signature = weightsSignature(dir, publication);
   const writtenAt = publication ? Date.parse(publication.publishedAt) : statSync(path.join(dir, MODEL_FILE)).mtimeMs;
   const { config, store, model } = openRun(dir);
   model.eval();
@@ -75,27 +75,22 @@ export async function loadServingModel(runDir: string, version: number, backend:
   return { version, runDir: dir, runName, loadedAt: new Date().toISOString(), signature, publication, writtenAt, config, model, onnx, historyLength: store.historyLength, itemIndex, userIndex };
 }
 
-export interface ModelFreshness {
-  ageSeconds: number;
-  /** Streamed samples the weights have trained on (published models only). */
-  trained: number | null;
-  /** Samples the stream trainer has trained since it published these weights (when it reports its progress). */
-  behind: number | null;
-}
+/** Seconds since the serving weights were written. */
+export const modelAgeSeconds = (m: ServingModel, now = Date.now()): number => Math.max(0, (now - m.writtenAt) / 1000);
 
-/** How old the serving weights are, and how far the trainer publishing them has gone on since. */
-export function modelFreshness(m: ServingModel, now = Date.now()): ModelFreshness {
-  const pub = m.publication;
-  let behind: number | null = null;
-  if (pub) {
-    try {
-      const progress = readTrainerProgress(m.runDir);
-      if (progress) behind = Math.max(0, progress.trained - pub.trained);
-    } catch {
-      // a progress file being replaced or foreign: no figure this time
-    }
+/**
+ * Samples the stream trainer has trained since it published the serving weights (its progress
+ * file beside them); null for a run no stream publishes, or when the trainer reports nothing.
+ */
+export function samplesBehind(m: ServingModel): number | null {
+  if (!m.publication) return null;
+  try {
+    const progress = readTrainerProgress(m.runDir);
+    return progress ? Math.max(0, progress.trained - m.publication.trained) : null;
+  } catch {
+    // a progress file being replaced or foreign: no figure this time
+    return null;
   }
-  return { ageSeconds: Math.max(0, (now - m.writtenAt) / 1000), trained: pub?.trained ?? null, behind };
 }
 
 /** How long a replaced model's ONNX session stays open for the requests that captured it. */

@@ -14,11 +14,11 @@ import type { SampleStore } from '../data/store.js';
 import type { ExperimentConfig } from '../ctr/config.js';
 import { claimNote } from '../ctr/experiment/paper.js';
 import type { MetricSet } from '../ctr/experiment/result.js';
-import { round, summarize, type Summary } from '../ctr/experiment/summary.js';
+import { metricsOf, summarize, type Summary } from '../ctr/experiment/summary.js';
 import { openRun, trainRun } from '../ctr/run.js';
 import { runStream } from './run.js';
 import { jsonLinesSource } from './sources.js';
-import { StreamTrainer, type WindowMetrics, type WindowScores } from './train.js';
+import { pooledWindows, StreamTrainer, type WindowMetrics } from './train.js';
 
 export const STREAM_MODELS = ['frozen', 'streamed'] as const;
 export type StreamModel = (typeof STREAM_MODELS)[number];
@@ -59,23 +59,6 @@ export interface StreamExperimentInputs {
   log?: (line: string) => void;
 }
 
-/** Count-weighted mean of one model's window metrics (the new-item slice weighted by its counts); null without any. */
-function pooled(curve: WindowMetrics[], scores: (w: WindowMetrics) => WindowScores | null, fresh: boolean): MetricSet | null {
-  let n = 0, auc = 0, gauc = 0, logloss = 0;
-  for (const w of curve) {
-    const s = scores(w);
-    const count = fresh ? w.newCount : w.count;
-    const [a, g] = fresh ? [s?.newAuc, s?.newGauc] : [s?.auc, s?.gauc];
-    if (!s || !count || a == null || g == null || !Number.isFinite(a) || !Number.isFinite(g)) continue;
-    n += count;
-    auc += a * count;
-    gauc += g * count;
-    // Logloss per window is over all its samples; the new-item slice has none of its own.
-    logloss += (fresh ? Number.NaN : s.logloss) * count;
-  }
-  return n ? { auc: round(auc / n), gauc: round(gauc / n), logloss: fresh ? Number.NaN : round(logloss / n), count: n } : null;
-}
-
 export async function runStreamExperiment(o: StreamExperimentInputs): Promise<StreamExperimentResult> {
   const windowSize = o.windowSize ?? 10_000;
   const log = o.log ?? (() => {});
@@ -100,13 +83,12 @@ export async function runStreamExperiment(o: StreamExperimentInputs): Promise<St
       dir,
     });
     const p = trainer.progress;
-    const overall = { frozen: pooled(p.curve, (w) => w.frozen, false), streamed: pooled(p.curve, (w) => w, false) };
+    const overall = { frozen: pooledWindows(p.curve, (w) => w.frozen, false), streamed: pooledWindows(p.curve, (w) => w, false) };
     if (!overall.frozen || !overall.streamed) throw new Error(`seed ${seed}: the stream trained no sample after the base run's training period (${p.skipped} samples in it): the log holds nothing later to compare on`);
-    const fresh = { frozen: pooled(p.curve, (w) => w.frozen, true), streamed: pooled(p.curve, (w) => w, true) };
-    const m = base.test.overall;
+    const fresh = { frozen: pooledWindows(p.curve, (w) => w.frozen, true), streamed: pooledWindows(p.curve, (w) => w, true) };
     perSeed.push({
       seed,
-      baseTest: { auc: round(m.auc), gauc: round(m.gauc), logloss: round(m.logloss), count: m.count },
+      baseTest: metricsOf(base.test.overall),
       trained: p.trained,
       skipped: p.skipped,
       overall: overall as Record<StreamModel, MetricSet>,

@@ -28,6 +28,8 @@ import type { IdMap, SampleStore } from '../data/store.js';
 import { noGrad } from '../engine/autograd.js';
 import { listCheckpoints, loadCheckpoint, saveCheckpoint, saveModel } from '../engine/checkpoint.js';
 import type { ExperimentConfig } from '../ctr/config.js';
+import type { MetricSet } from '../ctr/experiment/result.js';
+import { round } from '../ctr/experiment/summary.js';
 import { auc, gauc, logloss } from '../ctr/metrics.js';
 import type { CtrModel } from '../ctr/models/index.js';
 import { readPublication, writePublication, writeTrainerProgress } from '../ctr/publication.js';
@@ -86,6 +88,26 @@ const emptyWindow = (): Window => ({ p: [], q: [], y: [], u: [], fresh: [] });
 const copyFileAtomic = (from: string, to: string) => writeFileAtomic(to, [readFileSync(from)]);
 
 const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
+
+/**
+ * One model's window metrics pooled over a stream: count-weighted means of the windows' AUC,
+ * GAUC and logloss (the new-item slice weighted by its counts; it has no logloss of its own);
+ * windows whose AUC or GAUC is undefined are left out. Null without any window to pool.
+ */
+export function pooledWindows(curve: readonly WindowMetrics[], scores: (w: WindowMetrics) => WindowScores | null, fresh: boolean): MetricSet | null {
+  let n = 0, auc = 0, gauc = 0, logloss = 0;
+  for (const w of curve) {
+    const s = scores(w);
+    const count = fresh ? w.newCount : w.count;
+    const [a, g] = fresh ? [s?.newAuc, s?.newGauc] : [s?.auc, s?.gauc];
+    if (!s || !count || a == null || g == null || !Number.isFinite(a) || !Number.isFinite(g)) continue;
+    n += count;
+    auc += a * count;
+    gauc += g * count;
+    logloss += (fresh ? Number.NaN : s.logloss) * count;
+  }
+  return n ? { auc: round(auc / n), gauc: round(gauc / n), logloss: fresh ? Number.NaN : round(logloss / n), count: n } : null;
+}
 
 /** Percentiles of freshness seconds (null without clicks). */
 export function freshnessSummary(seconds: readonly number[]): { clicks: number; p50_s: number | null; p95_s: number | null; max_s: number | null } {
@@ -275,11 +297,10 @@ export class StreamTrainer implements SampleSink {
 
   durable(): { step: number } {
     const step = this.optimizers.dense.steps;
-    // Published with the mark unless nothing was trained since the last publication; the version is saved with the mark.
-    const publishes = this.p.published === 0 || this.p.trained > this.lastPublish.trained;
-    if (publishes) this.p.published++;
+    // Published with the mark unless nothing was trained since the last publication, first, so the
+    // mark saves its version (a run killed between the two numbers on from the one on disk).
+    if (this.p.published === 0 || this.p.trained > this.lastPublish.trained) this.publish();
     saveCheckpoint(this.checkpoints, step, { model: this.model, optimizers: this.optimizers.all, progress: this.p as unknown as Record<string, unknown> });
-    if (publishes) this.publish(this.p.published);
     return { step };
   }
 
@@ -288,7 +309,8 @@ export class StreamTrainer implements SampleSink {
   }
 
   /** The model as a run folder `mmctr serve` opens: the base run's config, these weights, then the manifest. */
-  private publish(version = ++this.p.published): void {
+  private publish(): void {
+    const version = ++this.p.published;
     const out = this.modelDir;
     mkdirSync(out, { recursive: true });
     for (const file of ['config.json', VECTOR_SPACE_FILE])

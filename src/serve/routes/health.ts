@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { ServiceContext } from '../app.js';
-import { modelFreshness, type ServingModel } from '../model-state.js';
+import { modelAgeSeconds, samplesBehind, type ServingModel } from '../model-state.js';
 
 /** Routes admission control never refuses: a load balancer must always get an answer. */
 export const UNBOUNDED_ROUTES = new Set(['/healthz', '/readyz', '/metrics', '/openapi.json']);
@@ -12,8 +12,7 @@ export const UNBOUNDED_ROUTES = new Set(['/healthz', '/readyz', '/metrics', '/op
 /** A stream-published model's version, what it has trained on and its age (no paths: `from` is left out). */
 function publicationOf(m: ServingModel) {
   const p = m.publication;
-  const { ageSeconds, behind } = modelFreshness(m);
-  return { ageSeconds: Number(ageSeconds.toFixed(1)), stream: p && { version: p.version, trained: p.trained, newestEventTs: p.newestEventTs, publishedAt: p.publishedAt, samplesBehind: behind } };
+  return { ageSeconds: Number(modelAgeSeconds(m).toFixed(1)), stream: p && { version: p.version, trained: p.trained, newestEventTs: p.newestEventTs, publishedAt: p.publishedAt, samplesBehind: samplesBehind(m) } };
 }
 
 export function healthRoutes(app: FastifyInstance, ctx: ServiceContext): void {
